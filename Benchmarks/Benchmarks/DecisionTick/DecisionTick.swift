@@ -10,6 +10,8 @@ import Foundation
 // the same tick's duration divided by the number of targets, so the per-decision cost reads directly.
 
 let targetCount = 10_000
+let recordCustom = getenv("NO_CUSTOM") == nil
+let skipTick = getenv("SKIP_TICK") != nil
 
 let benchmarks: @Sendable () -> Void = {
     let configuration = Benchmark.Configuration(
@@ -44,12 +46,14 @@ final class FleetBox: @unchecked Sendable {
     func runTick(_ benchmark: Benchmark) {
         let clock = ContinuousClock()
         let start = clock.now
-        let desiredTotal = fleet.tick()
+        let desiredTotal = skipTick ? 0 : fleet.tick()
         let elapsed = clock.now - start
         blackHole(desiredTotal)
         let (seconds, attoseconds) = elapsed.components
         let nanoseconds = Double(seconds) * 1e9 + Double(attoseconds) / 1e9
+        if recordCustom {
         benchmark.measurement(nsPerDecision, Int((nanoseconds / Double(fleet.count)).rounded()))
+        }
     }
 }
 

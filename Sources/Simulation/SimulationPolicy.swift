@@ -1,0 +1,57 @@
+import Foundation
+import Autoscaling
+import ScalingPolicy
+import Yams
+
+/// What a simulation scales with: a policy file's annotations and config resolved exactly as the
+/// autoscaler resolves them, then the file's `spec:` applied on top.
+public struct SimulationPolicy: Sendable {
+    public var target: TargetPolicy
+
+    public init(target: TargetPolicy) { self.target = target }
+
+    /// Reads a policy file (YAML or JSON) with any of `annotations`, `config`, `containerConcurrency`, `spec`.
+    public init(contentsOf path: String) throws {
+        try self.init(text: try readText(path), file: path)
+    }
+
+    public init(text: String, file: String = "policy") throws {
+        let loaded: Any?
+        do {
+            loaded = try Yams.load(yaml: text)
+        } catch {
+            throw SimulationError(file: file, "is not valid YAML or JSON: \(error)")
+        }
+        let fields: [String: Any]
+        switch loaded {
+        case nil: fields = [:]
+        case let map as [String: Any]: fields = map
+        default: throw SimulationError(file: file, "must be a map with any of: annotations, config, containerConcurrency, spec")
+        }
+        let reader = FieldReader(fields: fields, file: file, line: nil)
+        try reader.rejectUnknown(allowed: ["annotations", "config", "containerConcurrency", "spec"])
+        let override = try reader.object("spec").map(SpecOverride.init)
+        do {
+            let config = try AutoscalerConfig(data: try reader.stringMap("config") ?? [:])
+            target = try TargetPolicy(annotations: try reader.stringMap("annotations") ?? [:], config: config,
+                                      containerConcurrency: try reader.count("containerConcurrency") ?? 0)
+        } catch let error as PolicyError {
+            throw SimulationError(file: file, error.description)
+        }
+        if let override {
+            override.apply(to: &target.decider)
+            target.replicas.reachable = target.decider.reachable
+            target.replicas.initialScale = target.decider.initialScale
+            target.replicas.stableWindow = target.decider.stableWindow
+            target.replicas.activatorAlwaysInPath = target.decider.targetBurstCapacity == -1
+        }
+    }
+}
+
+func readText(_ path: String) throws -> String {
+    do {
+        return try String(contentsOfFile: path, encoding: .utf8)
+    } catch {
+        throw SimulationError(file: path, "cannot be read: \(error.localizedDescription)")
+    }
+}
