@@ -1,0 +1,49 @@
+# Thaw: the two commands a newcomer runs, and the ones developers use.
+#   make demo   builds and replays a bursty trace through the decision core (scale from zero, scale up)
+#   make test   installs what the tests need, builds, and runs every test
+
+SWIFT ?= swift
+BUILD_FLAGS ?=
+# Debian packages the build and tests need; installed only when missing.
+SYSTEM_PACKAGES ?=
+BIN = $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
+
+.PHONY: all build test demo simulate bench deps clean help
+
+all: build
+
+help:
+	@echo "make demo    build and replay examples/bursty.csv through the decision core"
+	@echo "make test    install test prerequisites, build, run every test"
+	@echo "make bench   run the decision benchmark (Benchmarks/, release build)"
+
+deps:
+	@command -v $(SWIFT) >/dev/null 2>&1 || { \
+	  echo "error: '$(SWIFT)' not found. Thaw needs Swift 6.1 or newer: install the toolchain from swift.org and put it on PATH." >&2; exit 1; }
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "==> installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+build: deps
+	@echo "==> building (debug)"
+	$(SWIFT) build $(BUILD_FLAGS)
+
+test: deps
+	@echo "==> building and running every test"
+	$(SWIFT) build $(BUILD_FLAGS) --build-tests
+	$(SWIFT) test $(BUILD_FLAGS) --skip-build
+
+demo: build
+	@echo "==> thaw simulate: replaying examples/bursty.csv with examples/policy.yaml"
+	@echo "    (rps demand per second; replicas take 5 s to become ready; '!' marks panic mode)"
+	@echo
+	$(BIN)/thaw simulate --policy examples/policy.yaml --replay examples/bursty.csv --start-delay 5
+
+bench: deps
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
+
+clean:
+	rm -rf .build Benchmarks/.build
