@@ -1,0 +1,131 @@
+import Autoscaling
+import Testing
+@testable import Simulation
+
+@Suite struct ReplaySimulatorTests {
+    private let scaleToZeroPolicy = """
+        annotations:
+          autoscaling.knative.dev/metric: rps
+          autoscaling.knative.dev/target: "10"
+          autoscaling.knative.dev/target-utilization-percentage: "100"
+          autoscaling.knative.dev/min-scale: "0"
+          autoscaling.knative.dev/window: 10s
+          autoscaling.thaw.dev/scale-to-zero-grace-period: 4s
+        """
+
+    private func replay(_ csv: String, policy: String, configure: (inout ReplayOptions) -> Void = { _ in })
+        throws -> (timeline: [ReplaySecond], summary: ReplaySummary) {
+        var options = ReplayOptions()
+        configure(&options)
+        return ReplaySimulator(policy: try SimulationPolicy(text: policy), options: options)
+            .run(try DemandTrace(csv: csv))
+    }
+
+    @Test func scalesFromZeroOnAPokeAndBecomesReadyAfterTheStartDelay() throws {
+        // Starts with no replica; demand arrives at t=3 (an odd second, so only a poke can decide then).
+        let csv = "t,rps\n0,0\n1,0\n2,0\n3,20\n4,20\n5,20\n6,20\n7,20\n8,20\n9,20\n10,20"
+        let (timeline, summary) = try replay(csv, policy: scaleToZeroPolicy) {
+            $0.initialReplicas = 0
+            $0.startDelay = .seconds(4)
+        }
+        // The windows are empty until t=3, so no decision exists yet and nothing pokes.
+        #expect(timeline[3].trigger == nil)
+        // The first tick with data (t=4) decides ceil(20 / 10) = 2 replicas; they are ready at t=8.
+        #expect(timeline[4].decision?.desired == 2)
+        #expect(timeline[4].replicas == 2)
+        #expect(timeline[7].ready == 0)
+        #expect(timeline[8].ready == 2)
+        #expect(summary.secondsWithoutReadyReplica == 5, "t=3...7 had demand and no ready replica")
+    }
+
+    @Test func scalesToZeroAfterAQuietStableWindowAndGracePeriodThenPokes() throws {
+        var rows = ["t,rps"]
+        for t in 0..<60 { rows.append("\(t),\(t < 6 ? 5 : (t == 45 ? 5 : 0))") }
+        let (timeline, summary) = try replay(rows.joined(separator: "\n"), policy: scaleToZeroPolicy) {
+            $0.initialReplicas = 1
+            $0.startDelay = .seconds(2)
+        }
+        let zeroAt = try #require(timeline.first { $0.replicas == 0 }?.t)
+        // Demand stops after t=5; the 10 s stable window holds data until t=15, so the decision
+        // reaches 0 at t=16; the target is then marked inactive and, with the activator already in
+        // the path for longer than the 4 s grace period, scaled to zero on the next step.
+        #expect(zeroAt == 17)
+        #expect(timeline[zeroAt - 1].activity == .inactive(.noTraffic))
+        // The burst at t=45 (odd second) pokes an immediate decision instead of waiting for t=46.
+        #expect(timeline[45].trigger == "poke")
+        #expect(timeline[45].decision?.desired == 1)
+        #expect(timeline[45].replicas == 1)
+        #expect(timeline[47].ready == 1)
+        #expect(summary.peakReplicas == 1)
+        #expect(summary.secondsWithoutReadyReplica == 1)
+    }
+
+    @Test func minScaleKeepsReplicasAndMaxScaleCapsThem() throws {
+        let policy = """
+            annotations:
+              autoscaling.knative.dev/metric: concurrency
+              autoscaling.knative.dev/target: "1"
+              autoscaling.knative.dev/target-utilization-percentage: "100"
+              autoscaling.knative.dev/min-scale: "2"
+              autoscaling.knative.dev/max-scale: "5"
+            """
+        let csv = "concurrency\n" + Array(repeating: "50", count: 10).joined(separator: "\n") + "\n"
+            + Array(repeating: "0", count: 200).joined(separator: "\n")
+        let (timeline, summary) = try replay(csv, policy: policy) { $0.initialReplicas = 2 }
+        #expect(summary.peakReplicas == 5)
+        #expect(timeline.allSatisfy { $0.replicas >= 2 })
+        #expect(timeline.last?.replicas == 2)
+        #expect(timeline[0].want == 5, "50 concurrent requests want 50 replicas, capped at max-scale 5")
+    }
+
+    @Test func capacityAndCostAreCounted() throws {
+        let policy = "spec: {targetValue: 10, totalValue: 10, metric: rps, stableWindow: 6, panicWindow: 6}"
+        let (timeline, summary) = try replay("t,rps\n0,25\n1,25", policy: policy) {
+            $0.initialReplicas = 1
+            $0.startDelay = .seconds(5)
+        }
+        #expect(timeline.map(\.capacity) == [10, 10])
+        #expect(summary.secondsOverCapacity == 2)
+        #expect(summary.replicaSeconds == 6, "3 replicas (1 ready, 2 starting) for 2 seconds")
+        #expect(summary.readyReplicaSeconds == 2)
+        #expect(summary.seconds == 2)
+    }
+
+    @Test func rpsAndConcurrencyConvertThroughLatency() throws {
+        let (timeline, _) = try replay("rps\n40", policy: "") { $0.requestLatency = 0.25 }
+        #expect(timeline[0].rps == 40)
+        #expect(timeline[0].concurrency == 10)
+        let (fromConcurrency, _) = try replay("concurrency\n10", policy: "") { $0.requestLatency = 0.5 }
+        #expect(fromConcurrency[0].rps == 20)
+    }
+
+    @Test func jsonOutputHasOneLinePerSecondAndASummary() throws {
+        let (timeline, summary) = try replay("t,rps\n0,1\n1,1\n2,1", policy: "")
+        let lines = ReplayReport.jsonLines(timeline: timeline, summary: summary).split(separator: "\n")
+        #expect(lines.count == 4)
+        #expect(lines[0].hasPrefix(#"{"t":0,"rps":1,"concurrency":0.1,"trigger":"tick","desired":1,"#))
+        #expect(lines[3].hasPrefix(#"{"summary":true,"seconds":3,"#))
+    }
+
+    @Test(arguments: [
+        ("", "is empty"),
+        ("t,rps", "has a header but no rows"),
+        ("t,cpu\n0,1", "must be named rps or concurrency"),
+        ("x,rps\n0,1", "must be the time"),
+        ("t,rps,extra\n0,1,2", "one or two columns"),
+        ("t,rps\n0,1\n0,2", "greater than the previous row"),
+        ("t,rps\n0,-1", "must be a number of at least 0"),
+        ("t,rps\n0", "expected 2 columns"),
+        ("rps\nabc", "must be a number of at least 0"),
+    ])
+    func badDemandFilesNameTheLine(csv: String, message: String) throws {
+        let error = try #require(throws: SimulationError.self) { try DemandTrace(csv: csv, file: "d.csv") }
+        #expect(error.description.contains(message), "\(error)")
+    }
+
+    @Test func missingSecondsHaveNoDemand() throws {
+        let trace = try DemandTrace(csv: "# comment\nt,rps\n0,5\n3,7\n")
+        #expect(trace.perSecond == [5, 0, 0, 7])
+        #expect(trace.signal == .rps)
+    }
+}

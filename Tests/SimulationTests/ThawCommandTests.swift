@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+
+/// Runs the real `thaw` executable, as a user would, and checks what it prints and how it exits.
+@Suite struct ThawCommandTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func thaw(_ arguments: [String]) throws -> Result {
+        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var directory = testBinary.deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("thaw").path),
+              directory.path != "/" {
+            directory = directory.deletingLastPathComponent()
+        }
+        let executable = directory.appendingPathComponent("thaw")
+        try #require(FileManager.default.isExecutableFile(atPath: executable.path),
+                     "build the thaw executable first (swift build); looked next to \(testBinary.path)")
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = repository
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    static func temporaryFile(_ name: String, _ contents: String) throws -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-test-\(UUID().uuidString)-\(name)")
+        try contents.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    @Test func bundledExampleTracePrintsOneDecisionPerDecideEvent() throws {
+        let result = try Self.thaw(["simulate", "--policy", "examples/policy.yaml", "--trace", "examples/trace.jsonl"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 5)
+        #expect(lines.first == #"{"t":2,"desired":3,"excessBurstCapacity":-231,"panicking":true,"stable":40,"panic":40}"#)
+    }
+
+    @Test func bundledReplayShowsScaleFromZeroAndAScaleUp() throws {
+        let result = try Self.thaw(["simulate", "--policy", "examples/policy.yaml", "--replay", "examples/bursty.csv",
+                                    "--start-delay", "5", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.contains(#""trigger":"poke""#) && $0.contains(#""want":3"#) })
+        #expect(lines.contains { $0.contains(#""replicas":0"#) })
+        #expect(lines.last?.contains(#""peakReplicas":22"#) == true)
+    }
+
+    @Test func badTraceLineExitsNonZeroNamingLineAndFieldAndPrintsNothing() throws {
+        let trace = try Self.temporaryFile("bad.jsonl", """
+            {"t":0,"event":"create","ready":1}
+            {"t":1,"event":"decide","ready":1,"stable":5,"panic":5}
+            {"t":2,"event":"decide","redy":1}
+            """)
+        let result = try Self.thaw(["simulate", "--trace", trace])
+        #expect(result.status != 0)
+        #expect(result.stdout.isEmpty, "nothing may be printed as if it succeeded")
+        #expect(result.stderr.contains("bad.jsonl:3: unknown field \"redy\""), "\(result.stderr)")
+    }
+
+    @Test func invalidAnnotationExitsNonZeroWithEveryProblem() throws {
+        let policy = try Self.temporaryFile("policy.yaml", """
+            annotations:
+              autoscaling.knative.dev/window: 3s
+              autoscaling.knative.dev/max-scale: "-2"
+            """)
+        let result = try Self.thaw(["simulate", "--policy", policy, "--trace", "examples/trace.jsonl"])
+        #expect(result.status != 0)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains("autoscaling.knative.dev/window: \"3s\" is out of range; expected 6s to 1h0m0s"))
+        #expect(result.stderr.contains("autoscaling.knative.dev/max-scale: \"-2\""))
+    }
+
+    @Test func missingFilesAndModesAreExplained() throws {
+        let missing = try Self.thaw(["simulate", "--trace", "/nonexistent/trace.jsonl"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("/nonexistent/trace.jsonl: cannot be read"))
+        let neither = try Self.thaw(["simulate"])
+        #expect(neither.status != 0)
+        #expect(neither.stderr.contains("exactly one of --trace"))
+    }
+
+    @Test(arguments: ["thaw", "thaw-activator", "thaw-queue", "thaw-collector", "thaw-autoscaler"])
+    func everyExecutableHasHelp(name: String) throws {
+        let binary = try Self.thaw(["--help"])
+        #expect(binary.status == 0)
+        if name == "thaw" {
+            #expect(binary.stdout.contains("simulate"))
+        } else {
+            let url = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            var directory = url
+            while !FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path), directory.path != "/" {
+                directory = directory.deletingLastPathComponent()
+            }
+            let process = Process()
+            process.executableURL = directory.appendingPathComponent(name)
+            process.arguments = ["--help"]
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+            #expect(text.contains("USAGE: \(name)"))
+        }
+    }
+}
