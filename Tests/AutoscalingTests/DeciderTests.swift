@@ -347,11 +347,13 @@ struct DeciderTests {
     func noDataWithActivatorAlwaysInPath() throws {
         var decider = makeDecider(DeciderSpec(targetBurstCapacity: -1))
         let metrics = MetricAggregator(stableWindow: .seconds(60), panicWindow: .seconds(6))
-        let decision = try #require(decider.decide(readyReplicas: 0, metrics: metrics, now: ts(0)))
+        let decisionResult = decider.decide(readyReplicas: 0, metrics: metrics, now: ts(0))
+        let decision = try #require(decisionResult)
         #expect(decision == ScaleDecision(desired: 0, excessBurstCapacity: -1, panicking: false, stable: 0, panic: 0))
 
         // With 4 ready replicas the scale-down floor still applies: floor(4 / 2) = 2.
-        let four = try #require(decider.decide(readyReplicas: 4, metrics: metrics, now: ts(2)))
+        let fourResult = decider.decide(readyReplicas: 4, metrics: metrics, now: ts(2))
+        let four = try #require(fourResult)
         #expect(four.desired == 2)
     }
 
@@ -360,7 +362,8 @@ struct DeciderTests {
         var decider = makeDecider()
         var metrics = MetricAggregator(stableWindow: .seconds(60), panicWindow: .seconds(6))
         metrics.record(140, for: .concurrency, at: ts(0))
-        let decision = try #require(decider.decide(readyReplicas: 1, metrics: metrics, now: ts(0)))
+        let decisionResult = decider.decide(readyReplicas: 1, metrics: metrics, now: ts(0))
+        let decision = try #require(decisionResult)
         // ceil(140 / 70) = 2 and 2 / 1 >= 2: panic with 2. EBC = 100 - 211 - 140.
         #expect(decision == ScaleDecision(desired: 2, excessBurstCapacity: -251, panicking: true, stable: 140, panic: 140))
     }
@@ -370,7 +373,8 @@ struct DeciderTests {
         var decider = makeDecider()
         var metrics = MetricAggregator(stableWindow: .seconds(60), panicWindow: .seconds(6))
         metrics.record(140, for: .concurrency, at: ts(0))
-        let edge = try #require(decider.decide(readyReplicas: 1, metrics: metrics, now: ts(60)))
+        let edgeResult = decider.decide(readyReplicas: 1, metrics: metrics, now: ts(60))
+        let edge = try #require(edgeResult)
         #expect(edge.desired == 0)
         #expect(edge.stable == 0)
         #expect(edge.panic == 0)
@@ -385,7 +389,8 @@ struct DeciderTests {
         #expect(rps.decide(readyReplicas: 1, metrics: metrics, now: ts(0)) == nil)
 
         metrics.record(RequestStat(averageConcurrency: 10, requestCount: 420), at: ts(1))
-        let decision = try #require(rps.decide(readyReplicas: 3, metrics: metrics, now: ts(1)))
+        let decisionResult = rps.decide(readyReplicas: 3, metrics: metrics, now: ts(1))
+        let decision = try #require(decisionResult)
         // rps: 420 in one bucket → ceil(420 / 140) = 3; 3 / 3 < 2. EBC = 3·200 - 211 - 420.
         #expect(decision.desired == 3)
         #expect(!decision.panicking)
@@ -397,7 +402,8 @@ struct DeciderTests {
         var decider = makeDecider(DeciderSpec(targetBurstCapacity: -1))
         var metrics = MetricAggregator(stableWindow: .seconds(60), panicWindow: .seconds(6))
         metrics.record(700, for: .concurrency, at: ts(0))
-        let decision = try #require(decider.decide(readyReplicas: 0, metrics: metrics, now: ts(0)))
+        let decisionResult = decider.decide(readyReplicas: 0, metrics: metrics, now: ts(0))
+        let decision = try #require(decisionResult)
         #expect(decision.desired == 10)
         #expect(decision.excessBurstCapacity == -1)
     }
