@@ -129,7 +129,7 @@ public struct ReplicaPlanner: Sendable {
                             reason: "activation timed out after \(policy.activationTimeout)")
             }
             return Step(want: -1, apply: false, recheckAfter: policy.activationTimeout,
-                        reason: "activating; waiting for ready replicas")
+                        reason: "not scaling to zero while activating")
         case .active:
             if inState >= policy.stableWindow {
                 return Step(want: 0, apply: false, recheckAfter: activatorInPathSince != nil ? .seconds(3) : nil,
