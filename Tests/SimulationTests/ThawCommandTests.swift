@@ -12,18 +12,22 @@ import Testing
         var stderr: String
     }
 
-    static func thaw(_ arguments: [String]) throws -> Result {
+    /// The built executable `name`, found next to (or above) the running test binary.
+    static func executable(_ name: String) throws -> URL {
         let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         var directory = testBinary.deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("thaw").path),
-              directory.path != "/" {
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path), directory.path != "/" {
             directory = directory.deletingLastPathComponent()
         }
-        let executable = directory.appendingPathComponent("thaw")
-        try #require(FileManager.default.isExecutableFile(atPath: executable.path),
-                     "build the thaw executable first (swift build); looked next to \(testBinary.path)")
+        let url = directory.appendingPathComponent(name)
+        try #require(FileManager.default.isExecutableFile(atPath: url.path),
+                     "build \(name) first (swift build); looked next to \(testBinary.path)")
+        return url
+    }
+
+    static func run(_ name: String, _ arguments: [String]) throws -> Result {
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = try executable(name)
         process.arguments = arguments
         process.currentDirectoryURL = repository
         let out = Pipe(), err = Pipe()
@@ -36,6 +40,8 @@ import Testing
         return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
                       stderr: String(decoding: stderr, as: UTF8.self))
     }
+
+    static func thaw(_ arguments: [String]) throws -> Result { try run("thaw", arguments) }
 
     static func temporaryFile(_ name: String, _ contents: String) throws -> String {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-test-\(UUID().uuidString)-\(name)")
@@ -97,26 +103,16 @@ import Testing
 
     @Test(arguments: ["thaw", "thaw-activator", "thaw-queue", "thaw-collector", "thaw-autoscaler"])
     func everyExecutableHasHelp(name: String) throws {
-        let binary = try Self.thaw(["--help"])
-        #expect(binary.status == 0)
-        if name == "thaw" {
-            #expect(binary.stdout.contains("simulate"))
-        } else {
-            let url = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-            var directory = url
-            while !FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path), directory.path != "/" {
-                directory = directory.deletingLastPathComponent()
-            }
-            let process = Process()
-            process.executableURL = directory.appendingPathComponent(name)
-            process.arguments = ["--help"]
-            let out = Pipe()
-            process.standardOutput = out
-            try process.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0)
-            #expect(text.contains("USAGE: \(name)"))
-        }
+        let help = try Self.run(name, ["--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("USAGE: \(name)"))
+        if name == "thaw" { #expect(help.stdout.contains("simulate")) }
+    }
+
+    @Test(arguments: ["thaw-activator", "thaw-queue", "thaw-collector", "thaw-autoscaler"])
+    func reservedExecutablesSayTheyAreNotBuiltYet(name: String) throws {
+        let result = try Self.run(name, [])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("not built yet"))
     }
 }
