@@ -130,6 +130,8 @@ public struct AutoscalerConfig: Sendable, Equatable {
         check(!(maxScale > 0 && minScale > maxScale), "min-scale",
               "is greater than max-scale (\(maxScale)); min-scale must not exceed max-scale")
         check(progressDeadline > .zero, "progress-deadline", "must be positive")
+        check(podAutoscalerClass == AnnotationKeys.kpaClass, "pod-autoscaler-class",
+              "is not a class Thaw scales; expected \(AnnotationKeys.kpaClass)")
     }
 }
 

@@ -4,11 +4,15 @@ import Autoscaling
 /// and printed with Go's `time.ParseDuration` / `Duration.String()` rules so values and error
 /// messages look exactly like what users see from Knative.
 public enum GoDuration {
-    private static let units: [(String, Double)] = [
-        ("ns", 1), ("us", 1e3), ("µs", 1e3), ("μs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9),
+    private static let units: [(String, Int64)] = [
+        ("ns", 1), ("us", 1_000), ("µs", 1_000), ("μs", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000),
+        ("m", 60_000_000_000), ("h", 3_600_000_000_000),
     ]
 
-    /// Parses a Go duration string; nil when it is not one.
+    /// Parses a Go duration string; nil when it is not one or does not fit in 64-bit nanoseconds.
+    ///
+    /// Digits are read exactly, like Go does: a fraction finer than a nanosecond is dropped, not
+    /// rounded, so "5.9999999999s" stays below 6 seconds.
     public static func parse(_ text: String) -> Duration? {
         var rest = Substring(text)
         var negative = false
@@ -18,20 +22,35 @@ public enum GoDuration {
         }
         if rest == "0" { return .zero }
         guard !rest.isEmpty else { return nil }
-        var totalNanoseconds = 0.0
+        func isDigit(_ c: Character) -> Bool { c.isASCII && c.isNumber }
+        var total: Int64 = 0
         while !rest.isEmpty {
-            let number = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
-            guard !number.isEmpty, number != ".", number.filter({ $0 == "." }).count <= 1,
-                  let value = Double(number.hasPrefix(".") ? "0" + number : String(number)) else { return nil }
-            rest = rest.dropFirst(number.count)
-            let unitText = rest.prefix { !($0.isASCII && ($0.isNumber || $0 == ".")) }
-            guard let unit = units.first(where: { $0.0 == unitText }) else { return nil }
+            let whole = rest.prefix(while: isDigit)
+            rest = rest.dropFirst(whole.count)
+            var fraction = Substring()
+            if rest.first == "." {
+                rest = rest.dropFirst()
+                fraction = rest.prefix(while: isDigit)
+                rest = rest.dropFirst(fraction.count)
+            }
+            guard !(whole.isEmpty && fraction.isEmpty) else { return nil }
+            let unitText = rest.prefix { !isDigit($0) && $0 != "." }
+            guard let unit = units.first(where: { $0.0 == unitText })?.1 else { return nil }
             rest = rest.dropFirst(unitText.count)
-            totalNanoseconds += value * unit.1
+            guard let value = Int64(whole.isEmpty ? "0" : whole) else { return nil }
+            var (part, overflow) = value.multipliedReportingOverflow(by: unit)
+            guard !overflow else { return nil }
+            var scale: Int64 = 1
+            var fractional: Int64 = 0
+            for digit in fraction where scale < unit {
+                fractional = fractional * 10 + Int64(digit.wholeNumberValue!)
+                scale *= 10
+            }
+            part += fractional * (unit / scale)
+            (total, overflow) = total.addingReportingOverflow(part)
+            guard !overflow else { return nil }
         }
-        guard totalNanoseconds < 9.2e18 else { return nil }
-        let nanoseconds = Int64(totalNanoseconds.rounded())
-        return .nanoseconds(negative ? -nanoseconds : nanoseconds)
+        return .nanoseconds(negative ? -total : total)
     }
 
     /// Formats like Go's `Duration.String()`: `1h0m0s`, `1m30s`, `6s`, `1.5s`, `500ms`, `0s`.

@@ -5,7 +5,7 @@ struct JSONLine {
     private var parts: [String] = []
 
     mutating func add(_ key: String, _ value: Double?) {
-        parts.append("\"\(key)\":" + (value.map(Self.format) ?? "null"))
+        parts.append("\"\(key)\":" + (value.flatMap { $0.isFinite ? Self.format($0) : nil } ?? "null"))
     }
 
     mutating func add(_ key: String, _ value: Int?) {

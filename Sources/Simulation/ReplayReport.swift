@@ -55,6 +55,7 @@ public enum ReplayReport {
     /// Whether a row tells something new; the averages alone drift every tick and are not enough.
     private static func differs(_ a: ReplaySecond, from b: ReplaySecond) -> Bool {
         a.rps != b.rps || a.concurrency != b.concurrency || a.replicas != b.replicas || a.ready != b.ready
+            || a.want != b.want || a.reason != b.reason
             || a.activity != b.activity || a.activatorMode != b.activatorMode || a.overCapacity != b.overCapacity
             || (a.decision != nil && (a.decision?.desired != b.decision?.desired || a.decision?.panicking != b.decision?.panicking))
     }

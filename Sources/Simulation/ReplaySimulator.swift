@@ -70,15 +70,14 @@ public struct ReplaySimulator {
         var planner = ReplicaPlanner(policy: policy.replicas, now: .epoch)
         var latest: ScaleDecision?
         var ready = startReplicas
-        var starting: [Timestamp] = []
+        var starting = StartingReplicas()
         var timeline: [ReplaySecond] = []
         var summary = ReplaySummary(seconds: 0, replicaSeconds: 0, readyReplicaSeconds: 0, peakReplicas: startReplicas,
                                     secondsOverCapacity: 0, secondsWithoutReadyReplica: 0, decisions: 0, scaleChanges: 0)
 
         for second in 0..<(trace.perSecond.count + max(0, options.tailSeconds)) {
             let now = Timestamp(seconds: Double(second))
-            ready += starting.filter { $0 <= now }.count
-            starting.removeAll { $0 <= now }
+            ready += starting.becomeReady(at: now)
 
             let demand = second < trace.perSecond.count ? trace.perSecond[second] : 0
             let (rps, concurrency) = convert(demand, from: trace.signal)
@@ -92,15 +91,19 @@ public struct ReplaySimulator {
             } else if latest?.desired == 0, concurrency > 0 {
                 trigger = "poke"
             }
+            var decided: ScaleDecision?
             if trigger != nil {
-                summary.decisions += 1
-                if let decision = decider.decide(readyReplicas: ready, metrics: metrics, now: now) { latest = decision }
+                decided = decider.decide(readyReplicas: ready, metrics: metrics, now: now)
+                if let decided {
+                    latest = decided
+                    summary.decisions += 1
+                }
             }
 
             let plan = planner.plan(desired: latest?.desired,
                                     excessBurstCapacity: latest?.excessBurstCapacity ?? spec.initialExcessBurstCapacity,
                                     readyReplicas: ready, activatorInPath: planner.activatorInPathSince != nil, now: now)
-            if let target = plan.replicas, target != ready + starting.count {
+            if let target = plan.replicas, target != ready + starting.total {
                 summary.scaleChanges += 1
                 scale(to: target, ready: &ready, starting: &starting, now: now)
             }
@@ -108,7 +111,7 @@ public struct ReplaySimulator {
             let load = spec.metric == .rps ? rps : concurrency
             let capacity = Double(ready) * spec.totalValue
             let over = load > capacity
-            let replicas = ready + starting.count
+            let replicas = ready + starting.total
             summary.seconds += 1
             summary.replicaSeconds += replicas
             summary.readyReplicaSeconds += ready
@@ -117,7 +120,7 @@ public struct ReplaySimulator {
             if demand > 0 && ready == 0 { summary.secondsWithoutReadyReplica += 1 }
             timeline.append(ReplaySecond(
                 t: second, rps: rps, concurrency: concurrency, trigger: trigger,
-                decision: trigger == nil ? nil : latest, want: plan.want, replicas: replicas, ready: ready,
+                decision: decided, want: plan.want, replicas: replicas, ready: ready,
                 activity: plan.activity, activatorMode: plan.activatorMode, capacity: capacity, overCapacity: over,
                 reason: plan.reason))
         }
@@ -132,16 +135,47 @@ public struct ReplaySimulator {
     }
 
     /// New replicas start and become ready after the start delay; removals take starting ones first.
-    private func scale(to target: Int, ready: inout Int, starting: inout [Timestamp], now: Timestamp) {
-        let current = ready + starting.count
+    private func scale(to target: Int, ready: inout Int, starting: inout StartingReplicas, now: Timestamp) {
+        let current = ready + starting.total
         if target > current {
-            starting += Array(repeating: now + options.startDelay, count: target - current)
+            starting.add(target - current, readyAt: now + options.startDelay)
         } else {
-            var excess = current - target
-            let fromStarting = min(excess, starting.count)
-            starting.removeLast(fromStarting)
-            excess -= fromStarting
-            ready -= excess
+            ready -= current - target - starting.remove(current - target)
         }
+    }
+}
+
+/// Replicas that were asked for and are still starting, grouped by when they become ready, so a
+/// scale-up by millions costs one entry.
+struct StartingReplicas {
+    private var groups: [(readyAt: Timestamp, count: Int)] = []
+    private(set) var total = 0
+
+    mutating func add(_ count: Int, readyAt: Timestamp) {
+        groups.append((readyAt, count))
+        total += count
+    }
+
+    /// Removes the groups ready at `now` and returns how many replicas they held.
+    mutating func becomeReady(at now: Timestamp) -> Int {
+        var ready = 0
+        while let first = groups.first, first.readyAt <= now {
+            ready += first.count
+            groups.removeFirst()
+        }
+        total -= ready
+        return ready
+    }
+
+    /// Removes up to `count` replicas, newest first, and returns how many were removed.
+    mutating func remove(_ count: Int) -> Int {
+        var removed = 0
+        while removed < count, let last = groups.last {
+            let take = min(count - removed, last.count)
+            removed += take
+            if take == last.count { groups.removeLast() } else { groups[groups.count - 1].count -= take }
+        }
+        total -= removed
+        return removed
     }
 }

@@ -1,4 +1,5 @@
 import Autoscaling
+import ScalingPolicy
 
 /// Decider fields set directly, bypassing annotations: the `spec:` of a policy file and the
 /// `spec` of an `update` event. Only the fields present are changed; each is range-checked when read.
@@ -47,7 +48,13 @@ public struct SpecOverride: Sendable, Equatable {
         activationScale = try reader.count("activationScale")
         initialScale = try reader.count("initialScale")
         reachable = try reader.bool("reachable")
-        metric = try reader.string("metric").map { MetricKind($0) }
+        if let name = try reader.string("metric") {
+            guard AutoscalingAnnotations.supportedMetrics.contains(MetricKind(name)) else {
+                throw reader.error("field \"\(reader.path)metric\" must be one of: "
+                    + AutoscalingAnnotations.supportedMetrics.map(\.name).joined(separator: ", ") + ", got \"\(name)\"")
+            }
+            metric = MetricKind(name)
+        }
         if let name = try reader.string("aggregation") {
             guard let algorithm = AggregationAlgorithm(rawValue: name) else {
                 throw reader.error("field \"\(reader.path)aggregation\" must be linear or weighted-exponential, got \"\(name)\"")

@@ -14,6 +14,9 @@ public struct TraceEvent: Sendable {
         case update(SpecOverride)
     }
 
+    /// The latest time a trace may use (about 31 years), far from `Timestamp`'s limits.
+    public static let maxSeconds = 1e9
+
     public var time: Timestamp
     public var line: Int
     var kind: Kind
@@ -35,12 +38,20 @@ public struct TraceEvent: Sendable {
     }
 
     static func parseLine(_ text: String, number: Int, file: String) throws -> TraceEvent {
-        guard let object = (try? Yams.load(yaml: text)) as? [String: Any], text.contains("{") else {
+        let loaded: Any?
+        do {
+            loaded = try Yams.load(yaml: text)
+        } catch {
+            throw SimulationError(file: file, line: number, "not a JSON object (\(error)): \(text.prefix(80))")
+        }
+        guard let object = loaded as? [String: Any], text.contains("{") else {
             throw SimulationError(file: file, line: number, "not a JSON object: \(text.prefix(80))")
         }
         let reader = FieldReader(fields: object, file: file, line: number)
         let time = try reader.requiredNumber("t")
-        guard time >= 0 else { throw reader.error("field \"t\" must be at least 0 seconds, got \(JSONLine.format(time))") }
+        guard time >= 0, time <= maxSeconds else {
+            throw reader.error("field \"t\" must be from 0 to \(Int(maxSeconds)) seconds, got \(JSONLine.format(time))")
+        }
         guard let name = try reader.string("event") else {
             throw reader.error("missing field \"event\" (one of: create, stat, decide, update)")
         }

@@ -52,6 +52,10 @@ public struct TraceSimulator {
                     ?? decider!.decide(readyReplicas: ready, metrics: metrics, now: event.time)
                 results.append(TraceDecision(time: event.time, decision: decision))
             case .update(let override):
+                guard override.aggregation == nil || override.aggregation == spec.aggregation else {
+                    throw SimulationError(file: file, line: event.line,
+                                          "field \"spec.aggregation\" cannot change during a trace; set it in the policy file")
+                }
                 override.apply(to: &spec)
                 if spec.stableWindow != metrics.stableWindow || spec.panicWindow != metrics.panicWindow {
                     metrics.resize(stableWindow: spec.stableWindow, panicWindow: spec.panicWindow, at: event.time)

@@ -57,10 +57,14 @@ struct Simulate: ParsableCommand {
         guard (trace == nil) != (replay == nil) else {
             throw ValidationError("give exactly one of --trace TRACE.jsonl or --replay DEMAND.csv")
         }
-        guard startDelay >= 0, startDelay.isFinite else { throw ValidationError("--start-delay must be at least 0 seconds") }
-        guard latency > 0, latency.isFinite else { throw ValidationError("--latency must be greater than 0 seconds") }
-        guard (initialReplicas ?? 0) >= 0 else { throw ValidationError("--initial-replicas must be at least 0") }
-        guard tail >= 0 else { throw ValidationError("--tail must be at least 0 seconds") }
+        guard (0...86_400).contains(startDelay) else { throw ValidationError("--start-delay must be from 0 to 86400 seconds") }
+        guard (0.000_001...3_600).contains(latency) else {
+            throw ValidationError("--latency must be from 0.000001 to 3600 seconds per request")
+        }
+        guard (0...1_000_000).contains(initialReplicas ?? 0) else {
+            throw ValidationError("--initial-replicas must be from 0 to 1000000")
+        }
+        guard (0...1_000_000).contains(tail) else { throw ValidationError("--tail must be from 0 to 1000000 seconds") }
     }
 
     func run() throws {

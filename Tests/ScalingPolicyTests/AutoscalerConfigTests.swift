@@ -89,6 +89,7 @@ import Testing
         ("min-scale", "1.5", "not a whole number"),
         ("min-scale", "99999999999", "out of range"),
         ("stable-window", "60", "not a duration"),
+        ("pod-autoscaler-class", "hpa.autoscaling.knative.dev", "not a class Thaw scales"),
     ])
     func rejectsOutOfRangeValues(key: String, value: String, phrase: String) throws {
         let error = try #require(throws: PolicyError.self) { try AutoscalerConfig(data: [key: value]) }

@@ -25,3 +25,15 @@ import Testing
         #expect(GoDuration.format(duration) == expected)
     }
 }
+
+@Suite struct GoDurationPrecisionTests {
+    @Test func fractionsFinerThanANanosecondAreDroppedNotRounded() {
+        #expect(GoDuration.parse("5.9999999999s") == .nanoseconds(5_999_999_999))
+        #expect(GoDuration.parse("1.0000000001h") == .nanoseconds(3_600_000_000_360))
+    }
+
+    @Test func overflowIsNotADuration() {
+        #expect(GoDuration.parse("9999999999999h") == nil)
+        #expect(GoDuration.parse("99999999999999999999s") == nil)
+    }
+}

@@ -91,6 +91,24 @@ import Testing
         #expect(summary.seconds == 2)
     }
 
+    @Test func enormousScaleUpsCostNoMemoryPerReplica() throws {
+        let policy = "spec: {targetValue: 1, totalValue: 1, metric: rps, stableWindow: 6, panicWindow: 6}"
+        let (timeline, summary) = try replay("t,rps\n0,1e12\n1,1e12\n2,1e12\n3,1e12", policy: policy) {
+            $0.initialReplicas = 1
+            $0.startDelay = .seconds(1)
+        }
+        // Up-rate 1000 against 1 ready replica, then against 1000 ready ones.
+        #expect(timeline[0].replicas == 1000)
+        #expect(timeline[2].replicas == 1_000_000)
+        #expect(summary.peakReplicas == 1_000_000)
+    }
+
+    @Test func secondsWithoutDataDecideNothingAndCountNoDecision() throws {
+        let (timeline, summary) = try replay("t,rps\n0,0\n1,0\n2,0", policy: "") { $0.initialReplicas = 0 }
+        #expect(timeline.allSatisfy { $0.decision == nil })
+        #expect(summary.decisions == 0)
+    }
+
     @Test func rpsAndConcurrencyConvertThroughLatency() throws {
         let (timeline, _) = try replay("rps\n40", policy: "") { $0.requestLatency = 0.25 }
         #expect(timeline[0].rps == 40)

@@ -92,6 +92,19 @@ import Testing
         #expect(result.stderr.contains("autoscaling.knative.dev/max-scale: \"-2\""))
     }
 
+    @Test(arguments: [
+        (["--start-delay", "1e10"], "--start-delay must be from 0 to 86400"),
+        (["--tail", "9223372036854775807"], "--tail must be from 0 to 1000000"),
+        (["--latency", "1e-310"], "--latency must be from 0.000001 to 3600"),
+        (["--initial-replicas=-1"], "--initial-replicas must be from 0 to 1000000"),
+    ])
+    func replayOptionsOutOfRangeAreRefused(options: [String], message: String) throws {
+        let result = try Self.thaw(["simulate", "--replay", "examples/bursty.csv"] + options)
+        #expect(result.status != 0)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
+
     @Test func missingFilesAndModesAreExplained() throws {
         let missing = try Self.thaw(["simulate", "--trace", "/nonexistent/trace.jsonl"])
         #expect(missing.status != 0)

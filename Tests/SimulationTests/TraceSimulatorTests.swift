@@ -70,7 +70,10 @@ import Testing
     @Test(arguments: [
         (#"{"t":0,"event":"explode"}"#, "trace.jsonl:1: unknown event \"explode\""),
         (#"{"event":"create"}"#, "trace.jsonl:1: missing field \"t\""),
-        (#"{"t":-1,"event":"create"}"#, "field \"t\" must be at least 0"),
+        (#"{"t":-1,"event":"create"}"#, "field \"t\" must be from 0 to 1000000000 seconds"),
+        (#"{"t":1e10,"event":"create"}"#, "field \"t\" must be from 0 to 1000000000 seconds, got 10000000000"),
+        (#"{"t":0,"event":"update","spec":{"metric":"cpu"}}"#, "field \"spec.metric\" must be one of: concurrency, rps"),
+        (#"{"t":0,"event":"stat","concurrency":1"#, "trace.jsonl:1: not a JSON object"),
         (#"{"t":0,"event":"decide"}"#, "missing field \"ready\""),
         (#"{"t":0,"event":"decide","ready":1.5}"#, "field \"ready\" must be a whole number"),
         (#"{"t":0,"event":"decide","ready":1,"stable":3}"#, "give both \"stable\" and \"panic\""),
@@ -87,6 +90,17 @@ import Testing
     func badLinesNameTheLineAndTheField(line: String, message: String) throws {
         let error = try #require(throws: SimulationError.self) { _ = try run(line) }
         #expect(error.description.contains(message), "\(error)")
+    }
+
+    @Test func aggregationCannotChangeMidTrace() throws {
+        let error = try #require(throws: SimulationError.self) {
+            _ = try run("""
+                {"t":0,"event":"create","ready":1}
+                {"t":1,"event":"update","spec":{"aggregation":"weighted-exponential"}}
+                """)
+        }
+        #expect(error.line == 2)
+        #expect(error.message.contains("spec.aggregation"))
     }
 
     @Test func errorsCarryTheRightLineNumber() throws {
