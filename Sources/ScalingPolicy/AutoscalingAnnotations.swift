@@ -46,17 +46,15 @@ public struct AutoscalingAnnotations: Sendable, Equatable {
             if !ok, let found { issues.add(found.key, found.text, problem) }
         }
 
-        let className = K.class.lookup(in: annotations)?.value ?? config.podAutoscalerClass
+        // Thaw scales only the KPA class, so any other class is an error and every KPA rule applies.
         if let (name, text) = K.class.lookup(in: annotations), text != K.kpaClass {
             issues.add(name, text, "is not a class Thaw scales; expected \(K.kpaClass) (or no class annotation)")
         }
 
-        let metricValue = value(K.metric) { _, _, text in text }
-        if let found = metricValue {
-            let (name, text) = (found.key, found.value)
+        if let (name, text) = K.metric.lookup(in: annotations) {
             if Self.supportedMetrics.contains(MetricKind(text)) {
                 metric = MetricKind(text)
-            } else if className == K.kpaClass {
+            } else {
                 issues.add(name, text, "is not a supported metric; expected one of: "
                     + Self.supportedMetrics.map(\.name).joined(separator: ", "))
             }
@@ -139,9 +137,7 @@ public struct AutoscalingAnnotations: Sendable, Equatable {
             case "linear": aggregation = .linear
             case "weighted-exponential", "weightedExponential": aggregation = .weightedExponential
             default:
-                if className == K.kpaClass {
-                    issues.add(name, text, "is not an aggregation algorithm; expected linear or weighted-exponential")
-                }
+                issues.add(name, text, "is not an aggregation algorithm; expected linear or weighted-exponential")
             }
         }
 

@@ -94,6 +94,16 @@ public struct TargetPolicy: Sendable, Equatable {
             activatorAlwaysInPath: targetBurstCapacity == -1)
     }
 
+    /// Changes decider fields directly (a simulation's `spec:`), carrying the ones the replica rules
+    /// share with the decider over, so the two halves of the policy never disagree.
+    public mutating func updateDecider(_ change: (inout DeciderSpec) -> Void) {
+        change(&decider)
+        replicas.stableWindow = decider.stableWindow
+        replicas.initialScale = decider.initialScale
+        replicas.reachable = decider.reachable
+        replicas.activatorAlwaysInPath = decider.targetBurstCapacity == -1
+    }
+
     /// The annotation wins unless it asks for 0 on a cluster that does not allow it.
     private static func initialScale(_ annotated: Int?, config: AutoscalerConfig) -> Int {
         guard let annotated, annotated != 0 || config.allowZeroInitialScale else { return config.initialScale }

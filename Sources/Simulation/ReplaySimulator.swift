@@ -64,10 +64,10 @@ public struct ReplaySimulator {
 
     public func run(_ trace: DemandTrace) -> (timeline: [ReplaySecond], summary: ReplaySummary) {
         let spec = policy.decider
-        let startReplicas = options.initialReplicas ?? policy.replicas.initialScale
+        var planner = ReplicaPlanner(policy: policy.replicas, now: .epoch)
+        let startReplicas = options.initialReplicas ?? planner.initialReplicas
         var metrics = MetricAggregator(spec: spec)
         var decider = Decider(spec: spec, readyReplicas: startReplicas, now: .epoch)
-        var planner = ReplicaPlanner(policy: policy.replicas, now: .epoch)
         var latest: ScaleDecision?
         var ready = startReplicas
         var starting = StartingReplicas()

@@ -38,13 +38,7 @@ public struct SimulationPolicy: Sendable {
         } catch let error as PolicyError {
             throw SimulationError(file: file, error.description)
         }
-        if let override {
-            override.apply(to: &target.decider)
-            target.replicas.reachable = target.decider.reachable
-            target.replicas.initialScale = target.decider.initialScale
-            target.replicas.stableWindow = target.decider.stableWindow
-            target.replicas.activatorAlwaysInPath = target.decider.targetBurstCapacity == -1
-        }
+        if let override { target.updateDecider(override.apply) }
     }
 }
 
