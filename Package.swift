@@ -13,28 +13,69 @@ let package = Package(
         .library(name: "Autoscaling", targets: ["Autoscaling"]),
         .library(name: "ScalingPolicy", targets: ["ScalingPolicy"]),
         .library(name: "Simulation", targets: ["Simulation"]),
+        .executable(name: "echo-backend", targets: ["EchoBackend"]),
+        .library(name: "TrafficStats", targets: ["TrafficStats"]),
+        .library(name: "ActivatorCore", targets: ["ActivatorCore"]),
+        .library(name: "Activator", targets: ["Activator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
     ],
     targets: [
         // The pure decision core: no I/O, no dependency beyond the standard library.
         .target(name: "Autoscaling"),
         // Annotations and config-autoscaler keys, parsed and validated into decider and replica specs.
         .target(name: "ScalingPolicy", dependencies: ["Autoscaling"]),
+        // Typed, located errors for every input file Thaw reads.
+        .target(name: "ConfigFields"),
         // Trace and replay simulation over the decision core.
         .target(name: "Simulation", dependencies: [
-            "Autoscaling", "ScalingPolicy",
+            "Autoscaling", "ScalingPolicy", "ConfigFields",
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "ThawCLI", dependencies: [
             "Simulation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/thaw"),
+        // The stat and poke messages the activator and sidecars send the autoscaler, and how they measure.
+        .target(name: "TrafficStats"),
+        // The activator's rules without I/O: routing, canary split, balancing and queueing.
+        .target(name: "ActivatorCore", dependencies: [
+            "TrafficStats", "ConfigFields",
+            .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        // The activator's data path and services on SwiftNIO.
+        .target(name: "Activator", dependencies: [
+            "ActivatorCore", "TrafficStats",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .executableTarget(name: "ThawActivator", dependencies: [
+            "Activator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/thaw-activator"),
+        // A small HTTP backend for tests and benchmarks: readiness, echo, slow and failing answers.
+        .executableTarget(name: "EchoBackend", dependencies: [
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ], path: "Sources/echo-backend"),
         .executableTarget(name: "ThawQueue", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/thaw-queue"),
@@ -47,5 +88,7 @@ let package = Package(
         .testTarget(name: "AutoscalingTests", dependencies: ["Autoscaling"]),
         .testTarget(name: "ScalingPolicyTests", dependencies: ["ScalingPolicy"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
+        .testTarget(name: "ActivatorCoreTests", dependencies: ["ActivatorCore", "TrafficStats"]),
+        .testTarget(name: "ActivatorTests", dependencies: ["ActivatorCore"]),
     ]
 )

@@ -23,10 +23,7 @@ struct JSONLine {
     var text: String { "{" + parts.joined(separator: ",") + "}" }
 
     /// Whole numbers without a fraction; others in Swift's shortest round-tripping form.
-    static func format(_ value: Double) -> String {
-        if value.rounded() == value, abs(value) < 1e15 { return String(Int64(value)) }
-        return "\(value)"
-    }
+    static func format(_ value: Double) -> String { FieldReader.format(value) }
 
     static func quote(_ text: String) -> String {
         var out = "\""

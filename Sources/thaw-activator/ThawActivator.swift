@@ -1,15 +1,103 @@
+import Activator
 import ArgumentParser
+import Logging
+import NIOPosix
+import ServiceLifecycle
 
-/// Reserved so the package layout shows the architecture; issue #3 builds it.
 @main
-struct ThawActivator: ParsableCommand {
+struct ThawActivator: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "thaw-activator",
-        abstract: "Thaw: the buffering, load-balancing reverse proxy in front of every model release.",
-        discussion: "Not built yet: this component arrives with issue #3. Use 'thaw simulate' to try the decision core today."
+        abstract: "Thaw's activator: the buffering, load-balancing reverse proxy in front of every model release.",
+        discussion: """
+            Requests are routed by Host header (and optional path prefix) to a target: a release's predictor \
+            or a transformer. A service host splits traffic between its default and canary release. A request \
+            for a target with no ready replica waits in a bounded queue (503 when full, 504 after timeoutSeconds) \
+            and pokes the autoscaler at once; it is forwarded the moment a replica passes its readiness probe.
+
+            The routing file (YAML or JSON) is reloaded when it changes; a broken edit keeps the previous routes:
+
+              targets:
+                - name: mnist-v1
+                  hosts: [mnist-v1.local]
+                  endpoints: ["127.0.0.1:9001"]   # may be empty: scaled to zero
+                  containerConcurrency: 0         # per-endpoint capacity, 0 = unlimited
+                  readinessPath: /v2/models/mnist/ready
+                  queueLimit: 10000
+                  timeoutSeconds: 300
+              services:
+                - name: mnist
+                  hosts: [mnist.local]
+                  default: mnist-v1
+                  canary: mnist-v2
+                  canaryTrafficPercent: 20
+
+            The admin port serves /metrics (Prometheus), /healthz, /readyz and /status (JSON). SIGTERM stops \
+            accepting, drains queued and in-flight requests until --drain-seconds, then exits.
+            """
     )
 
-    func run() throws {
-        throw ValidationError("not built yet; see --help")
+    @Option(name: .long, help: "Routing file (YAML or JSON) with targets and services.")
+    var config: String
+
+    @Option(name: .long, help: "Address to listen on, for both ports.")
+    var host = "127.0.0.1"
+
+    @Option(name: .long, help: "Proxy port for user traffic (0 picks a free port).")
+    var port = 8080
+
+    @Option(name: .customLong("admin-port"), help: "Port for /metrics, /healthz, /readyz and /status (0 picks a free port).")
+    var adminPort = 9090
+
+    @Option(name: .customLong("autoscaler-url"), help: "Autoscaler base URL for pokes and stats, e.g. http://127.0.0.1:8090.")
+    var autoscalerURL: String?
+
+    @Option(name: .customLong("drain-seconds"), help: "On SIGTERM, how long queued and in-flight requests may take to finish.")
+    var drainSeconds = 30.0
+
+    @Option(name: .customLong("threads"), help: "Event-loop threads (default: one per core).")
+    var threads: Int?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, got \(port)") }
+        guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be from 0 to 65535, got \(adminPort)") }
+        guard drainSeconds >= 0, drainSeconds <= 3600 else { throw ValidationError("--drain-seconds must be from 0 to 3600, got \(drainSeconds)") }
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be from 1 to 256, got \(threads)") }
+        if let autoscalerURL, AutoscalerURL(autoscalerURL) == nil {
+            throw ValidationError("--autoscaler-url must look like http://HOST:PORT[/PREFIX], got \"\(autoscalerURL)\"")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got \"\(logLevel)\"")
+        }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "thaw-activator")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+
+        let metrics = ActivatorMetrics()
+        let source: RoutingFileSource
+        do {
+            source = try RoutingFileSource(path: config, logger: logger, onReload: metrics.recordConfigReload)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        var options = Activator.Options()
+        options.host = host
+        options.port = port
+        options.adminPort = adminPort
+        options.autoscaler = autoscalerURL.flatMap(AutoscalerURL.init)
+        options.drainDeadline = .milliseconds(Int64(drainSeconds * 1000))
+        let group = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) } ?? MultiThreadedEventLoopGroup.singleton
+        let activator = Activator(options: options, source: source, group: group, metrics: metrics, logger: logger)
+        let services = ServiceGroup(configuration: .init(
+            services: [.init(service: activator, successTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await services.run()
     }
 }

@@ -1,0 +1,409 @@
+import ActivatorCore
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Serves one client connection: routes each request, waits for an endpoint when none has room,
+/// and streams the request to a pooled replica connection and the response back.
+///
+/// It runs on the client's event loop and so does the upstream connection it uses, so the whole
+/// exchange is lock-free except for the target's balancer. Reading stops on whichever side is
+/// ahead, so bodies of any size stream through in bounded memory.
+final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamDelegate {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// Request parts held while the request waits for an endpoint; reading pauses past this.
+    static let maxHeldBytes = 256 * 1024
+
+    private let directory: RouteDirectory
+    private let pool: UpstreamPool
+    private let logger: Logger
+    private var context: ChannelHandlerContext?
+    private var clientIP: String?
+
+    /// The request in progress; nil between requests.
+    private var request: ProxiedRequest?
+    /// Dropping the rest of a request body we already answered.
+    private var discardingBody = false
+    private var closeAfterResponse = false
+    private var readPending = false
+
+    init(directory: RouteDirectory, pool: UpstreamPool, logger: Logger) {
+        self.directory = directory
+        self.pool = pool
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        clientIP = context.channel.remoteAddress?.ipAddress
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: Client side
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            start(head, context: context)
+        case .body(let body):
+            guard let request, !discardingBody else { return }
+            if let upstream = request.upstream {
+                upstream.write(.body(.byteBuffer(body)))
+                request.needsUpstreamFlush = true
+            } else {
+                request.held.append(.body(.byteBuffer(body)))
+                request.heldBytes += body.readableBytes
+            }
+        case .end(let trailers):
+            if discardingBody {
+                discardingBody = false
+                if request == nil { finishExchange(context: context) }
+                return
+            }
+            guard let request else { return }
+            request.requestEnded = true
+            if let upstream = request.upstream {
+                upstream.write(.end(trailers))
+                upstream.flush()
+                request.needsUpstreamFlush = false
+            } else {
+                request.held.append(.end(trailers))
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if let request, request.needsUpstreamFlush, let upstream = request.upstream {
+            request.needsUpstreamFlush = false
+            upstream.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if shouldHoldReads {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    private var shouldHoldReads: Bool {
+        guard let request, !discardingBody else { return false }
+        if let upstream = request.upstream { return !upstream.isWritable }
+        return request.heldBytes >= Self.maxHeldBytes
+    }
+
+    private func resumeReadsIfHeld() {
+        guard readPending, !shouldHoldReads, let context else { return }
+        readPending = false
+        context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if let upstream = request?.upstream {
+            if context.channel.isWritable { upstream.resumeReads() } else { upstream.pauseReads() }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let request { abandon(request) }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let request { abandon(request) }
+        context.close(promise: nil)
+    }
+
+    // MARK: Routing and admission
+
+    private func start(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let host = head.headers.first(name: "host") ?? ""
+        let path = head.uri
+        guard let target = directory.resolve(host: host, path: path) else {
+            respondEarly(head: head, status: .notFound,
+                         message: "no target or service is routed for host \"\(host)\" and path \"\(path)\" on this activator",
+                         context: context)
+            return
+        }
+        let request = ProxiedRequest(head: head, target: target, arrival: NIODeadline.now())
+        self.request = request
+        closeAfterResponse = !head.isKeepAlive
+        let timeout = target.settings.timeout
+        request.deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+            timedOut(request, after: timeout)
+        }
+        admit(request, target.admit(waiter(for: request, on: context.eventLoop)))
+    }
+
+    private func waiter(for request: ProxiedRequest, on eventLoop: any EventLoop) -> WaitingRequest {
+        let bound = NIOLoopBound((self, request), eventLoop: eventLoop)
+        return WaitingRequest { result in
+            eventLoop.execute {
+                let (handler, request) = bound.value
+                handler.dispatched(request, result)
+            }
+        }
+    }
+
+    private func admit(_ request: ProxiedRequest, _ admission: TargetBalancer<WaitingRequest>.Admission) {
+        switch admission {
+        case .forward(let endpoint):
+            connect(request, to: endpoint)
+        case .queued(let ticket, let poked):
+            request.ticket = ticket
+            if request.queuedAt == nil { request.queuedAt = NIODeadline.now() }
+            if poked { request.target.metrics.pokes.increment() }
+        case .rejected(let rejection):
+            fail(request, rejection, releasing: nil)
+        }
+    }
+
+    /// A queued request was given an endpoint (or turned away) by another thread.
+    private func dispatched(_ request: ProxiedRequest, _ result: Result<EndpointAddress, Rejection>) {
+        guard request === self.request, !request.finished else {
+            if case .success(let endpoint) = result { request.target.release(endpoint) }
+            return
+        }
+        request.ticket = nil
+        switch result {
+        case .success(let endpoint):
+            connect(request, to: endpoint)
+        case .failure(let rejection):
+            fail(request, rejection, releasing: nil)
+        }
+    }
+
+    // MARK: Forwarding
+
+    private func connect(_ request: ProxiedRequest, to endpoint: EndpointAddress) {
+        request.endpoint = endpoint
+        if let queuedAt = request.queuedAt {
+            request.target.metrics.buffered.record(Double((NIODeadline.now() - queuedAt).nanoseconds) / 1e9)
+            request.queuedAt = nil
+        }
+        pool.acquire(endpoint).whenComplete { [self] result in
+            guard request === self.request, !request.finished else {
+                if case .success(let connection) = result { pool.release(connection) }
+                return
+            }
+            switch result {
+            case .success(let connection):
+                forward(request, over: connection)
+            case .failure(let error):
+                logger.debug("cannot reach endpoint", metadata: ["target": "\(request.target.name)", "endpoint": "\(endpoint)", "error": "\(error)"])
+                request.target.metrics.retries.increment()
+                request.endpoint = nil
+                let eventLoop = context?.eventLoop ?? pool.eventLoop
+                admit(request, request.target.reroute(waiter(for: request, on: eventLoop), from: endpoint))
+            }
+        }
+    }
+
+    private func forward(_ request: ProxiedRequest, over upstream: UpstreamConnection) {
+        guard let context else { return }
+        request.upstream = upstream
+        upstream.delegate = self
+        if !context.channel.isWritable { upstream.pauseReads() }
+        let expectsContinue = request.head.headers[canonicalForm: "expect"].contains { $0.lowercased() == "100-continue" }
+        upstream.write(.head(HeaderRewriting.forwardedRequest(request.head, clientIP: clientIP)))
+        for part in request.held { upstream.write(part) }
+        request.held.removeAll()
+        request.heldBytes = 0
+        upstream.flush()
+        if expectsContinue, !request.requestEnded {
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: request.head.version, status: .continue))), promise: nil)
+        }
+        resumeReadsIfHeld()
+    }
+
+    func upstreamHead(_ head: HTTPResponseHead) {
+        guard let request, let context else { return }
+        request.responseStatus = Int(head.status.code)
+        request.upstreamKeepAlive = head.isKeepAlive
+        if request.head.version.minor == 0, !head.headers.contains(name: "content-length") { closeAfterResponse = true }
+        if !request.requestEnded { closeAfterResponse = true }
+        let response = HeaderRewriting.forwardedResponse(head, version: request.head.version, keepAlive: !closeAfterResponse)
+        context.write(wrapOutboundOut(.head(response)), promise: nil)
+    }
+
+    func upstreamBody(_ body: ByteBuffer) {
+        context?.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+    }
+
+    func upstreamEnd(_ trailers: HTTPHeaders?) {
+        guard let request, let context else { return }
+        let upstream = request.upstream
+        request.upstream = nil
+        if let upstream {
+            if request.upstreamKeepAlive, request.requestEnded { pool.release(upstream) } else { upstream.close() }
+        }
+        complete(request, status: request.responseStatus)
+        context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+        if !request.requestEnded { discardingBody = true }
+        finishExchange(context: context)
+    }
+
+    func upstreamReadComplete() {
+        context?.flush()
+    }
+
+    func upstreamWritabilityChanged(isWritable: Bool) {
+        if isWritable { resumeReadsIfHeld() }
+    }
+
+    func upstreamFailed(_ error: any Error) {
+        guard let request, let context else { return }
+        request.upstream = nil
+        let endpoint = request.endpoint.map { "\($0)" } ?? "?"
+        if request.responseStatus == nil {
+            fail(request, status: .badGateway,
+                 message: "target \(request.target.name): replica \(endpoint) failed before completing its response (\(error))",
+                 releasing: request.endpoint)
+        } else {
+            logger.info("replica failed mid-response; closing the client connection", metadata: [
+                "target": "\(request.target.name)", "endpoint": "\(endpoint)", "error": "\(error)"])
+            complete(request, status: request.responseStatus ?? 502)
+            self.request = nil
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: Endings
+
+    private func timedOut(_ request: ProxiedRequest, after timeout: TimeAmount) {
+        guard request === self.request, !request.finished, let context else { return }
+        let seconds = Double(timeout.nanoseconds) / 1e9
+        if let ticket = request.ticket {
+            guard request.target.cancel(ticket: ticket) != nil else { return }
+            request.ticket = nil
+            fail(request, .timedOut(target: request.target.name, seconds: seconds, queued: true), releasing: nil)
+        } else if request.responseStatus == nil {
+            request.upstream?.close()
+            request.upstream = nil
+            fail(request, .timedOut(target: request.target.name, seconds: seconds, queued: request.endpoint == nil), releasing: request.endpoint)
+        } else {
+            request.upstream?.close()
+            request.upstream = nil
+            complete(request, status: request.responseStatus ?? 504)
+            self.request = nil
+            context.close(promise: nil)
+        }
+    }
+
+    private func fail(_ request: ProxiedRequest, _ rejection: Rejection, releasing endpoint: EndpointAddress?) {
+        var extra: [(String, String)] = []
+        if case .queueFull = rejection { extra.append(("retry-after", "1")) }
+        if case .targetFailed = rejection { extra.append(("retry-after", "5")) }
+        fail(request, status: HTTPResponseStatus(statusCode: rejection.status), message: rejection.description,
+             releasing: endpoint, extraHeaders: extra)
+    }
+
+    /// Answers a request the activator could not forward, and gives back its endpoint slot if it had one.
+    private func fail(_ request: ProxiedRequest, status: HTTPResponseStatus, message: String,
+                      releasing endpoint: EndpointAddress?, extraHeaders: [(String, String)] = []) {
+        guard let context else { return }
+        request.upstream?.close()
+        request.upstream = nil
+        complete(request, status: Int(status.code), releasing: endpoint)
+        if !request.requestEnded {
+            discardingBody = true
+            // The client may still be sending a body we will never read in full: close after answering.
+            closeAfterResponse = true
+        }
+        writeSimpleResponse(version: request.head.version, status: status, message: message, extraHeaders: extraHeaders, context: context)
+        finishExchange(context: context)
+    }
+
+    /// Answers before any target is involved (no route).
+    private func respondEarly(head: HTTPRequestHead, status: HTTPResponseStatus, message: String, context: ChannelHandlerContext) {
+        closeAfterResponse = !head.isKeepAlive
+        discardingBody = true
+        writeSimpleResponse(version: head.version, status: status, message: message, extraHeaders: [], context: context)
+    }
+
+    private func writeSimpleResponse(version: HTTPVersion, status: HTTPResponseStatus, message: String,
+                                     extraHeaders: [(String, String)], context: ChannelHandlerContext) {
+        let body = ByteBuffer(string: message + "\n")
+        var head = HTTPResponseHead(version: version, status: status)
+        head.headers.add(name: "content-type", value: "text/plain; charset=utf-8")
+        head.headers.add(name: "content-length", value: String(body.readableBytes))
+        for (name, value) in extraHeaders { head.headers.add(name: name, value: value) }
+        if closeAfterResponse { head.headers.add(name: "connection", value: "close") }
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    /// Marks a request finished: counts it, cancels its deadline, frees its endpoint slot.
+    private func complete(_ request: ProxiedRequest, status: Int?, releasing endpoint: EndpointAddress? = nil) {
+        guard !request.finished else { return }
+        request.finished = true
+        request.deadline?.cancel()
+        if let endpoint = endpoint ?? request.endpoint { request.target.release(endpoint) }
+        request.endpoint = nil
+        let seconds = Double((NIODeadline.now() - request.arrival).nanoseconds) / 1e9
+        request.target.metrics.finished(status: status ?? 0, seconds: seconds)
+    }
+
+    /// After a response ended: ready for the next request, or close.
+    private func finishExchange(context: ChannelHandlerContext) {
+        request = nil
+        if discardingBody { return }
+        if closeAfterResponse {
+            context.close(promise: nil)
+            return
+        }
+        resumeReadsIfHeld()
+    }
+
+    /// The client went away: take the request out of the queue or off its replica.
+    private func abandon(_ request: ProxiedRequest) {
+        guard !request.finished else { return }
+        if let ticket = request.ticket, request.target.cancel(ticket: ticket) != nil {
+            request.ticket = nil
+            request.finished = true
+            request.deadline?.cancel()
+            request.target.metrics.finished(status: 499, seconds: Double((NIODeadline.now() - request.arrival).nanoseconds) / 1e9)
+        } else if request.ticket == nil {
+            request.upstream?.close()
+            request.upstream = nil
+            complete(request, status: 499)
+        }
+        // A request whose wake-up is already on its way is finished in `dispatched`.
+        self.request = nil
+    }
+}
+
+/// One request through the activator: what it asked, where it is, and what is held for it.
+final class ProxiedRequest {
+    let head: HTTPRequestHead
+    let target: TargetRuntime
+    let arrival: NIODeadline
+    var queuedAt: NIODeadline?
+    var ticket: UInt64?
+    var endpoint: EndpointAddress?
+    var upstream: UpstreamConnection?
+    var deadline: Scheduled<Void>?
+    var held: [HTTPClientRequestPart] = []
+    var heldBytes = 0
+    var requestEnded = false
+    var needsUpstreamFlush = false
+    var responseStatus: Int?
+    var upstreamKeepAlive = true
+    var finished = false
+
+    init(head: HTTPRequestHead, target: TargetRuntime, arrival: NIODeadline) {
+        self.head = head
+        self.target = target
+        self.arrival = arrival
+    }
+}

@@ -1,0 +1,52 @@
+import ActivatorCore
+import Foundation
+import Logging
+
+/// Where the activator learns its routes and each target's replica endpoints.
+///
+/// The static file below is one source; the local-process driver and Kubernetes are others. The
+/// activator only ever sees `RoutingConfig` values, so it cannot tell them apart.
+public protocol EndpointSource: Sendable {
+    /// The routing table to start with.
+    var initial: RoutingConfig { get }
+    /// Calls `apply` with every later change until cancelled.
+    func watch(_ apply: @escaping @Sendable (RoutingConfig) -> Void) async throws
+}
+
+/// A routing file, reloaded when its contents change. A broken edit is logged and ignored, so a
+/// typo never takes routes away from running traffic.
+public struct RoutingFileSource: EndpointSource {
+    public let path: String
+    public let initial: RoutingConfig
+    let pollInterval: Duration
+    let logger: Logger
+    let onReload: @Sendable (Bool) -> Void
+
+    /// Reads the file once; throws the file's first problem so startup fails loudly.
+    public init(path: String, pollInterval: Duration = .milliseconds(200), logger: Logger,
+                onReload: @escaping @Sendable (Bool) -> Void = { _ in }) throws {
+        self.path = path
+        self.pollInterval = pollInterval
+        self.logger = logger
+        self.onReload = onReload
+        initial = try RoutingConfig.load(contentsOf: path)
+    }
+
+    public func watch(_ apply: @escaping @Sendable (RoutingConfig) -> Void) async throws {
+        var last = try? Data(contentsOf: URL(fileURLWithPath: path))
+        while true {
+            try await Task.sleep(for: pollInterval)
+            guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)), data != last else { continue }
+            last = data
+            do {
+                let config = try RoutingConfig.parse(String(decoding: data, as: UTF8.self), file: path)
+                apply(config)
+                onReload(true)
+                logger.info("routing file reloaded", metadata: ["file": "\(path)", "targets": "\(config.targets.count)", "services": "\(config.services.count)"])
+            } catch {
+                onReload(false)
+                logger.error("routing file has an error; keeping the previous routes until it is fixed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import ActivatorCore
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// One small HTTP/1.1 exchange on its own connection: readiness probes, pokes and stat reports.
+///
+/// These are control messages, a few per second, so a fresh connection each time keeps them simple
+/// and independent of the data path's pooled connections; every call has a deadline.
+public struct HTTPCall: Sendable {
+    public struct Response: Sendable {
+        public var status: Int
+        public var body: String
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case timedOut(String)
+        case closedEarly(String)
+        public var description: String {
+            switch self {
+            case .timedOut(let what): "\(what): no answer within the deadline"
+            case .closedEarly(let what): "\(what): the connection closed before the response ended"
+            }
+        }
+    }
+
+    public static func perform(
+        on eventLoop: any EventLoop, to endpoint: EndpointAddress, method: HTTPMethod = .GET, path: String,
+        headers: [(String, String)] = [], body: [UInt8]? = nil, timeout: TimeAmount
+    ) async throws -> Response {
+        let what = "\(method) http://\(endpoint)\(path)"
+        let promise = eventLoop.makePromise(of: Response.self)
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise, what: what))
+                }
+            }
+        let channel = try await UpstreamAddress.connect(bootstrap, to: endpoint).get()
+        let deadline = eventLoop.scheduleTask(in: timeout) {
+            promise.fail(Failure.timedOut(what))
+            channel.close(promise: nil)
+        }
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
+        head.headers.add(name: "host", value: endpoint.description)
+        head.headers.add(name: "connection", value: "close")
+        head.headers.add(name: "user-agent", value: "thaw-activator")
+        for (name, value) in headers { head.headers.add(name: name, value: value) }
+        if let body { head.headers.add(name: "content-length", value: String(body.count)) }
+        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        defer {
+            deadline.cancel()
+            channel.close(promise: nil)
+        }
+        return try await promise.futureResult.get()
+    }
+}
+
+/// Collects one response; fails the promise if the connection ends first.
+private final class ResponseCollector: ChannelInboundHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    private let promise: EventLoopPromise<HTTPCall.Response>
+    private let what: String
+    private var status = 0
+    private var body = ByteBuffer()
+
+    init(promise: EventLoopPromise<HTTPCall.Response>, what: String) {
+        self.promise = promise
+        self.what = what
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            status = Int(head.status.code)
+        case .body(var part):
+            if body.readableBytes < 64 * 1024 { body.writeBuffer(&part) }
+        case .end:
+            promise.succeed(.init(status: status, body: String(buffer: body)))
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.fail(HTTPCall.Failure.closedEarly(what))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        promise.fail(error)
+        context.close(promise: nil)
+    }
+}
+
+/// Connects to an endpoint by IP literal when it is one, so the data path never waits on a resolver.
+enum UpstreamAddress {
+    static func connect(_ bootstrap: ClientBootstrap, to endpoint: EndpointAddress) -> EventLoopFuture<any Channel> {
+        if let address = try? SocketAddress(ipAddress: endpoint.host, port: endpoint.port) {
+            return bootstrap.connect(to: address)
+        }
+        return bootstrap.connect(host: endpoint.host, port: endpoint.port)
+    }
+}

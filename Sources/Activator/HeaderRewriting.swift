@@ -1,0 +1,62 @@
+import NIOHTTP1
+import TrafficStats
+
+/// Header rules for a proxy hop (RFC 9110 §7.6.1): connection-specific headers stay on their own
+/// hop; the client's address travels on in `X-Forwarded-For` and `Forwarded`.
+enum HeaderRewriting {
+    /// Hop-by-hop headers. `Transfer-Encoding` is not among them here: NIO's encoder re-frames each
+    /// message itself, and a chunked body needs the header to stay chunked on the next hop.
+    static let hopByHop: Set<String> = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
+                                        "proxy-authenticate", "proxy-authorization"]
+
+    static func removeHopByHop(_ headers: inout HTTPHeaders) {
+        var named: [String] = []
+        for value in headers[canonicalForm: "connection"] {
+            let name = value.lowercased()
+            if name != "close", name != "keep-alive", name != "transfer-encoding" { named.append(name) }
+        }
+        for name in hopByHop where headers.contains(name: name) { headers.remove(name: name) }
+        for name in named { headers.remove(name: name) }
+    }
+
+    /// The request head sent to a replica.
+    static func forwardedRequest(_ head: HTTPRequestHead, clientIP: String?) -> HTTPRequestHead {
+        var head = head
+        head.version = .http1_1
+        removeHopByHop(&head.headers)
+        head.headers.remove(name: "expect")
+        if let clientIP {
+            if let existing = head.headers.first(name: "x-forwarded-for") {
+                head.headers.replaceOrAdd(name: "x-forwarded-for", value: existing + ", " + clientIP)
+            } else {
+                head.headers.add(name: "x-forwarded-for", value: clientIP)
+            }
+            let node = clientIP.contains(":") ? "\"[\(clientIP)]\"" : clientIP
+            var forwarded = "for=\(node);proto=http"
+            if let host = head.headers.first(name: "host"), !host.isEmpty, !host.contains("\""), !host.contains(";") {
+                forwarded += ";host=\"\(host)\""
+            }
+            if let existing = head.headers.first(name: "forwarded") {
+                head.headers.replaceOrAdd(name: "forwarded", value: existing + ", " + forwarded)
+            } else {
+                head.headers.add(name: "forwarded", value: forwarded)
+            }
+        }
+        if !head.headers.contains(name: "x-forwarded-proto") { head.headers.add(name: "x-forwarded-proto", value: "http") }
+        head.headers.replaceOrAdd(name: ProxyHeaders.proxiedBy, value: ProxyHeaders.activator)
+        return head
+    }
+
+    /// The response head sent to the client; `keepAlive` is what the client connection will do.
+    static func forwardedResponse(_ head: HTTPResponseHead, version: HTTPVersion, keepAlive: Bool) -> HTTPResponseHead {
+        var head = head
+        head.version = version
+        removeHopByHop(&head.headers)
+        if !keepAlive {
+            head.headers.add(name: "connection", value: "close")
+        } else if version.major == 1, version.minor == 0 {
+            head.headers.add(name: "connection", value: "keep-alive")
+        }
+        return head
+    }
+}

@@ -1,0 +1,51 @@
+import ActivatorCore
+import NIOConcurrencyHelpers
+import Synchronization
+
+/// The routing table and the live target states behind it, swapped as one when routes change.
+///
+/// Requests read it on every event loop; a reload builds the new table aside and swaps it under the
+/// lock, keeping each surviving target's state (its queue, its in-flight counts) untouched.
+final class RouteDirectory: Sendable {
+    struct Snapshot: Sendable {
+        var table: RoutingTable
+        var targets: [String: TargetRuntime]
+    }
+
+    private let current = NIOLockedValueBox(Snapshot(table: RoutingTable(RoutingConfig()), targets: [:]))
+    private let draws = Atomic<UInt64>(0)
+    private let metrics: ActivatorMetrics
+    private let pokes: any PokeSink
+
+    init(metrics: ActivatorMetrics, pokes: any PokeSink) {
+        self.metrics = metrics
+        self.pokes = pokes
+    }
+
+    /// The target that serves a request, or nil when nothing routes its host and path.
+    func resolve(host: String, path: String) -> TargetRuntime? {
+        let snapshot = current.withLockedValue { $0 }
+        guard let destination = snapshot.table.destination(host: host, path: path) else { return nil }
+        let draw = draws.wrappingAdd(1, ordering: .relaxed).oldValue
+        return snapshot.targets[RoutingTable.target(for: destination, draw: draw)]
+    }
+
+    var targets: [TargetRuntime] { current.withLockedValue { Array($0.targets.values) }.sorted { $0.name < $1.name } }
+
+    /// Applies a new routing table: new targets start empty, kept ones are updated in place,
+    /// dropped ones fail their waiting requests.
+    func apply(_ config: RoutingConfig) {
+        let previous = current.withLockedValue { $0.targets }
+        var targets: [String: TargetRuntime] = [:]
+        for target in config.targets {
+            if let existing = previous[target.name] {
+                existing.apply(target)
+                targets[target.name] = existing
+            } else {
+                targets[target.name] = TargetRuntime(config: target, metrics: metrics.target(target.name), pokes: pokes)
+            }
+        }
+        current.withLockedValue { $0 = Snapshot(table: RoutingTable(config), targets: targets) }
+        for (name, runtime) in previous where targets[name] == nil { runtime.remove() }
+    }
+}

@@ -1,0 +1,190 @@
+import ActivatorCore
+import NIOConcurrencyHelpers
+import NIOCore
+import TrafficStats
+
+/// A request waiting for an endpoint: how to wake it, on its own event loop.
+struct WaitingRequest: Sendable {
+    let resume: @Sendable (Result<EndpointAddress, Rejection>) -> Void
+}
+
+/// One target's live state, shared by every event loop: its balancer, which endpoints passed their
+/// probe, and its settings from the latest routing table.
+///
+/// A single lock guards it; the critical sections are a few dictionary operations, and callbacks to
+/// waiting requests always run after the lock is released.
+final class TargetRuntime: Sendable {
+    struct Settings: Sendable {
+        var readinessPath: String
+        var timeout: TimeAmount
+        var configured: [EndpointAddress]
+    }
+
+    private struct State: Sendable {
+        var balancer: TargetBalancer<WaitingRequest>
+        var settings: Settings
+        /// Endpoints whose last probe passed.
+        var probedReady: Set<EndpointAddress> = []
+        /// Endpoints with a probe in flight.
+        var probing: Set<EndpointAddress> = []
+        /// Set when the routing table no longer has this target.
+        var removed = false
+    }
+
+    let name: String
+    private let state: NIOLockedValueBox<State>
+    let metrics: TargetMetrics
+    private let pokes: PokeSink
+
+    init(config: TargetConfig, metrics: TargetMetrics, pokes: PokeSink) {
+        name = config.name
+        self.metrics = metrics
+        self.pokes = pokes
+        let now = Clock.monotonicSeconds()
+        var balancer = TargetBalancer<WaitingRequest>(name: config.name, capacity: config.containerConcurrency,
+                                                      queueLimit: config.queueLimit, now: now)
+        _ = balancer.setFailure(config.failure, now: now)
+        state = NIOLockedValueBox(State(balancer: balancer, settings: Settings(
+            readinessPath: config.readinessPath, timeout: .nanoseconds(Int64(config.timeoutSeconds * 1e9)),
+            configured: config.endpoints)))
+    }
+
+    var settings: Settings { state.withLockedValue { $0.settings } }
+
+    /// Asks for an endpoint for a new request; pokes the autoscaler when the balancer says so.
+    func admit(_ waiter: WaitingRequest) -> TargetBalancer<WaitingRequest>.Admission {
+        let (admission, queueLength) = state.withLockedValue { state in
+            let admission = state.balancer.admit(waiter, now: Clock.monotonicSeconds())
+            return (admission, state.balancer.queueLength)
+        }
+        if case .queued(_, true) = admission {
+            pokes.poke(Poke(target: name, source: "activator", queueLength: queueLength))
+        }
+        return admission
+    }
+
+    func release(_ endpoint: EndpointAddress) {
+        let dispatches = state.withLockedValue { $0.balancer.release(endpoint, now: Clock.monotonicSeconds()) }
+        run(dispatches)
+    }
+
+    /// The request could not reach `endpoint`: stop routing there until a probe passes again.
+    func reroute(_ waiter: WaitingRequest, from endpoint: EndpointAddress) -> TargetBalancer<WaitingRequest>.Admission {
+        let admission = state.withLockedValue { state in
+            state.probedReady.remove(endpoint)
+            return state.balancer.reroute(waiter, from: endpoint, now: Clock.monotonicSeconds())
+        }
+        if case .queued(_, true) = admission {
+            pokes.poke(Poke(target: name, source: "activator", queueLength: state.withLockedValue { $0.balancer.queueLength }))
+        }
+        return admission
+    }
+
+    /// Nil when the request already got an endpoint (its wake-up is on the way).
+    func cancel(ticket: UInt64) -> WaitingRequest? {
+        state.withLockedValue { $0.balancer.cancel(ticket: ticket, now: Clock.monotonicSeconds()) }
+    }
+
+    /// Applies a target's entry from a new routing table.
+    func apply(_ config: TargetConfig) {
+        let (dispatches, failed) = state.withLockedValue { state -> ([TargetBalancer<WaitingRequest>.Dispatch], [WaitingRequest]) in
+            state.removed = false
+            state.settings = Settings(readinessPath: config.readinessPath,
+                                      timeout: .nanoseconds(Int64(config.timeoutSeconds * 1e9)),
+                                      configured: config.endpoints)
+            state.probedReady.formIntersection(config.endpoints)
+            var dispatches = state.balancer.setReady(config.endpoints.filter(state.probedReady.contains))
+            dispatches += state.balancer.setLimits(capacity: config.containerConcurrency, queueLimit: config.queueLimit)
+            let failed = state.balancer.setFailure(config.failure, now: Clock.monotonicSeconds())
+            return (dispatches, failed)
+        }
+        run(dispatches)
+        let reason = config.failure ?? ""
+        for waiter in failed { waiter.resume(.failure(.targetFailed(target: name, reason: reason))) }
+    }
+
+    /// The routing table dropped this target: waiting requests fail, in-flight ones finish.
+    func remove() {
+        let failed = state.withLockedValue { state in
+            state.removed = true
+            state.settings.configured = []
+            state.probedReady = []
+            _ = state.balancer.setReady([])
+            return state.balancer.removeAllWaiting(now: Clock.monotonicSeconds())
+        }
+        for waiter in failed {
+            waiter.resume(.failure(.targetFailed(target: name, reason: "it was removed from the routing table")))
+        }
+    }
+
+    /// Fails every waiting request (shutdown after the drain deadline).
+    func failWaiting(_ rejection: Rejection) {
+        let failed = state.withLockedValue { $0.balancer.removeAllWaiting(now: Clock.monotonicSeconds()) }
+        for waiter in failed { waiter.resume(.failure(rejection)) }
+    }
+
+    // MARK: Readiness probing
+
+    /// Configured endpoints that have not passed a probe and have none in flight; marks them probing.
+    func endpointsToProbe() -> (endpoints: [EndpointAddress], path: String) {
+        state.withLockedValue { state in
+            let due = state.settings.configured.filter { !state.probedReady.contains($0) && !state.probing.contains($0) }
+            state.probing.formUnion(due)
+            return (due, state.settings.readinessPath)
+        }
+    }
+
+    func probeFinished(_ endpoint: EndpointAddress, ready: Bool) {
+        let dispatches = state.withLockedValue { state -> [TargetBalancer<WaitingRequest>.Dispatch] in
+            state.probing.remove(endpoint)
+            guard ready, state.settings.configured.contains(endpoint), !state.probedReady.contains(endpoint) else { return [] }
+            state.probedReady.insert(endpoint)
+            return state.balancer.setReady(state.settings.configured.filter(state.probedReady.contains))
+        }
+        run(dispatches)
+    }
+
+    // MARK: Reporting
+
+    struct Snapshot: Sendable {
+        var name: String
+        var configured: [EndpointAddress]
+        var ready: [EndpointAddress]
+        var queueLength: Int
+        var activeRequests: Int
+        var failure: String?
+    }
+
+    var snapshot: Snapshot {
+        state.withLockedValue { state in
+            Snapshot(name: name, configured: state.settings.configured, ready: state.balancer.readyEndpoints,
+                     queueLength: state.balancer.queueLength, activeRequests: state.balancer.activeRequests,
+                     failure: state.balancer.failure)
+        }
+    }
+
+    /// This second's stats, or nil when the target had no traffic at all.
+    func report(wallClock: Double) -> StatReport? {
+        let (period, queueLength) = state.withLockedValue { state in
+            (state.balancer.report(now: Clock.monotonicSeconds()), state.balancer.queueLength)
+        }
+        guard !period.isIdle || queueLength > 0 else { return nil }
+        return StatReport(target: name, source: "activator", timestamp: wallClock,
+                          averageConcurrency: period.averageConcurrency, requestCount: Double(period.requestCount),
+                          queueLength: queueLength)
+    }
+
+    private func run(_ dispatches: [TargetBalancer<WaitingRequest>.Dispatch]) {
+        for dispatch in dispatches { dispatch.waiter.resume(.success(dispatch.endpoint)) }
+    }
+}
+
+/// Where pokes go; the reporter sends them to the autoscaler at once.
+protocol PokeSink: Sendable {
+    func poke(_ poke: Poke)
+}
+
+enum Clock {
+    /// Seconds on a monotonic clock, for rates and waits.
+    static func monotonicSeconds() -> Double { Double(NIODeadline.now().uptimeNanoseconds) / 1e9 }
+}

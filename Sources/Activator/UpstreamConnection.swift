@@ -1,0 +1,177 @@
+import ActivatorCore
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// What an upstream connection reports to the request using it. Both live on one event loop.
+protocol UpstreamDelegate: AnyObject {
+    func upstreamHead(_ head: HTTPResponseHead)
+    func upstreamBody(_ body: ByteBuffer)
+    func upstreamEnd(_ trailers: HTTPHeaders?)
+    func upstreamReadComplete()
+    func upstreamWritabilityChanged(isWritable: Bool)
+    func upstreamFailed(_ error: any Error)
+}
+
+/// One keep-alive HTTP/1.1 connection to a replica, and the last handler in its pipeline.
+///
+/// It relays response parts to the request that holds it and lets that request pause reading when
+/// the client cannot keep up, so a large response streams through with bounded memory.
+final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    let endpoint: EndpointAddress
+    private(set) var channel: (any Channel)?
+    /// The request using this connection; nil while it idles in the pool.
+    weak var delegate: (any UpstreamDelegate)?
+    /// Called once when an idle connection closes, so the pool forgets it.
+    var onIdleClose: ((UpstreamConnection) -> Void)?
+    private var readsPaused = false
+    private var readPending = false
+    private var failed = false
+
+    init(endpoint: EndpointAddress) {
+        self.endpoint = endpoint
+    }
+
+    var isActive: Bool { channel?.isActive ?? false }
+    var isWritable: Bool { channel?.isWritable ?? false }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        channel = context.channel
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let delegate else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            // A 1xx interim answer (100 Continue) is the activator's own business with the client.
+            if head.status.code / 100 == 1, head.status.code != 101 { return }
+            delegate.upstreamHead(head)
+        case .body(let body): delegate.upstreamBody(body)
+        case .end(let trailers): delegate.upstreamEnd(trailers)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        delegate?.upstreamReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        delegate?.upstreamWritabilityChanged(isWritable: context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        report(ChannelError.ioOnClosedChannel)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        report(error)
+        context.close(promise: nil)
+    }
+
+    private func report(_ error: any Error) {
+        guard !failed else { return }
+        failed = true
+        if let delegate {
+            self.delegate = nil
+            delegate.upstreamFailed(error)
+        } else {
+            onIdleClose?(self)
+        }
+        onIdleClose = nil
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if readsPaused {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// Stops reading the replica's response while the client's socket is full.
+    func pauseReads() { readsPaused = true }
+
+    func resumeReads() {
+        readsPaused = false
+        if readPending {
+            readPending = false
+            channel?.read()
+        }
+    }
+
+    func write(_ part: HTTPClientRequestPart) {
+        channel?.write(part, promise: nil)
+    }
+
+    func flush() { channel?.flush() }
+
+    func close() {
+        delegate = nil
+        onIdleClose = nil
+        channel?.close(promise: nil)
+    }
+}
+
+/// Idle keep-alive connections to replicas, one pool per event loop so a request and its upstream
+/// connection always share a thread and never take a lock.
+final class UpstreamPool {
+    static let maxIdlePerEndpoint = 512
+
+    let eventLoop: any EventLoop
+    private var idle: [EndpointAddress: [UpstreamConnection]] = [:]
+    private let connectTimeout: TimeAmount
+
+    init(eventLoop: any EventLoop, connectTimeout: TimeAmount) {
+        self.eventLoop = eventLoop
+        self.connectTimeout = connectTimeout
+    }
+
+    /// An idle connection to `endpoint`, or a new one.
+    func acquire(_ endpoint: EndpointAddress) -> EventLoopFuture<UpstreamConnection>.Isolated {
+        while let connection = idle[endpoint]?.popLast() {
+            if connection.isActive {
+                connection.onIdleClose = nil
+                return eventLoop.assumeIsolated().makeSucceededFuture(connection).assumeIsolated()
+            }
+        }
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(UpstreamConnection(endpoint: endpoint))
+                }
+            }
+        return UpstreamAddress.connect(bootstrap, to: endpoint).assumeIsolated().flatMapThrowing { channel in
+            try channel.pipeline.syncOperations.handler(type: UpstreamConnection.self)
+        }
+    }
+
+    /// Takes a connection back after a complete exchange; closes it when the pool is full.
+    func release(_ connection: UpstreamConnection) {
+        connection.delegate = nil
+        guard connection.isActive, idle[connection.endpoint, default: []].count < Self.maxIdlePerEndpoint else {
+            connection.close()
+            return
+        }
+        connection.onIdleClose = { [unowned self] closed in
+            self.idle[closed.endpoint]?.removeAll { $0 === closed }
+        }
+        idle[connection.endpoint, default: []].append(connection)
+    }
+
+    /// Closes idle connections to endpoints that are no longer routable.
+    func closeIdle(except keep: Set<EndpointAddress>) {
+        for (endpoint, connections) in idle where !keep.contains(endpoint) {
+            idle[endpoint] = nil
+            connections.forEach { $0.close() }
+        }
+    }
+}

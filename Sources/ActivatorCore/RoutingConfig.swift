@@ -1,0 +1,205 @@
+import ConfigFields
+import Foundation
+import Yams
+
+/// What the activator routes: targets (a release's predictor or a transformer) with their replica
+/// endpoints, and services whose host splits traffic between a default and a canary release.
+///
+/// This is the shape every endpoint source produces, whether it reads a file, runs local replicas or
+/// watches Kubernetes, so the data path never knows where its routes came from.
+public struct RoutingConfig: Sendable, Equatable {
+    public var targets: [TargetConfig]
+    public var services: [ServiceConfig]
+
+    public init(targets: [TargetConfig] = [], services: [ServiceConfig] = []) {
+        self.targets = targets
+        self.services = services
+    }
+}
+
+/// One thing whose replicas are scaled: requests for it are queued while it has no ready endpoint.
+public struct TargetConfig: Sendable, Equatable {
+    public static let defaultQueueLimit = 10_000
+    public static let defaultTimeoutSeconds = 300.0
+
+    public var name: String
+    /// `Host` header values routed to this target alone.
+    public var hosts: [String]
+    /// Only requests whose path starts with this are routed here; "/" matches all.
+    public var pathPrefix: String
+    /// Replica addresses; each gets traffic only once its readiness probe passes. Empty means scaled to zero.
+    public var endpoints: [EndpointAddress]
+    /// Requests one endpoint serves at once; 0 means no limit.
+    public var containerConcurrency: Int
+    /// Path of the HTTP GET that must answer 2xx before an endpoint gets traffic.
+    public var readinessPath: String
+    /// Requests that may wait for capacity before new ones are refused with 503.
+    public var queueLimit: Int
+    /// Time a request may take, waiting included, before it is answered 504.
+    public var timeoutSeconds: Double
+    /// Set by the endpoint source when the target cannot come up (crash loop, activation timeout):
+    /// waiting requests fail at once with this reason instead of waiting for their timeout.
+    public var failure: String?
+
+    public init(name: String, hosts: [String] = [], pathPrefix: String = "/", endpoints: [EndpointAddress] = [],
+                containerConcurrency: Int = 0, readinessPath: String = "/", queueLimit: Int = Self.defaultQueueLimit,
+                timeoutSeconds: Double = Self.defaultTimeoutSeconds, failure: String? = nil) {
+        self.name = name
+        self.hosts = hosts
+        self.pathPrefix = pathPrefix
+        self.endpoints = endpoints
+        self.containerConcurrency = containerConcurrency
+        self.readinessPath = readinessPath
+        self.queueLimit = queueLimit
+        self.timeoutSeconds = timeoutSeconds
+        self.failure = failure
+    }
+}
+
+/// A service's own host: a share of its requests goes to the canary release, the rest to the default.
+public struct ServiceConfig: Sendable, Equatable {
+    public var name: String
+    public var hosts: [String]
+    public var pathPrefix: String
+    /// The target that gets requests not sent to the canary.
+    public var defaultTarget: String
+    public var canaryTarget: String?
+    /// Percentage (0...100) of the service's requests sent to `canaryTarget`.
+    public var canaryTrafficPercent: Double
+
+    public init(name: String, hosts: [String], pathPrefix: String = "/", defaultTarget: String,
+                canaryTarget: String? = nil, canaryTrafficPercent: Double = 0) {
+        self.name = name
+        self.hosts = hosts
+        self.pathPrefix = pathPrefix
+        self.defaultTarget = defaultTarget
+        self.canaryTarget = canaryTarget
+        self.canaryTrafficPercent = canaryTrafficPercent
+    }
+}
+
+extension RoutingConfig {
+    /// Reads and validates a routing file (YAML or JSON). Every problem names the file and the field.
+    public static func load(contentsOf path: String) throws -> RoutingConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(file: path, "cannot read the routing file: \(error.localizedDescription)")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> RoutingConfig {
+        let loaded: Any?
+        do {
+            loaded = try Yams.load(yaml: text)
+        } catch {
+            throw ConfigError(file: file, "not valid YAML or JSON: \(error)")
+        }
+        guard let fields = loaded as? [String: Any] else {
+            throw ConfigError(file: file, "expected a map with \"targets\" (and optionally \"services\") at the top level")
+        }
+        let root = FieldReader(fields: fields, file: file, line: nil)
+        try root.rejectUnknown(allowed: ["targets", "services"])
+        var config = RoutingConfig()
+        for reader in try root.objectList("targets") ?? [] {
+            config.targets.append(try TargetConfig(reader))
+        }
+        for reader in try root.objectList("services") ?? [] {
+            config.services.append(try ServiceConfig(reader))
+        }
+        try config.validate(file: file)
+        return config
+    }
+
+    /// Cross-checks what single fields cannot: unique names, known targets, no host claimed twice.
+    public func validate(file: String) throws {
+        var names = Set<String>()
+        for (index, target) in targets.enumerated() where !names.insert(target.name).inserted {
+            throw ConfigError(file: file, "targets[\(index)].name: \"\(target.name)\" is used by two targets; names must be unique")
+        }
+        for (index, service) in services.enumerated() {
+            guard names.contains(service.defaultTarget) else {
+                throw ConfigError(file: file, "services[\(index)].default: \"\(service.defaultTarget)\" is not a target; add it under targets or fix the name (targets: \(names.sorted().joined(separator: ", ")))")
+            }
+            if let canary = service.canaryTarget, !names.contains(canary) {
+                throw ConfigError(file: file, "services[\(index)].canary: \"\(canary)\" is not a target; add it under targets or fix the name")
+            }
+        }
+        var claimed: [String: String] = [:]
+        let routes = targets.map { ($0.name, $0.hosts, $0.pathPrefix, "target") } + services.map { ($0.name, $0.hosts, $0.pathPrefix, "service") }
+        for (name, hosts, prefix, kind) in routes {
+            for host in hosts {
+                let key = RoutingTable.normalizedHost(host) + " " + prefix
+                if let other = claimed[key] {
+                    throw ConfigError(file: file, "host \"\(host)\" with path prefix \"\(prefix)\" is claimed by both \(other) and \(kind) \"\(name)\"; each host and prefix must route to one place")
+                }
+                claimed[key] = "\(kind) \"\(name)\""
+            }
+        }
+    }
+}
+
+extension TargetConfig {
+    static let fields = ["name", "hosts", "pathPrefix", "endpoints", "containerConcurrency", "readinessPath",
+                         "queueLimit", "timeoutSeconds", "failure"]
+
+    init(_ reader: FieldReader) throws {
+        try reader.rejectUnknown(allowed: Self.fields)
+        guard let name = try reader.string("name"), !name.isEmpty else {
+            throw reader.error("missing field \"\(reader.path)name\" (the target's name, e.g. mnist-v1)")
+        }
+        self.init(name: name)
+        hosts = try reader.stringList("hosts") ?? []
+        pathPrefix = try reader.pathPrefix("pathPrefix") ?? "/"
+        endpoints = try (reader.stringList("endpoints") ?? []).enumerated().map { index, text in
+            guard let address = EndpointAddress(text) else {
+                throw reader.error("field \"\(reader.path)endpoints[\(index)]\" must be host:port with a port from 1 to 65535, got \"\(text)\"")
+            }
+            return address
+        }
+        containerConcurrency = try reader.count("containerConcurrency") ?? 0
+        readinessPath = try reader.pathPrefix("readinessPath") ?? "/"
+        queueLimit = try reader.count("queueLimit") ?? Self.defaultQueueLimit
+        if let timeout = try reader.number("timeoutSeconds") {
+            guard timeout > 0, timeout <= 86_400 else {
+                throw reader.error("field \"\(reader.path)timeoutSeconds\" must be more than 0 and at most 86400, got \(FieldReader.format(timeout))")
+            }
+            timeoutSeconds = timeout
+        }
+        failure = try reader.string("failure")
+    }
+}
+
+extension ServiceConfig {
+    init(_ reader: FieldReader) throws {
+        try reader.rejectUnknown(allowed: ["name", "hosts", "pathPrefix", "default", "canary", "canaryTrafficPercent"])
+        guard let name = try reader.string("name"), !name.isEmpty else {
+            throw reader.error("missing field \"\(reader.path)name\" (the service's name, e.g. mnist)")
+        }
+        guard let defaultTarget = try reader.string("default") else {
+            throw reader.error("missing field \"\(reader.path)default\" (the target that serves the default release)")
+        }
+        let percent = try reader.number("canaryTrafficPercent") ?? 0
+        guard (0...100).contains(percent) else {
+            throw reader.error("field \"\(reader.path)canaryTrafficPercent\" must be from 0 to 100, got \(FieldReader.format(percent))")
+        }
+        let canary = try reader.string("canary")
+        if canary == nil, percent > 0 {
+            throw reader.error("field \"\(reader.path)canaryTrafficPercent\" is \(FieldReader.format(percent)) but no \"\(reader.path)canary\" is set; name the canary target or remove the percentage")
+        }
+        self.init(name: name, hosts: try reader.stringList("hosts") ?? [], pathPrefix: try reader.pathPrefix("pathPrefix") ?? "/",
+                  defaultTarget: defaultTarget, canaryTarget: canary, canaryTrafficPercent: percent)
+    }
+}
+
+extension FieldReader {
+    func pathPrefix(_ key: String) throws -> String? {
+        guard let value = try string(key) else { return nil }
+        guard value.hasPrefix("/") else {
+            throw error("field \"\(path)\(key)\" must start with \"/\", got \"\(value)\"")
+        }
+        return value
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+
+/// Typed access to one decoded JSON/YAML object, with errors that name the field and what it expects.
+public struct FieldReader {
+    public let fields: [String: Any]
+    public let file: String
+    public let line: Int?
+    /// A prefix for field names in messages, e.g. "spec.".
+    public var path = ""
+
+    public init(fields: [String: Any], file: String, line: Int?, path: String = "") {
+        self.fields = fields
+        self.file = file
+        self.line = line
+        self.path = path
+    }
+
+    /// A list of strings (numbers are accepted as their text, since YAML users leave ports unquoted).
+    public func stringList(_ key: String) throws -> [String]? {
+        guard let raw = fields[key], !(raw is NSNull) else { return nil }
+        guard let list = raw as? [Any] else {
+            throw error("field \"\(path)\(key)\" must be a list of strings, got \(Self.describe(raw))")
+        }
+        return try list.enumerated().map { index, item in
+            switch item {
+            case let text as String: return text
+            case let number as Int where !(item is Bool): return String(number)
+            default: throw error("field \"\(path)\(key)[\(index)]\" must be a string, got \(Self.describe(item))")
+            }
+        }
+    }
+
+    /// A list of objects, each read with its own path (`targets[2].`).
+    public func objectList(_ key: String) throws -> [FieldReader]? {
+        guard let raw = fields[key], !(raw is NSNull) else { return nil }
+        guard let list = raw as? [Any] else {
+            throw error("field \"\(path)\(key)\" must be a list, got \(Self.describe(raw))")
+        }
+        return try list.enumerated().map { index, item in
+            guard let object = item as? [String: Any] else {
+                throw error("field \"\(path)\(key)[\(index)]\" must be an object (a map of fields), got \(Self.describe(item))")
+            }
+            return FieldReader(fields: object, file: file, line: line, path: "\(path)\(key)[\(index)].")
+        }
+    }
+
+    /// Numbers as JSON writes them: whole values without a fraction.
+    public static func format(_ value: Double) -> String {
+        if value.rounded() == value, abs(value) < 1e15 { return String(Int64(value)) }
+        return "\(value)"
+    }
+
+    public func error(_ message: String) -> ConfigError { ConfigError(file: file, line: line, message) }
+
+    public func rejectUnknown(allowed: [String]) throws {
+        for key in fields.keys.sorted() where !allowed.contains(key) {
+            throw error("unknown field \"\(path)\(key)\"; expected one of: \(allowed.map { path + $0 }.joined(separator: ", "))")
+        }
+    }
+
+    public func has(_ key: String) -> Bool { fields[key] != nil && !(fields[key] is NSNull) }
+
+    public func number(_ key: String) throws -> Double? {
+        guard let raw = fields[key], !(raw is NSNull) else { return nil }
+        if let value = raw as? Double, value.isFinite, !(raw is Bool) { return value }
+        if let value = raw as? Int, !(raw is Bool) { return Double(value) }
+        throw error("field \"\(path)\(key)\" must be a number, got \(Self.describe(raw))")
+    }
+
+    public func requiredNumber(_ key: String) throws -> Double {
+        guard let value = try number(key) else { throw error("missing field \"\(path)\(key)\" (a number)") }
+        return value
+    }
+
+    public func count(_ key: String) throws -> Int? {
+        guard let value = try number(key) else { return nil }
+        guard value >= 0, value.rounded() == value, value < 1e9 else {
+            throw error("field \"\(path)\(key)\" must be a whole number of at least 0, got \(Self.describe(value))")
+        }
+        return Int(value)
+    }
+
+    public func bool(_ key: String) throws -> Bool? {
+        guard let raw = fields[key], !(raw is NSNull) else { return nil }
+        guard let value = raw as? Bool else {
+            throw error("field \"\(path)\(key)\" must be true or false, got \(Self.describe(raw))")
+        }
+        return value
+    }
+
+    public func string(_ key: String) throws -> String? {
+        guard let raw = fields[key], !(raw is NSNull) else { return nil }
+        guard let value = raw as? String else {
+            throw error("field \"\(path)\(key)\" must be a string, got \(Self.describe(raw))")
+        }
+        return value
+    }
+
+    public func object(_ key: String) throws -> FieldReader? {
+        guard let raw = fields[key], !(raw is NSNull) else { return nil }
+        guard let value = raw as? [String: Any] else {
+            throw error("field \"\(path)\(key)\" must be an object (a map of fields), got \(Self.describe(raw))")
+        }
+        return FieldReader(fields: value, file: file, line: line, path: path + key + ".")
+    }
+
+    /// A map whose values are strings; numbers and booleans are accepted and turned into their text,
+    /// since annotation and ConfigMap values are strings that YAML users often leave unquoted.
+    public func stringMap(_ key: String) throws -> [String: String]? {
+        guard let raw = fields[key], !(raw is NSNull) else { return nil }
+        guard let map = raw as? [String: Any] else {
+            throw error("field \"\(path)\(key)\" must be a map of strings, got \(Self.describe(raw))")
+        }
+        var result: [String: String] = [:]
+        for (name, value) in map {
+            switch value {
+            case let text as String: result[name] = text
+            case let flag as Bool: result[name] = flag ? "true" : "false"
+            case let number as Int: result[name] = String(number)
+            case let number as Double: result[name] = FieldReader.format(number)
+            default:
+                throw error("field \"\(path)\(key).\(name)\" must be a string, got \(Self.describe(value))")
+            }
+        }
+        return result
+    }
+
+    public static func describe(_ value: Any) -> String {
+        switch value {
+        case let text as String: return "\"\(text)\""
+        case let flag as Bool: return flag ? "true" : "false"
+        case let number as Double: return FieldReader.format(number)
+        case let number as Int: return String(number)
+        case is [Any]: return "a list"
+        case is [String: Any]: return "an object"
+        default: return "\(value)"
+        }
+    }
+}

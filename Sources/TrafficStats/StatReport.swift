@@ -1,0 +1,64 @@
+/// One second of traffic for one target, as seen by one reporter (the activator, or a replica's queue sidecar).
+///
+/// The autoscaler adds these up across reporters, so every field is a per-reporter quantity: the
+/// activator's concurrency counts requests it holds (queued or being proxied), a sidecar's counts
+/// requests inside its replica. JSON is the wire format: one report per target per second is far too
+/// little traffic for a binary encoding to matter, and a person can read it with `curl`.
+public struct StatReport: Codable, Sendable, Equatable {
+    /// The target's name: a release's predictor (`mnist-v1`) or a service's transformer.
+    public var target: String
+    /// Who measured this: `activator` or a replica's name. Reports from one source replace, not add.
+    public var source: String
+    /// End of the measured period, in seconds since the Unix epoch.
+    public var timestamp: Double
+    /// Time-weighted average number of requests in the period (queued ones included for the activator).
+    public var averageConcurrency: Double
+    /// Requests that arrived in the period.
+    public var requestCount: Double
+    /// Requests waiting for a replica at the end of the period (always 0 from a sidecar with free capacity).
+    public var queueLength: Int
+    /// Average concurrency of requests that came through the activator (sidecars only), so they are not counted twice.
+    public var averageProxiedConcurrency: Double
+    /// Requests in the period that came through the activator (sidecars only).
+    public var proxiedRequestCount: Double
+
+    public init(target: String, source: String, timestamp: Double, averageConcurrency: Double, requestCount: Double,
+                queueLength: Int = 0, averageProxiedConcurrency: Double = 0, proxiedRequestCount: Double = 0) {
+        self.target = target
+        self.source = source
+        self.timestamp = timestamp
+        self.averageConcurrency = averageConcurrency
+        self.requestCount = requestCount
+        self.queueLength = queueLength
+        self.averageProxiedConcurrency = averageProxiedConcurrency
+        self.proxiedRequestCount = proxiedRequestCount
+    }
+}
+
+/// The body of `POST /v1/stats`: every target a reporter measured in one period, in one request.
+public struct StatBatch: Codable, Sendable, Equatable {
+    public var stats: [StatReport]
+    public init(stats: [StatReport]) { self.stats = stats }
+}
+
+/// The body of `POST /v1/poke`: a request is waiting for a target that has no ready replica.
+///
+/// Sent the moment the first such request arrives, so a scale from zero starts within milliseconds
+/// rather than at the autoscaler's next tick.
+public struct Poke: Codable, Sendable, Equatable {
+    public var target: String
+    public var source: String
+    /// Requests waiting for the target when the poke was sent.
+    public var queueLength: Int
+    public init(target: String, source: String, queueLength: Int) {
+        self.target = target
+        self.source = source
+        self.queueLength = queueLength
+    }
+}
+
+/// Where the two messages go, relative to the autoscaler's base URL; both sides use these.
+public enum StatPaths {
+    public static let stats = "/v1/stats"
+    public static let poke = "/v1/poke"
+}

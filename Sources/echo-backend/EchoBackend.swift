@@ -1,0 +1,155 @@
+import ArgumentParser
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A small, fast HTTP backend with the behaviours the activator must cope with: a readiness path
+/// that turns ready after a delay, echoing uploads without holding them, slow answers, and a process
+/// that dies before or in the middle of a response. Tests and `make bench-activator` use it.
+@main
+struct EchoBackend: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "echo-backend",
+        abstract: "A test and benchmark HTTP backend for Thaw.",
+        discussion: """
+            GET /anything           200 "Hello World!" (13 bytes)
+            POST or PUT /anything   reads the body as it streams, answers {"bytes":N}
+            /slow?ms=N              answers after N milliseconds
+            /crash-before-response  exits at once, without answering
+            /crash-mid-response     sends the head and 10 of 1000 body bytes, then exits
+            /stats                  {"requests":N,"maxInFlight":M} (not counted itself)
+            READY-PATH              503 until --ready-after seconds have passed, then 200
+            Every answer carries "x-backend: NAME". Prints "listening on PORT" when ready to accept.
+            """
+    )
+
+    @Option var host = "127.0.0.1"
+    @Option(help: "Port (0 picks a free one).") var port = 0
+    @Option(help: "Name sent back in the x-backend header.") var name = "echo"
+    @Option(name: .customLong("ready-path")) var readyPath = "/ready"
+    @Option(name: .customLong("ready-after"), help: "Seconds until the readiness path answers 200.") var readyAfter = 0.0
+    @Option(help: "Event-loop threads.") var threads = 1
+
+    func run() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let readyAt = NIODeadline.now() + .milliseconds(Int64(readyAfter * 1000))
+        let counters = Counters()
+        let settings = Settings(name: name, readyPath: readyPath, readyAt: readyAt)
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 1024)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(EchoHandler(settings: settings, counters: counters))
+                }
+            }
+            .bind(host: host, port: port).get()
+        FileHandle.standardOutput.write(Data("listening on \(channel.localAddress?.port ?? 0)\n".utf8))
+        try await channel.closeFuture.get()
+    }
+}
+
+struct Settings: Sendable {
+    var name: String
+    var readyPath: String
+    var readyAt: NIODeadline
+}
+
+final class Counters: Sendable {
+    private let state = NIOLockedValueBox((inFlight: 0, maxInFlight: 0, requests: 0))
+    func started() {
+        state.withLockedValue { $0.inFlight += 1; $0.requests += 1; $0.maxInFlight = max($0.maxInFlight, $0.inFlight) }
+    }
+    func finished() { state.withLockedValue { $0.inFlight -= 1 } }
+    var json: String {
+        state.withLockedValue { #"{"requests":\#($0.requests),"maxInFlight":\#($0.maxInFlight)}"# }
+    }
+}
+
+final class EchoHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+    private static let hello = ByteBuffer(string: "Hello World!\n")
+
+    private let settings: Settings
+    private let counters: Counters
+    private var head: HTTPRequestHead?
+    private var bytes = 0
+    private var counted = false
+
+    init(settings: Settings, counters: Counters) {
+        self.settings = settings
+        self.counters = counters
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            bytes = 0
+            let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
+            counted = path != "/stats" && path != settings.readyPath
+            if counted { counters.started() }
+            if path == "/crash-before-response" { exit(3) }
+            if path == "/crash-mid-response" {
+                var response = HTTPResponseHead(version: head.version, status: .ok)
+                response.headers.add(name: "content-length", value: "1000")
+                context.write(wrapOutboundOut(.head(response)), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "0123456789"))))).whenComplete { _ in
+                    exit(4)
+                }
+            }
+        case .body(let body):
+            bytes += body.readableBytes
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            respond(to: head, context: context)
+        }
+    }
+
+    private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
+        var status = HTTPResponseStatus.ok
+        var body = Self.hello
+        var delay: Int64 = 0
+        if path == settings.readyPath {
+            if NIODeadline.now() < settings.readyAt {
+                status = .serviceUnavailable
+                body = ByteBuffer(string: "model not ready\n")
+            } else {
+                body = ByteBuffer(string: "ready\n")
+            }
+        } else if path == "/stats" {
+            body = ByteBuffer(string: counters.json + "\n")
+        } else if head.method == .POST || head.method == .PUT {
+            body = ByteBuffer(string: #"{"bytes":\#(bytes)}"# + "\n")
+        } else if path == "/slow" {
+            let query = head.uri.split(separator: "?").dropFirst().first ?? ""
+            delay = query.split(separator: "&").compactMap { $0.hasPrefix("ms=") ? Int64($0.dropFirst(3)) : nil }.first ?? 100
+        }
+        var response = HTTPResponseHead(version: head.version, status: status)
+        response.headers.add(name: "content-length", value: String(body.readableBytes))
+        response.headers.add(name: "x-backend", value: settings.name)
+        if !head.isKeepAlive { response.headers.add(name: "connection", value: "close") }
+        let keepAlive = head.isKeepAlive
+        let counted = self.counted
+        let send = { [self] in
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+                if counted { self.counters.finished() }
+                if !keepAlive { context.close(promise: nil) }
+            }
+        }
+        if delay > 0 {
+            context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(delay), send)
+        } else {
+            send()
+        }
+    }
+}
