@@ -89,6 +89,11 @@ let package = Package(
         .testTarget(name: "ScalingPolicyTests", dependencies: ["ScalingPolicy"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
         .testTarget(name: "ActivatorCoreTests", dependencies: ["ActivatorCore", "TrafficStats"]),
-        .testTarget(name: "ActivatorTests", dependencies: ["ActivatorCore"]),
+        .testTarget(name: "ActivatorTests", dependencies: [
+            "Activator", "ActivatorCore", "TrafficStats",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
     ]
 )

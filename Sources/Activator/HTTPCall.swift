@@ -10,7 +10,12 @@ import NIOPosix
 public struct HTTPCall: Sendable {
     public struct Response: Sendable {
         public var status: Int
+        public var headers: [(String, String)]
         public var body: String
+
+        public func header(_ name: String) -> String? {
+            headers.first { $0.0.lowercased() == name.lowercased() }?.1
+        }
     }
 
     public enum Failure: Error, CustomStringConvertible {
@@ -45,7 +50,7 @@ public struct HTTPCall: Sendable {
             channel.close(promise: nil)
         }
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
-        head.headers.add(name: "host", value: endpoint.description)
+        if !headers.contains(where: { $0.0.lowercased() == "host" }) { head.headers.add(name: "host", value: endpoint.description) }
         head.headers.add(name: "connection", value: "close")
         head.headers.add(name: "user-agent", value: "thaw-activator")
         for (name, value) in headers { head.headers.add(name: name, value: value) }
@@ -67,6 +72,7 @@ private final class ResponseCollector: ChannelInboundHandler {
     private let promise: EventLoopPromise<HTTPCall.Response>
     private let what: String
     private var status = 0
+    private var headers: [(String, String)] = []
     private var body = ByteBuffer()
 
     init(promise: EventLoopPromise<HTTPCall.Response>, what: String) {
@@ -78,10 +84,11 @@ private final class ResponseCollector: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             status = Int(head.status.code)
+            headers = head.headers.map { ($0.name, $0.value) }
         case .body(var part):
-            if body.readableBytes < 64 * 1024 { body.writeBuffer(&part) }
+            if body.readableBytes < 1024 * 1024 { body.writeBuffer(&part) }
         case .end:
-            promise.succeed(.init(status: status, body: String(buffer: body)))
+            promise.succeed(.init(status: status, headers: headers, body: String(buffer: body)))
         }
     }
 

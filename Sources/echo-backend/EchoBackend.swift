@@ -19,7 +19,10 @@ struct EchoBackend: AsyncParsableCommand {
             /slow?ms=N              answers after N milliseconds
             /crash-before-response  exits at once, without answering
             /crash-mid-response     sends the head and 10 of 1000 body bytes, then exits
-            /stats                  {"requests":N,"maxInFlight":M} (not counted itself)
+            /headers                the request's headers, one "name: value" per line
+            /stats                  {"requests":N,"maxInFlight":M,"readyAt":T,"firstRequestAt":T,"lastRequestAt":T}
+                                    (wall-clock seconds; /stats and the readiness path are not counted)
+            --record FILE           appends one JSON line per request: method, path, body (for a fake autoscaler)
             READY-PATH              503 until --ready-after seconds have passed, then 200
             Every answer carries "x-backend: NAME". Prints "listening on PORT" when ready to accept.
             """
@@ -31,12 +34,13 @@ struct EchoBackend: AsyncParsableCommand {
     @Option(name: .customLong("ready-path")) var readyPath = "/ready"
     @Option(name: .customLong("ready-after"), help: "Seconds until the readiness path answers 200.") var readyAfter = 0.0
     @Option(help: "Event-loop threads.") var threads = 1
+    @Option(help: "Append every request (method, path, body) to this file as a JSON line.") var record: String?
 
     func run() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let readyAt = NIODeadline.now() + .milliseconds(Int64(readyAfter * 1000))
         let counters = Counters()
-        let settings = Settings(name: name, readyPath: readyPath, readyAt: readyAt)
+        let settings = Settings(name: name, readyPath: readyPath, readyAt: readyAt, record: record)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 1024)
@@ -57,16 +61,49 @@ struct Settings: Sendable {
     var name: String
     var readyPath: String
     var readyAt: NIODeadline
+    var record: String?
 }
 
 final class Counters: Sendable {
-    private let state = NIOLockedValueBox((inFlight: 0, maxInFlight: 0, requests: 0))
+    private struct State {
+        var inFlight = 0, maxInFlight = 0, requests = 0
+        var readyAt = 0.0, firstRequestAt = 0.0, lastRequestAt = 0.0
+    }
+    private let state = NIOLockedValueBox(State())
+    private static func wallClock() -> Double { Date().timeIntervalSince1970 }
+
     func started() {
-        state.withLockedValue { $0.inFlight += 1; $0.requests += 1; $0.maxInFlight = max($0.maxInFlight, $0.inFlight) }
+        let now = Self.wallClock()
+        state.withLockedValue {
+            $0.inFlight += 1
+            $0.requests += 1
+            $0.maxInFlight = max($0.maxInFlight, $0.inFlight)
+            if $0.firstRequestAt == 0 { $0.firstRequestAt = now }
+            $0.lastRequestAt = now
+        }
     }
     func finished() { state.withLockedValue { $0.inFlight -= 1 } }
+    func answeredReady() {
+        let now = Self.wallClock()
+        state.withLockedValue { if $0.readyAt == 0 { $0.readyAt = now } }
+    }
     var json: String {
-        state.withLockedValue { #"{"requests":\#($0.requests),"maxInFlight":\#($0.maxInFlight)}"# }
+        state.withLockedValue {
+            #"{"requests":\#($0.requests),"maxInFlight":\#($0.maxInFlight),"readyAt":\#($0.readyAt),"firstRequestAt":\#($0.firstRequestAt),"lastRequestAt":\#($0.lastRequestAt)}"#
+        }
+    }
+
+    private let recordLock = NIOLock()
+    func record(_ line: String, to path: String) {
+        recordLock.withLock {
+            guard let handle = FileHandle(forWritingAtPath: path) ?? {
+                _ = FileManager.default.createFile(atPath: path, contents: nil)
+                return FileHandle(forWritingAtPath: path)
+            }() else { return }
+            handle.seekToEndOfFile()
+            handle.write(Data((line + "\n").utf8))
+            try? handle.close()
+        }
     }
 }
 
@@ -80,6 +117,7 @@ final class EchoHandler: ChannelInboundHandler {
     private var head: HTTPRequestHead?
     private var bytes = 0
     private var counted = false
+    private var recorded = ByteBuffer()
 
     init(settings: Settings, counters: Counters) {
         self.settings = settings
@@ -103,11 +141,18 @@ final class EchoHandler: ChannelInboundHandler {
                     exit(4)
                 }
             }
-        case .body(let body):
+        case .body(var body):
             bytes += body.readableBytes
+            if settings.record != nil, recorded.readableBytes < 1 << 20 { recorded.writeBuffer(&body) }
         case .end:
             guard let head else { return }
             self.head = nil
+            if let path = settings.record {
+                let body = String(buffer: recorded)
+                recorded.clear()
+                let line = #"{"method":"\#(head.method.rawValue)","path":"\#(head.uri)","body":\#(body.isEmpty ? "null" : body)}"#
+                counters.record(line, to: path)
+            }
             respond(to: head, context: context)
         }
     }
@@ -122,8 +167,11 @@ final class EchoHandler: ChannelInboundHandler {
                 status = .serviceUnavailable
                 body = ByteBuffer(string: "model not ready\n")
             } else {
+                counters.answeredReady()
                 body = ByteBuffer(string: "ready\n")
             }
+        } else if path == "/headers" {
+            body = ByteBuffer(string: head.headers.map { "\($0.name.lowercased()): \($0.value)\n" }.joined())
         } else if path == "/stats" {
             body = ByteBuffer(string: counters.json + "\n")
         } else if head.method == .POST || head.method == .PUT {

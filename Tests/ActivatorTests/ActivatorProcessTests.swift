@@ -1,1 +1,229 @@
+import Activator
+import Foundation
+import NIOCore
+import NIOHTTP1
 import Testing
+
+/// The activator as users run it: a real process, real backends, real sockets on 127.0.0.1.
+@Suite(.serialized) struct ActivatorProcessTests {
+    @Test func requestsBufferedForATargetWithNoEndpointAllSucceedWhenABackendAppears() async throws {
+        let activator = try await ActivatorProcess(config: """
+            targets:
+              - name: cold
+                hosts: [cold.local]
+                endpoints: []
+                readinessPath: /ready
+            """)
+        let count = 200
+        let responses = try await withThrowingTaskGroup(of: HTTPCall.Response.self) { group in
+            for index in 0..<count {
+                group.addTask { try await activator.request(host: "cold.local", path: "/predict/\(index)") }
+            }
+            try await activator.waitForTarget("cold") { $0["queueLength"] as? Int == count }
+            let backend = try await Backend.start(name: "cold-1", readyAfter: 0.3)
+            try activator.rewrite("""
+                targets:
+                  - name: cold
+                    hosts: [cold.local]
+                    endpoints: ["\(backend.address)"]
+                    readinessPath: /ready
+                """)
+            var responses: [HTTPCall.Response] = []
+            for try await response in group { responses.append(response) }
+            let stats = try await backend.stats()
+            let first = try #require(stats["firstRequestAt"]), last = try #require(stats["lastRequestAt"])
+            let ready = try #require(stats["readyAt"])
+            #expect(stats["requests"] == Double(count), "every buffered request reached the backend exactly once")
+            // The probe passes at `ready`; buffered requests must not wait for a tick after that.
+            #expect(first >= ready, "no request may reach a replica before it passed its readiness probe")
+            #expect(first - ready < 0.1, "first buffered request forwarded \(Int((first - ready) * 1000)) ms after the probe passed")
+            #expect(last - ready < 1.0, "last of \(count) buffered requests forwarded \(Int((last - ready) * 1000)) ms after the probe passed")
+            print("scale-from-zero: first request \(Int((first - ready) * 1000)) ms, last \(Int((last - ready) * 1000)) ms after the probe passed")
+            return responses
+        }
+        #expect(responses.count == count)
+        #expect(responses.allSatisfy { $0.status == 200 && $0.header("x-backend") == "cold-1" })
+        let metrics = try await activator.admin("/metrics").body
+        #expect(metrics.contains(#"thaw_activator_requests_total{target="cold",code="200"} 200"#))
+        #expect(metrics.contains(#"thaw_activator_buffered_seconds_count{target="cold"} 200"#))
+    }
+
+    @Test func aFullQueueAnswers503WithRetryAfterAndATimeoutAnswers504() async throws {
+        let activator = try await ActivatorProcess(config: """
+            targets:
+              - name: tiny
+                hosts: [tiny.local]
+                queueLimit: 5
+                timeoutSeconds: 1.5
+            """)
+        let responses = try await withThrowingTaskGroup(of: HTTPCall.Response.self) { group in
+            for _ in 0..<8 { group.addTask { try await activator.request(host: "tiny.local") } }
+            var responses: [HTTPCall.Response] = []
+            for try await response in group { responses.append(response) }
+            return responses
+        }
+        let full = responses.filter { $0.status == 503 }
+        let timedOut = responses.filter { $0.status == 504 }
+        #expect(full.count == 3)
+        #expect(timedOut.count == 5)
+        #expect(full.allSatisfy { $0.header("retry-after") != nil && $0.body.contains("target tiny") && $0.body.contains("queueLimit") })
+        #expect(timedOut.allSatisfy { $0.body.contains("target tiny") && $0.body.contains("1.5 s") })
+    }
+
+    @Test func aBackendKilledMidRequestGives502AndTheActivatorStaysHealthy() async throws {
+        let doomed = try await Backend.start(name: "doomed")
+        let healthy = try await Backend.start(name: "healthy")
+        let activator = try await ActivatorProcess(config: """
+            targets:
+              - name: doomed
+                hosts: [doomed.local]
+                endpoints: ["\(doomed.address)"]
+                readinessPath: /ready
+              - name: healthy
+                hosts: [healthy.local]
+                endpoints: ["\(healthy.address)"]
+                readinessPath: /ready
+            """)
+        try await activator.waitForTarget("doomed") { ($0["readyEndpoints"] as? [String])?.count == 1 }
+        let failed = try await activator.request(host: "doomed.local", path: "/crash-before-response")
+        #expect(failed.status == 502)
+        #expect(failed.body.contains("target doomed") && failed.body.contains(doomed.address), "\(failed.body)")
+
+        let second = try await Backend.start(name: "doomed-2")
+        try activator.rewrite("""
+            targets:
+              - name: doomed
+                hosts: [doomed.local]
+                endpoints: ["\(second.address)"]
+                readinessPath: /ready
+              - name: healthy
+                hosts: [healthy.local]
+                endpoints: ["\(healthy.address)"]
+                readinessPath: /ready
+            """)
+        try await activator.waitForTarget("doomed") { ($0["readyEndpoints"] as? [String]) == [second.address] }
+        // Once the response has started there is no status left to change: the client connection is cut.
+        await #expect(throws: (any Error).self) { try await activator.request(host: "doomed.local", path: "/crash-mid-response") }
+
+        #expect(try await activator.admin("/healthz").status == 200)
+        let after = try await activator.request(host: "healthy.local")
+        #expect(after.status == 200 && after.header("x-backend") == "healthy")
+    }
+
+    @Test func unknownHostsGet404NamingWhatWasAsked() async throws {
+        let activator = try await ActivatorProcess(config: "targets:\n  - name: a\n    hosts: [a.local]\n")
+        let response = try await activator.request(host: "evil.example", path: "/steal")
+        #expect(response.status == 404)
+        #expect(response.body.contains("\"evil.example\"") && response.body.contains("\"/steal\""))
+    }
+
+    @Test func canarySplitIsWithinThreePercentOverFiveThousandRequests() async throws {
+        let stable = try await Backend.start(name: "v1")
+        let canary = try await Backend.start(name: "v2")
+        let activator = try await ActivatorProcess(config: """
+            targets:
+              - name: m-v1
+                endpoints: ["\(stable.address)"]
+                readinessPath: /ready
+              - name: m-v2
+                endpoints: ["\(canary.address)"]
+                readinessPath: /ready
+            services:
+              - name: m
+                hosts: [m.local]
+                default: m-v1
+                canary: m-v2
+                canaryTrafficPercent: 20
+            """)
+        try await activator.waitForTarget("m-v1") { ($0["readyEndpoints"] as? [String])?.count == 1 }
+        try await activator.waitForTarget("m-v2") { ($0["readyEndpoints"] as? [String])?.count == 1 }
+        let total = 5000, workers = 16
+        let canaryCount = try await withThrowingTaskGroup(of: Int.self) { group in
+            for worker in 0..<workers {
+                group.addTask {
+                    var canaries = 0
+                    for _ in stride(from: worker, to: total, by: workers) {
+                        let response = try await activator.request(host: "m.local")
+                        #expect(response.status == 200)
+                        if response.header("x-backend") == "v2" { canaries += 1 }
+                    }
+                    return canaries
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        let share = Double(canaryCount) / Double(total) * 100
+        print("canary share: \(share) % of \(total) (configured 20 %)")
+        #expect(abs(share - 20) <= 3)
+    }
+
+    @Test func aCapacityOfOnePerEndpointIsNeverExceeded() async throws {
+        let one = try await Backend.start(name: "one")
+        let two = try await Backend.start(name: "two")
+        let activator = try await ActivatorProcess(config: """
+            targets:
+              - name: single
+                hosts: [single.local]
+                endpoints: ["\(one.address)", "\(two.address)"]
+                containerConcurrency: 1
+                readinessPath: /ready
+            """)
+        try await activator.waitForTarget("single") { ($0["readyEndpoints"] as? [String])?.count == 2 }
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<40 { group.addTask { try await activator.request(host: "single.local", path: "/slow?ms=20").status } }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(statuses.allSatisfy { $0 == 200 })
+        let first = try await one.stats(), second = try await two.stats()
+        #expect(first["maxInFlight"] == 1 && second["maxInFlight"] == 1, "\(first) \(second)")
+        #expect((first["requests"] ?? 0) + (second["requests"] ?? 0) == 40)
+        #expect((first["requests"] ?? 0) > 0 && (second["requests"] ?? 0) > 0, "both endpoints share the load")
+    }
+
+    @Test func aLargeUploadStreamsThroughWithBoundedActivatorMemory() async throws {
+        let backend = try await Backend.start(name: "sink")
+        let activator = try await ActivatorProcess(config: """
+            targets:
+              - name: sink
+                hosts: [sink.local]
+                endpoints: ["\(backend.address)"]
+                readinessPath: /ready
+            """)
+        try await activator.waitForTarget("sink") { ($0["readyEndpoints"] as? [String])?.count == 1 }
+        let before = activator.process.memory
+        let size = 200 * 1024 * 1024
+        let response = try await activator.request(host: "sink.local", path: "/upload", method: .POST,
+                                                   body: [UInt8](repeating: 7, count: size), timeout: 120)
+        #expect(response.status == 200)
+        #expect(response.body.contains(#""bytes":\#(size)"#), "\(response.body)")
+        let after = activator.process.memory
+        print("activator resident memory: \(before.current / 1024) MiB before, peak \(after.peak / 1024) MiB during a \(size >> 20) MiB upload")
+        #expect(after.peak - before.current < 64 * 1024, "peak grew by \((after.peak - before.current) / 1024) MiB for a \(size >> 20) MiB upload")
+    }
+
+    @Test func aFailedTargetTurnsItsWaitingRequestsAwayAtOnce() async throws {
+        let activator = try await ActivatorProcess(config: """
+            targets:
+              - name: broken
+                hosts: [broken.local]
+                timeoutSeconds: 60
+            """)
+        let started = Date()
+        let responses = try await withThrowingTaskGroup(of: HTTPCall.Response.self) { group in
+            for _ in 0..<3 { group.addTask { try await activator.request(host: "broken.local") } }
+            try await activator.waitForTarget("broken") { $0["queueLength"] as? Int == 3 }
+            try activator.rewrite("""
+                targets:
+                  - name: broken
+                    hosts: [broken.local]
+                    timeoutSeconds: 60
+                    failure: "replica exits with status 1 (crash loop)"
+                """)
+            return try await group.reduce(into: [HTTPCall.Response]()) { $0.append($1) }
+        }
+        #expect(Date().timeIntervalSince(started) < 30, "waiting requests must not sit out their 60 s timeout")
+        #expect(responses.allSatisfy { $0.status == 503 && $0.body.contains("crash loop") }, "\(responses.map(\.body))")
+        let next = try await activator.request(host: "broken.local")
+        #expect(next.status == 503 && next.body.contains("target broken cannot come up"))
+    }
+}

@@ -1,0 +1,91 @@
+import Activator
+import ActivatorCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Testing
+
+/// A real `echo-backend` process on a free port.
+struct Backend: Sendable {
+    let process: TestProcess
+    let port: Int
+    var address: String { "127.0.0.1:\(port)" }
+
+    static func start(name: String, readyAfter: Double = 0, arguments: [String] = [], port: Int = 0) async throws -> Backend {
+        let process = try TestProcess("echo-backend", ["--name", name, "--port", String(port), "--ready-after", String(readyAfter)] + arguments, name: name)
+        let line = try await process.waitFor("listening on ")
+        guard let port = Int(line.split(separator: " ").last ?? "") else { throw TestFailure("cannot read the port from \"\(line)\"") }
+        return Backend(process: process, port: port)
+    }
+
+    /// The backend's own counters: requests, the most in flight at once, and wall-clock times.
+    func stats() async throws -> [String: Double] {
+        let response = try await Client.call(port: port, path: "/stats")
+        let object = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any] ?? [:]
+        return object.compactMapValues { ($0 as? NSNumber)?.doubleValue }
+    }
+}
+
+/// A real `thaw-activator` process with its routing file in a temporary directory.
+final class ActivatorProcess: Sendable {
+    let process: TestProcess
+    let configPath: String
+    let port: Int
+    let adminPort: Int
+
+    init(config: String, arguments: [String] = []) async throws {
+        configPath = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-routes-\(UUID().uuidString).yaml").path
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        process = try TestProcess("thaw-activator", ["--config", configPath, "--port", "0", "--admin-port", "0", "--threads", "2"] + arguments,
+                                  name: "thaw-activator")
+        let line = try await process.waitFor("thaw-activator listening")
+        func port(_ key: String) throws -> Int {
+            guard let range = line.range(of: key + "="),
+                  let token = line[range.upperBound...].split(separator: " ").first,
+                  let port = Int(token.split(separator: ":").last ?? "") else {
+                throw TestFailure("cannot read \(key) port from \"\(line)\"")
+            }
+            return port
+        }
+        self.port = try port("proxy")
+        adminPort = try port("admin")
+    }
+
+    /// Replaces the routing file; the activator picks it up within a poll interval.
+    func rewrite(_ config: String) throws {
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    func request(host: String, path: String = "/", method: HTTPMethod = .GET, body: [UInt8]? = nil,
+                 headers: [(String, String)] = [], timeout: Double = 30) async throws -> HTTPCall.Response {
+        try await Client.call(port: port, path: path, method: method, headers: [("host", host)] + headers, body: body, timeout: timeout)
+    }
+
+    func admin(_ path: String) async throws -> HTTPCall.Response {
+        try await Client.call(port: adminPort, path: path)
+    }
+
+    /// Polls /status until `condition` holds for the target's entry.
+    func waitForTarget(_ name: String, timeout: Double = 20, _ condition: ([String: Any]) -> Bool) async throws {
+        let end = Date().addingTimeInterval(timeout)
+        var last = ""
+        while Date() < end {
+            last = try await admin("/status").body
+            let object = try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any]
+            let targets = object?["targets"] as? [[String: Any]] ?? []
+            if let target = targets.first(where: { $0["name"] as? String == name }), condition(target) { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw TestFailure("target \(name) did not reach the expected state within \(timeout) s; last status: \(last)")
+    }
+}
+
+enum Client {
+    static func call(port: Int, path: String, method: HTTPMethod = .GET, headers: [(String, String)] = [],
+                     body: [UInt8]? = nil, timeout: Double = 30) async throws -> HTTPCall.Response {
+        try await HTTPCall.perform(on: MultiThreadedEventLoopGroup.singleton.any(), to: EndpointAddress(host: "127.0.0.1", port: port),
+                                   method: method, path: path, headers: headers, body: body,
+                                   timeout: .milliseconds(Int64(timeout * 1000)))
+    }
+}
