@@ -44,7 +44,13 @@ public struct HTTPCall: Sendable {
                     try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise, what: what))
                 }
             }
-        let channel = try await UpstreamAddress.connect(bootstrap, to: endpoint).get()
+        let channel: any Channel
+        do {
+            channel = try await UpstreamAddress.connect(bootstrap, to: endpoint).get()
+        } catch {
+            promise.fail(error)
+            throw error
+        }
         let deadline = eventLoop.scheduleTask(in: timeout) {
             promise.fail(Failure.timedOut(what))
             channel.close(promise: nil)

@@ -11,15 +11,19 @@ final class TestProcess: @unchecked Sendable {
     let stdoutPath: String
     let stderrPath: String
 
-    init(_ executable: String, _ arguments: [String], name: String? = nil) throws {
-        self.name = name ?? executable
+    convenience init(_ executable: String, _ arguments: [String], name: String? = nil) throws {
+        try self.init(url: Self.executable(executable), arguments: arguments, name: name ?? executable)
+    }
+
+    init(url: URL, arguments: [String], name: String) throws {
+        self.name = name
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         stdoutPath = directory.appendingPathComponent("stdout").path
         stderrPath = directory.appendingPathComponent("stderr").path
         _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = try Self.executable(executable)
+        process.executableURL = url
         process.arguments = arguments
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
@@ -70,6 +74,15 @@ final class TestProcess: @unchecked Sendable {
             return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
         }
         return (field("VmHWM"), field("VmRSS"))
+    }
+
+    /// A program from the system's PATH, e.g. curl (installed by `make test`).
+    static func systemExecutable(_ name: String) throws -> URL {
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let url = URL(fileURLWithPath: String(directory)).appendingPathComponent(name)
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        throw TestFailure("\(name) is not installed; `make test` installs it (apt-get install \(name))")
     }
 
     /// The built executable `name`, found next to (or above) the running test binary.

@@ -114,7 +114,7 @@ import Testing
         #expect(neither.stderr.contains("exactly one of --trace"))
     }
 
-    @Test(arguments: ["thaw", "thaw-activator", "thaw-queue", "thaw-collector", "thaw-autoscaler"])
+    @Test(arguments: ["thaw", "thaw-activator", "thaw-queue", "thaw-collector", "thaw-autoscaler", "echo-backend"])
     func everyExecutableHasHelp(name: String) throws {
         let help = try Self.run(name, ["--help"])
         #expect(help.status == 0)
@@ -122,7 +122,7 @@ import Testing
         if name == "thaw" { #expect(help.stdout.contains("simulate")) }
     }
 
-    @Test(arguments: ["thaw-activator", "thaw-queue", "thaw-collector", "thaw-autoscaler"])
+    @Test(arguments: ["thaw-queue", "thaw-collector", "thaw-autoscaler"])
     func reservedExecutablesSayTheyAreNotBuiltYet(name: String) throws {
         let result = try Self.run(name, [])
         #expect(result.status != 0)

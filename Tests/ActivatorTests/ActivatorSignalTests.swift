@@ -1,0 +1,197 @@
+import Activator
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// What the activator tells the autoscaler, how it shuts down, and how it treats HTTP details,
+/// checked against real processes.
+@Suite(.serialized) struct ActivatorSignalTests {
+    static func recorded(_ path: String) -> [[String: Any]] {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    static func waitFor(_ what: String, timeout: Double = 10, _ condition: () -> Bool) async throws {
+        let end = Date().addingTimeInterval(timeout)
+        while !condition() {
+            guard Date() < end else { throw TestFailure("timed out waiting for \(what)") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    @Test func aRequestForAnIdleTargetPokesTheAutoscalerAtOnceAndStatsFollowEverySecond() async throws {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-autoscaler-\(UUID().uuidString).jsonl").path
+        let autoscaler = try await Backend.start(name: "autoscaler", arguments: ["--record", log])
+        let activator = try await ActivatorProcess(config: """
+            targets:
+              - name: idle
+                hosts: [idle.local]
+                timeoutSeconds: 3
+            """, arguments: ["--autoscaler-url", "http://\(autoscaler.address)"])
+        async let answer = activator.request(host: "idle.local")
+        try await Self.waitFor("a poke") { Self.recorded(log).contains { $0["path"] as? String == "/v1/poke" } }
+        let poke = try #require(Self.recorded(log).first { $0["path"] as? String == "/v1/poke" }?["body"] as? [String: Any])
+        #expect(poke["target"] as? String == "idle")
+        #expect(poke["queueLength"] as? Int == 1)
+        #expect(poke["source"] as? String == "activator")
+
+        try await Self.waitFor("a stat report") { Self.recorded(log).contains { $0["path"] as? String == "/v1/stats" } }
+        let batch = try #require(Self.recorded(log).first { $0["path"] as? String == "/v1/stats" }?["body"] as? [String: Any])
+        let stat = try #require((batch["stats"] as? [[String: Any]])?.first)
+        #expect(stat["target"] as? String == "idle")
+        #expect(stat["queueLength"] as? Int == 1)
+        #expect(stat["requestCount"] as? Double == 1)
+        let concurrency = try #require(stat["averageConcurrency"] as? Double)
+        #expect(concurrency > 0 && concurrency <= 1, "one queued request for part or all of the second")
+        #expect(try await answer.status == 504)
+    }
+
+    @Test func statsAreKeptAndRetriedWhileTheAutoscalerIsDown() async throws {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-autoscaler-\(UUID().uuidString).jsonl").path
+        // Reserve a port for the autoscaler, then stop it so nothing listens there yet.
+        let placeholder = try await Backend.start(name: "placeholder")
+        let port = placeholder.port
+        placeholder.process.signal(SIGKILL)
+        _ = try await placeholder.process.waitForExit(timeout: 5)
+        let backend = try await Backend.start(name: "b")
+        let activator = try await ActivatorProcess(config: """
+            targets:
+              - name: served
+                hosts: [served.local]
+                endpoints: ["\(backend.address)"]
+                readinessPath: /ready
+            """, arguments: ["--autoscaler-url", "http://127.0.0.1:\(port)"])
+        try await activator.waitForTarget("served") { ($0["readyEndpoints"] as? [String])?.count == 1 }
+        for _ in 0..<5 { #expect(try await activator.request(host: "served.local").status == 200) }
+        try await activator.process.waitFor("cannot send stats to the autoscaler")
+        let autoscaler = try await Backend.start(name: "autoscaler", arguments: ["--record", log], port: port)
+        try await Self.waitFor("the stats sent while the autoscaler was down") {
+            Self.recorded(log).contains { $0["path"] as? String == "/v1/stats" }
+        }
+        let stats = Self.recorded(log).filter { $0["path"] as? String == "/v1/stats" }
+            .flatMap { ($0["body"] as? [String: Any])?["stats"] as? [[String: Any]] ?? [] }
+        let counted = stats.compactMap { $0["requestCount"] as? Double }.reduce(0, +)
+        #expect(counted == 5, "the five requests made while the autoscaler was down are reported once it is back")
+        _ = autoscaler
+    }
+
+    @Test func sigtermLetsInFlightRequestsFinishThenExitsCleanly() async throws {
+        let backend = try await Backend.start(name: "slow")
+        let activator = try await ActivatorProcess(config: """
+            targets:
+              - name: slow
+                hosts: [slow.local]
+                endpoints: ["\(backend.address)"]
+                readinessPath: /ready
+            """, arguments: ["--drain-seconds", "10"])
+        try await activator.waitForTarget("slow") { ($0["readyEndpoints"] as? [String])?.count == 1 }
+        async let slow = activator.request(host: "slow.local", path: "/slow?ms=1500")
+        try await activator.waitForTarget("slow") { $0["activeRequests"] as? Int == 1 }
+        activator.process.signal(SIGTERM)
+        try await activator.process.waitFor("shutting down")
+        await #expect(throws: (any Error).self, "no new connections after SIGTERM") {
+            try await activator.request(host: "slow.local", timeout: 2)
+        }
+        let response = try await slow
+        #expect(response.status == 200, "the in-flight request finished during the drain")
+        #expect(try await activator.process.waitForExit(timeout: 10) == 0)
+    }
+
+    @Test func aBrokenReloadKeepsThePreviousRoutes() async throws {
+        let backend = try await Backend.start(name: "kept")
+        let activator = try await ActivatorProcess(config: """
+            targets:
+              - name: kept
+                hosts: [kept.local]
+                endpoints: ["\(backend.address)"]
+                readinessPath: /ready
+            """)
+        try await activator.waitForTarget("kept") { ($0["readyEndpoints"] as? [String])?.count == 1 }
+        try activator.rewrite("targets:\n  - name: kept\n    endpoint: [oops]\n")
+        try await activator.process.waitFor("routing file has an error")
+        #expect(activator.process.stderr.contains("unknown field \"targets[0].endpoint\""))
+        #expect(try await activator.request(host: "kept.local").status == 200)
+        let metrics = try await activator.admin("/metrics").body
+        #expect(metrics.contains(#"thaw_activator_config_reloads_total{result="error"} 1"#))
+    }
+
+    @Test func aRefusedConnectionIsRetriedOnAnotherEndpoint() async throws {
+        let alive = try await Backend.start(name: "alive")
+        let dying = try await Backend.start(name: "dying")
+        let activator = try await ActivatorProcess(config: """
+            targets:
+              - name: pair
+                hosts: [pair.local]
+                endpoints: ["\(alive.address)", "\(dying.address)"]
+                readinessPath: /ready
+            """)
+        try await activator.waitForTarget("pair") { ($0["readyEndpoints"] as? [String])?.count == 2 }
+        dying.process.signal(SIGKILL)
+        _ = try await dying.process.waitForExit(timeout: 5)
+        for _ in 0..<10 {
+            let response = try await activator.request(host: "pair.local")
+            #expect(response.status == 200 && response.header("x-backend") == "alive")
+        }
+        let metrics = try await activator.admin("/metrics").body
+        #expect(metrics.contains(#"thaw_activator_retries_total{target="pair"} 1"#), "one refused connect, then the endpoint is out until probed again")
+    }
+
+    @Test func startupFailsLoudlyOnABadRoutingFile() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-bad-\(UUID().uuidString).yaml").path
+        try "targets:\n  - name: x\n    endpoints: [\"127.0.0.1\"]\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let process = try TestProcess("thaw-activator", ["--config", path, "--port", "0", "--admin-port", "0"])
+        #expect(try await process.waitForExit(timeout: 10) != 0)
+        #expect(process.stderr.contains(path) && process.stderr.contains("targets[0].endpoints[0]"), "\(process.stderr)")
+    }
+}
+
+/// HTTP details through the activator, seen by curl as a real client.
+@Suite(.serialized) struct ActivatorHTTPTests {
+    static func curl(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let curl = try TestProcess.systemExecutable("curl")
+        let process = try TestProcess(url: curl, arguments: ["-sS"] + arguments, name: "curl")
+        let status = try await process.waitForExit(timeout: 60) ?? -1
+        return (status, process.stdout, process.stderr)
+    }
+
+    @Test func headersKeepAliveChunkedAndExpectContinue() async throws {
+        let backend = try await Backend.start(name: "h")
+        let activator = try await ActivatorProcess(config: """
+            targets:
+              - name: h
+                hosts: [h.local]
+                endpoints: ["\(backend.address)"]
+                readinessPath: /ready
+            """)
+        try await activator.waitForTarget("h") { ($0["readyEndpoints"] as? [String])?.count == 1 }
+        let base = "http://127.0.0.1:\(activator.port)"
+
+        let headers = try await Self.curl(["-H", "Host: h.local", "-H", "Connection: keep-alive, X-Secret",
+                                           "-H", "X-Secret: hop", "-H", "X-Forwarded-For: 10.0.0.1", "\(base)/headers"])
+        #expect(headers.status == 0, "\(headers.stderr)")
+        #expect(headers.stdout.contains("x-forwarded-for: 10.0.0.1, 127.0.0.1"))
+        #expect(headers.stdout.contains("forwarded: for=127.0.0.1;proto=http;host=\"h.local\""))
+        #expect(headers.stdout.contains("thaw-proxied-by: activator"))
+        #expect(!headers.stdout.contains("x-secret"), "a header named in Connection is hop-by-hop")
+
+        let twice = try await Self.curl(["-v", "-H", "Host: h.local", "\(base)/a", "\(base)/b"])
+        #expect(twice.stdout == "Hello World!\nHello World!\n")
+        #expect(twice.stderr.contains("Re-using existing connection") || twice.stderr.contains("Reusing existing connection"), "\(twice.stderr)")
+
+        let body = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-body-\(UUID().uuidString)").path
+        try Data(repeating: 1, count: 3_000_000).write(to: URL(fileURLWithPath: body))
+        let chunked = try await Self.curl(["-H", "Host: h.local", "-H", "Transfer-Encoding: chunked", "--data-binary", "@\(body)", "\(base)/up"])
+        #expect(chunked.stdout.contains(#""bytes":3000000"#), "\(chunked.stderr)")
+
+        let expect = try await Self.curl(["-v", "-H", "Host: h.local", "-H", "Expect: 100-continue", "--data-binary", "@\(body)", "\(base)/up"])
+        #expect(expect.stderr.contains("HTTP/1.1 100 Continue"), "\(expect.stderr)")
+        #expect(expect.stdout.contains(#""bytes":3000000"#))
+
+        let close = try await Self.curl(["-v", "-H", "Host: h.local", "-H", "Connection: close", "\(base)/c"])
+        #expect(close.stdout == "Hello World!\n")
+        #expect(close.stderr.lowercased().contains("connection: close"))
+    }
+}
