@@ -5,10 +5,12 @@
 SWIFT ?= swift
 BUILD_FLAGS ?=
 # Debian packages the build and tests need; installed only when missing.
-SYSTEM_PACKAGES ?=
+SYSTEM_PACKAGES ?= curl
+# Extra packages for `make bench-activator`: the load generator and the proxy we compare against.
+BENCH_PACKAGES ?= wrk nginx
 BIN = $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: all build test demo simulate bench deps clean help
+.PHONY: all build test demo simulate bench bench-activator deps clean help
 
 all: build
 
@@ -16,11 +18,12 @@ help:
 	@echo "make demo    build and replay examples/bursty.csv through the decision core"
 	@echo "make test    install test prerequisites, build, run every test"
 	@echo "make bench   run the decision benchmark (Benchmarks/, release build)"
+	@echo "make bench-activator   wrk: backend direct vs thaw-activator vs nginx proxy_pass (release build)"
 
 deps:
 	@command -v $(SWIFT) >/dev/null 2>&1 || { \
 	  echo "error: '$(SWIFT)' not found. Thaw needs Swift 6.1 or newer: install the toolchain from swift.org and put it on PATH." >&2; exit 1; }
-	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(SYSTEM_PACKAGES) $(EXTRA_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "==> installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -44,6 +47,10 @@ demo: build
 
 bench: deps
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
+
+bench-activator:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES)"
+	Benchmarks/activator.sh
 
 clean:
 	rm -rf .build Benchmarks/.build

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# make bench-activator: wrk on 127.0.0.1 against one echo-backend directly, through thaw-activator,
+# and through nginx proxy_pass with upstream keep-alive, in one run, with the same backend, the same
+# request and the same connection count. Prints requests/s, p50 and p99 for each, and the ratios.
+#
+# Everything shares this machine's cores, so absolute numbers measure CPU cost per request; compare
+# the ratios, which come from the same run. Settings (environment): DURATION (s, default 10),
+# CONNECTIONS (64), THREADS (wrk threads, 2), PROXY_THREADS (activator threads = nginx workers, 2),
+# ROUNDS (interleaved rounds per proxy, 2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+PROXY_THREADS=${PROXY_THREADS:-2}
+ROUNDS=${ROUNDS:-2}
+for tool in wrk nginx; do
+  command -v $tool >/dev/null || { echo "error: $tool is not installed; run 'make bench-activator', which installs it" >&2; exit 1; }
+done
+
+echo "==> building thaw-activator and echo-backend (release)"
+swift build -c release --product thaw-activator >/dev/null
+swift build -c release --product echo-backend >/dev/null
+BIN=$(swift build -c release --show-bin-path)
+
+WORK=$(mktemp -d /tmp/thaw-bench.XXXXXX)
+PIDS=()
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_for() { for _ in $(seq 1 200); do curl -s -o /dev/null -H "Host: bench.local" "$1" && return 0; sleep 0.05; done; echo "error: $1 did not answer" >&2; exit 1; }
+
+BACKEND_PORT=$(free_port); ACTIVATOR_PORT=$(free_port); ADMIN_PORT=$(free_port); NGINX_PORT=$(free_port)
+"$BIN/echo-backend" --port "$BACKEND_PORT" --threads 1 >"$WORK/backend.log" 2>&1 & PIDS+=($!)
+
+cat >"$WORK/routes.yaml" <<YAML
+targets:
+  - name: bench
+    hosts: [bench.local]
+    endpoints: ["127.0.0.1:$BACKEND_PORT"]
+    readinessPath: /ready
+YAML
+"$BIN/thaw-activator" --config "$WORK/routes.yaml" --port "$ACTIVATOR_PORT" --admin-port "$ADMIN_PORT" \
+  --threads "$PROXY_THREADS" --log-level warning >"$WORK/activator.log" 2>&1 & PIDS+=($!)
+
+mkdir -p "$WORK/nginx/logs"
+cat >"$WORK/nginx/nginx.conf" <<NGINX
+daemon off;
+worker_processes $PROXY_THREADS;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 128; }
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    }
+  }
+}
+NGINX
+nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & PIDS+=($!)
+
+wait_for "http://127.0.0.1:$BACKEND_PORT/"
+wait_for "http://127.0.0.1:$NGINX_PORT/"
+for _ in $(seq 1 100); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.local' "http://127.0.0.1:$ACTIVATOR_PORT/")" = 200 ] && break; sleep 0.05
+done
+
+# run NAME PORT: one warm-up and one measured wrk run; appends "name rps p50_ms p99_ms" to results.
+run() {
+  local name=$1 port=$2 out
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -H "Host: bench.local" "http://127.0.0.1:$port/" >/dev/null
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Host: bench.local" "http://127.0.0.1:$port/")
+  local errors; errors=$(echo "$out" | grep -E "Non-2xx|Socket errors" || true)
+  [ -n "$errors" ] && echo "warning: $name: $errors" >&2
+  echo "$out" | awk -v name="$name" '
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    /Requests\/sec/ { rps=$2 }
+    $1=="50%" { p50=ms($2) }
+    $1=="99%" { p99=ms($2) }
+    END { printf "%s %.0f %.3f %.3f\n", name, rps, p50, p99 }' >>"$WORK/results"
+  tail -1 "$WORK/results" | awk '{ printf "    %-10s %9s req/s   p50 %7.3f ms   p99 %7.3f ms\n", $1, $2, $3, $4 }'
+}
+
+echo "==> wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, proxies with $PROXY_THREADS threads/workers, backend with 1 thread, $ROUNDS rounds"
+run direct "$BACKEND_PORT"
+for round in $(seq 1 "$ROUNDS"); do
+  echo "  round $round"
+  run nginx "$NGINX_PORT"
+  run activator "$ACTIVATOR_PORT"
+done
+
+echo
+echo "==> medians over $ROUNDS rounds"
+python3 - "$WORK/results" <<'PY'
+import sys, statistics
+rows = {}
+for line in open(sys.argv[1]):
+    name, rps, p50, p99 = line.split()
+    rows.setdefault(name, []).append((float(rps), float(p50), float(p99)))
+med = {n: tuple(statistics.median(v[i] for v in vals) for i in range(3)) for n, vals in rows.items()}
+print(f"{'':10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+for n in ("direct", "nginx", "activator"):
+    r = med[n]; print(f"{n:10} {r[0]:9.0f} {r[1]:8.3f} {r[2]:8.3f}")
+a, g, d = med["activator"], med["nginx"], med["direct"]
+print(f"activator / nginx throughput: {a[0]/g[0]:.2f}x   p99: {a[2]/g[2]:.2f}x   (p99 ratio below 1 is better)")
+print(f"activator / direct throughput: {a[0]/d[0]:.2f}x   nginx / direct: {g[0]/d[0]:.2f}x")
+PY
