@@ -59,7 +59,10 @@ public struct Activator: Service {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [logger] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    // Outbound header validation is off: every header we send was parsed (and so validated) on the
+                    // way in. Pipelining is handled by DownstreamHandler itself.
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                        withPipeliningAssistance: false, withErrorHandling: true, withOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(
                         DownstreamHandler(directory: directory, pool: pools.pool(for: channel.eventLoop), logger: logger))
                 }

@@ -29,6 +29,10 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private var discardingBody = false
     private var closeAfterResponse = false
     private var readPending = false
+    private var timer: Scheduled<Void>?
+    /// Parts of requests that arrived while another was being answered, in order.
+    private var pipelined: [HTTPServerRequestPart] = []
+    private var timerDeadline: NIODeadline?
 
     init(directory: RouteDirectory, pool: UpstreamPool, logger: Logger) {
         self.directory = directory
@@ -48,7 +52,19 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     // MARK: Client side
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        // A pipelined request (sent before our answer to the previous one): hold it, and stop
+        // reading, until the current exchange ends. Handled here rather than by NIO's pipelining
+        // handler, which pauses socket reads around every response and costs two epoll calls each.
+        if !pipelined.isEmpty || (request != nil || discardingBody) && part.isHead {
+            pipelined.append(part)
+            return
+        }
+        handle(part, context: context)
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             start(head, context: context)
         case .body(let body):
@@ -95,6 +111,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     private var shouldHoldReads: Bool {
+        if !pipelined.isEmpty { return true }
         guard let request, !discardingBody else { return false }
         if let upstream = request.upstream { return !upstream.isWritable }
         return request.heldBytes >= Self.maxHeldBytes
@@ -114,6 +131,8 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
         if let request { abandon(request) }
         context.fireChannelInactive()
     }
@@ -134,14 +153,33 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                          context: context)
             return
         }
-        let request = ProxiedRequest(head: head, target: target, arrival: NIODeadline.now())
+        let now = NIODeadline.now()
+        let timeout = target.settings.timeout
+        let request = ProxiedRequest(head: head, target: target, arrival: now, timeout: timeout)
         self.request = request
         closeAfterResponse = !head.isKeepAlive
-        let timeout = target.settings.timeout
-        request.deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
-            timedOut(request, after: timeout)
+        armTimer(for: now + timeout, context: context)
+        let eventLoop = context.eventLoop
+        admit(request, target.admit { self.waiter(for: request, on: eventLoop) })
+    }
+
+    /// One timer per connection, not per request: it is re-armed only when it would fire too late,
+    /// and when it fires early it just moves to the current request's deadline. Keep-alive traffic
+    /// then costs no timer work at all per request.
+    private func armTimer(for deadline: NIODeadline, context: ChannelHandlerContext) {
+        if timer != nil, let armed = timerDeadline, armed <= deadline { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            timer = nil
+            timerDeadline = nil
+            guard let request, !request.finished, let context = self.context else { return }
+            if NIODeadline.now() >= request.deadline {
+                timedOut(request)
+            } else {
+                armTimer(for: request.deadline, context: context)
+            }
         }
-        admit(request, target.admit(waiter(for: request, on: context.eventLoop)))
     }
 
     private func waiter(for request: ProxiedRequest, on eventLoop: any EventLoop) -> WaitingRequest {
@@ -279,9 +317,9 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     // MARK: Endings
 
-    private func timedOut(_ request: ProxiedRequest, after timeout: TimeAmount) {
+    private func timedOut(_ request: ProxiedRequest) {
         guard request === self.request, !request.finished, let context else { return }
-        let seconds = Double(timeout.nanoseconds) / 1e9
+        let seconds = Double(request.timeout.nanoseconds) / 1e9
         if let ticket = request.ticket {
             guard request.target.cancel(ticket: ticket) != nil else { return }
             request.ticket = nil
@@ -347,7 +385,6 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private func complete(_ request: ProxiedRequest, status: Int?, releasing endpoint: EndpointAddress? = nil) {
         guard !request.finished else { return }
         request.finished = true
-        request.deadline?.cancel()
         if let endpoint = endpoint ?? request.endpoint { request.target.release(endpoint) }
         request.endpoint = nil
         let seconds = Double((NIODeadline.now() - request.arrival).nanoseconds) / 1e9
@@ -359,8 +396,16 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         request = nil
         if discardingBody { return }
         if closeAfterResponse {
+            pipelined.removeAll()
             context.close(promise: nil)
             return
+        }
+        // Replay held pipelined parts until one of them starts a request that has to wait.
+        while !pipelined.isEmpty, request == nil, !discardingBody {
+            handle(pipelined.removeFirst(), context: context)
+        }
+        while !pipelined.isEmpty, !pipelined[0].isHead {
+            handle(pipelined.removeFirst(), context: context)
         }
         resumeReadsIfHeld()
     }
@@ -371,7 +416,6 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         if let ticket = request.ticket, request.target.cancel(ticket: ticket) != nil {
             request.ticket = nil
             request.finished = true
-            request.deadline?.cancel()
             request.target.metrics.finished(status: 499, seconds: Double((NIODeadline.now() - request.arrival).nanoseconds) / 1e9)
         } else if request.ticket == nil {
             request.upstream?.close()
@@ -383,16 +427,25 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 }
 
+extension HTTPServerRequestPart {
+    var isHead: Bool {
+        if case .head = self { return true }
+        return false
+    }
+}
+
 /// One request through the activator: what it asked, where it is, and what is held for it.
 final class ProxiedRequest {
     let head: HTTPRequestHead
     let target: TargetRuntime
     let arrival: NIODeadline
+    let timeout: TimeAmount
+    /// Arrival plus the target's timeout: the request is answered 504 (or cut off) after this.
+    let deadline: NIODeadline
     var queuedAt: NIODeadline?
     var ticket: UInt64?
     var endpoint: EndpointAddress?
     var upstream: UpstreamConnection?
-    var deadline: Scheduled<Void>?
     var held: [HTTPClientRequestPart] = []
     var heldBytes = 0
     var requestEnded = false
@@ -401,9 +454,11 @@ final class ProxiedRequest {
     var upstreamKeepAlive = true
     var finished = false
 
-    init(head: HTTPRequestHead, target: TargetRuntime, arrival: NIODeadline) {
+    init(head: HTTPRequestHead, target: TargetRuntime, arrival: NIODeadline, timeout: TimeAmount) {
         self.head = head
         self.target = target
         self.arrival = arrival
+        self.timeout = timeout
+        self.deadline = arrival + timeout
     }
 }

@@ -31,9 +31,9 @@ enum HeaderRewriting {
             } else {
                 head.headers.add(name: "x-forwarded-for", value: clientIP)
             }
-            let node = clientIP.contains(":") ? "\"[\(clientIP)]\"" : clientIP
+            let node = clientIP.utf8.contains(UInt8(ascii: ":")) ? "\"[\(clientIP)]\"" : clientIP
             var forwarded = "for=\(node);proto=http"
-            if let host = head.headers.first(name: "host"), !host.isEmpty, !host.contains("\""), !host.contains(";") {
+            if let host = head.headers.first(name: "host"), !host.isEmpty, !host.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: ";") }) {
                 forwarded += ";host=\"\(host)\""
             }
             if let existing = head.headers.first(name: "forwarded") {

@@ -52,9 +52,9 @@ final class TargetRuntime: Sendable {
     var settings: Settings { state.withLockedValue { $0.settings } }
 
     /// Asks for an endpoint for a new request; pokes the autoscaler when the balancer says so.
-    func admit(_ waiter: WaitingRequest) -> TargetBalancer<WaitingRequest>.Admission {
+    func admit(_ waiter: () -> WaitingRequest) -> TargetBalancer<WaitingRequest>.Admission {
         let (admission, queueLength) = state.withLockedValue { state in
-            let admission = state.balancer.admit(waiter, now: Clock.monotonicSeconds())
+            let admission = state.balancer.admit(waiter(), now: Clock.monotonicSeconds())
             return (admission, state.balancer.queueLength)
         }
         if case .queued(_, true) = admission {

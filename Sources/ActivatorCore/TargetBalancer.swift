@@ -65,8 +65,9 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
     public var activeRequests: Int { meter.current }
     public func inFlight(at endpoint: EndpointAddress) -> Int { slots[endpoint]?.inFlight ?? 0 }
 
-    /// Asks for an endpoint for a new request.
-    public mutating func admit(_ waiter: Waiter, now: Double) -> Admission {
+    /// Asks for an endpoint for a new request. The waiter is only made if the request has to wait,
+    /// so the common path allocates nothing for it.
+    public mutating func admit(_ waiter: @autoclosure () -> Waiter, now: Double) -> Admission {
         if queue.isEmpty, let endpoint = pickEndpoint() {
             meter.started(at: now)
             slots[endpoint, default: Slot()].inFlight += 1
@@ -79,7 +80,7 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
             return .rejected(.queueFull(target: name, limit: queueLimit))
         }
         meter.started(at: now)
-        return enqueue(waiter, front: false, now: now)
+        return enqueue(waiter(), front: false, now: now)
     }
 
     private mutating func enqueue(_ waiter: Waiter, front: Bool, now: Double) -> Admission {

@@ -89,3 +89,43 @@ enum Client {
                                    timeout: .milliseconds(Int64(timeout * 1000)))
     }
 }
+
+/// Sends raw bytes on one connection and collects what comes back, for what HTTP clients won't do
+/// (pipelining several requests in one write).
+enum RawClient {
+    static func exchange(port: Int, _ text: String, until done: @escaping @Sendable (String) -> Bool, timeout: Double = 10) async throws -> String {
+        let promise = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: String.self)
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(Collector(promise: promise, done: done))
+                }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        try await channel.writeAndFlush(ByteBuffer(string: text))
+        let timer = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(timeout * 1000))) {
+            promise.fail(TestFailure("no complete answer within \(timeout) s"))
+        }
+        defer {
+            timer.cancel()
+            channel.close(promise: nil)
+        }
+        return try await promise.futureResult.get()
+    }
+
+    private final class Collector: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        let promise: EventLoopPromise<String>
+        let done: @Sendable (String) -> Bool
+        var received = ""
+        init(promise: EventLoopPromise<String>, done: @escaping @Sendable (String) -> Bool) {
+            self.promise = promise
+            self.done = done
+        }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            received += String(buffer: unwrapInboundIn(data))
+            if done(received) { promise.succeed(received) }
+        }
+        func channelInactive(context: ChannelHandlerContext) { promise.succeed(received) }
+    }
+}

@@ -190,6 +190,14 @@ import Testing
         #expect(expect.stderr.contains("HTTP/1.1 100 Continue"), "\(expect.stderr)")
         #expect(expect.stdout.contains(#""bytes":3000000"#))
 
+        let pipelined = try await RawClient.exchange(port: activator.port,
+            "GET /slow?ms=50 HTTP/1.1\r\nHost: h.local\r\n\r\nGET /headers HTTP/1.1\r\nHost: nowhere.local\r\n\r\nGET /a HTTP/1.1\r\nHost: h.local\r\n\r\n") {
+                $0.components(separatedBy: "HTTP/1.1 ").count == 4
+            }
+        let statuses = pipelined.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            .filter { $0.hasPrefix("HTTP/1.1 ") }
+        #expect(statuses == ["HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found", "HTTP/1.1 200 OK"], "pipelined requests are answered in order: \(pipelined)")
+
         let close = try await Self.curl(["-v", "-H", "Host: h.local", "-H", "Connection: close", "\(base)/c"])
         #expect(close.stdout == "Hello World!\n")
         #expect(close.stderr.lowercased().contains("connection: close"))
