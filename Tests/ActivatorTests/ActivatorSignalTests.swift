@@ -194,7 +194,7 @@ import Testing
             "GET /slow?ms=50 HTTP/1.1\r\nHost: h.local\r\n\r\nGET /headers HTTP/1.1\r\nHost: nowhere.local\r\n\r\nGET /a HTTP/1.1\r\nHost: h.local\r\n\r\n") {
                 $0.components(separatedBy: "HTTP/1.1 ").count == 4
             }
-        let statuses = pipelined.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        let statuses = pipelined.split(whereSeparator: \.isNewline).map(String.init)
             .filter { $0.hasPrefix("HTTP/1.1 ") }
         #expect(statuses == ["HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found", "HTTP/1.1 200 OK"], "pipelined requests are answered in order: \(pipelined)")
 
