@@ -33,7 +33,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_for() { for _ in $(seq 1 200); do curl -s -o /dev/null -H "Host: bench.local" "$1" && return 0; sleep 0.05; done; echo "error: $1 did not answer" >&2; exit 1; }
 
 BACKEND_PORT=$(free_port); ACTIVATOR_PORT=$(free_port); ADMIN_PORT=$(free_port); NGINX_PORT=$(free_port)
-"$BIN/echo-backend" --port "$BACKEND_PORT" --threads 1 >"$WORK/backend.log" 2>&1 & PIDS+=($!)
+"$BIN/echo-backend" --port "$BACKEND_PORT" --threads 1 >"$WORK/backend.log" 2>&1 & PIDS+=($!); BACKEND_PID=$!
 
 cat >"$WORK/routes.yaml" <<YAML
 targets:
@@ -43,7 +43,7 @@ targets:
     readinessPath: /ready
 YAML
 "$BIN/thaw-activator" --config "$WORK/routes.yaml" --port "$ACTIVATOR_PORT" --admin-port "$ADMIN_PORT" \
-  --threads "$PROXY_THREADS" --log-level warning >"$WORK/activator.log" 2>&1 & PIDS+=($!)
+  --threads "$PROXY_THREADS" --log-level warning >"$WORK/activator.log" 2>&1 & PIDS+=($!); ACTIVATOR_PID=$!
 
 mkdir -p "$WORK/nginx/logs"
 cat >"$WORK/nginx/nginx.conf" <<NGINX
@@ -75,28 +75,37 @@ for _ in $(seq 1 100); do
   [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.local' "http://127.0.0.1:$ACTIVATOR_PORT/")" = 200 ] && break; sleep 0.05
 done
 
-# run NAME PORT: one warm-up and one measured wrk run; appends "name rps p50_ms p99_ms" to results.
+# cpu_ticks PID...: user+system clock ticks used so far by these processes.
+cpu_ticks() { local total=0; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo $total; }
+TICKS_PER_SECOND=$(getconf CLK_TCK)
+
+# run NAME PORT PIDS: one warm-up and one measured wrk run; appends "name rps p50_ms p99_ms cpu_us_per_request"
+# to results, where the CPU is what the proxy processes (PIDS) used during the measured run.
 run() {
-  local name=$1 port=$2 out
+  local name=$1 port=$2 pids=$3 out before after
   wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -H "Host: bench.local" "http://127.0.0.1:$port/" >/dev/null
+  before=$(cpu_ticks $pids)
   out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Host: bench.local" "http://127.0.0.1:$port/")
+  after=$(cpu_ticks $pids)
   local errors; errors=$(echo "$out" | grep -E "Non-2xx|Socket errors" || true)
   [ -n "$errors" ] && echo "warning: $name: $errors" >&2
-  echo "$out" | awk -v name="$name" '
+  echo "$out" | awk -v name="$name" -v ticks=$((after - before)) -v hz="$TICKS_PER_SECOND" '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     /Requests\/sec/ { rps=$2 }
+    / requests in / { total=$1 }
     $1=="50%" { p50=ms($2) }
     $1=="99%" { p99=ms($2) }
-    END { printf "%s %.0f %.3f %.3f\n", name, rps, p50, p99 }' >>"$WORK/results"
-  tail -1 "$WORK/results" | awk '{ printf "    %-10s %9s req/s   p50 %7.3f ms   p99 %7.3f ms\n", $1, $2, $3, $4 }'
+    END { printf "%s %.0f %.3f %.3f %.2f\n", name, rps, p50, p99, (total > 0 ? ticks / hz * 1e6 / total : 0) }' >>"$WORK/results"
+  tail -1 "$WORK/results" | awk '{ printf "    %-10s %9s req/s   p50 %7.3f ms   p99 %7.3f ms   %6.2f us CPU/request in the server\n", $1, $2, $3, $4, $5 }'
 }
 
 echo "==> wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, proxies with $PROXY_THREADS threads/workers, backend with 1 thread, $ROUNDS rounds"
-run direct "$BACKEND_PORT"
+NGINX_PIDS=$(pgrep -f "nginx: worker process" -P "$(cat "$WORK/nginx/nginx.pid")" | tr '\n' ' ')
+run direct "$BACKEND_PORT" "$BACKEND_PID"
 for round in $(seq 1 "$ROUNDS"); do
   echo "  round $round"
-  run nginx "$NGINX_PORT"
-  run activator "$ACTIVATOR_PORT"
+  run nginx "$NGINX_PORT" "$NGINX_PIDS"
+  run activator "$ACTIVATOR_PORT" "$ACTIVATOR_PID"
 done
 
 echo
@@ -105,13 +114,13 @@ python3 - "$WORK/results" <<'PY'
 import sys, statistics
 rows = {}
 for line in open(sys.argv[1]):
-    name, rps, p50, p99 = line.split()
-    rows.setdefault(name, []).append((float(rps), float(p50), float(p99)))
-med = {n: tuple(statistics.median(v[i] for v in vals) for i in range(3)) for n, vals in rows.items()}
-print(f"{'':10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    name, rps, p50, p99, cpu = line.split()
+    rows.setdefault(name, []).append((float(rps), float(p50), float(p99), float(cpu)))
+med = {n: tuple(statistics.median(v[i] for v in vals) for i in range(4)) for n, vals in rows.items()}
+print(f"{'':10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'server CPU us/req':>18}")
 for n in ("direct", "nginx", "activator"):
-    r = med[n]; print(f"{n:10} {r[0]:9.0f} {r[1]:8.3f} {r[2]:8.3f}")
+    r = med[n]; print(f"{n:10} {r[0]:9.0f} {r[1]:8.3f} {r[2]:8.3f} {r[3]:18.2f}")
 a, g, d = med["activator"], med["nginx"], med["direct"]
-print(f"activator / nginx throughput: {a[0]/g[0]:.2f}x   p99: {a[2]/g[2]:.2f}x   (p99 ratio below 1 is better)")
+print(f"activator / nginx throughput: {a[0]/g[0]:.2f}x   p99: {a[2]/g[2]:.2f}x   CPU per request: {a[3]/g[3]:.2f}x   (below 1 is better for p99 and CPU)")
 print(f"activator / direct throughput: {a[0]/d[0]:.2f}x   nginx / direct: {g[0]/d[0]:.2f}x")
 PY

@@ -60,9 +60,9 @@ public struct Activator: Service {
             .childChannelInitializer { [logger] channel in
                 channel.eventLoop.makeCompletedFuture {
                     // Outbound header validation is off: every header we send was parsed (and so validated) on the
-                    // way in. Pipelining is handled by DownstreamHandler itself.
+                    // way in. Pipelining and malformed requests are handled by DownstreamHandler itself.
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withPipeliningAssistance: false, withErrorHandling: true, withOutboundHeaderValidation: false)
+                        withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(
                         DownstreamHandler(directory: directory, pool: pools.pool(for: channel.eventLoop), logger: logger))
                 }

@@ -75,9 +75,21 @@ final class TargetMetrics: Sendable {
         pokes = registry.makeCounter(descriptor: ActivatorMetrics.name("pokes", "total", "Pokes sent to the autoscaler for a target with no ready replica."), labels: labels)
     }
 
+    typealias StatusSeries = (requests: Prometheus.Counter, latency: ValueHistogram)
+
     /// Counts a finished request and its latency under its status code.
     func finished(status: Int, seconds: Double) {
-        let series = byStatus.withLockedValue { cache in
+        record(series(for: status), seconds: seconds)
+    }
+
+    func record(_ series: StatusSeries, seconds: Double) {
+        series.requests.increment()
+        series.latency.record(seconds)
+    }
+
+    /// The series for one status code; callers on the hot path keep the last one they used.
+    func series(for status: Int) -> StatusSeries {
+        byStatus.withLockedValue { cache in
             if let series = cache[status] { return series }
             let labels = [("target", target), ("code", String(status))]
             let series = (registry.makeCounter(descriptor: ActivatorMetrics.name("requests", "total", "Requests answered, by target and status code."), labels: labels),
@@ -85,7 +97,5 @@ final class TargetMetrics: Sendable {
             cache[status] = series
             return series
         }
-        series.requests.increment()
-        series.latency.record(seconds)
     }
 }

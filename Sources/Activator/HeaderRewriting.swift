@@ -10,6 +10,8 @@ enum HeaderRewriting {
                                         "proxy-authenticate", "proxy-authorization"]
 
     static func removeHopByHop(_ headers: inout HTTPHeaders) {
+        // Most messages carry none: one pass to find out, before any copying or per-name scans.
+        guard headers.contains(where: { isHopByHop($0.name) }) else { return }
         var named: [String] = []
         for value in headers[canonicalForm: "connection"] {
             let name = value.lowercased()
@@ -19,12 +21,19 @@ enum HeaderRewriting {
         for name in named { headers.remove(name: name) }
     }
 
+    private static func isHopByHop(_ name: String) -> Bool {
+        switch name.utf8.count {
+        case 2, 7, 10, 16, 18, 19: hopByHop.contains(name.lowercased())
+        default: false
+        }
+    }
+
     /// The request head sent to a replica.
     static func forwardedRequest(_ head: HTTPRequestHead, clientIP: String?) -> HTTPRequestHead {
         var head = head
         head.version = .http1_1
         removeHopByHop(&head.headers)
-        head.headers.remove(name: "expect")
+        if head.headers.contains(name: "expect") { head.headers.remove(name: "expect") }
         if let clientIP {
             if let existing = head.headers.first(name: "x-forwarded-for") {
                 head.headers.replaceOrAdd(name: "x-forwarded-for", value: existing + ", " + clientIP)

@@ -14,6 +14,8 @@ final class RouteDirectory: Sendable {
 
     private let current = NIOLockedValueBox(Snapshot(table: RoutingTable(RoutingConfig()), targets: [:]))
     private let draws = Atomic<UInt64>(0)
+    /// Bumped on every change, so readers can keep a copy and refresh it only when it moved.
+    private let version = Atomic<UInt64>(1)
     private let metrics: ActivatorMetrics
     private let pokes: any PokeSink
 
@@ -22,9 +24,27 @@ final class RouteDirectory: Sendable {
         self.pokes = pokes
     }
 
+    /// A reader's copy of the table: refreshing it costs one atomic load unless routes changed.
+    struct Cache {
+        fileprivate var version: UInt64 = 0
+        fileprivate var snapshot: Snapshot?
+    }
+
     /// The target that serves a request, or nil when nothing routes its host and path.
+    func resolve(host: String, path: String, cache: inout Cache) -> TargetRuntime? {
+        let latest = version.load(ordering: .acquiring)
+        if cache.version != latest || cache.snapshot == nil {
+            cache.snapshot = current.withLockedValue { $0 }
+            cache.version = latest
+        }
+        return resolve(host: host, path: path, in: cache.snapshot!)
+    }
+
     func resolve(host: String, path: String) -> TargetRuntime? {
-        let snapshot = current.withLockedValue { $0 }
+        resolve(host: host, path: path, in: current.withLockedValue { $0 })
+    }
+
+    private func resolve(host: String, path: String, in snapshot: Snapshot) -> TargetRuntime? {
         guard let destination = snapshot.table.destination(host: host, path: path) else { return nil }
         let draw = draws.wrappingAdd(1, ordering: .relaxed).oldValue
         return snapshot.targets[RoutingTable.target(for: destination, draw: draw)]
@@ -46,6 +66,7 @@ final class RouteDirectory: Sendable {
             }
         }
         current.withLockedValue { $0 = Snapshot(table: RoutingTable(config), targets: targets) }
+        version.add(1, ordering: .releasing)
         for (name, runtime) in previous where targets[name] == nil { runtime.remove() }
     }
 }

@@ -1,6 +1,7 @@
 import ActivatorCore
 import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 import TrafficStats
 
 /// A request waiting for an endpoint: how to wake it, on its own event loop.
@@ -33,6 +34,7 @@ final class TargetRuntime: Sendable {
 
     let name: String
     private let state: NIOLockedValueBox<State>
+    private let timeoutNanoseconds: Synchronization.Atomic<Int64>
     let metrics: TargetMetrics
     private let pokes: PokeSink
 
@@ -44,12 +46,16 @@ final class TargetRuntime: Sendable {
         var balancer = TargetBalancer<WaitingRequest>(name: config.name, capacity: config.containerConcurrency,
                                                       queueLimit: config.queueLimit, now: now)
         _ = balancer.setFailure(config.failure, now: now)
+        timeoutNanoseconds = Synchronization.Atomic(Int64(config.timeoutSeconds * 1e9))
         state = NIOLockedValueBox(State(balancer: balancer, settings: Settings(
             readinessPath: config.readinessPath, timeout: .nanoseconds(Int64(config.timeoutSeconds * 1e9)),
             configured: config.endpoints)))
     }
 
     var settings: Settings { state.withLockedValue { $0.settings } }
+
+    /// The request timeout, read on every request without taking the lock.
+    var timeout: TimeAmount { .nanoseconds(timeoutNanoseconds.load(ordering: .relaxed)) }
 
     /// Asks for an endpoint for a new request; pokes the autoscaler when the balancer says so.
     func admit(_ waiter: () -> WaitingRequest) -> TargetBalancer<WaitingRequest>.Admission {
@@ -89,6 +95,7 @@ final class TargetRuntime: Sendable {
     func apply(_ config: TargetConfig) {
         let (dispatches, failed) = state.withLockedValue { state -> ([TargetBalancer<WaitingRequest>.Dispatch], [WaitingRequest]) in
             state.removed = false
+            timeoutNanoseconds.store(Int64(config.timeoutSeconds * 1e9), ordering: .relaxed)
             state.settings = Settings(readinessPath: config.readinessPath,
                                       timeout: .nanoseconds(Int64(config.timeoutSeconds * 1e9)),
                                       configured: config.endpoints)
