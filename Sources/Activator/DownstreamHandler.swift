@@ -241,7 +241,11 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             request.target.metrics.buffered.record(Double((NIODeadline.now() - queuedAt).nanoseconds) / 1e9)
             request.queuedAt = nil
         }
-        pool.acquire(endpoint).whenComplete { [self] result in
+        if let connection = pool.idleConnection(to: endpoint) {
+            forward(request, over: connection)
+            return
+        }
+        pool.connect(to: endpoint).whenComplete { [self] result in
             guard request === self.request, !request.finished else {
                 if case .success(let connection) = result { pool.release(connection) }
                 return

@@ -33,7 +33,7 @@ final class TargetRuntime: Sendable {
     }
 
     let name: String
-    private let state: NIOLockedValueBox<State>
+    private let state: Mutex<State>
     private let timeoutNanoseconds: Synchronization.Atomic<Int64>
     let metrics: TargetMetrics
     private let pokes: PokeSink
@@ -47,19 +47,19 @@ final class TargetRuntime: Sendable {
                                                       queueLimit: config.queueLimit, now: now)
         _ = balancer.setFailure(config.failure, now: now)
         timeoutNanoseconds = Synchronization.Atomic(Int64(config.timeoutSeconds * 1e9))
-        state = NIOLockedValueBox(State(balancer: balancer, settings: Settings(
+        state = Mutex(State(balancer: balancer, settings: Settings(
             readinessPath: config.readinessPath, timeout: .nanoseconds(Int64(config.timeoutSeconds * 1e9)),
             configured: config.endpoints)))
     }
 
-    var settings: Settings { state.withLockedValue { $0.settings } }
+    var settings: Settings { state.withLock { $0.settings } }
 
     /// The request timeout, read on every request without taking the lock.
     var timeout: TimeAmount { .nanoseconds(timeoutNanoseconds.load(ordering: .relaxed)) }
 
     /// Asks for an endpoint for a new request; pokes the autoscaler when the balancer says so.
     func admit(_ waiter: () -> WaitingRequest) -> TargetBalancer<WaitingRequest>.Admission {
-        let (admission, queueLength) = state.withLockedValue { state in
+        let (admission, queueLength) = state.withLock { state in
             let admission = state.balancer.admit(waiter(), now: Clock.monotonicSeconds())
             return (admission, state.balancer.queueLength)
         }
@@ -70,30 +70,30 @@ final class TargetRuntime: Sendable {
     }
 
     func release(_ endpoint: EndpointAddress) {
-        let dispatches = state.withLockedValue { $0.balancer.release(endpoint, now: Clock.monotonicSeconds()) }
+        let dispatches = state.withLock { $0.balancer.release(endpoint, now: Clock.monotonicSeconds()) }
         run(dispatches)
     }
 
     /// The request could not reach `endpoint`: stop routing there until a probe passes again.
     func reroute(_ waiter: WaitingRequest, from endpoint: EndpointAddress) -> TargetBalancer<WaitingRequest>.Admission {
-        let admission = state.withLockedValue { state in
+        let admission = state.withLock { state in
             state.probedReady.remove(endpoint)
             return state.balancer.reroute(waiter, from: endpoint, now: Clock.monotonicSeconds())
         }
         if case .queued(_, true) = admission {
-            pokes.poke(Poke(target: name, source: "activator", queueLength: state.withLockedValue { $0.balancer.queueLength }))
+            pokes.poke(Poke(target: name, source: "activator", queueLength: state.withLock { $0.balancer.queueLength }))
         }
         return admission
     }
 
     /// Nil when the request already got an endpoint (its wake-up is on the way).
     func cancel(ticket: UInt64) -> WaitingRequest? {
-        state.withLockedValue { $0.balancer.cancel(ticket: ticket, now: Clock.monotonicSeconds()) }
+        state.withLock { $0.balancer.cancel(ticket: ticket, now: Clock.monotonicSeconds()) }
     }
 
     /// Applies a target's entry from a new routing table.
     func apply(_ config: TargetConfig) {
-        let (dispatches, failed) = state.withLockedValue { state -> ([TargetBalancer<WaitingRequest>.Dispatch], [WaitingRequest]) in
+        let (dispatches, failed) = state.withLock { state -> ([TargetBalancer<WaitingRequest>.Dispatch], [WaitingRequest]) in
             state.removed = false
             timeoutNanoseconds.store(Int64(config.timeoutSeconds * 1e9), ordering: .relaxed)
             state.settings = Settings(readinessPath: config.readinessPath,
@@ -112,7 +112,7 @@ final class TargetRuntime: Sendable {
 
     /// The routing table dropped this target: waiting requests fail, in-flight ones finish.
     func remove() {
-        let failed = state.withLockedValue { state in
+        let failed = state.withLock { state in
             state.removed = true
             state.settings.configured = []
             state.probedReady = []
@@ -126,7 +126,7 @@ final class TargetRuntime: Sendable {
 
     /// Fails every waiting request (shutdown after the drain deadline).
     func failWaiting(_ rejection: Rejection) {
-        let failed = state.withLockedValue { $0.balancer.removeAllWaiting(now: Clock.monotonicSeconds()) }
+        let failed = state.withLock { $0.balancer.removeAllWaiting(now: Clock.monotonicSeconds()) }
         for waiter in failed { waiter.resume(.failure(rejection)) }
     }
 
@@ -134,7 +134,7 @@ final class TargetRuntime: Sendable {
 
     /// Configured endpoints that have not passed a probe and have none in flight; marks them probing.
     func endpointsToProbe() -> (endpoints: [EndpointAddress], path: String) {
-        state.withLockedValue { state in
+        state.withLock { state in
             let due = state.settings.configured.filter { !state.probedReady.contains($0) && !state.probing.contains($0) }
             state.probing.formUnion(due)
             return (due, state.settings.readinessPath)
@@ -142,7 +142,7 @@ final class TargetRuntime: Sendable {
     }
 
     func probeFinished(_ endpoint: EndpointAddress, ready: Bool) {
-        let dispatches = state.withLockedValue { state -> [TargetBalancer<WaitingRequest>.Dispatch] in
+        let dispatches = state.withLock { state -> [TargetBalancer<WaitingRequest>.Dispatch] in
             state.probing.remove(endpoint)
             guard ready, state.settings.configured.contains(endpoint), !state.probedReady.contains(endpoint) else { return [] }
             state.probedReady.insert(endpoint)
@@ -163,7 +163,7 @@ final class TargetRuntime: Sendable {
     }
 
     var snapshot: Snapshot {
-        state.withLockedValue { state in
+        state.withLock { state in
             Snapshot(name: name, configured: state.settings.configured, ready: state.balancer.readyEndpoints,
                      queueLength: state.balancer.queueLength, activeRequests: state.balancer.activeRequests,
                      failure: state.balancer.failure)
@@ -172,7 +172,7 @@ final class TargetRuntime: Sendable {
 
     /// This second's stats, or nil when the target had no traffic at all.
     func report(wallClock: Double) -> StatReport? {
-        let (period, queueLength) = state.withLockedValue { state in
+        let (period, queueLength) = state.withLock { state in
             (state.balancer.report(now: Clock.monotonicSeconds()), state.balancer.queueLength)
         }
         guard !period.isIdle || queueLength > 0 else { return nil }

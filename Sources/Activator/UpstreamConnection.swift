@@ -132,14 +132,20 @@ final class UpstreamPool {
         self.connectTimeout = connectTimeout
     }
 
-    /// An idle connection to `endpoint`, or a new one.
-    func acquire(_ endpoint: EndpointAddress) -> EventLoopFuture<UpstreamConnection>.Isolated {
+    /// An idle keep-alive connection to `endpoint`, if the pool has one: the common case, with no
+    /// future and no allocation.
+    func idleConnection(to endpoint: EndpointAddress) -> UpstreamConnection? {
         while let connection = idle[endpoint]?.popLast() {
             if connection.isActive {
                 connection.onIdleClose = nil
-                return eventLoop.assumeIsolated().makeSucceededFuture(connection).assumeIsolated()
+                return connection
             }
         }
+        return nil
+    }
+
+    /// A new connection to `endpoint`.
+    func connect(to endpoint: EndpointAddress) -> EventLoopFuture<UpstreamConnection>.Isolated {
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
