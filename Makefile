@@ -10,7 +10,7 @@ SYSTEM_PACKAGES ?= curl
 BENCH_PACKAGES ?= wrk nginx
 BIN = $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: all build test demo simulate bench bench-activator deps clean help
+.PHONY: all build test demo simulate bench bench-activator bench-cold-start deps clean help
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make test    install test prerequisites, build, run every test"
 	@echo "make bench   run the decision benchmark (Benchmarks/, release build)"
 	@echo "make bench-activator   wrk: backend direct vs thaw-activator vs nginx proxy_pass (release build)"
+	@echo "make bench-cold-start  how soon buffered requests reach a replica after its probe passes"
 
 deps:
 	@command -v $(SWIFT) >/dev/null 2>&1 || { \
@@ -51,6 +52,11 @@ bench: deps
 bench-activator:
 	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES)"
 	Benchmarks/activator.sh
+
+bench-cold-start: deps
+	$(SWIFT) build -c release --product thaw-activator
+	$(SWIFT) build -c release --product echo-backend
+	python3 Benchmarks/cold_start.py "$$($(SWIFT) build -c release --show-bin-path)"
 
 clean:
 	rm -rf .build Benchmarks/.build
