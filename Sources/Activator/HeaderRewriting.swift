@@ -31,7 +31,7 @@ enum HeaderRewriting {
     /// The request head sent to a replica.
     static func forwardedRequest(_ head: HTTPRequestHead, clientIP: String?) -> HTTPRequestHead {
         var head = head
-        head.version = .http1_1
+        if head.version != .http1_1 { head.version = .http1_1 }
         removeHopByHop(&head.headers)
         if head.headers.contains(name: "expect") { head.headers.remove(name: "expect") }
         if let clientIP {
@@ -59,7 +59,8 @@ enum HeaderRewriting {
     /// The response head sent to the client; `keepAlive` is what the client connection will do.
     static func forwardedResponse(_ head: HTTPResponseHead, version: HTTPVersion, keepAlive: Bool) -> HTTPResponseHead {
         var head = head
-        head.version = version
+        // Each mutation of a head shared with the decoder copies its storage: touch only what differs.
+        if head.version != version { head.version = version }
         removeHopByHop(&head.headers)
         if !keepAlive {
             head.headers.add(name: "connection", value: "close")
