@@ -75,28 +75,29 @@ for _ in $(seq 1 100); do
   [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.local' "http://127.0.0.1:$ACTIVATOR_PORT/")" = 200 ] && break; sleep 0.05
 done
 
-# cpu_ticks PID...: user+system clock ticks used so far by these processes.
-cpu_ticks() { local total=0; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo $total; }
+# cpu_ticks FIELD PID...: user (14) or system (15) clock ticks used so far by these processes.
+cpu_ticks() { local field=$1 total=0; shift; for pid in "$@"; do total=$((total + $(awk -v f="$field" '{print $f}' "/proc/$pid/stat"))); done; echo $total; }
 TICKS_PER_SECOND=$(getconf CLK_TCK)
 
 # run NAME PORT PIDS: one warm-up and one measured wrk run; appends "name rps p50_ms p99_ms cpu_us_per_request"
 # to results, where the CPU is what the proxy processes (PIDS) used during the measured run.
 run() {
-  local name=$1 port=$2 pids=$3 out before after
+  local name=$1 port=$2 pids=$3 out user0 sys0 user1 sys1
   wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -H "Host: bench.local" "http://127.0.0.1:$port/" >/dev/null
-  before=$(cpu_ticks $pids)
+  user0=$(cpu_ticks 14 $pids); sys0=$(cpu_ticks 15 $pids)
   out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Host: bench.local" "http://127.0.0.1:$port/")
-  after=$(cpu_ticks $pids)
+  user1=$(cpu_ticks 14 $pids); sys1=$(cpu_ticks 15 $pids)
   local errors; errors=$(echo "$out" | grep -E "Non-2xx|Socket errors" || true)
   [ -n "$errors" ] && echo "warning: $name: $errors" >&2
-  echo "$out" | awk -v name="$name" -v ticks=$((after - before)) -v hz="$TICKS_PER_SECOND" '
+  echo "$out" | awk -v name="$name" -v user=$((user1 - user0)) -v sys=$((sys1 - sys0)) -v hz="$TICKS_PER_SECOND" '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     /Requests\/sec/ { rps=$2 }
     / requests in / { total=$1 }
     $1=="50%" { p50=ms($2) }
     $1=="99%" { p99=ms($2) }
-    END { printf "%s %.0f %.3f %.3f %.2f\n", name, rps, p50, p99, (total > 0 ? ticks / hz * 1e6 / total : 0) }' >>"$WORK/results"
-  tail -1 "$WORK/results" | awk '{ printf "    %-10s %9s req/s   p50 %7.3f ms   p99 %7.3f ms   %6.2f us CPU/request in the server\n", $1, $2, $3, $4, $5 }'
+    END { n = (total > 0 ? total : 1); printf "%s %.0f %.3f %.3f %.2f %.2f %.2f\n", name, rps, p50, p99,
+          (user + sys) / hz * 1e6 / n, user / hz * 1e6 / n, sys / hz * 1e6 / n }' >>"$WORK/results"
+  tail -1 "$WORK/results" | awk '{ printf "    %-10s %9s req/s   p50 %7.3f ms   p99 %7.3f ms   server CPU/request %6.2f us (user %.2f, kernel %.2f)\n", $1, $2, $3, $4, $5, $6, $7 }'
 }
 
 echo "==> wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, proxies with $PROXY_THREADS threads/workers, backend with 1 thread, $ROUNDS rounds"
@@ -114,12 +115,12 @@ python3 - "$WORK/results" <<'PY'
 import sys, statistics
 rows = {}
 for line in open(sys.argv[1]):
-    name, rps, p50, p99, cpu = line.split()
-    rows.setdefault(name, []).append((float(rps), float(p50), float(p99), float(cpu)))
-med = {n: tuple(statistics.median(v[i] for v in vals) for i in range(4)) for n, vals in rows.items()}
-print(f"{'':10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'server CPU us/req':>18}")
+    name, *values = line.split()
+    rows.setdefault(name, []).append(tuple(float(v) for v in values))
+med = {n: tuple(statistics.median(v[i] for v in vals) for i in range(6)) for n, vals in rows.items()}
+print(f"{'':10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'server CPU us/req':>18} {'user':>7} {'kernel':>7}")
 for n in ("direct", "nginx", "activator"):
-    r = med[n]; print(f"{n:10} {r[0]:9.0f} {r[1]:8.3f} {r[2]:8.3f} {r[3]:18.2f}")
+    r = med[n]; print(f"{n:10} {r[0]:9.0f} {r[1]:8.3f} {r[2]:8.3f} {r[3]:18.2f} {r[4]:7.2f} {r[5]:7.2f}")
 a, g, d = med["activator"], med["nginx"], med["direct"]
 print(f"activator / nginx throughput: {a[0]/g[0]:.2f}x   p99: {a[2]/g[2]:.2f}x   CPU per request: {a[3]/g[3]:.2f}x   (below 1 is better for p99 and CPU)")
 print(f"activator / direct throughput: {a[0]/d[0]:.2f}x   nginx / direct: {g[0]/d[0]:.2f}x")
