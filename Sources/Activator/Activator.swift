@@ -59,10 +59,10 @@ public struct Activator: Service {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [logger] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // Outbound header validation is off: every header we send was parsed (and so validated) on the
-                    // way in. Pipelining and malformed requests are handled by DownstreamHandler itself.
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
+                    // Requests are decoded by NIO; responses leave as bytes (a replica's raw response,
+                    // or one of ours), so no response encoder. Pipelining and malformed requests are
+                    // handled by DownstreamHandler itself.
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
                     try channel.pipeline.syncOperations.addHandler(
                         DownstreamHandler(directory: directory, pool: pools.pool(for: channel.eventLoop), logger: logger))
                 }

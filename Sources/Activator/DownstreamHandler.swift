@@ -11,8 +11,8 @@ import NIOHTTP1
 /// ahead, so bodies of any size stream through in bounded memory.
 final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamDelegate {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     /// Request parts held while the request waits for an endpoint; reading pauses past this.
     static let maxHeldBytes = 256 * 1024
@@ -269,32 +269,38 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         upstream.delegate = self
         if !context.channel.isWritable { upstream.pauseReads() }
         let expectsContinue = request.head.headers[canonicalForm: "expect"].contains { $0.lowercased() == "100-continue" }
+        upstream.expectResponse(toHEAD: request.head.method == .HEAD)
         upstream.write(.head(HeaderRewriting.forwardedRequest(request.head, clientIP: clientIP)))
         for part in request.held { upstream.write(part) }
         request.held.removeAll()
         request.heldBytes = 0
         upstream.flush()
         if expectsContinue, !request.requestEnded {
-            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: request.head.version, status: .continue))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
         }
         resumeReadsIfHeld()
     }
 
-    func upstreamHead(_ head: HTTPResponseHead) {
+    func upstreamHead(_ head: ResponseScanner.Head) {
         guard let request, let context else { return }
-        request.responseStatus = Int(head.status.code)
-        request.upstreamKeepAlive = head.isKeepAlive
-        if request.head.version.minor == 0, !head.headers.contains(name: "content-length") { closeAfterResponse = true }
+        request.responseStatus = head.status
+        request.upstreamKeepAlive = !head.closes
+        let clientMinor = request.head.version.minor == 0 ? 0 : 1
+        // A body that ends only when the replica closes can end the client's response only by closing too.
+        if head.closes, head.status != 204, head.status != 304, request.head.method != .HEAD { closeAfterResponse = true }
         if !request.requestEnded { closeAfterResponse = true }
-        let response = HeaderRewriting.forwardedResponse(head, version: request.head.version, keepAlive: !closeAfterResponse)
-        context.write(wrapOutboundOut(.head(response)), promise: nil)
+        if !head.hasHopByHop, !closeAfterResponse, head.minorVersion == clientMinor, clientMinor == 1 {
+            context.write(wrapOutboundOut(head.raw), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(ResponseScanner.rewrittenHead(head.raw, minorVersion: clientMinor, close: closeAfterResponse)), promise: nil)
+        }
     }
 
     func upstreamBody(_ body: ByteBuffer) {
-        context?.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        context?.write(wrapOutboundOut(body), promise: nil)
     }
 
-    func upstreamEnd(_ trailers: HTTPHeaders?) {
+    func upstreamEnd() {
         guard let request, let context else { return }
         let upstream = request.upstream
         request.upstream = nil
@@ -302,7 +308,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             if request.upstreamKeepAlive, request.requestEnded { pool.release(upstream) } else { upstream.close() }
         }
         complete(request, status: request.responseStatus)
-        context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+        context.flush()
         if !request.requestEnded { discardingBody = true }
         finishExchange(context: context)
     }
@@ -374,7 +380,8 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             // The client may still be sending a body we will never read in full: close after answering.
             closeAfterResponse = true
         }
-        writeSimpleResponse(version: request.head.version, status: status, message: message, extraHeaders: extraHeaders, context: context)
+        writeSimpleResponse(version: request.head.version, status: status, message: message, extraHeaders: extraHeaders, context: context,
+                            headRequest: request.head.method == .HEAD)
         finishExchange(context: context)
     }
 
@@ -382,20 +389,26 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private func respondEarly(head: HTTPRequestHead, status: HTTPResponseStatus, message: String, context: ChannelHandlerContext) {
         closeAfterResponse = !head.isKeepAlive
         discardingBody = true
-        writeSimpleResponse(version: head.version, status: status, message: message, extraHeaders: [], context: context)
+        writeSimpleResponse(version: head.version, status: status, message: message, extraHeaders: [], context: context,
+                            headRequest: head.method == .HEAD)
     }
 
     private func writeSimpleResponse(version: HTTPVersion, status: HTTPResponseStatus, message: String,
-                                     extraHeaders: [(String, String)], context: ChannelHandlerContext) {
-        let body = ByteBuffer(string: message + "\n")
-        var head = HTTPResponseHead(version: version, status: status)
-        head.headers.add(name: "content-type", value: "text/plain; charset=utf-8")
-        head.headers.add(name: "content-length", value: String(body.readableBytes))
-        for (name, value) in extraHeaders { head.headers.add(name: name, value: value) }
-        if closeAfterResponse { head.headers.add(name: "connection", value: "close") }
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                                     extraHeaders: [(String, String)], context: ChannelHandlerContext, headRequest: Bool = false) {
+        let body = message + "\n"
+        var out = ByteBuffer()
+        out.writeString(version.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
+        out.writeString("\(status.code) \(status.reasonPhrase)\r\n")
+        out.writeString("content-type: text/plain; charset=utf-8\r\ncontent-length: \(body.utf8.count)\r\n")
+        for (name, value) in extraHeaders { out.writeString("\(name): \(value)\r\n") }
+        if closeAfterResponse {
+            out.writeStaticString("connection: close\r\n")
+        } else if version.minor == 0 {
+            out.writeStaticString("connection: keep-alive\r\n")
+        }
+        out.writeStaticString("\r\n")
+        if !headRequest { out.writeString(body) }
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
     }
 
     /// Marks a request finished: counts it, cancels its deadline, frees its endpoint slot.

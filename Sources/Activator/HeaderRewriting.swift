@@ -31,7 +31,9 @@ enum HeaderRewriting {
     /// The request head sent to a replica.
     static func forwardedRequest(_ head: HTTPRequestHead, clientIP: String?) -> HTTPRequestHead {
         var head = head
-        if head.version != .http1_1 { head.version = .http1_1 }
+        // An HTTP/1.0 client's request goes on as HTTP/1.0, so the replica does not answer with a
+        // chunked body that the client could not read; the response then passes through unchanged.
+        if head.version != .http1_1, head.version != .http1_0 { head.version = .http1_1 }
         removeHopByHop(&head.headers)
         if head.headers.contains(name: "expect") { head.headers.remove(name: "expect") }
         if let clientIP {
@@ -53,20 +55,6 @@ enum HeaderRewriting {
         }
         if !head.headers.contains(name: "x-forwarded-proto") { head.headers.add(name: "x-forwarded-proto", value: "http") }
         head.headers.replaceOrAdd(name: ProxyHeaders.proxiedBy, value: ProxyHeaders.activator)
-        return head
-    }
-
-    /// The response head sent to the client; `keepAlive` is what the client connection will do.
-    static func forwardedResponse(_ head: HTTPResponseHead, version: HTTPVersion, keepAlive: Bool) -> HTTPResponseHead {
-        var head = head
-        // Each mutation of a head shared with the decoder copies its storage: touch only what differs.
-        if head.version != version { head.version = version }
-        removeHopByHop(&head.headers)
-        if !keepAlive {
-            head.headers.add(name: "connection", value: "close")
-        } else if version.major == 1, version.minor == 0 {
-            head.headers.add(name: "connection", value: "keep-alive")
-        }
         return head
     }
 }

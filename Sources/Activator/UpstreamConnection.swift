@@ -5,9 +5,9 @@ import NIOPosix
 
 /// What an upstream connection reports to the request using it. Both live on one event loop.
 protocol UpstreamDelegate: AnyObject {
-    func upstreamHead(_ head: HTTPResponseHead)
+    func upstreamHead(_ head: ResponseScanner.Head)
     func upstreamBody(_ body: ByteBuffer)
-    func upstreamEnd(_ trailers: HTTPHeaders?)
+    func upstreamEnd()
     func upstreamReadComplete()
     func upstreamWritabilityChanged(isWritable: Bool)
     func upstreamFailed(_ error: any Error)
@@ -15,10 +15,12 @@ protocol UpstreamDelegate: AnyObject {
 
 /// One keep-alive HTTP/1.1 connection to a replica, and the last handler in its pipeline.
 ///
-/// It relays response parts to the request that holds it and lets that request pause reading when
-/// the client cannot keep up, so a large response streams through with bounded memory.
+/// Requests go out through NIO's encoder; responses come in as raw bytes that a `ResponseScanner`
+/// frames, so they reach the client without being decoded and re-encoded. The request holding the
+/// connection can pause reading when the client cannot keep up, so a large response streams through
+/// with bounded memory.
 final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
 
@@ -31,27 +33,55 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private var readsPaused = false
     private var readPending = false
     private var failed = false
+    private var scanner = ResponseScanner()
+    /// The replica sent bytes after a complete response, or said it will close: do not reuse.
+    private(set) var reusable = true
 
     init(endpoint: EndpointAddress) {
         self.endpoint = endpoint
     }
 
-    var isActive: Bool { channel?.isActive ?? false }
+    var isActive: Bool { (channel?.isActive ?? false) && reusable }
     var isWritable: Bool { channel?.isWritable ?? false }
 
     func handlerAdded(context: ChannelHandlerContext) {
         channel = context.channel
     }
 
+    /// Call before sending a request: the next bytes are its response.
+    func expectResponse(toHEAD: Bool) {
+        scanner.expectResponse(toHEAD: toHEAD)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let delegate else { return }
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            // A 1xx interim answer (100 Continue) is the activator's own business with the client.
-            if head.status.code / 100 == 1, head.status.code != 101 { return }
-            delegate.upstreamHead(head)
-        case .body(let body): delegate.upstreamBody(body)
-        case .end(let trailers): delegate.upstreamEnd(trailers)
+        var buffer = unwrapInboundIn(data)
+        guard delegate != nil, scanner.isActive else {
+            // Bytes nobody asked for: this connection cannot be trusted with another request.
+            reusable = false
+            context.close(promise: nil)
+            return
+        }
+        let pieces: [ResponseScanner.Piece]
+        do {
+            pieces = try scanner.feed(&buffer)
+        } catch {
+            reusable = false
+            report(error)
+            context.close(promise: nil)
+            return
+        }
+        if buffer.readableBytes > 0 { reusable = false }
+        for piece in pieces {
+            // 1xx interim answers never reach here: the scanner skips them, and the activator
+            // answers `Expect: 100-continue` itself.
+            guard let delegate else { return }
+            switch piece {
+            case .head(let head):
+                if head.closes { reusable = false }
+                delegate.upstreamHead(head)
+            case .body(let body): delegate.upstreamBody(body)
+            case .end: delegate.upstreamEnd()
+            }
         }
     }
 
@@ -65,6 +95,12 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        reusable = false
+        if scanner.endsAtClose, let delegate {
+            // A response without length or chunking ends when the replica closes: that is its end.
+            scanner = ResponseScanner()
+            delegate.upstreamEnd()
+        }
         report(ChannelError.ioOnClosedChannel)
         context.fireChannelInactive()
     }
@@ -151,7 +187,7 @@ final class UpstreamPool {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
+                    try channel.pipeline.syncOperations.addHandler(HTTPRequestEncoder())
                     try channel.pipeline.syncOperations.addHandler(UpstreamConnection(endpoint: endpoint))
                 }
             }

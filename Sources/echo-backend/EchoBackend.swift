@@ -20,6 +20,8 @@ struct EchoBackend: AsyncParsableCommand {
             /crash-before-response  exits at once, without answering
             /crash-mid-response     sends the head and 10 of 1000 body bytes, then exits
             /headers                the request's headers, one "name: value" per line
+            /chunked?n=N            a chunked body: N chunks "chunk I\n" (default 3)
+            /unframed               a body with neither length nor chunking, ended by closing the connection
             /stats                  {"requests":N,"maxInFlight":M,"readyAt":T,"firstRequestAt":T,"lastRequestAt":T}
                                     (wall-clock seconds; /stats and the readiness path are not counted)
             --record FILE           appends one JSON line per request: method, path, body (for a fake autoscaler)
@@ -107,13 +109,33 @@ final class Counters: Sendable {
     }
 }
 
+extension EchoHandler {
+    /// Answers without a Content-Length: chunked (HTTP/1.1) or ended by closing the connection.
+    func streamUnsized(path: String, head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let query = head.uri.split(separator: "?").dropFirst().first ?? ""
+        let count = query.split(separator: "&").compactMap { $0.hasPrefix("n=") ? Int($0.dropFirst(2)) : nil }.first ?? 3
+        // HTTP/1.0 framing is the only way to make NIO send a body with neither length nor chunking.
+        var response = HTTPResponseHead(version: path == "/unframed" ? .http1_0 : head.version, status: .ok)
+        response.headers.add(name: "x-backend", value: settings.name)
+        context.write(wrapOutboundOut(.head(response)), promise: nil)
+        for index in 0..<count {
+            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "chunk \(index)\n")))), promise: nil)
+        }
+        let counters = self.counters
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            counters.finished()
+            if path == "/unframed" || !head.isKeepAlive { context.close(promise: nil) }
+        }
+    }
+}
+
 final class EchoHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
     private static let hello = ByteBuffer(string: "Hello World!\n")
 
-    private let settings: Settings
-    private let counters: Counters
+    let settings: Settings
+    let counters: Counters
     private var head: HTTPRequestHead?
     private var bytes = 0
     private var counted = false
@@ -179,6 +201,10 @@ final class EchoHandler: ChannelInboundHandler {
         } else if path == "/slow" {
             let query = head.uri.split(separator: "?").dropFirst().first ?? ""
             delay = query.split(separator: "&").compactMap { $0.hasPrefix("ms=") ? Int64($0.dropFirst(3)) : nil }.first ?? 100
+        }
+        if path == "/chunked" || path == "/unframed" {
+            streamUnsized(path: path, head: head, context: context)
+            return
         }
         var response = HTTPResponseHead(version: head.version, status: status)
         response.headers.add(name: "content-length", value: String(body.readableBytes))

@@ -95,13 +95,19 @@ enum Client {
 enum RawClient {
     static func exchange(port: Int, _ text: String, until done: @escaping @Sendable (String) -> Bool, timeout: Double = 10) async throws -> String {
         let promise = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: String.self)
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Collector(promise: promise, done: done))
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(Collector(promise: promise, done: done))
+                    }
                 }
-            }
-            .connect(host: "127.0.0.1", port: port).get()
+                .connect(host: "127.0.0.1", port: port).get()
+        } catch {
+            promise.fail(error)
+            throw error
+        }
         try await channel.writeAndFlush(ByteBuffer(string: text))
         let timer = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(timeout * 1000))) {
             promise.fail(TestFailure("no complete answer within \(timeout) s"))

@@ -198,6 +198,26 @@ import Testing
             .filter { $0.hasPrefix("HTTP/1.1 ") }
         #expect(statuses == ["HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found", "HTTP/1.1 200 OK"], "pipelined requests are answered in order: \(pipelined)")
 
+        let chunkedResponse = try await Self.curl(["-v", "-H", "Host: h.local", "\(base)/chunked?n=5"])
+        #expect(chunkedResponse.stdout == (0..<5).map { "chunk \($0)\n" }.joined(), "\(chunkedResponse.stderr)")
+        #expect(chunkedResponse.stderr.lowercased().contains("transfer-encoding: chunked"))
+
+        let unframed = try await Self.curl(["-v", "-H", "Host: h.local", "\(base)/unframed?n=4"])
+        #expect(unframed.stdout == (0..<4).map { "chunk \($0)\n" }.joined(), "\(unframed.stderr)")
+        #expect(unframed.stderr.lowercased().contains("connection: close"))
+
+        let headThenGet = try await RawClient.exchange(port: activator.port,
+            "HEAD /a HTTP/1.1\r\nHost: h.local\r\n\r\nGET /b HTTP/1.1\r\nHost: h.local\r\n\r\n") {
+                $0.hasSuffix("Hello World!\n")
+            }
+        #expect(headThenGet.components(separatedBy: "HTTP/1.1 200 OK").count == 3, "a HEAD answer has no body, and the connection goes on: \(headThenGet)")
+        #expect(headThenGet.components(separatedBy: "Hello World!").count == 2)
+
+        let oldClient = try await RawClient.exchange(port: activator.port, "GET /chunked?n=2 HTTP/1.0\r\nHost: h.local\r\n\r\n") { _ in false }
+        #expect(oldClient.hasPrefix("HTTP/1.0 200 OK"), "\(oldClient)")
+        #expect(!oldClient.lowercased().contains("transfer-encoding"), "an HTTP/1.0 client never gets a chunked body")
+        #expect(oldClient.hasSuffix("chunk 0\nchunk 1\n"))
+
         let close = try await Self.curl(["-v", "-H", "Host: h.local", "-H", "Connection: close", "\(base)/c"])
         #expect(close.stdout == "Hello World!\n")
         #expect(close.stderr.lowercased().contains("connection: close"))
