@@ -16,6 +16,8 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     /// Request parts held while the request waits for an endpoint; reading pauses past this.
     static let maxHeldBytes = 256 * 1024
+    /// How long the rest of an unwanted request body is read and dropped before the connection closes.
+    static let lingerTime: TimeAmount = .seconds(5)
 
     private let directory: RouteDirectory
     private let pool: UpstreamPool
@@ -29,6 +31,8 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private var discardingBody = false
     private var closeAfterResponse = false
     private var readPending = false
+    /// A close is under way; nothing more is answered on this connection.
+    private var closing = false
     private var timer: Scheduled<Void>?
     private var routes = RouteDirectory.Cache()
     /// The metric series of the last finished request; most requests on a connection share it.
@@ -82,7 +86,11 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         case .end(let trailers):
             if discardingBody {
                 discardingBody = false
-                if request == nil { finishExchange(context: context) }
+                if closing {
+                    context.close(promise: nil)
+                } else if request == nil {
+                    finishExchange(context: context)
+                }
                 return
             }
             guard let request else { return }
@@ -144,8 +152,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         // A request we cannot parse gets 400 when no response has started; the connection then
         // closes, since the stream can no longer be framed. (This replaces NIO's protocol error
         // handler, one handler fewer on every read and write.)
-        if error is HTTPParserError, request?.responseStatus == nil {
-            if let request { abandon(request) }
+        if error is HTTPParserError, request == nil, !discardingBody, pipelined.isEmpty, !closing {
             closeAfterResponse = true
             writeSimpleResponse(version: .http1_1, status: .badRequest, message: "malformed HTTP request: \(error)",
                                 extraHeaders: [], context: context)
@@ -168,9 +175,15 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         }
         let now = NIODeadline.now()
         let timeout = target.timeout
+        if head.method == .CONNECT {
+            respondEarly(head: head, status: .methodNotAllowed, message: "the activator does not tunnel CONNECT requests", context: context)
+            return
+        }
         let request = ProxiedRequest(head: head, target: target, arrival: now, timeout: timeout)
         self.request = request
-        closeAfterResponse = !head.isKeepAlive
+        // After a request that asks for an upgrade the decoder stops parsing, so nothing more can be
+        // read on this connection: answer, then close.
+        closeAfterResponse = !head.isKeepAlive || head.headers.contains(name: "upgrade")
         armTimer(for: now + timeout, context: context)
         let eventLoop = context.eventLoop
         admit(request, target.admit { self.waiter(for: request, on: eventLoop) })
@@ -225,6 +238,12 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             return
         }
         request.ticket = nil
+        if request.expired {
+            if case .success(let endpoint) = result { request.target.release(endpoint) }
+            fail(request, .timedOut(target: request.target.name, seconds: Double(request.timeout.nanoseconds) / 1e9, queued: true),
+                 releasing: nil)
+            return
+        }
         switch result {
         case .success(let endpoint):
             connect(request, to: endpoint)
@@ -235,14 +254,14 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     // MARK: Forwarding
 
-    private func connect(_ request: ProxiedRequest, to endpoint: EndpointAddress) {
+    private func connect(_ request: ProxiedRequest, to endpoint: EndpointAddress, freshOnly: Bool = false) {
         request.endpoint = endpoint
         if let queuedAt = request.queuedAt {
             request.target.metrics.buffered.record(Double((NIODeadline.now() - queuedAt).nanoseconds) / 1e9)
             request.queuedAt = nil
         }
-        if let connection = pool.idleConnection(to: endpoint) {
-            forward(request, over: connection)
+        if !freshOnly, let connection = pool.idleConnection(to: endpoint) {
+            forward(request, over: connection, reused: true)
             return
         }
         pool.connect(to: endpoint).whenComplete { [self] result in
@@ -252,7 +271,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             }
             switch result {
             case .success(let connection):
-                forward(request, over: connection)
+                forward(request, over: connection, reused: false)
             case .failure(let error):
                 logger.debug("cannot reach endpoint", metadata: ["target": "\(request.target.name)", "endpoint": "\(endpoint)", "error": "\(error)"])
                 request.target.metrics.retries.increment()
@@ -263,11 +282,13 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         }
     }
 
-    private func forward(_ request: ProxiedRequest, over upstream: UpstreamConnection) {
+    private func forward(_ request: ProxiedRequest, over upstream: UpstreamConnection, reused: Bool) {
         guard let context else { return }
         request.upstream = upstream
+        request.onReusedConnection = reused
         upstream.delegate = self
-        if !context.channel.isWritable { upstream.pauseReads() }
+        if context.channel.isWritable { upstream.resumeReads() } else { upstream.pauseReads() }
+        if !request.held.isEmpty || !request.requestEnded { request.sentBody = true }
         let expectsContinue = request.head.headers[canonicalForm: "expect"].contains { $0.lowercased() == "100-continue" }
         upstream.expectResponse(toHEAD: request.head.method == .HEAD)
         upstream.write(.head(HeaderRewriting.forwardedRequest(request.head, clientIP: clientIP)))
@@ -287,7 +308,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         request.upstreamKeepAlive = !head.closes
         let clientMinor = request.head.version.minor == 0 ? 0 : 1
         // A body that ends only when the replica closes can end the client's response only by closing too.
-        if head.closes, head.status != 204, head.status != 304, request.head.method != .HEAD { closeAfterResponse = true }
+        if head.delimitedByClose { closeAfterResponse = true }
         if !request.requestEnded { closeAfterResponse = true }
         if !head.hasHopByHop, !closeAfterResponse, head.minorVersion == clientMinor, clientMinor == 1 {
             context.write(wrapOutboundOut(head.raw), promise: nil)
@@ -324,6 +345,15 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     func upstreamFailed(_ error: any Error) {
         guard let request, let context else { return }
         request.upstream = nil
+        if request.responseStatus == nil, request.onReusedConnection, !request.sentBody, !request.retriedStale,
+           let endpoint = request.endpoint {
+            // A kept-alive connection the replica closed while it idled (its keep-alive limit is
+            // shorter than ours): nothing of this bodiless request was processed, so send it once
+            // more on a fresh connection.
+            request.retriedStale = true
+            connect(request, to: endpoint, freshOnly: true)
+            return
+        }
         let endpoint = request.endpoint.map { "\($0)" } ?? "?"
         if request.responseStatus == nil {
             fail(request, status: .badGateway,
@@ -344,7 +374,11 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         guard request === self.request, !request.finished, let context else { return }
         let seconds = Double(request.timeout.nanoseconds) / 1e9
         if let ticket = request.ticket {
-            guard request.target.cancel(ticket: ticket) != nil else { return }
+            guard request.target.cancel(ticket: ticket) != nil else {
+                // An endpoint was just given to it; `dispatched` answers 504 instead of forwarding.
+                request.expired = true
+                return
+            }
             request.ticket = nil
             fail(request, .timedOut(target: request.target.name, seconds: seconds, queued: true), releasing: nil)
         } else if request.responseStatus == nil {
@@ -432,10 +466,17 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     /// After a response ended: ready for the next request, or close.
     private func finishExchange(context: ChannelHandlerContext) {
         request = nil
-        if discardingBody { return }
+        if discardingBody {
+            // The answer went out before the request body was read in full. Keep reading (and
+            // dropping) it, so the client is not reset before it reads the answer, but stop
+            // sending, and give up after a short linger.
+            if closeAfterResponse { closeAfterWrites(context: context, lingering: true) }
+            resumeReadsIfHeld()
+            return
+        }
         if closeAfterResponse {
             pipelined.removeAll()
-            context.close(promise: nil)
+            closeAfterWrites(context: context, lingering: false)
             return
         }
         // Replay held pipelined parts until one of them starts a request that has to wait.
@@ -446,6 +487,24 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             handle(pipelined.removeFirst(), context: context)
         }
         resumeReadsIfHeld()
+    }
+
+    /// Closes once everything written so far has reached the socket: a close straight after a
+    /// write would drop what is still queued. With `lingering`, only the sending side closes now,
+    /// and the connection closes when the client ends its body or after `lingerTime`.
+    private func closeAfterWrites(context: ChannelHandlerContext, lingering: Bool) {
+        guard !closing else { return }
+        closing = true
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: promise)
+        promise.futureResult.assumeIsolated().whenComplete { _ in
+            if lingering {
+                context.close(mode: .output, promise: nil)
+                context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { context.close(promise: nil) }
+            } else {
+                context.close(promise: nil)
+            }
+        }
     }
 
     /// The client went away: take the request out of the queue or off its replica.
@@ -491,6 +550,12 @@ final class ProxiedRequest {
     var responseStatus: Int?
     var upstreamKeepAlive = true
     var finished = false
+    /// The timeout fired while an endpoint was being handed to the request.
+    var expired = false
+    var onReusedConnection = false
+    /// Some of the request body may have reached the replica: never send it twice.
+    var sentBody = false
+    var retriedStale = false
 
     init(head: HTTPRequestHead, target: TargetRuntime, arrival: NIODeadline, timeout: TimeAmount) {
         self.head = head

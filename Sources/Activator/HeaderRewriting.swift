@@ -34,7 +34,10 @@ enum HeaderRewriting {
         // An HTTP/1.0 client's request goes on as HTTP/1.0, so the replica does not answer with a
         // chunked body that the client could not read; the response then passes through unchanged.
         if head.version != .http1_1, head.version != .http1_0 { head.version = .http1_1 }
+        let keepAliveOneZero = head.version == .http1_0 && head.isKeepAlive
         removeHopByHop(&head.headers)
+        // HTTP/1.0 closes by default: the upstream hop asks for keep-alive itself.
+        if keepAliveOneZero { head.headers.add(name: "connection", value: "keep-alive") }
         if head.headers.contains(name: "expect") { head.headers.remove(name: "expect") }
         if let clientIP {
             if let existing = head.headers.first(name: "x-forwarded-for") {

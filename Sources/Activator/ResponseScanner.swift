@@ -14,6 +14,8 @@ struct ResponseScanner {
         var minorVersion: Int
         /// The replica will close the connection after this response.
         var closes: Bool
+        /// The body has neither length nor chunking: it ends when the replica closes.
+        var delimitedByClose: Bool
         /// The head carries hop-by-hop headers (or names some in `Connection`) and must be rewritten.
         var hasHopByHop: Bool
         /// The raw head, status line to the blank line included.
@@ -158,7 +160,7 @@ struct ResponseScanner {
     }
 
     private mutating func parse(_ raw: ByteBuffer) throws -> Head {
-        var head = Head(status: 0, minorVersion: 1, closes: false, hasHopByHop: false, raw: raw)
+        var head = Head(status: 0, minorVersion: 1, closes: false, delimitedByClose: false, hasHopByHop: false, raw: raw)
         var contentLength: Int?
         var chunked = false
         var keepAlive = false
@@ -208,7 +210,10 @@ struct ResponseScanner {
             lastFraming = .length(contentLength)
         } else {
             lastFraming = nil
-            head.closes = true
+            if !bodyless, head.status != 204, head.status != 304, !(100..<200).contains(head.status) {
+                head.delimitedByClose = true
+                head.closes = true
+            }
         }
         return head
     }

@@ -59,7 +59,10 @@ final class TargetRuntime: Sendable {
 
     /// Asks for an endpoint for a new request; pokes the autoscaler when the balancer says so.
     func admit(_ waiter: () -> WaitingRequest) -> TargetBalancer<WaitingRequest>.Admission {
-        let (admission, queueLength) = state.withLock { state in
+        let (admission, queueLength) = state.withLock { state -> (TargetBalancer<WaitingRequest>.Admission, Int) in
+            if state.removed {
+                return (.rejected(.targetFailed(target: name, reason: "it was removed from the routing table")), 0)
+            }
             let admission = state.balancer.admit(waiter(), now: Clock.monotonicSeconds())
             return (admission, state.balancer.queueLength)
         }

@@ -199,6 +199,8 @@ final class UpstreamPool {
     /// Takes a connection back after a complete exchange; closes it when the pool is full.
     func release(_ connection: UpstreamConnection) {
         connection.delegate = nil
+        // Reads may have been paused for a slow client; the next request must start reading.
+        connection.resumeReads()
         guard connection.isActive, idle[connection.endpoint, default: []].count < Self.maxIdlePerEndpoint else {
             connection.close()
             return

@@ -21,6 +21,8 @@ struct EchoBackend: AsyncParsableCommand {
             /crash-mid-response     sends the head and 10 of 1000 body bytes, then exits
             /headers                the request's headers, one "name: value" per line
             /chunked?n=N            a chunked body: N chunks "chunk I\n" (default 3)
+            /big?n=N                N bytes of "x" with a Content-Length, written 64 KiB at a time
+            /early                  answers 413 at once, without reading the request body
             /unframed               a body with neither length nor chunking, ended by closing the connection
             /stats                  {"requests":N,"maxInFlight":M,"readyAt":T,"firstRequestAt":T,"lastRequestAt":T}
                                     (wall-clock seconds; /stats and the readiness path are not counted)
@@ -155,6 +157,15 @@ final class EchoHandler: ChannelInboundHandler {
             counted = path != "/stats" && path != settings.readyPath
             if counted { counters.started() }
             if path == "/crash-before-response" { exit(3) }
+            if path == "/early" {
+                var response = HTTPResponseHead(version: head.version, status: .payloadTooLarge)
+                response.headers.add(name: "content-length", value: "10")
+                context.write(wrapOutboundOut(.head(response)), promise: nil)
+                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "too large\n")))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                if counted { counters.finished() }
+                self.head = nil
+            }
             if path == "/crash-mid-response" {
                 var response = HTTPResponseHead(version: head.version, status: .ok)
                 response.headers.add(name: "content-length", value: "1000")
@@ -201,6 +212,22 @@ final class EchoHandler: ChannelInboundHandler {
         } else if path == "/slow" {
             let query = head.uri.split(separator: "?").dropFirst().first ?? ""
             delay = query.split(separator: "&").compactMap { $0.hasPrefix("ms=") ? Int64($0.dropFirst(3)) : nil }.first ?? 100
+        }
+        if path == "/big" {
+            let query = head.uri.split(separator: "?").dropFirst().first ?? ""
+            let size = query.split(separator: "&").compactMap { $0.hasPrefix("n=") ? Int($0.dropFirst(2)) : nil }.first ?? 1 << 20
+            var response = HTTPResponseHead(version: head.version, status: .ok)
+            response.headers.add(name: "content-length", value: String(size))
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+            let piece = ByteBuffer(repeating: UInt8(ascii: "x"), count: 65536)
+            var left = size
+            while left > 0 {
+                context.write(wrapOutboundOut(.body(.byteBuffer(piece.getSlice(at: 0, length: min(left, 65536))!))), promise: nil)
+                left -= min(left, 65536)
+            }
+            let counters = self.counters
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in counters.finished() }
+            return
         }
         if path == "/chunked" || path == "/unframed" {
             streamUnsized(path: path, head: head, context: context)

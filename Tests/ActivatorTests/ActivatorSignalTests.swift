@@ -148,6 +148,60 @@ import Testing
     }
 }
 
+/// Slow clients, early answers and closing connections: the cases where a proxy loses bytes or
+/// leaves a connection stuck.
+@Suite(.serialized) struct ActivatorSlowClientTests {
+    static func activator(_ backend: Backend) async throws -> ActivatorProcess {
+        let activator = try await ActivatorProcess(config: """
+            targets:
+              - name: s
+                hosts: [s.local]
+                endpoints: ["\(backend.address)"]
+                readinessPath: /ready
+                timeoutSeconds: 8
+            """, arguments: ["--threads", "1"])
+        try await activator.waitForTarget("s") { ($0["readyEndpoints"] as? [String])?.count == 1 }
+        return activator
+    }
+
+    @Test func aConnectionPausedForASlowClientServesTheNextRequest() async throws {
+        let backend = try await Backend.start(name: "s")
+        let activator = try await Self.activator(backend)
+        let base = "http://127.0.0.1:\(activator.port)"
+        // 24 MB read at 12 MB/s: more than the socket buffers hold, so the activator must pause the replica.
+        let slow = try await ActivatorHTTPTests.curl(["-o", "/dev/null", "-w", "%{size_download}", "--limit-rate", "12M",
+                                                     "-H", "Host: s.local", "\(base)/big?n=24000000"])
+        #expect(slow.stdout == "24000000", "\(slow.stderr)")
+        let next = try await activator.request(host: "s.local", path: "/small", timeout: 6)
+        #expect(next.status == 200, "the pooled connection must not stay paused: \(next.body)")
+    }
+
+    @Test func aResponseEndingInACloseArrivesWhole() async throws {
+        let backend = try await Backend.start(name: "s")
+        let activator = try await Self.activator(backend)
+        let base = "http://127.0.0.1:\(activator.port)"
+        for version in ["--http1.1", "--http1.0"] {
+            let result = try await ActivatorHTTPTests.curl([version, "-o", "/dev/null", "-w", "%{size_download}", "--limit-rate", "24M",
+                                                           "-H", "Connection: close", "-H", "Host: s.local", "\(base)/big?n=24000000"])
+            #expect(result.status == 0 && result.stdout == "24000000", "\(version): \(result.stdout) \(result.stderr)")
+        }
+    }
+
+    @Test func anEarlyAnswerToALargeUploadReachesTheClientAndTheConnectionEnds() async throws {
+        let backend = try await Backend.start(name: "s")
+        let activator = try await Self.activator(backend)
+        let body = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-upload-\(UUID().uuidString)").path
+        try Data(repeating: 2, count: 30_000_000).write(to: URL(fileURLWithPath: body))
+        let started = Date()
+        let result = try await ActivatorHTTPTests.curl(["-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: s.local", "-H", "Expect:",
+                                                       "--data-binary", "@\(body)", "http://127.0.0.1:\(activator.port)/early"])
+        #expect(result.stdout == "413", "\(result.stderr)")
+        #expect(Date().timeIntervalSince(started) < 15, "the client must not be left hanging")
+        #expect(try await activator.admin("/healthz").status == 200)
+        #expect(try await activator.request(host: "s.local").status == 200)
+    }
+}
+
 /// HTTP details through the activator, seen by curl as a real client.
 @Suite(.serialized) struct ActivatorHTTPTests {
     static func curl(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
@@ -217,6 +271,10 @@ import Testing
         #expect(oldClient.hasPrefix("HTTP/1.0 200 OK"), "\(oldClient)")
         #expect(!oldClient.lowercased().contains("transfer-encoding"), "an HTTP/1.0 client never gets a chunked body")
         #expect(oldClient.hasSuffix("chunk 0\nchunk 1\n"))
+
+        let upgrade = try await Self.curl(["-v", "-H", "Host: h.local", "-H", "Connection: Upgrade", "-H", "Upgrade: h2c", "\(base)/u"])
+        #expect(upgrade.stdout == "Hello World!\n")
+        #expect(upgrade.stderr.lowercased().contains("connection: close"), "nothing more can be parsed after an upgrade request")
 
         let close = try await Self.curl(["-v", "-H", "Host: h.local", "-H", "Connection: close", "\(base)/c"])
         #expect(close.stdout == "Hello World!\n")

@@ -54,7 +54,7 @@ import Testing
         let head = try Self.scan("HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n", head: true)
         #expect(head.ended && head.body.isEmpty)
         let noContent = try Self.scan("HTTP/1.1 204 No Content\r\n\r\n")
-        #expect(noContent.ended && noContent.head?.closes == true)
+        #expect(noContent.ended && noContent.head?.closes == false && noContent.head?.delimitedByClose == false)
         let notModified = try Self.scan("HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n")
         #expect(notModified.ended && notModified.body.isEmpty)
     }
@@ -66,6 +66,7 @@ import Testing
         let pieces = try scanner.feed(&bytes)
         #expect(pieces.count == 2, "head and body, no end yet")
         #expect(scanner.endsAtClose)
+        if case .head(let head) = pieces.first { #expect(head.delimitedByClose && head.closes) } else { Issue.record("no head") }
     }
 
     @Test func connectionHeadersMarkTheHeadForRewritingAndClosing() throws {
