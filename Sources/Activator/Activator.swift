@@ -79,7 +79,12 @@ public struct Activator: Service {
 
         let prober = ReadinessProber(directory: directory, eventLoopGroup: group, logger: logger)
         await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await source.watch { directory.apply($0) } }
+            tasks.addTask {
+                try await source.watch { config in
+                    directory.apply(config)
+                    pools.closeIdle(except: Set(config.targets.flatMap(\.endpoints)))
+                }
+            }
             tasks.addTask { try await prober.run() }
             tasks.addTask { try await reporter.run(targets: { directory.targets }) }
             await gracefulShutdownOrCancellation()
@@ -162,6 +167,13 @@ struct UpstreamPools: Sendable {
 
     func pool(for eventLoop: any EventLoop) -> UpstreamPool {
         pools[ObjectIdentifier(eventLoop)]!.value
+    }
+
+    /// Drops idle connections to endpoints the routing table no longer has, on every loop.
+    func closeIdle(except keep: Set<EndpointAddress>) {
+        for pool in pools.values {
+            pool.eventLoop.execute { pool.value.closeIdle(except: keep) }
+        }
     }
 }
 

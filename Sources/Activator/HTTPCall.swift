@@ -34,6 +34,8 @@ public struct HTTPCall: Sendable {
         headers: [(String, String)] = [], body: [UInt8]? = nil, timeout: TimeAmount
     ) async throws -> Response {
         let what = "\(method) http://\(endpoint)\(path)"
+        // One deadline for the whole call, connecting included.
+        let deadlineAt = NIODeadline.now() + timeout
         let promise = eventLoop.makePromise(of: Response.self)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
@@ -51,7 +53,7 @@ public struct HTTPCall: Sendable {
             promise.fail(error)
             throw error
         }
-        let deadline = eventLoop.scheduleTask(in: timeout) {
+        let deadline = eventLoop.scheduleTask(deadline: deadlineAt) {
             promise.fail(Failure.timedOut(what))
             channel.close(promise: nil)
         }
