@@ -77,10 +77,10 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         case .body(let body):
             guard let request, !discardingBody else { return }
             if let upstream = request.upstream {
-                upstream.write(.body(.byteBuffer(body)))
+                request.writer.body(body, into: upstream.write)
                 request.needsUpstreamFlush = true
             } else {
-                request.held.append(.body(.byteBuffer(body)))
+                request.held.append(.body(body))
                 request.heldBytes += body.readableBytes
             }
         case .end(let trailers):
@@ -96,7 +96,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             guard let request else { return }
             request.requestEnded = true
             if let upstream = request.upstream {
-                upstream.write(.end(trailers))
+                request.writer.end(trailers, into: upstream.write)
                 upstream.flush()
                 request.needsUpstreamFlush = false
             } else {
@@ -291,8 +291,13 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         if !request.held.isEmpty || !request.requestEnded { request.sentBody = true }
         let expectsContinue = request.head.headers[canonicalForm: "expect"].contains { $0.lowercased() == "100-continue" }
         upstream.expectResponse(toHEAD: request.head.method == .HEAD)
-        upstream.write(.head(HeaderRewriting.forwardedRequest(request.head, clientIP: clientIP)))
-        for part in request.held { upstream.write(part) }
+        upstream.write(RequestWriter.head(request.head, clientIP: clientIP))
+        for part in request.held {
+            switch part {
+            case .body(let body): request.writer.body(body, into: upstream.write)
+            case .end(let trailers): request.writer.end(trailers, into: upstream.write)
+            }
+        }
         request.held.removeAll()
         request.heldBytes = 0
         upstream.flush()
@@ -543,7 +548,8 @@ final class ProxiedRequest {
     var ticket: UInt64?
     var endpoint: EndpointAddress?
     var upstream: UpstreamConnection?
-    var held: [HTTPClientRequestPart] = []
+    let writer: RequestWriter
+    var held: [HeldPart] = []
     var heldBytes = 0
     var requestEnded = false
     var needsUpstreamFlush = false
@@ -563,5 +569,11 @@ final class ProxiedRequest {
         self.arrival = arrival
         self.timeout = timeout
         self.deadline = arrival + timeout
+        writer = RequestWriter(for: head)
+    }
+
+    enum HeldPart {
+        case body(ByteBuffer)
+        case end(HTTPHeaders?)
     }
 }

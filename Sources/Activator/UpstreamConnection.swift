@@ -15,14 +15,14 @@ protocol UpstreamDelegate: AnyObject {
 
 /// One keep-alive HTTP/1.1 connection to a replica, and the last handler in its pipeline.
 ///
-/// Requests go out through NIO's encoder; responses come in as raw bytes that a `ResponseScanner`
-/// frames, so they reach the client without being decoded and re-encoded. The request holding the
+/// Requests go out as bytes written by `RequestWriter`; responses come in as raw bytes that a
+/// `ResponseScanner` frames, so they reach the client without being decoded and re-encoded. The request holding the
 /// connection can pause reading when the client cannot keep up, so a large response streams through
 /// with bounded memory.
 final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     let endpoint: EndpointAddress
     private(set) var channel: (any Channel)?
@@ -141,8 +141,8 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    func write(_ part: HTTPClientRequestPart) {
-        channel?.write(part, promise: nil)
+    func write(_ bytes: ByteBuffer) {
+        channel?.write(bytes, promise: nil)
     }
 
     func flush() { channel?.flush() }
@@ -187,7 +187,6 @@ final class UpstreamPool {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(HTTPRequestEncoder())
                     try channel.pipeline.syncOperations.addHandler(UpstreamConnection(endpoint: endpoint))
                 }
             }
