@@ -6,7 +6,7 @@
 # Everything shares this machine's cores, so absolute numbers measure CPU cost per request; compare
 # the ratios, which come from the same run. Settings (environment): DURATION (s, default 10),
 # CONNECTIONS (64), THREADS (wrk threads, 2), PROXY_THREADS (activator threads = nginx workers, 2),
-# ROUNDS (interleaved rounds per proxy, 2).
+# ROUNDS (interleaved rounds per proxy, 2), BODY (response size in bytes; default: the 13-byte hello).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,9 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 PROXY_THREADS=${PROXY_THREADS:-2}
 ROUNDS=${ROUNDS:-2}
+BODY=${BODY:-}
+URL_PATH=/
+[ -n "$BODY" ] && URL_PATH="/big?n=$BODY"
 for tool in wrk nginx; do
   command -v $tool >/dev/null || { echo "error: $tool is not installed; run 'make bench-activator', which installs it" >&2; exit 1; }
 done
@@ -63,6 +66,10 @@ http {
       proxy_set_header Connection "";
       proxy_set_header Host \$host;
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      # Buffers in memory for bodies up to 1 MiB, never a temp file: nginx at its best here.
+      proxy_buffer_size 16k;
+      proxy_buffers 64 16k;
+      proxy_max_temp_file_size 0;
     }
   }
 }
@@ -83,9 +90,9 @@ TICKS_PER_SECOND=$(getconf CLK_TCK)
 # to results, where the CPU is what the proxy processes (PIDS) used during the measured run.
 run() {
   local name=$1 port=$2 pids=$3 out user0 sys0 user1 sys1
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -H "Host: bench.local" "http://127.0.0.1:$port/" >/dev/null
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -H "Host: bench.local" "http://127.0.0.1:$port$URL_PATH" >/dev/null
   user0=$(cpu_ticks 14 $pids); sys0=$(cpu_ticks 15 $pids)
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Host: bench.local" "http://127.0.0.1:$port/")
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Host: bench.local" "http://127.0.0.1:$port$URL_PATH")
   user1=$(cpu_ticks 14 $pids); sys1=$(cpu_ticks 15 $pids)
   local errors; errors=$(echo "$out" | grep -E "Non-2xx|Socket errors" || true)
   [ -n "$errors" ] && echo "warning: $name: $errors" >&2
@@ -100,7 +107,7 @@ run() {
   tail -1 "$WORK/results" | awk '{ printf "    %-10s %9s req/s   p50 %7.3f ms   p99 %7.3f ms   server CPU/request %6.2f us (user %.2f, kernel %.2f)\n", $1, $2, $3, $4, $5, $6, $7 }'
 }
 
-echo "==> wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, proxies with $PROXY_THREADS threads/workers, backend with 1 thread, $ROUNDS rounds"
+echo "==> wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s GET $URL_PATH, proxies with $PROXY_THREADS threads/workers, backend with 1 thread, $ROUNDS rounds"
 NGINX_PIDS=$(pgrep -f "nginx: worker process" -P "$(cat "$WORK/nginx/nginx.pid")" | tr '\n' ' ')
 run direct "$BACKEND_PORT" "$BACKEND_PID"
 for round in $(seq 1 "$ROUNDS"); do
