@@ -43,7 +43,17 @@ public struct RoutingTable: Sendable {
     /// The route for a request, or nil when no host and path prefix match.
     public func destination(host: String, path: String) -> Destination? {
         guard let candidates = routes[Self.normalizedHost(host)] else { return nil }
-        return candidates.first { path.hasPrefix($0.pathPrefix) }?.destination
+        return candidates.first { Self.matches(path, prefix: $0.pathPrefix) }?.destination
+    }
+
+    /// Prefixes match whole path segments, as a Kubernetes Ingress `Prefix` path does: `/v2` matches
+    /// `/v2`, `/v2/models` and `/v2?x`, not `/v2beta`.
+    static func matches(_ path: String, prefix: String) -> Bool {
+        guard path.hasPrefix(prefix) else { return false }
+        if prefix.hasSuffix("/") { return true }
+        let rest = path.utf8.dropFirst(prefix.utf8.count)
+        guard let next = rest.first else { return true }
+        return next == UInt8(ascii: "/") || next == UInt8(ascii: "?")
     }
 
     /// Resolves a destination to one target. `draw` is the request's number in a sequence shared by

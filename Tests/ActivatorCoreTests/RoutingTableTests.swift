@@ -60,6 +60,17 @@ import Testing
         #expect(table.destination(host: "Models.Local:9000", path: "/v2/health") == .target("api-v2"))
     }
 
+    @Test func prefixesMatchWholePathSegments() {
+        let table = RoutingTable(RoutingConfig(targets: [
+            TargetConfig(name: "root", hosts: ["s.local"], pathPrefix: "/"),
+            TargetConfig(name: "v2", hosts: ["s.local"], pathPrefix: "/v2"),
+        ]))
+        #expect(table.destination(host: "s.local", path: "/v2") == .target("v2"))
+        #expect(table.destination(host: "s.local", path: "/v2/models") == .target("v2"))
+        #expect(table.destination(host: "s.local", path: "/v2?verbose=1") == .target("v2"))
+        #expect(table.destination(host: "s.local", path: "/v2beta/models") == .target("root"), "/v2 is not a prefix of the segment v2beta")
+    }
+
     @Test func longestPrefixWinsWhateverTheRegistrationOrder() {
         let forward = RoutingTable(RoutingConfig(targets: [
             TargetConfig(name: "short", hosts: ["h.local"], pathPrefix: "/a"),
