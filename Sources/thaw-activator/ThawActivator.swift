@@ -25,6 +25,10 @@ struct ThawActivator: AsyncParsableCommand {
                   readinessPath: /v2/models/mnist/ready
                   queueLimit: 10000
                   timeoutSeconds: 300
+                - name: mnist-v2
+                  hosts: [mnist-v2.local]
+                  endpoints: []
+                  readinessPath: /v2/models/mnist/ready
               services:
                 - name: mnist
                   hosts: [mnist.local]

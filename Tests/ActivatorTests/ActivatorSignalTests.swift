@@ -1,4 +1,5 @@
 import Activator
+import ActivatorCore
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -137,6 +138,19 @@ import Testing
         }
         let metrics = try await activator.admin("/metrics").body
         #expect(metrics.contains(#"thaw_activator_retries_total{target="pair"} 1"#), "one refused connect, then the endpoint is out until probed again")
+    }
+
+    @Test func theRoutingExampleInHelpIsAValidRoutingFile() async throws {
+        let help = try TestProcess("thaw-activator", ["--help"])
+        #expect(try await help.waitForExit(timeout: 10) == 0)
+        let lines = help.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let start = try #require(lines.firstIndex { $0.trimmingCharacters(in: .whitespaces) == "targets:" })
+        let indent = lines[start].prefix { $0 == " " }.count
+        let example = lines[start...].prefix { $0.prefix(indent).allSatisfy { $0 == " " } && !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            .map { String($0.dropFirst(indent)) }.joined(separator: "\n")
+        let config = try RoutingConfig.parse(example, file: "--help")
+        #expect(config.targets.map(\.name) == ["mnist-v1", "mnist-v2"])
+        #expect(config.services.first?.canaryTrafficPercent == 20)
     }
 
     @Test func startupFailsLoudlyOnABadRoutingFile() async throws {
