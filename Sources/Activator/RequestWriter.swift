@@ -17,8 +17,14 @@ struct RequestWriter {
     let chunked: Bool
 
     init(for head: HTTPRequestHead) {
-        chunked = !head.headers.contains(name: "content-length")
-            && head.headers[canonicalForm: "transfer-encoding"].last?.lowercased() == "chunked"
+        chunked = Self.isChunked(head)
+    }
+
+    /// A request with `Transfer-Encoding` is framed by it, whatever `Content-Length` says (RFC 9112
+    /// §6.3); the parser has already de-chunked the body, so it is re-chunked for the replica and
+    /// any `Content-Length` is dropped, so the two hops can never disagree on where it ends.
+    private static func isChunked(_ head: HTTPRequestHead) -> Bool {
+        head.headers.contains(name: "transfer-encoding")
     }
 
     /// The head as the replica receives it. An HTTP/1.0 client's request goes on as HTTP/1.0, so the
@@ -40,8 +46,20 @@ struct RequestWriter {
         var forwardedFor: String?
         var forwarded: String?
         var hasProto = false
+        let chunked = isChunked(head)
+        if chunked {
+            // The codings as the client sent them (e.g. `gzip, chunked`): only the chunking is redone.
+            out.writeStaticString("transfer-encoding: ")
+            out.writeString(head.headers["transfer-encoding"].joined(separator: ", "))
+            out.writeStaticString("\r\n")
+        }
         for (name, value) in head.headers {
             switch name.utf8.count {
+            case 14 where chunked:
+                if name.lowercased() == "content-length" { continue }
+            case 17 where chunked:
+                if name.lowercased() == "transfer-encoding" { continue }
+                if name.lowercased() == "x-forwarded-proto" { hasProto = true }
             case 2, 6, 7, 10, 16, 18, 19:
                 let lower = name.lowercased()
                 if dropped.contains(lower) { continue }

@@ -31,6 +31,14 @@ import Testing
         #expect(!closing.contains("connection:"))
     }
 
+    @Test func transferEncodingWinsOverContentLength() {
+        let request = Self.head([("Host", "m.local"), ("Content-Length", "5"), ("Transfer-Encoding", "chunked")])
+        let text = String(buffer: RequestWriter.head(request, clientIP: nil))
+        #expect(text.contains("transfer-encoding: chunked\r\n"))
+        #expect(!text.lowercased().contains("content-length"), "the two hops must agree on where the body ends")
+        #expect(RequestWriter(for: request).chunked)
+    }
+
     @Test func chunkedBodiesStayChunkedAndLengthBodiesPassAsTheyAre() {
         var written = ByteBuffer()
         let append: (ByteBuffer) -> Void = { piece in var piece = piece; written.writeBuffer(&piece) }
