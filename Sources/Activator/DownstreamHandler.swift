@@ -33,6 +33,10 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private var readPending = false
     /// A close is under way; nothing more is answered on this connection.
     private var closing = false
+    /// Everything written before the close reached the socket.
+    private var outputFlushed = false
+    /// The client finished while our answer was still being written: close fully once it is out.
+    private var closeWhenFlushed = false
     private var timer: Scheduled<Void>?
     private var routes = RouteDirectory.Cache()
     /// The metric series of the last finished request; most requests on a connection share it.
@@ -87,7 +91,8 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             if discardingBody {
                 discardingBody = false
                 if closing {
-                    context.close(promise: nil)
+                    // The client ended its body: close now if our answer is out, else when it is.
+                    if outputFlushed { context.close(promise: nil) } else { closeWhenFlushed = true }
                 } else if request == nil {
                     finishExchange(context: context)
                 }
@@ -175,6 +180,12 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         }
         let now = NIODeadline.now()
         let timeout = target.timeout
+        if head.version.minor == 0, head.headers.contains(name: "transfer-encoding") {
+            // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
+            respondEarly(head: head, status: .badRequest, message: "HTTP/1.0 requests cannot use Transfer-Encoding", context: context)
+            closeAfterResponse = true
+            return
+        }
         if head.method == .CONNECT {
             respondEarly(head: head, status: .methodNotAllowed, message: "the activator does not tunnel CONNECT requests", context: context)
             return
@@ -288,7 +299,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         request.onReusedConnection = reused
         upstream.delegate = self
         if context.channel.isWritable { upstream.resumeReads() } else { upstream.pauseReads() }
-        if !request.held.isEmpty || !request.requestEnded { request.sentBody = true }
+        if request.hasBody { request.sentBody = true }
         let expectsContinue = request.head.headers[canonicalForm: "expect"].contains { $0.lowercased() == "100-continue" }
         upstream.expectResponse(toHEAD: request.head.method == .HEAD)
         upstream.write(RequestWriter.head(request.head, clientIP: clientIP))
@@ -318,7 +329,8 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         if !head.hasHopByHop, !closeAfterResponse, head.minorVersion == clientMinor, clientMinor == 1 {
             context.write(wrapOutboundOut(head.raw), promise: nil)
         } else {
-            context.write(wrapOutboundOut(ResponseScanner.rewrittenHead(head.raw, minorVersion: clientMinor, close: closeAfterResponse)), promise: nil)
+            context.write(wrapOutboundOut(ResponseScanner.rewrittenHead(head.raw, minorVersion: clientMinor, close: closeAfterResponse,
+                                                                        chunked: head.chunked)), promise: nil)
         }
     }
 
@@ -351,7 +363,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         guard let request, let context else { return }
         request.upstream = nil
         if request.responseStatus == nil, request.onReusedConnection, !request.sentBody, !request.retriedStale,
-           let endpoint = request.endpoint {
+           request.head.method.isIdempotent, let endpoint = request.endpoint {
             // A kept-alive connection the replica closed while it idled (its keep-alive limit is
             // shorter than ours): nothing of this bodiless request was processed, so send it once
             // more on a fresh connection.
@@ -414,7 +426,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         request.upstream?.close()
         request.upstream = nil
         complete(request, status: Int(status.code), releasing: endpoint)
-        if !request.requestEnded {
+        if !request.requestEnded, request.hasBody {
             discardingBody = true
             // The client may still be sending a body we will never read in full: close after answering.
             closeAfterResponse = true
@@ -426,7 +438,8 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     /// Answers before any target is involved (no route).
     private func respondEarly(head: HTTPRequestHead, status: HTTPResponseStatus, message: String, context: ChannelHandlerContext) {
-        closeAfterResponse = !head.isKeepAlive
+        // After CONNECT or an upgrade request NIO's parser stops: nothing more can be read here.
+        closeAfterResponse = !head.isKeepAlive || head.method == .CONNECT || head.headers.contains(name: "upgrade")
         discardingBody = true
         writeSimpleResponse(version: head.version, status: status, message: message, extraHeaders: [], context: context,
                             headRequest: head.method == .HEAD)
@@ -502,8 +515,9 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         closing = true
         let promise = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: promise)
-        promise.futureResult.assumeIsolated().whenComplete { _ in
-            if lingering {
+        promise.futureResult.assumeIsolated().whenComplete { [self] _ in
+            outputFlushed = true
+            if lingering, !closeWhenFlushed {
                 context.close(mode: .output, promise: nil)
                 context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { context.close(promise: nil) }
             } else {
@@ -526,6 +540,16 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         }
         // A request whose wake-up is already on its way is finished in `dispatched`.
         self.request = nil
+    }
+}
+
+extension HTTPMethod {
+    /// Methods that may be sent twice without a different effect (RFC 9110 §9.2.2).
+    var isIdempotent: Bool {
+        switch self {
+        case .GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE: true
+        default: false
+        }
     }
 }
 
@@ -570,7 +594,11 @@ final class ProxiedRequest {
         self.timeout = timeout
         self.deadline = arrival + timeout
         writer = RequestWriter(for: head)
+        hasBody = writer.chunked || (head.headers.first(name: "content-length").map { $0 != "0" } ?? false)
     }
+
+    /// The request carries a body (chunked, or a Content-Length above 0).
+    let hasBody: Bool
 
     enum HeldPart {
         case body(ByteBuffer)

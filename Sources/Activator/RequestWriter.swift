@@ -41,7 +41,9 @@ struct RequestWriter {
         var named: Set<String> = []
         for token in head.headers[canonicalForm: "connection"] {
             let name = token.lowercased()
-            if name != "close", name != "keep-alive" { named.insert(name) }
+            // Framing and Host are never hop-by-hop, whatever a client lists: dropping them would let
+            // a request's body be read by the replica as another request.
+            if !["close", "keep-alive", "content-length", "transfer-encoding", "host"].contains(name) { named.insert(name) }
         }
         var forwardedFor: String?
         var forwarded: String?
@@ -99,7 +101,7 @@ struct RequestWriter {
             }
             out.writeStaticString(";proto=http")
             if let host = head.headers.first(name: "host"), !host.isEmpty,
-               !host.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: ";") || $0 == UInt8(ascii: ",") }) {
+               !host.utf8.contains(where: { $0 < 0x21 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: ";") || $0 == UInt8(ascii: ",") }) {
                 out.writeStaticString(";host=\"")
                 out.writeString(host)
                 out.writeStaticString("\"")

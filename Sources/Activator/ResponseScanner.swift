@@ -18,6 +18,8 @@ struct ResponseScanner {
         var delimitedByClose: Bool
         /// The head carries hop-by-hop headers (or names some in `Connection`) and must be rewritten.
         var hasHopByHop: Bool
+        /// The body is chunked.
+        var chunked = false
         /// The raw head, status line to the blank line included.
         var raw: ByteBuffer
     }
@@ -206,6 +208,9 @@ struct ResponseScanner {
         if head.minorVersion == 0, !keepAlive { head.closes = true }
         if chunked {
             lastFraming = .chunked
+            // Chunking wins over a Content-Length; the client must not see both.
+            if contentLength != nil { head.hasHopByHop = true }
+            head.chunked = true
         } else if let contentLength {
             lastFraming = .length(contentLength)
         } else {
@@ -289,7 +294,7 @@ struct ResponseScanner {
 
     /// The head re-written for the client: its HTTP version, without hop-by-hop headers (and those
     /// named in `Connection`), with `connection: close` when the client connection will close.
-    static func rewrittenHead(_ raw: ByteBuffer, minorVersion: Int, close: Bool) -> ByteBuffer {
+    static func rewrittenHead(_ raw: ByteBuffer, minorVersion: Int, close: Bool, chunked: Bool = false) -> ByteBuffer {
         raw.withUnsafeReadableBytes { bytes in
             var out = ByteBuffer()
             out.reserveCapacity(bytes.count + 32)
@@ -306,7 +311,9 @@ struct ResponseScanner {
                    equal(UnsafeRawBufferPointer(rebasing: bytes[line..<colon]), "connection") {
                     for token in bytes[(colon + 1)..<end].split(separator: UInt8(ascii: ",")) {
                         let trimmed = token.drop { $0 == 32 || $0 == 9 }.reversed().drop { $0 == 32 || $0 == 9 }.reversed()
-                        named.append(trimmed.map(lower))
+                        let name = trimmed.map(lower)
+                        // Framing is never hop-by-hop, whatever the replica lists.
+                        if name != Array("content-length".utf8), name != Array("transfer-encoding".utf8) { named.append(name) }
                     }
                 }
                 line = nextLine(bytes, from: end)
@@ -317,6 +324,7 @@ struct ResponseScanner {
                 let colon = (line..<end).first { bytes[$0] == UInt8(ascii: ":") } ?? end
                 let name = UnsafeRawBufferPointer(rebasing: bytes[line..<colon])
                 let dropped = equal(name, "connection") || isHopByHop(name) || named.contains { $0.elementsEqual(name.map(lower)) }
+                    || (chunked && equal(name, "content-length"))
                 if !dropped {
                     out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[line..<(end + 2)]))
                 }

@@ -290,6 +290,23 @@ import Testing
         #expect(upgrade.stdout == "Hello World!\n")
         #expect(upgrade.stderr.lowercased().contains("connection: close"), "nothing more can be parsed after an upgrade request")
 
+        // A body that is itself a request must reach the replica as a body, never as a second request.
+        let smuggled = "GET /smuggled HTTP/1.1\r\nHost: h.local\r\n\r\n"
+        let smuggle = try await RawClient.exchange(port: activator.port,
+            "POST /up HTTP/1.1\r\nHost: h.local\r\nConnection: content-length\r\nContent-Length: \(smuggled.utf8.count)\r\n\r\n\(smuggled)") {
+                $0.contains("\"bytes\"")
+            }
+        #expect(smuggle.contains("{\"bytes\":\(smuggled.utf8.count)}"), "\(smuggle)")
+
+        // After an upgrade request or CONNECT, NIO's parser stops: the answer closes the connection.
+        let stopped = try await RawClient.exchange(port: activator.port,
+            "GET / HTTP/1.1\r\nHost: nowhere.local\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\nGET /a HTTP/1.1\r\nHost: h.local\r\n\r\n") { _ in false }
+        #expect(stopped.hasPrefix("HTTP/1.1 404") && stopped.lowercased().contains("connection: close"), "\(stopped)")
+
+        let oldChunked = try await RawClient.exchange(port: activator.port,
+            "POST /up HTTP/1.0\r\nHost: h.local\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n") { _ in false }
+        #expect(oldChunked.hasPrefix("HTTP/1.0 400"), "\(oldChunked)")
+
         let close = try await Self.curl(["-v", "-H", "Host: h.local", "-H", "Connection: close", "\(base)/c"])
         #expect(close.stdout == "Hello World!\n")
         #expect(close.stderr.lowercased().contains("connection: close"))

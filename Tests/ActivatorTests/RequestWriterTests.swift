@@ -31,6 +31,20 @@ import Testing
         #expect(!closing.contains("connection:"))
     }
 
+    @Test func framingAndHostAreNeverDroppedByConnectionTokens() {
+        let request = Self.head([("Host", "m.local"), ("Connection", "content-length, host, transfer-encoding, X-A"),
+                                 ("Content-Length", "40"), ("X-A", "a")])
+        let text = String(buffer: RequestWriter.head(request, clientIP: nil))
+        #expect(text.contains("Content-Length: 40\r\n"), "dropping it would let the body be read as a second request")
+        #expect(text.contains("Host: m.local\r\n"))
+        #expect(!text.contains("X-A"))
+    }
+
+    @Test func hostsThatCannotBeQuotedSafelyAreLeftOutOfForwarded() {
+        let text = String(buffer: RequestWriter.head(Self.head([("Host", "a\\")]), clientIP: "127.0.0.1"))
+        #expect(text.contains("forwarded: for=127.0.0.1;proto=http\r\n"))
+    }
+
     @Test func transferEncodingWinsOverContentLength() {
         let request = Self.head([("Host", "m.local"), ("Content-Length", "5"), ("Transfer-Encoding", "chunked")])
         let text = String(buffer: RequestWriter.head(request, clientIP: nil))

@@ -86,6 +86,17 @@ import Testing
         #expect(old.hasPrefix("HTTP/1.0 200 OK\r\n") && old.hasSuffix("connection: keep-alive\r\n\r\n"))
     }
 
+    @Test func aReplicaCannotStripFramingThroughConnectionAndChunkingWinsOverLength() throws {
+        let raw = ByteBuffer(string: "HTTP/1.1 200 OK\r\nConnection: content-length, transfer-encoding\r\nContent-Length: 2\r\n\r\n")
+        let head = String(buffer: ResponseScanner.rewrittenHead(raw, minorVersion: 1, close: false))
+        #expect(head == "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
+        let both = try Self.scan("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        let parsed = try #require(both.head)
+        #expect(parsed.chunked && parsed.hasHopByHop && both.ended)
+        let rewritten = String(buffer: ResponseScanner.rewrittenHead(parsed.raw, minorVersion: 1, close: false, chunked: true))
+        #expect(rewritten == "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    }
+
     @Test func bytesAfterTheEndAreLeftOver() throws {
         let result = try Self.scan("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxEXTRA")
         #expect(result.ended && result.body == "x")
