@@ -126,11 +126,7 @@ public struct Activator: Service {
                 ? .init(status: .serviceUnavailable, contentType: "text/plain", body: "draining\n")
                 : .init(status: .ok, contentType: "text/plain", body: "ready\n")
         case "/status":
-            let targets = directory.targets.map(\.snapshot).map { snapshot in
-                TargetStatus(name: snapshot.name, endpoints: snapshot.configured.map(\.description),
-                             readyEndpoints: snapshot.ready.map(\.description), queueLength: snapshot.queueLength,
-                             activeRequests: snapshot.activeRequests, failure: snapshot.failure)
-            }
+            let targets = directory.targets.map(\.snapshot)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             let body = (try? encoder.encode(["targets": targets])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
@@ -139,15 +135,6 @@ public struct Activator: Service {
             return .init(status: .notFound, contentType: "text/plain",
                          body: "not found: the admin port serves /metrics, /healthz, /readyz and /status\n")
         }
-    }
-
-    struct TargetStatus: Encodable {
-        var name: String
-        var endpoints: [String]
-        var readyEndpoints: [String]
-        var queueLength: Int
-        var activeRequests: Int
-        var failure: String?
     }
 }
 

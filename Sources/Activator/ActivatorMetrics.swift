@@ -39,8 +39,8 @@ public final class ActivatorMetrics: Sendable {
             let snapshot = target.snapshot
             target.metrics.queueLength.set(to: Double(snapshot.queueLength))
             target.metrics.activeRequests.set(to: Double(snapshot.activeRequests))
-            target.metrics.readyEndpoints.set(to: Double(snapshot.ready.count))
-            target.metrics.configuredEndpoints.set(to: Double(snapshot.configured.count))
+            target.metrics.readyEndpoints.set(to: Double(snapshot.readyEndpoints.count))
+            target.metrics.configuredEndpoints.set(to: Double(snapshot.endpoints.count))
             target.metrics.failed.set(to: snapshot.failure == nil ? 0 : 1)
         }
     }

@@ -178,23 +178,20 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                          context: context)
             return
         }
-        let now = NIODeadline.now()
-        let timeout = target.timeout
         if head.version.minor == 0, head.headers.contains(name: "transfer-encoding") {
             // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
             respondEarly(head: head, status: .badRequest, message: "HTTP/1.0 requests cannot use Transfer-Encoding", context: context)
-            closeAfterResponse = true
             return
         }
         if head.method == .CONNECT {
             respondEarly(head: head, status: .methodNotAllowed, message: "the activator does not tunnel CONNECT requests", context: context)
             return
         }
+        let now = NIODeadline.now()
+        let timeout = target.timeout
         let request = ProxiedRequest(head: head, target: target, arrival: now, timeout: timeout)
         self.request = request
-        // After a request that asks for an upgrade the decoder stops parsing, so nothing more can be
-        // read on this connection: answer, then close.
-        closeAfterResponse = !head.isKeepAlive || head.headers.contains(name: "upgrade")
+        closeAfterResponse = !Self.connectionContinues(after: head)
         armTimer(for: now + timeout, context: context)
         let eventLoop = context.eventLoop
         admit(request, target.admit { self.waiter(for: request, on: eventLoop) })
@@ -299,7 +296,6 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         request.onReusedConnection = reused
         upstream.delegate = self
         if context.channel.isWritable { upstream.resumeReads() } else { upstream.pauseReads() }
-        if request.hasBody { request.sentBody = true }
         let expectsContinue = request.head.headers[canonicalForm: "expect"].contains { $0.lowercased() == "100-continue" }
         upstream.expectResponse(toHEAD: request.head.method == .HEAD)
         upstream.write(RequestWriter.head(request.head, clientIP: clientIP))
@@ -321,7 +317,6 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     func upstreamHead(_ head: ResponseScanner.Head) {
         guard let request, let context else { return }
         request.responseStatus = head.status
-        request.upstreamKeepAlive = !head.closes
         let clientMinor = request.head.version.minor == 0 ? 0 : 1
         // A body that ends only when the replica closes can end the client's response only by closing too.
         if head.delimitedByClose { closeAfterResponse = true }
@@ -343,7 +338,8 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         let upstream = request.upstream
         request.upstream = nil
         if let upstream {
-            if request.upstreamKeepAlive, request.requestEnded { pool.release(upstream) } else { upstream.close() }
+            // The pool keeps it only if the replica did not say it closes (`UpstreamConnection.reusable`).
+            if request.requestEnded { pool.release(upstream) } else { upstream.close() }
         }
         complete(request, status: request.responseStatus)
         context.flush()
@@ -362,7 +358,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     func upstreamFailed(_ error: any Error) {
         guard let request, let context else { return }
         request.upstream = nil
-        if request.responseStatus == nil, request.onReusedConnection, !request.sentBody, !request.retriedStale,
+        if request.responseStatus == nil, request.onReusedConnection, !request.hasBody, !request.retriedStale,
            request.head.method.isIdempotent, let endpoint = request.endpoint {
             // A kept-alive connection the replica closed while it idled (its keep-alive limit is
             // shorter than ours): nothing of this bodiless request was processed, so send it once
@@ -436,10 +432,17 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         finishExchange(context: context)
     }
 
-    /// Answers before any target is involved (no route).
+    /// Whether this connection can carry another request after `head`. Not after CONNECT or an
+    /// upgrade request (NIO's parser stops reading there), nor after an HTTP/1.0 request with
+    /// Transfer-Encoding, whose framing cannot be trusted.
+    private static func connectionContinues(after head: HTTPRequestHead) -> Bool {
+        head.isKeepAlive && head.method != .CONNECT && !head.headers.contains(name: "upgrade")
+            && !(head.version.minor == 0 && head.headers.contains(name: "transfer-encoding"))
+    }
+
+    /// Answers before any target is involved (no route, or a request refused outright).
     private func respondEarly(head: HTTPRequestHead, status: HTTPResponseStatus, message: String, context: ChannelHandlerContext) {
-        // After CONNECT or an upgrade request NIO's parser stops: nothing more can be read here.
-        closeAfterResponse = !head.isKeepAlive || head.method == .CONNECT || head.headers.contains(name: "upgrade")
+        closeAfterResponse = !Self.connectionContinues(after: head)
         discardingBody = true
         writeSimpleResponse(version: head.version, status: status, message: message, extraHeaders: [], context: context,
                             headRequest: head.method == .HEAD)
@@ -578,13 +581,10 @@ final class ProxiedRequest {
     var requestEnded = false
     var needsUpstreamFlush = false
     var responseStatus: Int?
-    var upstreamKeepAlive = true
     var finished = false
     /// The timeout fired while an endpoint was being handed to the request.
     var expired = false
     var onReusedConnection = false
-    /// Some of the request body may have reached the replica: never send it twice.
-    var sentBody = false
     var retriedStale = false
 
     init(head: HTTPRequestHead, target: TargetRuntime, arrival: NIODeadline, timeout: TimeAmount) {
@@ -597,7 +597,8 @@ final class ProxiedRequest {
         hasBody = writer.chunked || (head.headers.first(name: "content-length").map { $0 != "0" } ?? false)
     }
 
-    /// The request carries a body (chunked, or a Content-Length above 0).
+    /// The request carries a body (chunked, or a Content-Length above 0); such a request is never
+    /// sent to a replica twice.
     let hasBody: Bool
 
     enum HeldPart {

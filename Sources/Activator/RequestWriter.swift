@@ -8,10 +8,14 @@ import TrafficStats
 /// Serialising here, rather than editing `HTTPHeaders` and handing the head to NIO's encoder,
 /// costs one buffer per request instead of several copies and validations (`make bench-activator`).
 struct RequestWriter {
-    /// Hop-by-hop headers: they stay on the client's hop. `Expect` is the activator's own business
-    /// (it answers `100 Continue` itself once a replica is chosen).
-    private static let dropped: Set<String> = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
-                                               "proxy-authenticate", "proxy-authorization", "expect"]
+    /// Hop-by-hop headers, and `Expect`: the activator answers `100 Continue` itself once a replica
+    /// is chosen.
+    private static let dropped: Set<String> = HopByHop.nameStrings.union(["expect"])
+    private static let proxiedBy = ProxyHeaders.proxiedBy.lowercased()
+    /// Lengths of every name the loop below treats specially, so most headers skip lowercasing.
+    private static let specialLengths: Set<Int> = Set((dropped.union([
+        "forwarded", "x-forwarded-for", "x-forwarded-proto", "content-length", "transfer-encoding", proxiedBy,
+    ])).map(\.utf8.count))
 
     /// True when the body goes on in chunked framing (the client sent it so).
     let chunked: Bool
@@ -37,13 +41,11 @@ struct RequestWriter {
         out.writeString(head.uri)
         out.writeStaticString(head.version == .http1_0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n")
 
-        // Headers named in Connection are hop-by-hop too.
+        // Headers named in Connection are hop-by-hop too, except framing and Host.
         var named: Set<String> = []
         for token in head.headers[canonicalForm: "connection"] {
             let name = token.lowercased()
-            // Framing and Host are never hop-by-hop, whatever a client lists: dropping them would let
-            // a request's body be read by the replica as another request.
-            if !["close", "keep-alive", "content-length", "transfer-encoding", "host"].contains(name) { named.insert(name) }
+            if !HopByHop.neverDroppedStrings.contains(name) { named.insert(name) }
         }
         var forwardedFor: String?
         var forwarded: String?
@@ -56,26 +58,25 @@ struct RequestWriter {
             out.writeStaticString("\r\n")
         }
         for (name, value) in head.headers {
-            switch name.utf8.count {
-            case 14 where chunked:
-                if name.lowercased() == "content-length" { continue }
-            case 17 where chunked:
-                if name.lowercased() == "transfer-encoding" { continue }
-                if name.lowercased() == "x-forwarded-proto" { hasProto = true }
-            case 2, 6, 7, 10, 16, 18, 19:
-                let lower = name.lowercased()
-                if dropped.contains(lower) { continue }
-            case 9:
-                if name.lowercased() == "forwarded" { forwarded = forwarded.map { $0 + ", " + value } ?? value; continue }
-            case 15:
-                if name.lowercased() == "x-forwarded-for" { forwardedFor = forwardedFor.map { $0 + ", " + value } ?? value; continue }
-            case 17:
-                if name.lowercased() == "x-forwarded-proto" { hasProto = true }
-            default:
-                break
+            if Self.specialLengths.contains(name.utf8.count) {
+                switch name.lowercased() {
+                case let lower where Self.dropped.contains(lower) || lower == Self.proxiedBy:
+                    continue
+                case "content-length" where chunked, "transfer-encoding" where chunked:
+                    continue
+                case "forwarded":
+                    forwarded = forwarded.map { $0 + ", " + value } ?? value
+                    continue
+                case "x-forwarded-for":
+                    forwardedFor = forwardedFor.map { $0 + ", " + value } ?? value
+                    continue
+                case "x-forwarded-proto":
+                    hasProto = true
+                default:
+                    break
+                }
             }
             if !named.isEmpty, named.contains(name.lowercased()) { continue }
-            if name.utf8.count == ProxyHeaders.proxiedBy.utf8.count, name.lowercased() == ProxyHeaders.proxiedBy.lowercased() { continue }
             out.writeString(name)
             out.writeStaticString(": ")
             out.writeString(value)

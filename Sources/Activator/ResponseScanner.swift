@@ -18,8 +18,12 @@ struct ResponseScanner {
         var delimitedByClose: Bool
         /// The head carries hop-by-hop headers (or names some in `Connection`) and must be rewritten.
         var hasHopByHop: Bool
-        /// The body is chunked.
-        var chunked = false
+        /// How the body is framed; nil when it has neither length nor chunking.
+        var framing: Framing?
+        var chunked: Bool {
+            if case .chunked = framing { return true }
+            return false
+        }
         /// The raw head, status line to the blank line included.
         var raw: ByteBuffer
     }
@@ -130,7 +134,7 @@ struct ResponseScanner {
     private mutating func startBody(_ head: Head) {
         if bodyless || head.status == 204 || head.status == 304 {
             state = .idle
-        } else if let framing = lastFraming {
+        } else if let framing = head.framing {
             switch framing {
             case .chunked: state = .chunked(.size(value: 0, digits: 0, inExtension: false))
             case .length(let length): state = length == 0 ? .idle : .fixed(remaining: length)
@@ -140,8 +144,7 @@ struct ResponseScanner {
         }
     }
 
-    private enum Framing { case chunked, length(Int) }
-    private var lastFraming: Framing?
+    enum Framing { case chunked, length(Int) }
 
     /// Reads a complete head out of `buffer`, keeping a partial one for the next call.
     private mutating func takeHead(_ buffer: inout ByteBuffer) throws -> Head? {
@@ -207,14 +210,12 @@ struct ResponseScanner {
         }
         if head.minorVersion == 0, !keepAlive { head.closes = true }
         if chunked {
-            lastFraming = .chunked
+            head.framing = .chunked
             // Chunking wins over a Content-Length; the client must not see both.
             if contentLength != nil { head.hasHopByHop = true }
-            head.chunked = true
         } else if let contentLength {
-            lastFraming = .length(contentLength)
+            head.framing = .length(contentLength)
         } else {
-            lastFraming = nil
             if !bodyless, head.status != 204, head.status != 304, !(100..<200).contains(head.status) {
                 head.delimitedByClose = true
                 head.closes = true
@@ -311,9 +312,9 @@ struct ResponseScanner {
                    equal(UnsafeRawBufferPointer(rebasing: bytes[line..<colon]), "connection") {
                     for token in bytes[(colon + 1)..<end].split(separator: UInt8(ascii: ",")) {
                         let trimmed = token.drop { $0 == 32 || $0 == 9 }.reversed().drop { $0 == 32 || $0 == 9 }.reversed()
-                        let name = trimmed.map(lower)
-                        // Framing is never hop-by-hop, whatever the replica lists.
-                        if name != Array("content-length".utf8), name != Array("transfer-encoding".utf8) { named.append(name) }
+                        let name = Array(trimmed.map(lower))
+                        let kept = name.withUnsafeBytes { token in HopByHop.neverDropped.contains { equal(token, $0) } }
+                        if !kept { named.append(name) }
                     }
                 }
                 line = nextLine(bytes, from: end)
@@ -323,7 +324,7 @@ struct ResponseScanner {
                 let end = lineEnd(bytes, from: line)
                 let colon = (line..<end).first { bytes[$0] == UInt8(ascii: ":") } ?? end
                 let name = UnsafeRawBufferPointer(rebasing: bytes[line..<colon])
-                let dropped = equal(name, "connection") || isHopByHop(name) || named.contains { $0.elementsEqual(name.map(lower)) }
+                let dropped = isHopByHop(name) || named.contains { $0.elementsEqual(name.map(lower)) }
                     || (chunked && equal(name, "content-length"))
                 if !dropped {
                     out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[line..<(end + 2)]))
@@ -380,11 +381,8 @@ struct ResponseScanner {
         return true
     }
 
-    private static let hopByHopNames: [StaticString] = ["keep-alive", "proxy-connection", "te", "trailer", "upgrade",
-                                                         "proxy-authenticate", "proxy-authorization"]
-
     private static func isHopByHop(_ name: UnsafeRawBufferPointer) -> Bool {
-        hopByHopNames.contains { equal(name, $0) }
+        HopByHop.names.contains { equal(name, $0) }
     }
 
     /// Whether a comma-separated header value contains `token` (case-insensitive).

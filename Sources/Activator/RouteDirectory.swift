@@ -40,10 +40,6 @@ final class RouteDirectory: Sendable {
         return resolve(host: host, path: path, in: cache.snapshot!)
     }
 
-    func resolve(host: String, path: String) -> TargetRuntime? {
-        resolve(host: host, path: path, in: current.withLockedValue { $0 })
-    }
-
     private func resolve(host: String, path: String, in snapshot: Snapshot) -> TargetRuntime? {
         guard let destination = snapshot.table.destination(host: host, path: path) else { return nil }
         let draw = draws.wrappingAdd(1, ordering: .relaxed).oldValue

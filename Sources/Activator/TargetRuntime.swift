@@ -15,15 +15,11 @@ struct WaitingRequest: Sendable {
 /// A single lock guards it; the critical sections are a few dictionary operations, and callbacks to
 /// waiting requests always run after the lock is released.
 final class TargetRuntime: Sendable {
-    struct Settings: Sendable {
-        var readinessPath: String
-        var timeout: TimeAmount
-        var configured: [EndpointAddress]
-    }
-
     private struct State: Sendable {
         var balancer: TargetBalancer<WaitingRequest>
-        var settings: Settings
+        var readinessPath: String
+        /// Endpoints the source lists; each gets traffic once its probe passes.
+        var configured: [EndpointAddress]
         /// Endpoints whose last probe passed.
         var probedReady: Set<EndpointAddress> = []
         /// Endpoints with a probe in flight.
@@ -46,13 +42,11 @@ final class TargetRuntime: Sendable {
         var balancer = TargetBalancer<WaitingRequest>(name: config.name, capacity: config.containerConcurrency,
                                                       queueLimit: config.queueLimit, now: now)
         _ = balancer.setFailure(config.failure, now: now)
-        timeoutNanoseconds = Synchronization.Atomic(Int64(config.timeoutSeconds * 1e9))
-        state = Mutex(State(balancer: balancer, settings: Settings(
-            readinessPath: config.readinessPath, timeout: .nanoseconds(Int64(config.timeoutSeconds * 1e9)),
-            configured: config.endpoints)))
+        timeoutNanoseconds = Synchronization.Atomic(Self.nanoseconds(config.timeoutSeconds))
+        state = Mutex(State(balancer: balancer, readinessPath: config.readinessPath, configured: config.endpoints))
     }
 
-    var settings: Settings { state.withLock { $0.settings } }
+    private static func nanoseconds(_ seconds: Double) -> Int64 { Int64(seconds * 1e9) }
 
     /// The request timeout, read on every request without taking the lock.
     var timeout: TimeAmount { .nanoseconds(timeoutNanoseconds.load(ordering: .relaxed)) }
@@ -98,10 +92,9 @@ final class TargetRuntime: Sendable {
     func apply(_ config: TargetConfig) {
         let (dispatches, failed) = state.withLock { state -> ([TargetBalancer<WaitingRequest>.Dispatch], [WaitingRequest]) in
             state.removed = false
-            timeoutNanoseconds.store(Int64(config.timeoutSeconds * 1e9), ordering: .relaxed)
-            state.settings = Settings(readinessPath: config.readinessPath,
-                                      timeout: .nanoseconds(Int64(config.timeoutSeconds * 1e9)),
-                                      configured: config.endpoints)
+            timeoutNanoseconds.store(Self.nanoseconds(config.timeoutSeconds), ordering: .relaxed)
+            state.readinessPath = config.readinessPath
+            state.configured = config.endpoints
             state.probedReady.formIntersection(config.endpoints)
             var dispatches = state.balancer.setReady(config.endpoints.filter(state.probedReady.contains))
             dispatches += state.balancer.setLimits(capacity: config.containerConcurrency, queueLimit: config.queueLimit)
@@ -117,7 +110,7 @@ final class TargetRuntime: Sendable {
     func remove() {
         let failed = state.withLock { state in
             state.removed = true
-            state.settings.configured = []
+            state.configured = []
             state.probedReady = []
             _ = state.balancer.setReady([])
             return state.balancer.removeAllWaiting(now: Clock.monotonicSeconds())
@@ -138,28 +131,29 @@ final class TargetRuntime: Sendable {
     /// Configured endpoints that have not passed a probe and have none in flight; marks them probing.
     func endpointsToProbe() -> (endpoints: [EndpointAddress], path: String) {
         state.withLock { state in
-            let due = state.settings.configured.filter { !state.probedReady.contains($0) && !state.probing.contains($0) }
+            let due = state.configured.filter { !state.probedReady.contains($0) && !state.probing.contains($0) }
             state.probing.formUnion(due)
-            return (due, state.settings.readinessPath)
+            return (due, state.readinessPath)
         }
     }
 
     func probeFinished(_ endpoint: EndpointAddress, ready: Bool) {
         let dispatches = state.withLock { state -> [TargetBalancer<WaitingRequest>.Dispatch] in
             state.probing.remove(endpoint)
-            guard ready, state.settings.configured.contains(endpoint), !state.probedReady.contains(endpoint) else { return [] }
+            guard ready, state.configured.contains(endpoint), !state.probedReady.contains(endpoint) else { return [] }
             state.probedReady.insert(endpoint)
-            return state.balancer.setReady(state.settings.configured.filter(state.probedReady.contains))
+            return state.balancer.setReady(state.configured.filter(state.probedReady.contains))
         }
         run(dispatches)
     }
 
     // MARK: Reporting
 
-    struct Snapshot: Sendable {
+    /// The target as `/status` shows it and the metrics read it.
+    struct Snapshot: Sendable, Encodable {
         var name: String
-        var configured: [EndpointAddress]
-        var ready: [EndpointAddress]
+        var endpoints: [EndpointAddress]
+        var readyEndpoints: [EndpointAddress]
         var queueLength: Int
         var activeRequests: Int
         var failure: String?
@@ -167,7 +161,7 @@ final class TargetRuntime: Sendable {
 
     var snapshot: Snapshot {
         state.withLock { state in
-            Snapshot(name: name, configured: state.settings.configured, ready: state.balancer.readyEndpoints,
+            Snapshot(name: name, endpoints: state.configured, readyEndpoints: state.balancer.readyEndpoints,
                      queueLength: state.balancer.queueLength, activeRequests: state.balancer.activeRequests,
                      failure: state.balancer.failure)
         }

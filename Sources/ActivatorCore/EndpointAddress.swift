@@ -1,5 +1,5 @@
 /// A replica's `host:port`, as the endpoint source gave it; the activator never forwards anywhere else.
-public struct EndpointAddress: Hashable, Sendable, CustomStringConvertible, Comparable {
+public struct EndpointAddress: Hashable, Sendable, CustomStringConvertible, Comparable, Encodable {
     public var host: String
     public var port: Int
 
@@ -20,4 +20,10 @@ public struct EndpointAddress: Hashable, Sendable, CustomStringConvertible, Comp
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     public static func < (a: Self, b: Self) -> Bool { (a.host, a.port) < (b.host, b.port) }
+
+    /// Encoded as `host:port`, the form the routing file uses.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
 }

@@ -1,3 +1,4 @@
+import ConfigFields
 import DequeModule
 import TrafficStats
 
@@ -226,16 +227,10 @@ public enum Rejection: Sendable, Equatable, Error, CustomStringConvertible {
             "target \(target) cannot come up: \(reason)"
         case .timedOut(let target, let seconds, let queued):
             queued
-                ? "target \(target): no replica could take the request within its timeout of \(FieldFormat.seconds(seconds)) (timeoutSeconds)"
-                : "target \(target): the replica did not answer within the request timeout of \(FieldFormat.seconds(seconds)) (timeoutSeconds)"
+                ? "target \(target): no replica could take the request within its timeout of \(FieldReader.format(seconds) + " s") (timeoutSeconds)"
+                : "target \(target): the replica did not answer within the request timeout of \(FieldReader.format(seconds) + " s") (timeoutSeconds)"
         case .shuttingDown(let target):
             "target \(target): the activator is shutting down and its drain deadline passed"
         }
-    }
-}
-
-enum FieldFormat {
-    static func seconds(_ value: Double) -> String {
-        value.rounded() == value ? "\(Int(value)) s" : "\(value) s"
     }
 }
