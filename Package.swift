@@ -96,10 +96,12 @@ let package = Package(
         ], path: "Sources/thaw-autoscaler"),
         .testTarget(name: "AutoscalingTests", dependencies: ["Autoscaling"]),
         .testTarget(name: "ScalingPolicyTests", dependencies: ["ScalingPolicy"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
+        // Running the package's own executables from tests: finding them, output, exit, memory.
+        .target(name: "ThawTestSupport", path: "Tests/ThawTestSupport"),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "ThawTestSupport"]),
         .testTarget(name: "ActivatorCoreTests", dependencies: ["ActivatorCore", "TrafficStats"]),
         .testTarget(name: "ActivatorTests", dependencies: [
-            "Activator", "ActivatorCore", "TrafficStats",
+            "Activator", "ActivatorCore", "TrafficStats", "ThawTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -111,11 +111,18 @@ final class Counters: Sendable {
     }
 }
 
+extension HTTPRequestHead {
+    /// A whole-number query parameter (`/big?n=100`).
+    func queryInt(_ name: String) -> Int? {
+        let query = uri.split(separator: "?").dropFirst().first ?? ""
+        return query.split(separator: "&").lazy.compactMap { $0.hasPrefix(name + "=") ? Int($0.dropFirst(name.count + 1)) : nil }.first
+    }
+}
+
 extension EchoHandler {
     /// Answers without a Content-Length: chunked (HTTP/1.1) or ended by closing the connection.
     func streamUnsized(path: String, head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let query = head.uri.split(separator: "?").dropFirst().first ?? ""
-        let count = query.split(separator: "&").compactMap { $0.hasPrefix("n=") ? Int($0.dropFirst(2)) : nil }.first ?? 3
+        let count = head.queryInt("n") ?? 3
         // HTTP/1.0 framing is the only way to make NIO send a body with neither length nor chunking.
         var response = HTTPResponseHead(version: path == "/unframed" ? .http1_0 : head.version, status: .ok)
         response.headers.add(name: "x-backend", value: settings.name)
@@ -210,12 +217,10 @@ final class EchoHandler: ChannelInboundHandler {
         } else if head.method == .POST || head.method == .PUT {
             body = ByteBuffer(string: #"{"bytes":\#(bytes)}"# + "\n")
         } else if path == "/slow" {
-            let query = head.uri.split(separator: "?").dropFirst().first ?? ""
-            delay = query.split(separator: "&").compactMap { $0.hasPrefix("ms=") ? Int64($0.dropFirst(3)) : nil }.first ?? 100
+            delay = Int64(head.queryInt("ms") ?? 100)
         }
         if path == "/big" {
-            let query = head.uri.split(separator: "?").dropFirst().first ?? ""
-            let size = query.split(separator: "&").compactMap { $0.hasPrefix("n=") ? Int($0.dropFirst(2)) : nil }.first ?? 1 << 20
+            let size = head.queryInt("n") ?? 1 << 20
             var response = HTTPResponseHead(version: head.version, status: .ok)
             response.headers.add(name: "content-length", value: String(size))
             context.write(wrapOutboundOut(.head(response)), promise: nil)

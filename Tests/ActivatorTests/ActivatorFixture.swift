@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Testing
+import ThawTestSupport
 
 /// A real `echo-backend` process on a free port.
 struct Backend: Sendable {
@@ -50,6 +51,27 @@ final class ActivatorProcess: Sendable {
         }
         self.port = try port("proxy")
         adminPort = try port("admin")
+    }
+
+    /// A routing file with one target, `NAME.local`, on these backends, probed at `/ready`, plus
+    /// `settings` lines for the target (`containerConcurrency: 1`).
+    static func routes(_ name: String, on backends: [Backend], settings: [String] = []) -> String {
+        let endpoints = backends.map { "\"\($0.address)\"" }.joined(separator: ", ")
+        return (["targets:", "  - name: \(name)", "    hosts: [\(name).local]", "    endpoints: [\(endpoints)]",
+                 "    readinessPath: /ready"] + settings.map { "    " + $0 }).joined(separator: "\n") + "\n"
+    }
+
+    /// An activator serving one target on these backends, once every backend passed its probe.
+    static func serving(_ name: String, on backends: [Backend], settings: [String] = [],
+                        arguments: [String] = []) async throws -> ActivatorProcess {
+        let activator = try await ActivatorProcess(config: routes(name, on: backends, settings: settings), arguments: arguments)
+        try await activator.waitForReady(name, endpoints: backends.count)
+        return activator
+    }
+
+    /// Waits until `count` endpoints of the target passed their probe.
+    func waitForReady(_ name: String, endpoints count: Int) async throws {
+        try await waitForTarget(name) { ($0["readyEndpoints"] as? [String])?.count == count }
     }
 
     /// Replaces the routing file; the activator picks it up within a poll interval.

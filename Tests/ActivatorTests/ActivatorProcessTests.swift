@@ -21,13 +21,7 @@ import Testing
             }
             try await activator.waitForTarget("cold") { $0["queueLength"] as? Int == count }
             let backend = try await Backend.start(name: "cold-1", readyAfter: 0.3)
-            try activator.rewrite("""
-                targets:
-                  - name: cold
-                    hosts: [cold.local]
-                    endpoints: ["\(backend.address)"]
-                    readinessPath: /ready
-                """)
+            try activator.rewrite(ActivatorProcess.routes("cold", on: [backend]))
             var responses: [HTTPCall.Response] = []
             for try await response in group { responses.append(response) }
             let stats = try await backend.stats()
@@ -84,7 +78,7 @@ import Testing
                 endpoints: ["\(healthy.address)"]
                 readinessPath: /ready
             """)
-        try await activator.waitForTarget("doomed") { ($0["readyEndpoints"] as? [String])?.count == 1 }
+        try await activator.waitForReady("doomed", endpoints: 1)
         let failed = try await activator.request(host: "doomed.local", path: "/crash-before-response")
         #expect(failed.status == 502)
         #expect(failed.body.contains("target doomed") && failed.body.contains(doomed.address), "\(failed.body)")
@@ -135,8 +129,8 @@ import Testing
                 canary: m-v2
                 canaryTrafficPercent: 20
             """)
-        try await activator.waitForTarget("m-v1") { ($0["readyEndpoints"] as? [String])?.count == 1 }
-        try await activator.waitForTarget("m-v2") { ($0["readyEndpoints"] as? [String])?.count == 1 }
+        try await activator.waitForReady("m-v1", endpoints: 1)
+        try await activator.waitForReady("m-v2", endpoints: 1)
         let total = 5000, workers = 16
         let canaryCount = try await withThrowingTaskGroup(of: Int.self) { group in
             for worker in 0..<workers {
@@ -160,15 +154,7 @@ import Testing
     @Test func aCapacityOfOnePerEndpointIsNeverExceeded() async throws {
         let one = try await Backend.start(name: "one")
         let two = try await Backend.start(name: "two")
-        let activator = try await ActivatorProcess(config: """
-            targets:
-              - name: single
-                hosts: [single.local]
-                endpoints: ["\(one.address)", "\(two.address)"]
-                containerConcurrency: 1
-                readinessPath: /ready
-            """)
-        try await activator.waitForTarget("single") { ($0["readyEndpoints"] as? [String])?.count == 2 }
+        let activator = try await ActivatorProcess.serving("single", on: [one, two], settings: ["containerConcurrency: 1"])
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<40 { group.addTask { try await activator.request(host: "single.local", path: "/slow?ms=20").status } }
             return try await group.reduce(into: [Int]()) { $0.append($1) }
@@ -182,14 +168,7 @@ import Testing
 
     @Test func aLargeUploadStreamsThroughWithBoundedActivatorMemory() async throws {
         let backend = try await Backend.start(name: "sink")
-        let activator = try await ActivatorProcess(config: """
-            targets:
-              - name: sink
-                hosts: [sink.local]
-                endpoints: ["\(backend.address)"]
-                readinessPath: /ready
-            """)
-        try await activator.waitForTarget("sink") { ($0["readyEndpoints"] as? [String])?.count == 1 }
+        let activator = try await ActivatorProcess.serving("sink", on: [backend])
         let before = activator.process.memory
         let size = 200 * 1024 * 1024
         let response = try await activator.request(host: "sink.local", path: "/upload", method: .POST,

@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Testing
+import ThawTestSupport
 
 /// What the activator tells the autoscaler, how it shuts down, and how it treats HTTP details,
 /// checked against real processes.
@@ -58,14 +59,7 @@ import Testing
         placeholder.process.signal(SIGKILL)
         _ = try await placeholder.process.waitForExit(timeout: 5)
         let backend = try await Backend.start(name: "b")
-        let activator = try await ActivatorProcess(config: """
-            targets:
-              - name: served
-                hosts: [served.local]
-                endpoints: ["\(backend.address)"]
-                readinessPath: /ready
-            """, arguments: ["--autoscaler-url", "http://127.0.0.1:\(port)"])
-        try await activator.waitForTarget("served") { ($0["readyEndpoints"] as? [String])?.count == 1 }
+        let activator = try await ActivatorProcess.serving("served", on: [backend], arguments: ["--autoscaler-url", "http://127.0.0.1:\(port)"])
         for _ in 0..<5 { #expect(try await activator.request(host: "served.local").status == 200) }
         try await activator.process.waitFor("cannot send stats to the autoscaler")
         let autoscaler = try await Backend.start(name: "autoscaler", arguments: ["--record", log], port: port)
@@ -81,14 +75,7 @@ import Testing
 
     @Test func sigtermLetsInFlightRequestsFinishThenExitsCleanly() async throws {
         let backend = try await Backend.start(name: "slow")
-        let activator = try await ActivatorProcess(config: """
-            targets:
-              - name: slow
-                hosts: [slow.local]
-                endpoints: ["\(backend.address)"]
-                readinessPath: /ready
-            """, arguments: ["--drain-seconds", "10"])
-        try await activator.waitForTarget("slow") { ($0["readyEndpoints"] as? [String])?.count == 1 }
+        let activator = try await ActivatorProcess.serving("slow", on: [backend], arguments: ["--drain-seconds", "10"])
         async let slow = activator.request(host: "slow.local", path: "/slow?ms=1500")
         try await activator.waitForTarget("slow") { $0["activeRequests"] as? Int == 1 }
         activator.process.signal(SIGTERM)
@@ -103,14 +90,7 @@ import Testing
 
     @Test func aBrokenReloadKeepsThePreviousRoutes() async throws {
         let backend = try await Backend.start(name: "kept")
-        let activator = try await ActivatorProcess(config: """
-            targets:
-              - name: kept
-                hosts: [kept.local]
-                endpoints: ["\(backend.address)"]
-                readinessPath: /ready
-            """)
-        try await activator.waitForTarget("kept") { ($0["readyEndpoints"] as? [String])?.count == 1 }
+        let activator = try await ActivatorProcess.serving("kept", on: [backend])
         try activator.rewrite("targets:\n  - name: kept\n    endpoint: [oops]\n")
         try await activator.process.waitFor("routing file has an error")
         #expect(activator.process.stderr.contains("unknown field \"targets[0].endpoint\""))
@@ -122,14 +102,7 @@ import Testing
     @Test func aRefusedConnectionIsRetriedOnAnotherEndpoint() async throws {
         let alive = try await Backend.start(name: "alive")
         let dying = try await Backend.start(name: "dying")
-        let activator = try await ActivatorProcess(config: """
-            targets:
-              - name: pair
-                hosts: [pair.local]
-                endpoints: ["\(alive.address)", "\(dying.address)"]
-                readinessPath: /ready
-            """)
-        try await activator.waitForTarget("pair") { ($0["readyEndpoints"] as? [String])?.count == 2 }
+        let activator = try await ActivatorProcess.serving("pair", on: [alive, dying])
         dying.process.signal(SIGKILL)
         _ = try await dying.process.waitForExit(timeout: 5)
         for _ in 0..<10 {
@@ -166,16 +139,7 @@ import Testing
 /// leaves a connection stuck.
 @Suite(.serialized) struct ActivatorSlowClientTests {
     static func activator(_ backend: Backend) async throws -> ActivatorProcess {
-        let activator = try await ActivatorProcess(config: """
-            targets:
-              - name: s
-                hosts: [s.local]
-                endpoints: ["\(backend.address)"]
-                readinessPath: /ready
-                timeoutSeconds: 8
-            """, arguments: ["--threads", "1"])
-        try await activator.waitForTarget("s") { ($0["readyEndpoints"] as? [String])?.count == 1 }
-        return activator
+        try await ActivatorProcess.serving("s", on: [backend], settings: ["timeoutSeconds: 8"], arguments: ["--threads", "1"])
     }
 
     @Test func aConnectionPausedForASlowClientServesTheNextRequest() async throws {
@@ -227,14 +191,7 @@ import Testing
 
     @Test func headersKeepAliveChunkedAndExpectContinue() async throws {
         let backend = try await Backend.start(name: "h")
-        let activator = try await ActivatorProcess(config: """
-            targets:
-              - name: h
-                hosts: [h.local]
-                endpoints: ["\(backend.address)"]
-                readinessPath: /ready
-            """)
-        try await activator.waitForTarget("h") { ($0["readyEndpoints"] as? [String])?.count == 1 }
+        let activator = try await ActivatorProcess.serving("h", on: [backend])
         let base = "http://127.0.0.1:\(activator.port)"
 
         let headers = try await Self.curl(["-H", "Host: h.local", "-H", "Connection: keep-alive, X-Secret",

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ThawTestSupport
 
 /// Runs the real `thaw` executable, as a user would, and checks what it prints and how it exits.
 @Suite struct ThawCommandTests {
@@ -12,22 +13,9 @@ import Testing
         var stderr: String
     }
 
-    /// The built executable `name`, found next to (or above) the running test binary.
-    static func executable(_ name: String) throws -> URL {
-        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        var directory = testBinary.deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path), directory.path != "/" {
-            directory = directory.deletingLastPathComponent()
-        }
-        let url = directory.appendingPathComponent(name)
-        try #require(FileManager.default.isExecutableFile(atPath: url.path),
-                     "build \(name) first (swift build); looked next to \(testBinary.path)")
-        return url
-    }
-
     static func run(_ name: String, _ arguments: [String]) throws -> Result {
         let process = Process()
-        process.executableURL = try executable(name)
+        process.executableURL = try TestProcess.executable(name)
         process.arguments = arguments
         process.currentDirectoryURL = repository
         let out = Pipe(), err = Pipe()

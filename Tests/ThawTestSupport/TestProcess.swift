@@ -1,21 +1,20 @@
 import Foundation
-import Testing
 
 /// A real executable from this package, started for one test and killed when the test is done.
 ///
 /// Output goes to files so a test can wait for a line ("listening on ...") and show the log when
 /// an expectation fails.
-final class TestProcess: @unchecked Sendable {
-    let process = Process()
-    let name: String
-    let stdoutPath: String
-    let stderrPath: String
+public final class TestProcess: @unchecked Sendable {
+    public let process = Process()
+    public let name: String
+    public let stdoutPath: String
+    public let stderrPath: String
 
-    convenience init(_ executable: String, _ arguments: [String], name: String? = nil) throws {
+    public convenience init(_ executable: String, _ arguments: [String], name: String? = nil) throws {
         try self.init(url: Self.executable(executable), arguments: arguments, name: name ?? executable)
     }
 
-    init(url: URL, arguments: [String], name: String) throws {
+    public init(url: URL, arguments: [String], name: String) throws {
         self.name = name
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -37,13 +36,13 @@ final class TestProcess: @unchecked Sendable {
         }
     }
 
-    var pid: Int32 { process.processIdentifier }
-    var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
-    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+    public var pid: Int32 { process.processIdentifier }
+    public var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+    public var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
     /// Waits until stdout or stderr contains `text`; returns the first line that does.
     @discardableResult
-    func waitFor(_ text: String, timeout: Double = 20) async throws -> String {
+    public func waitFor(_ text: String, timeout: Double = 20) async throws -> String {
         let end = Date().addingTimeInterval(timeout)
         while Date() < end {
             for line in (stdout + "\n" + stderr).split(separator: "\n") where line.contains(text) {
@@ -57,17 +56,17 @@ final class TestProcess: @unchecked Sendable {
         throw TestFailure("\(name) did not print \"\(text)\" within \(timeout) s; stderr:\n\(stderr)")
     }
 
-    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+    public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
     /// Waits for the process to exit; returns its status, or nil if it is still running after `timeout`.
-    func waitForExit(timeout: Double) async throws -> Int32? {
+    public func waitForExit(timeout: Double) async throws -> Int32? {
         let end = Date().addingTimeInterval(timeout)
         while process.isRunning, Date() < end { try await Task.sleep(for: .milliseconds(20)) }
         return process.isRunning ? nil : process.terminationStatus
     }
 
     /// Peak and current resident memory in KiB, from /proc.
-    var memory: (peak: Int, current: Int) {
+    public var memory: (peak: Int, current: Int) {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
         func field(_ name: String) -> Int {
             guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
@@ -77,7 +76,7 @@ final class TestProcess: @unchecked Sendable {
     }
 
     /// A program from the system's PATH, e.g. curl (installed by `make test`).
-    static func systemExecutable(_ name: String) throws -> URL {
+    public static func systemExecutable(_ name: String) throws -> URL {
         for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
             let url = URL(fileURLWithPath: String(directory)).appendingPathComponent(name)
             if FileManager.default.isExecutableFile(atPath: url.path) { return url }
@@ -86,7 +85,7 @@ final class TestProcess: @unchecked Sendable {
     }
 
     /// The built executable `name`, found next to (or above) the running test binary.
-    static func executable(_ name: String) throws -> URL {
+    public static func executable(_ name: String) throws -> URL {
         let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         var directory = testBinary.deletingLastPathComponent()
         while !FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path), directory.path != "/" {
@@ -100,7 +99,7 @@ final class TestProcess: @unchecked Sendable {
     }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct TestFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
