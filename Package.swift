@@ -23,6 +23,9 @@ let package = Package(
         .library(name: "ScalingPolicy", targets: ["ScalingPolicy"]),
         .library(name: "Simulation", targets: ["Simulation"]),
         .executable(name: "echo-backend", targets: ["EchoBackend"]),
+        .executable(name: "digits-model-server", targets: ["DigitsModelServer"]),
+        .executable(name: "digits-transformer", targets: ["DigitsTransformer"]),
+        .library(name: "MLService", targets: ["MLService"]),
         .library(name: "TrafficStats", targets: ["TrafficStats"]),
         .library(name: "ActivatorCore", targets: ["ActivatorCore"]),
         .library(name: "Activator", targets: ["Activator"]),
@@ -85,6 +88,24 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ], path: "Sources/echo-backend"),
+        // MLService and MLServiceRuntime documents, and the Go-template subset runtimes use.
+        .target(name: "MLService", dependencies: [
+            "ConfigFields",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        // The example model (a KServe V2 digit classifier) and its transformer, run by `make demo`.
+        .executableTarget(name: "DigitsModelServer", dependencies: [
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ], path: "examples/digits/model-server"),
+        .executableTarget(name: "DigitsTransformer", dependencies: [
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ], path: "examples/digits/transformer"),
         .executableTarget(name: "ThawQueue", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/thaw-queue"),
@@ -99,6 +120,7 @@ let package = Package(
         // Running the package's own executables from tests: finding them, output, exit, memory.
         .target(name: "ThawTestSupport", path: "Tests/ThawTestSupport"),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "ThawTestSupport"]),
+        .testTarget(name: "MLServiceTests", dependencies: ["MLService"]),
         .testTarget(name: "ActivatorCoreTests", dependencies: ["ActivatorCore", "TrafficStats"]),
         .testTarget(name: "ActivatorTests", dependencies: [
             "Activator", "ActivatorCore", "TrafficStats", "ThawTestSupport",
