@@ -107,7 +107,11 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ], path: "examples/digits/transformer"),
         .executableTarget(name: "ThawQueue", dependencies: [
+            "Activator", "ActivatorCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/thaw-queue"),
         .executableTarget(name: "ThawCollector", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -121,6 +125,7 @@ let package = Package(
         .target(name: "ThawTestSupport", path: "Tests/ThawTestSupport"),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "ThawTestSupport"]),
         .testTarget(name: "MLServiceTests", dependencies: ["MLService"]),
+        .testTarget(name: "ExampleTests", dependencies: ["ThawTestSupport"]),
         .testTarget(name: "ActivatorCoreTests", dependencies: ["ActivatorCore", "TrafficStats"]),
         .testTarget(name: "ActivatorTests", dependencies: [
             "Activator", "ActivatorCore", "TrafficStats", "ThawTestSupport",

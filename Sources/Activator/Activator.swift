@@ -10,6 +10,10 @@ import ServiceLifecycle
 /// The activator as one service: the proxy port, the admin port, readiness probing, reporting to
 /// the autoscaler and following the endpoint source, started and stopped together.
 ///
+/// The same proxy runs as each replica's sidecar (`thaw-queue`, `ProxyRole.sidecar`): one target
+/// whose one endpoint is the model server, with its concurrency limit and queue. Sharing the data
+/// path means framing, backpressure and failure handling are written and tested once.
+///
 /// On graceful shutdown (SIGTERM) it reports not-ready, stops accepting connections, lets queued
 /// and in-flight requests finish until the drain deadline, answers any still waiting with 503, and returns.
 public struct Activator: Service {
@@ -20,13 +24,30 @@ public struct Activator: Service {
         public var autoscaler: AutoscalerURL?
         public var drainDeadline: Duration = .seconds(30)
         public var connectTimeout: TimeAmount = .seconds(2)
+        public var role: ProxyRole = .activator
+        /// Route every request on the main port as if it were sent to this host (a sidecar's one target).
+        public var fixedHost: String?
+        /// More proxy ports, each routing every request as if sent to its host: a service's own port,
+        /// or the address a transformer is given for its predictors, where no Host header can be set.
+        public var hostPorts: [HostPort] = []
         public init() {}
+    }
+
+    public struct HostPort: Sendable, Equatable {
+        public var port: Int
+        public var host: String
+        public init(port: Int, host: String) {
+            self.port = port
+            self.host = host
+        }
     }
 
     /// Where the servers listen once bound (port 0 picks a free one).
     public struct Bound: Sendable {
         public var proxy: SocketAddress
         public var admin: SocketAddress
+        /// The bound address of each of `Options.hostPorts`, by host.
+        public var hostPorts: [String: SocketAddress]
     }
 
     let options: Options
@@ -47,34 +68,28 @@ public struct Activator: Service {
     }
 
     public func run() async throws {
-        let reporter = AutoscalerReporter(url: options.autoscaler, eventLoopGroup: group, metrics: metrics, logger: logger)
+        let reporter = AutoscalerReporter(url: options.autoscaler, role: options.role, eventLoopGroup: group, metrics: metrics, logger: logger)
         let directory = RouteDirectory(metrics: metrics, pokes: reporter)
         directory.apply(source.initial)
-        let draining = NIOLockedValueBox(false)
+        let draining = Draining(false)
         let pools = try await UpstreamPools.make(group: group, connectTimeout: options.connectTimeout)
 
-        let proxy = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(.backlog, value: 1024)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { [logger] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    // Requests are decoded by NIO; responses leave as bytes (a replica's raw response,
-                    // or one of ours), so no response encoder. Pipelining and malformed requests are
-                    // handled by DownstreamHandler itself.
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-                    try channel.pipeline.syncOperations.addHandler(
-                        DownstreamHandler(directory: directory, pool: pools.pool(for: channel.eventLoop), logger: logger))
-                }
-            }
-            .bind(host: options.host, port: options.port).get()
-        let admin = try await AdminServer.bind(host: options.host, port: options.adminPort, group: group) { [metrics] head in
-            Self.adminReply(head, directory: directory, metrics: metrics, draining: draining.withLockedValue { $0 })
+        let proxy = try await bindProxy(port: options.port, fixedHost: options.fixedHost, directory: directory, pools: pools, draining: draining)
+        var extra: [(HostPort, any Channel)] = []
+        for hostPort in options.hostPorts {
+            extra.append((hostPort, try await bindProxy(port: hostPort.port, fixedHost: hostPort.host, directory: directory,
+                                                        pools: pools, draining: draining)))
         }
-        let bound = Bound(proxy: proxy.localAddress!, admin: admin.localAddress!)
-        logger.info("thaw-activator listening", metadata: [
+        let admin = try await AdminServer.bind(host: options.host, port: options.adminPort, group: group) { [metrics] head in
+            Self.adminReply(head, directory: directory, metrics: metrics, draining: draining.withLockedValue { $0 }, role: options.role)
+        }
+        let bound = Bound(proxy: proxy.localAddress!, admin: admin.localAddress!,
+                          hostPorts: Dictionary(extra.map { ($0.0.host, $0.1.localAddress!) }, uniquingKeysWith: { first, _ in first }))
+        var listening: Logger.Metadata = [
             "proxy": "\(bound.proxy)", "admin": "\(bound.admin)",
-            "targets": "\(source.initial.targets.map(\.name).joined(separator: ","))"])
+            "targets": "\(source.initial.targets.map(\.name).joined(separator: ","))"]
+        for (hostPort, channel) in extra { listening["port for \(hostPort.host)"] = "\(channel.localAddress!)" }
+        logger.info("\(options.role.programName) listening", metadata: listening)
         onBound(bound)
 
         let prober = ReadinessProber(directory: directory, eventLoopGroup: group, logger: logger)
@@ -91,6 +106,7 @@ public struct Activator: Service {
             draining.withLockedValue { $0 = true }
             logger.info("shutting down: no new connections; draining queued and in-flight requests", metadata: ["deadline": "\(options.drainDeadline)"])
             try? await proxy.close()
+            for (_, channel) in extra { try? await channel.close() }
             await Self.drain(directory, deadline: options.drainDeadline, logger: logger)
             for target in directory.targets { target.failWaiting(.shuttingDown(target: target.name)) }
             reporter.finish()
@@ -100,7 +116,27 @@ public struct Activator: Service {
             }
         }
         try? await admin.close()
-        logger.info("thaw-activator stopped")
+        logger.info("\(options.role.programName) stopped")
+    }
+
+    private func bindProxy(port: Int, fixedHost: String?, directory: RouteDirectory, pools: UpstreamPools,
+                           draining: Draining) async throws -> any Channel {
+        let settings = DownstreamSettings(role: options.role, fixedHost: fixedHost, draining: draining)
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 1024)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [logger] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // Requests are decoded by NIO; responses leave as bytes (a replica's raw response,
+                    // or one of ours), so no response encoder. Pipelining and malformed requests are
+                    // handled by DownstreamHandler itself.
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+                    try channel.pipeline.syncOperations.addHandler(
+                        DownstreamHandler(directory: directory, pool: pools.pool(for: channel.eventLoop), settings: settings, logger: logger))
+                }
+            }
+            .bind(host: options.host, port: port).get()
     }
 
     private static func drain(_ directory: RouteDirectory, deadline: Duration, logger: Logger) async {
@@ -114,7 +150,8 @@ public struct Activator: Service {
         logger.warning("drain deadline passed with requests still open")
     }
 
-    static func adminReply(_ head: HTTPRequestHead, directory: RouteDirectory, metrics: ActivatorMetrics, draining: Bool) -> AdminServer.Reply {
+    static func adminReply(_ head: HTTPRequestHead, directory: RouteDirectory, metrics: ActivatorMetrics, draining: Bool,
+                           role: ProxyRole = .activator) -> AdminServer.Reply {
         switch head.uri.split(separator: "?").first.map(String.init) ?? "" {
         case "/metrics":
             metrics.refresh(directory.targets)
@@ -122,9 +159,11 @@ public struct Activator: Service {
         case "/healthz":
             return .init(status: .ok, contentType: "text/plain", body: "ok\n")
         case "/readyz":
-            return draining
-                ? .init(status: .serviceUnavailable, contentType: "text/plain", body: "draining\n")
-                : .init(status: .ok, contentType: "text/plain", body: "ready\n")
+            if draining { return .init(status: .serviceUnavailable, contentType: "text/plain", body: "draining\n") }
+            if case .sidecar = role, !directory.targets.contains(where: \.hasReadyEndpoint) {
+                return .init(status: .serviceUnavailable, contentType: "text/plain", body: "the model server is not ready yet\n")
+            }
+            return .init(status: .ok, contentType: "text/plain", body: "ready\n")
         case "/status":
             let targets = directory.targets.map(\.snapshot)
             let encoder = JSONEncoder()
@@ -135,6 +174,40 @@ public struct Activator: Service {
             return .init(status: .notFound, contentType: "text/plain",
                          body: "not found: the admin port serves /metrics, /healthz, /readyz and /status\n")
         }
+    }
+}
+
+/// Which hop the proxy is; everything else about the data path is the same.
+public enum ProxyRole: Sendable, Equatable {
+    /// In front of every replica: buffers for targets without a ready replica, pokes the
+    /// autoscaler, and reports the seconds in which it held requests.
+    case activator
+    /// In front of one replica's model server (`thaw-queue`): answers readiness probes from its own
+    /// probe of the model server, tells requests the activator forwarded apart, and reports every
+    /// second, idle ones included, as `replica`.
+    case sidecar(replica: String)
+
+    var programName: String {
+        switch self {
+        case .activator: "thaw-activator"
+        case .sidecar: "thaw-queue"
+        }
+    }
+}
+
+/// Set once shutdown begins; read by every connection's readiness answers.
+typealias Draining = NIOLockedValueBox<Bool>
+
+/// What every connection of one listener shares.
+final class DownstreamSettings: Sendable {
+    let role: ProxyRole
+    let fixedHost: String?
+    let draining: Draining
+
+    init(role: ProxyRole, fixedHost: String?, draining: Draining) {
+        self.role = role
+        self.fixedHost = fixedHost
+        self.draining = draining
     }
 }
 

@@ -1,25 +1,29 @@
 import NIOConcurrencyHelpers
 import Prometheus
 
-/// The activator's Prometheus metrics, served on the admin port.
+/// The proxy's Prometheus metrics, served on the admin port.
 ///
-/// Names follow Prometheus conventions under `thaw_activator_`; every per-target series carries a
-/// `target` label so a dashboard can line a release's cold-start wait up with its replica count.
+/// Names follow Prometheus conventions under `thaw_activator_` (or `thaw_queue_` for a replica's
+/// sidecar, which runs the same proxy); every per-target series carries a `target` label so a
+/// dashboard can line a release's cold-start wait up with its replica count.
 public final class ActivatorMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
+    let namespace: String
     static let latencyBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
     static let bufferedBuckets: [Double] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300]
 
     let configReloads: (ok: Prometheus.Counter, failed: Prometheus.Counter)
     let statReports: (ok: Prometheus.Counter, failed: Prometheus.Counter)
 
-    public init() {
+    public init(namespace: String = "thaw_activator") {
+        self.namespace = namespace
+        let name = { Self.name($0, $1, $2, namespace: namespace) }
         configReloads = (
-            registry.makeCounter(descriptor: Self.name("config_reloads", "total", "Routing table reloads, by result."), labels: [("result", "ok")]),
-            registry.makeCounter(descriptor: Self.name("config_reloads", "total", "Routing table reloads, by result."), labels: [("result", "error")]))
+            registry.makeCounter(descriptor: name("config_reloads", "total", "Routing table reloads, by result."), labels: [("result", "ok")]),
+            registry.makeCounter(descriptor: name("config_reloads", "total", "Routing table reloads, by result."), labels: [("result", "error")]))
         statReports = (
-            registry.makeCounter(descriptor: Self.name("stat_reports", "total", "Stat batches sent to the autoscaler, by result."), labels: [("result", "ok")]),
-            registry.makeCounter(descriptor: Self.name("stat_reports", "total", "Stat batches sent to the autoscaler, by result."), labels: [("result", "error")]))
+            registry.makeCounter(descriptor: name("stat_reports", "total", "Stat batches sent to the autoscaler, by result."), labels: [("result", "ok")]),
+            registry.makeCounter(descriptor: name("stat_reports", "total", "Stat batches sent to the autoscaler, by result."), labels: [("result", "error")]))
     }
 
     /// Counts a reload of the routing source, good or rejected.
@@ -27,11 +31,11 @@ public final class ActivatorMetrics: Sendable {
         (ok ? configReloads.ok : configReloads.failed).increment()
     }
 
-    static func name(_ metric: String, _ unit: String?, _ help: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(namespace: "thaw_activator", metricName: metric, unitName: unit ?? "", helpText: help)
+    static func name(_ metric: String, _ unit: String?, _ help: String, namespace: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: namespace, metricName: metric, unitName: unit ?? "", helpText: help)
     }
 
-    func target(_ name: String) -> TargetMetrics { TargetMetrics(target: name, registry: registry) }
+    func target(_ name: String) -> TargetMetrics { TargetMetrics(target: name, registry: registry, namespace: namespace) }
 
     /// Sets the gauges that describe current state from the targets, just before a scrape.
     func refresh(_ targets: [TargetRuntime]) {
@@ -61,18 +65,22 @@ final class TargetMetrics: Sendable {
     let pokes: Prometheus.Counter
     private let byStatus = NIOLockedValueBox<[Int: (requests: Prometheus.Counter, latency: ValueHistogram)]>([:])
 
-    init(target: String, registry: PrometheusCollectorRegistry) {
+    private let namespace: String
+
+    init(target: String, registry: PrometheusCollectorRegistry, namespace: String) {
         self.target = target
         self.registry = registry
+        self.namespace = namespace
+        let name = { ActivatorMetrics.name($0, $1, $2, namespace: namespace) }
         let labels = [("target", target)]
-        queueLength = registry.makeGauge(descriptor: ActivatorMetrics.name("queue_length", nil, "Requests waiting for a replica."), labels: labels)
-        activeRequests = registry.makeGauge(descriptor: ActivatorMetrics.name("in_flight_requests", nil, "Requests held by the activator, waiting or being proxied."), labels: labels)
-        readyEndpoints = registry.makeGauge(descriptor: ActivatorMetrics.name("endpoints", nil, "Replica endpoints, by state."), labels: labels + [("state", "ready")])
-        configuredEndpoints = registry.makeGauge(descriptor: ActivatorMetrics.name("endpoints", nil, "Replica endpoints, by state."), labels: labels + [("state", "known")])
-        failed = registry.makeGauge(descriptor: ActivatorMetrics.name("target_failed", nil, "1 while the endpoint source reports that the target cannot come up."), labels: labels)
-        buffered = registry.makeValueHistogram(descriptor: ActivatorMetrics.name("buffered", "seconds", "Time requests waited for a replica before being forwarded: the cold-start wait."), labels: labels, buckets: ActivatorMetrics.bufferedBuckets)
-        retries = registry.makeCounter(descriptor: ActivatorMetrics.name("retries", "total", "Requests sent to another endpoint after their first could not be reached."), labels: labels)
-        pokes = registry.makeCounter(descriptor: ActivatorMetrics.name("pokes", "total", "Pokes sent to the autoscaler for a target with no ready replica."), labels: labels)
+        queueLength = registry.makeGauge(descriptor: name("queue_length", nil, "Requests waiting for a replica."), labels: labels)
+        activeRequests = registry.makeGauge(descriptor: name("in_flight_requests", nil, "Requests held by the activator, waiting or being proxied."), labels: labels)
+        readyEndpoints = registry.makeGauge(descriptor: name("endpoints", nil, "Replica endpoints, by state."), labels: labels + [("state", "ready")])
+        configuredEndpoints = registry.makeGauge(descriptor: name("endpoints", nil, "Replica endpoints, by state."), labels: labels + [("state", "known")])
+        failed = registry.makeGauge(descriptor: name("target_failed", nil, "1 while the endpoint source reports that the target cannot come up."), labels: labels)
+        buffered = registry.makeValueHistogram(descriptor: name("buffered", "seconds", "Time requests waited for a replica before being forwarded: the cold-start wait."), labels: labels, buckets: ActivatorMetrics.bufferedBuckets)
+        retries = registry.makeCounter(descriptor: name("retries", "total", "Requests sent to another endpoint after their first could not be reached."), labels: labels)
+        pokes = registry.makeCounter(descriptor: name("pokes", "total", "Pokes sent to the autoscaler for a target with no ready replica."), labels: labels)
     }
 
     typealias StatusSeries = (requests: Prometheus.Counter, latency: ValueHistogram)
@@ -92,8 +100,9 @@ final class TargetMetrics: Sendable {
         byStatus.withLockedValue { cache in
             if let series = cache[status] { return series }
             let labels = [("target", target), ("code", String(status))]
-            let series = (registry.makeCounter(descriptor: ActivatorMetrics.name("requests", "total", "Requests answered, by target and status code."), labels: labels),
-                          registry.makeValueHistogram(descriptor: ActivatorMetrics.name("request_duration", "seconds", "Time from a request's arrival to the end of its response, waiting included."), labels: labels, buckets: ActivatorMetrics.latencyBuckets))
+            let name = { ActivatorMetrics.name($0, $1, $2, namespace: self.namespace) }
+            let series = (registry.makeCounter(descriptor: name("requests", "total", "Requests answered, by target and status code."), labels: labels),
+                          registry.makeValueHistogram(descriptor: name("request_duration", "seconds", "Time from a request's arrival to the end of its response, waiting included."), labels: labels, buckets: ActivatorMetrics.latencyBuckets))
             cache[status] = series
             return series
         }

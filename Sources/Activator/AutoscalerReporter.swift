@@ -19,8 +19,18 @@ final class AutoscalerReporter: PokeSink, Sendable {
     private let pokeStream: AsyncStream<Poke>
     private let pokeContinuation: AsyncStream<Poke>.Continuation
 
-    init(url: AutoscalerURL?, eventLoopGroup: any EventLoopGroup, metrics: ActivatorMetrics, logger: Logger) {
+    /// Who the reports say measured them, and whether idle seconds are reported too.
+    private let source: String
+    private let reportIdle: Bool
+    /// A sidecar never pokes: its replica exists, and the activator in front pokes for it.
+    private let sendsPokes: Bool
+
+    init(url: AutoscalerURL?, role: ProxyRole, eventLoopGroup: any EventLoopGroup, metrics: ActivatorMetrics, logger: Logger) {
         self.url = url
+        switch role {
+        case .activator: (source, reportIdle, sendsPokes) = ("activator", false, true)
+        case .sidecar(let replica): (source, reportIdle, sendsPokes) = (replica, true, false)
+        }
         self.eventLoopGroup = eventLoopGroup
         self.metrics = metrics
         self.logger = logger
@@ -28,6 +38,7 @@ final class AutoscalerReporter: PokeSink, Sendable {
     }
 
     func poke(_ poke: Poke) {
+        guard sendsPokes else { return }
         pokeContinuation.yield(poke)
     }
 
@@ -72,7 +83,7 @@ final class AutoscalerReporter: PokeSink, Sendable {
         while true {
             try await Task.sleep(for: .seconds(1))
             let now = Date().timeIntervalSince1970
-            let reports = targets().compactMap { $0.report(wallClock: now) }
+            let reports = targets().compactMap { $0.report(wallClock: now, source: source, whenIdle: reportIdle) }
             guard let url else { continue }
             backlog.append(contentsOf: reports)
             if backlog.count > Self.maxBacklog { backlog.removeFirst(backlog.count - Self.maxBacklog) }

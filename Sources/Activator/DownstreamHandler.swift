@@ -2,6 +2,7 @@ import ActivatorCore
 import Logging
 import NIOCore
 import NIOHTTP1
+import TrafficStats
 
 /// Serves one client connection: routes each request, waits for an endpoint when none has room,
 /// and streams the request to a pooled replica connection and the response back.
@@ -21,6 +22,8 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     private let directory: RouteDirectory
     private let pool: UpstreamPool
+    private let settings: DownstreamSettings
+    private let isSidecar: Bool
     private let logger: Logger
     private var context: ChannelHandlerContext?
     private var clientIP: String?
@@ -45,9 +48,11 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private var pipelined: [HTTPServerRequestPart] = []
     private var timerDeadline: NIODeadline?
 
-    init(directory: RouteDirectory, pool: UpstreamPool, logger: Logger) {
+    init(directory: RouteDirectory, pool: UpstreamPool, settings: DownstreamSettings, logger: Logger) {
         self.directory = directory
         self.pool = pool
+        self.settings = settings
+        if case .sidecar = settings.role { isSidecar = true } else { isSidecar = false }
         self.logger = logger
     }
 
@@ -170,7 +175,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     // MARK: Routing and admission
 
     private func start(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let host = head.headers.first(name: "host") ?? ""
+        let host = settings.fixedHost ?? head.headers.first(name: "host") ?? ""
         let path = head.uri
         guard let target = directory.resolve(host: host, path: path, cache: &routes) else {
             respondEarly(head: head, status: .notFound,
@@ -187,9 +192,21 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             respondEarly(head: head, status: .methodNotAllowed, message: "the activator does not tunnel CONNECT requests", context: context)
             return
         }
+        if isSidecar, head.headers.contains(name: ProxyHeaders.probe) {
+            // A readiness probe (from the activator or the local driver) is answered from this
+            // sidecar's own probe of its model server, and never counted as traffic.
+            let ready = target.hasReadyEndpoint && !settings.draining.withLockedValue { $0 }
+            respondEarly(head: head, status: ready ? .ok : .serviceUnavailable,
+                         message: ready ? "ready" : "not ready: the model server has not passed its readiness check", context: context)
+            return
+        }
         let now = NIODeadline.now()
         let timeout = target.timeout
         let request = ProxiedRequest(head: head, target: target, arrival: now, timeout: timeout)
+        if isSidecar, head.headers.contains(name: ProxyHeaders.proxiedBy) {
+            request.proxied = true
+            target.proxiedStarted()
+        }
         self.request = request
         closeAfterResponse = !Self.connectionContinues(after: head)
         armTimer(for: now + timeout, context: context)
@@ -243,6 +260,10 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private func dispatched(_ request: ProxiedRequest, _ result: Result<EndpointAddress, Rejection>) {
         guard request === self.request, !request.finished else {
             if case .success(let endpoint) = result { request.target.release(endpoint) }
+            if !request.finished, request.proxied {
+                request.finished = true
+                request.target.proxiedFinished()
+            }
             return
         }
         request.ticket = nil
@@ -470,6 +491,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private func complete(_ request: ProxiedRequest, status: Int?, releasing endpoint: EndpointAddress? = nil) {
         guard !request.finished else { return }
         request.finished = true
+        if request.proxied { request.target.proxiedFinished() }
         if let endpoint = endpoint ?? request.endpoint { request.target.release(endpoint) }
         request.endpoint = nil
         let seconds = Double((NIODeadline.now() - request.arrival).nanoseconds) / 1e9
@@ -535,6 +557,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         if let ticket = request.ticket, request.target.cancel(ticket: ticket) != nil {
             request.ticket = nil
             request.finished = true
+            if request.proxied { request.target.proxiedFinished() }
             request.target.metrics.finished(status: 499, seconds: Double((NIODeadline.now() - request.arrival).nanoseconds) / 1e9)
         } else if request.ticket == nil {
             request.upstream?.close()
@@ -586,6 +609,8 @@ final class ProxiedRequest {
     var expired = false
     var onReusedConnection = false
     var retriedStale = false
+    /// It came through an activator (a sidecar tells the autoscaler, which subtracts it).
+    var proxied = false
 
     init(head: HTTPRequestHead, target: TargetRuntime, arrival: NIODeadline, timeout: TimeAmount) {
         self.head = head

@@ -50,3 +50,14 @@ public struct RoutingFileSource: EndpointSource {
         }
     }
 }
+
+/// Routes that never change: a sidecar's one target and its model server.
+public struct FixedRoutes: EndpointSource {
+    public let initial: RoutingConfig
+
+    public init(_ config: RoutingConfig) { initial = config }
+
+    public func watch(_ apply: @escaping @Sendable (RoutingConfig) -> Void) async throws {
+        while true { try await Task.sleep(for: .seconds(3600)) }
+    }
+}

@@ -26,6 +26,9 @@ final class TargetRuntime: Sendable {
         var probing: Set<EndpointAddress> = []
         /// Set when the routing table no longer has this target.
         var removed = false
+        /// Requests that came through an activator (measured by a sidecar only), so the autoscaler
+        /// can subtract what the activator already reported.
+        var proxied: ConcurrencyMeter
     }
 
     let name: String
@@ -43,7 +46,8 @@ final class TargetRuntime: Sendable {
                                                       queueLimit: config.queueLimit, now: now)
         _ = balancer.setFailure(config.failure, now: now)
         timeoutNanoseconds = Synchronization.Atomic(Self.nanoseconds(config.timeoutSeconds))
-        state = Mutex(State(balancer: balancer, readinessPath: config.readinessPath, configured: config.endpoints))
+        state = Mutex(State(balancer: balancer, readinessPath: config.readinessPath, configured: config.endpoints,
+                            proxied: ConcurrencyMeter(now: now)))
     }
 
     private static func nanoseconds(_ seconds: Double) -> Int64 { Int64(seconds * 1e9) }
@@ -81,6 +85,20 @@ final class TargetRuntime: Sendable {
             pokes.poke(Poke(target: name, source: "activator", queueLength: state.withLock { $0.balancer.queueLength }))
         }
         return admission
+    }
+
+    /// A request that an activator forwarded started or finished (counted by sidecars).
+    func proxiedStarted() {
+        state.withLock { $0.proxied.started(proxied: true, at: Clock.monotonicSeconds()) }
+    }
+
+    func proxiedFinished() {
+        state.withLock { $0.proxied.finished(proxied: true, at: Clock.monotonicSeconds()) }
+    }
+
+    /// True when some endpoint passed its probe and has not failed since.
+    var hasReadyEndpoint: Bool {
+        state.withLock { !$0.balancer.readyEndpoints.isEmpty }
     }
 
     /// Nil when the request already got an endpoint (its wake-up is on the way).
@@ -167,15 +185,19 @@ final class TargetRuntime: Sendable {
         }
     }
 
-    /// This second's stats, or nil when the target had no traffic at all.
-    func report(wallClock: Double) -> StatReport? {
-        let (period, queueLength) = state.withLock { state in
-            (state.balancer.report(now: Clock.monotonicSeconds()), state.balancer.queueLength)
+    /// This second's stats as `source` measured them, or nil when the target had no traffic at all
+    /// and `whenIdle` is false. (A sidecar reports idle seconds too: they are what lets the
+    /// autoscaler tell "no traffic" from "no data".)
+    func report(wallClock: Double, source: String, whenIdle: Bool) -> StatReport? {
+        let (period, proxied, queueLength) = state.withLock { state in
+            let now = Clock.monotonicSeconds()
+            return (state.balancer.report(now: now), state.proxied.report(at: now), state.balancer.queueLength)
         }
-        guard !period.isIdle || queueLength > 0 else { return nil }
-        return StatReport(target: name, source: "activator", timestamp: wallClock,
+        guard whenIdle || !period.isIdle || queueLength > 0 else { return nil }
+        return StatReport(target: name, source: source, timestamp: wallClock,
                           averageConcurrency: period.averageConcurrency, requestCount: Double(period.requestCount),
-                          queueLength: queueLength)
+                          queueLength: queueLength, averageProxiedConcurrency: proxied.averageProxiedConcurrency,
+                          proxiedRequestCount: Double(proxied.proxiedRequestCount))
     }
 
     private func run(_ dispatches: [TargetBalancer<WaitingRequest>.Dispatch]) {

@@ -1,15 +1,110 @@
+import Activator
+import ActivatorCore
 import ArgumentParser
+import Logging
+import NIOPosix
+import ServiceLifecycle
 
-/// Reserved so the package layout shows the architecture; issue #4 builds it.
 @main
-struct ThawQueue: ParsableCommand {
+struct ThawQueue: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "thaw-queue",
-        abstract: "Thaw: the sidecar in every replica that measures and limits concurrency.",
-        discussion: "Not built yet: this component arrives with issue #4. Use 'thaw simulate' to try the decision core today."
+        abstract: "Thaw's sidecar: the proxy in front of one replica's model server.",
+        discussion: """
+            It measures the requests inside its replica (time-weighted average concurrency and request count \
+            per second, like Knative's queue-proxy) and reports them to the autoscaler every second, telling \
+            apart requests the activator forwarded (the Thaw-Proxied-By header) so they are not counted twice. \
+            It lets at most --container-concurrency requests reach the model server at once and queues up to \
+            ten times that many more (503 beyond). It answers readiness probes (requests with a Thaw-Probe \
+            header, and /readyz on the admin port) only once the model server answers --readiness-path.
+
+            On SIGTERM it stops accepting connections, lets queued and in-flight requests finish until \
+            --drain-seconds, then exits: a scale-down never cuts a request off. The admin port serves \
+            /metrics (thaw_queue_*), /healthz, /readyz and /status.
+            """
     )
 
-    func run() throws {
-        throw ValidationError("not built yet; see --help")
+    @Option(name: .long, help: "The scale target this replica belongs to (a release's predictor or a transformer).")
+    var target: String
+
+    @Option(name: .long, help: "This replica's name, the source of its stat reports.")
+    var replica: String
+
+    @Option(name: .long, help: "The model server's address, HOST:PORT.")
+    var upstream: String
+
+    @Option(name: .customLong("readiness-path"), help: "The model server's readiness path, e.g. /v2/models/digits/ready.")
+    var readinessPath = "/"
+
+    @Option(name: .customLong("container-concurrency"), help: "Most requests the model server gets at once; 0 = unlimited.")
+    var containerConcurrency = 0
+
+    @Option(name: .long, help: "Address to listen on, for both ports.")
+    var host = "127.0.0.1"
+
+    @Option(name: .long, help: "Port for traffic to this replica (0 picks a free port).")
+    var port = 8012
+
+    @Option(name: .customLong("admin-port"), help: "Port for /metrics, /healthz, /readyz and /status (0 picks a free port).")
+    var adminPort = 9091
+
+    @Option(name: .customLong("autoscaler-url"), help: "Autoscaler base URL for stat reports, e.g. http://127.0.0.1:8090.")
+    var autoscalerURL: String?
+
+    @Option(name: .customLong("timeout-seconds"), help: "Longest a request may take here, waiting included (504 after).")
+    var timeoutSeconds = 300.0
+
+    @Option(name: .customLong("drain-seconds"), help: "On SIGTERM, how long queued and in-flight requests may take to finish.")
+    var drainSeconds = 30.0
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, got \(port)") }
+        guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be from 0 to 65535, got \(adminPort)") }
+        guard EndpointAddress(upstream) != nil else { throw ValidationError("--upstream must be HOST:PORT, got \"\(upstream)\"") }
+        guard readinessPath.hasPrefix("/") else { throw ValidationError("--readiness-path must start with /, got \"\(readinessPath)\"") }
+        guard (0...1000).contains(containerConcurrency) else {
+            throw ValidationError("--container-concurrency must be from 0 (unlimited) to 1000, got \(containerConcurrency)")
+        }
+        guard timeoutSeconds > 0 else { throw ValidationError("--timeout-seconds must be above 0, got \(timeoutSeconds)") }
+        guard drainSeconds >= 0, drainSeconds <= 3600 else { throw ValidationError("--drain-seconds must be from 0 to 3600, got \(drainSeconds)") }
+        if let autoscalerURL, AutoscalerURL(autoscalerURL) == nil {
+            throw ValidationError("--autoscaler-url must look like http://HOST:PORT[/PREFIX], got \"\(autoscalerURL)\"")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got \"\(logLevel)\"")
+        }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "thaw-queue")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        logger[metadataKey: "replica"] = "\(replica)"
+
+        let routes = RoutingConfig(targets: [TargetConfig(
+            name: target, hosts: [target], endpoints: [EndpointAddress(upstream)!],
+            containerConcurrency: containerConcurrency, readinessPath: readinessPath,
+            queueLimit: containerConcurrency == 0 ? TargetConfig.defaultQueueLimit : 10 * containerConcurrency,
+            timeoutSeconds: timeoutSeconds)])
+        var options = Activator.Options()
+        options.host = host
+        options.port = port
+        options.adminPort = adminPort
+        options.autoscaler = autoscalerURL.flatMap(AutoscalerURL.init)
+        options.drainDeadline = .milliseconds(Int64(drainSeconds * 1000))
+        options.role = .sidecar(replica: replica)
+        options.fixedHost = target
+        // One replica's traffic: two event loops are plenty and keep the sidecar small.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let sidecar = Activator(options: options, source: FixedRoutes(routes), group: group,
+                                metrics: ActivatorMetrics(namespace: "thaw_queue"), logger: logger)
+        let services = ServiceGroup(configuration: .init(
+            services: [.init(service: sidecar, successTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await services.run()
     }
 }
