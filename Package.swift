@@ -63,9 +63,27 @@ let package = Package(
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: dataPathSettings),
+        // Small HTTP for control traffic: one-shot calls (probes, pokes, stats) and the admin/intake server.
+        .target(name: "ControlHTTP", dependencies: [
+            "ActivatorCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        // The one abstraction over where replicas run: scale a target, watch its endpoints and failures.
+        .target(name: "ScaleTargets", dependencies: ["ActivatorCore"]),
+        // The autoscaler daemon: stat and poke intake, the per-target decision loop, metrics, status.
+        .target(name: "AutoscalerDaemon", dependencies: [
+            "Autoscaling", "ScalingPolicy", "TrafficStats", "ControlHTTP", "ScaleTargets",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         // The activator's data path and services on SwiftNIO.
         .target(name: "Activator", dependencies: [
-            "ActivatorCore", "TrafficStats",
+            "ActivatorCore", "TrafficStats", "ControlHTTP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -128,7 +146,7 @@ let package = Package(
         .testTarget(name: "ExampleTests", dependencies: ["ThawTestSupport"]),
         .testTarget(name: "ActivatorCoreTests", dependencies: ["ActivatorCore", "TrafficStats"]),
         .testTarget(name: "ActivatorTests", dependencies: [
-            "Activator", "ActivatorCore", "TrafficStats", "ThawTestSupport",
+            "Activator", "ActivatorCore", "ControlHTTP", "TrafficStats", "ThawTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

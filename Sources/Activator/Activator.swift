@@ -1,4 +1,5 @@
 import ActivatorCore
+import ControlHTTP
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -80,8 +81,8 @@ public struct Activator: Service {
             extra.append((hostPort, try await bindProxy(port: hostPort.port, fixedHost: hostPort.host, directory: directory,
                                                         pools: pools, draining: draining)))
         }
-        let admin = try await AdminServer.bind(host: options.host, port: options.adminPort, group: group) { [metrics] head in
-            Self.adminReply(head, directory: directory, metrics: metrics, draining: draining.withLockedValue { $0 }, role: options.role)
+        let admin = try await ControlServer.bind(host: options.host, port: options.adminPort, group: group) { [metrics] request in
+            Self.adminReply(request.head, directory: directory, metrics: metrics, draining: draining.withLockedValue { $0 }, role: options.role)
         }
         let bound = Bound(proxy: proxy.localAddress!, admin: admin.localAddress!,
                           hostPorts: Dictionary(extra.map { ($0.0.host, $0.1.localAddress!) }, uniquingKeysWith: { first, _ in first }))
@@ -151,7 +152,7 @@ public struct Activator: Service {
     }
 
     static func adminReply(_ head: HTTPRequestHead, directory: RouteDirectory, metrics: ActivatorMetrics, draining: Bool,
-                           role: ProxyRole = .activator) -> AdminServer.Reply {
+                           role: ProxyRole = .activator) -> ControlServer.Reply {
         switch head.uri.split(separator: "?").first.map(String.init) ?? "" {
         case "/metrics":
             metrics.refresh(directory.targets)

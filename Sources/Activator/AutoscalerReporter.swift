@@ -1,3 +1,4 @@
+import ControlHTTP
 import ActivatorCore
 import Foundation
 import Logging

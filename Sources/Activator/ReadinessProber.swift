@@ -1,3 +1,4 @@
+import ControlHTTP
 import ActivatorCore
 import Logging
 import NIOCore

@@ -1,3 +1,4 @@
+import ControlHTTP
 import Activator
 import ActivatorCore
 import Foundation

@@ -3,7 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// One small HTTP/1.1 exchange on its own connection: readiness probes, pokes and stat reports.
+/// One small HTTP/1.1 exchange on its own connection: readiness probes, pokes, stat reports and status.
 ///
 /// These are control messages, a few per second, so a fresh connection each time keeps them simple
 /// and independent of the data path's pooled connections; every call has a deadline.
@@ -60,7 +60,7 @@ public struct HTTPCall: Sendable {
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
         if !headers.contains(where: { $0.0.lowercased() == "host" }) { head.headers.add(name: "host", value: endpoint.description) }
         head.headers.add(name: "connection", value: "close")
-        head.headers.add(name: "user-agent", value: "thaw-activator")
+        head.headers.add(name: "user-agent", value: "thaw")
         for (name, value) in headers { head.headers.add(name: name, value: value) }
         if let body { head.headers.add(name: "content-length", value: String(body.count)) }
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
@@ -111,8 +111,8 @@ private final class ResponseCollector: ChannelInboundHandler {
 }
 
 /// Connects to an endpoint by IP literal when it is one, so the data path never waits on a resolver.
-enum UpstreamAddress {
-    static func connect(_ bootstrap: ClientBootstrap, to endpoint: EndpointAddress) -> EventLoopFuture<any Channel> {
+public enum UpstreamAddress {
+    public static func connect(_ bootstrap: ClientBootstrap, to endpoint: EndpointAddress) -> EventLoopFuture<any Channel> {
         if let address = try? SocketAddress(ipAddress: endpoint.host, port: endpoint.port) {
             return bootstrap.connect(to: address)
         }

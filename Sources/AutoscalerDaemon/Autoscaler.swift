@@ -1,0 +1,124 @@
+import ControlHTTP
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ScaleTargets
+import ServiceLifecycle
+import TrafficStats
+
+/// The autoscaler daemon as one service: the HTTP intake for stats and pokes, the 2-second tick,
+/// and the driver's view of replicas, feeding one `ScalingLoop`.
+///
+/// Decisions are event-driven as well as periodic: a poke, or a report that crosses the panic
+/// threshold, is decided before its HTTP answer is sent.
+public struct Autoscaler: Service {
+    public struct Options: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 8090
+        public var tickInterval: Duration = .seconds(2)
+        public init() {}
+    }
+
+    let options: Options
+    let loop: ScalingLoop
+    let driver: any ReplicaDriver
+    let metrics: AutoscalerMetrics
+    let group: any EventLoopGroup
+    let logger: Logger
+    let onBound: @Sendable (SocketAddress) -> Void
+
+    public init(options: Options, targets: [ScaledTarget], driver: any ReplicaDriver, metrics: AutoscalerMetrics = AutoscalerMetrics(),
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger,
+                onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
+        self.options = options
+        self.driver = driver
+        self.metrics = metrics
+        self.group = group
+        self.logger = logger
+        self.onBound = onBound
+        loop = ScalingLoop(targets: targets, driver: driver, metrics: metrics, logger: logger)
+    }
+
+    public func run() async throws {
+        let channel = try await ControlServer.bind(host: options.host, port: options.port, group: group) { [loop, metrics] request in
+            await Self.reply(to: request, loop: loop, metrics: metrics)
+        }
+        logger.info("thaw-autoscaler listening", metadata: ["address": "\(channel.localAddress!)"])
+        onBound(channel.localAddress!)
+        await loop.start()
+        await withThrowingTaskGroup(of: Void.self) { tasks in
+            // Driver updates reach the loop in order, through one stream.
+            let (updates, continuation) = AsyncStream.makeStream(of: [TargetState].self, bufferingPolicy: .bufferingNewest(16))
+            tasks.addTask { [driver] in
+                defer { continuation.finish() }
+                try await driver.watch { continuation.yield($0) }
+            }
+            tasks.addTask { [loop] in
+                for await states in updates { await loop.driverUpdate(states) }
+            }
+            tasks.addTask { [loop, options] in
+                while true {
+                    try await Task.sleep(for: options.tickInterval)
+                    await loop.tick()
+                }
+            }
+            await waitForShutdown()
+            tasks.cancelAll()
+        }
+        try? await channel.close()
+        logger.info("thaw-autoscaler stopped")
+    }
+
+    static func reply(to request: ControlServer.Request, loop: ScalingLoop, metrics: AutoscalerMetrics) async -> ControlServer.Reply {
+        switch (request.head.method, request.path) {
+        case (.POST, StatPaths.stats):
+            guard let batch = try? JSONDecoder().decode(StatBatch.self, from: Data(request.body)) else {
+                metrics.statsRejected.increment()
+                return .text("the body must be a JSON stat batch: {\"stats\": [{\"target\", \"source\", \"timestamp\", ...}]}", status: .badRequest)
+            }
+            let unknown = await loop.ingest(batch)
+            if !unknown.isEmpty {
+                return .text("unknown targets (their stats were dropped): \(Set(unknown).sorted().joined(separator: ", "))", status: .notFound)
+            }
+            return .text("ok")
+        case (.POST, StatPaths.poke):
+            let arrived = ContinuousClock.now
+            guard let poke = try? JSONDecoder().decode(Poke.self, from: Data(request.body)) else {
+                return .text("the body must be a JSON poke: {\"target\", \"source\", \"queueLength\"}", status: .badRequest)
+            }
+            guard await loop.poke(poke, arrived: arrived) else {
+                return .text("unknown target \"\(poke.target)\"", status: .notFound)
+            }
+            return .text("ok")
+        case (.GET, "/metrics"):
+            return ControlServer.Reply(status: .ok, contentType: "text/plain; version=0.0.4", body: metrics.registry.emitToString())
+        case (.GET, "/healthz"), (.GET, "/readyz"):
+            return .text("ok")
+        case (.GET, "/status"):
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let body = (try? encoder.encode(AutoscalerStatus(targets: await loop.status()))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            return ControlServer.Reply(status: .ok, contentType: "application/json", body: body + "\n")
+        default:
+            return .text("not found: the autoscaler serves POST \(StatPaths.stats), POST \(StatPaths.poke), GET /metrics, /healthz, /readyz and /status",
+                         status: .notFound)
+        }
+    }
+}
+
+/// The body of `GET /status`.
+public struct AutoscalerStatus: Codable, Sendable {
+    public var targets: [TargetStatus]
+    public init(targets: [TargetStatus]) { self.targets = targets }
+}
+
+/// Returns when graceful shutdown is requested or the task is cancelled, whichever comes first.
+func waitForShutdown() async {
+    await withGracefulShutdownHandler {
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    } onGracefulShutdown: {}
+}

@@ -1,0 +1,49 @@
+import Prometheus
+
+/// The autoscaler's Prometheus series, one set per target, under `thaw_autoscaler_`.
+public final class AutoscalerMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    let statsReceived: Counter
+    let statsRejected: Counter
+    let pokes: Counter
+    let pokeToDecision: ValueHistogram
+
+    public init() {
+        statsReceived = registry.makeCounter(descriptor: Self.name("stats_received", "total", "Stat reports accepted."))
+        statsRejected = registry.makeCounter(descriptor: Self.name("stats_rejected", "total", "Stat reports for unknown targets or malformed."))
+        pokes = registry.makeCounter(descriptor: Self.name("pokes", "total", "Pokes received from activators."))
+        pokeToDecision = registry.makeValueHistogram(
+            descriptor: Self.name("poke_to_decision", "seconds", "Time from a poke's arrival to the decision it caused being handed to the driver."),
+            buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1])
+    }
+
+    static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "thaw_autoscaler", metricName: metric, unitName: unit, helpText: help)
+    }
+
+    /// The gauges of one target.
+    final class Target: Sendable {
+        let desired, requested, actual, ready, stable, panic, targetPerReplica, panicMode, excessBurstCapacity, holding: Gauge
+        let decisions: Counter
+
+        init(_ name: String, registry: PrometheusCollectorRegistry) {
+            let labels = [("target", name)]
+            func gauge(_ metric: String, _ help: String) -> Gauge {
+                registry.makeGauge(descriptor: AutoscalerMetrics.name(metric, "", help), labels: labels)
+            }
+            desired = gauge("desired_replicas", "Replicas the decider wants, before min/max bounds.")
+            requested = gauge("requested_replicas", "Replicas asked of the driver, after bounds and scale-to-zero gating.")
+            actual = gauge("actual_replicas", "Replicas running, ready or not.")
+            ready = gauge("ready_replicas", "Replicas that passed their readiness check.")
+            stable = gauge("stable_value", "The scaling metric averaged over the stable window.")
+            panic = gauge("panic_value", "The scaling metric averaged over the panic window.")
+            targetPerReplica = gauge("target_per_replica", "The per-replica value the decider aims for.")
+            panicMode = gauge("panic_mode", "1 while the target is in panic mode.")
+            excessBurstCapacity = gauge("excess_burst_capacity", "Spare capacity beyond the target burst capacity; negative keeps the activator in the path.")
+            holding = gauge("holding", "1 while replicas are ready but their stats stopped arriving: the scale is held.")
+            decisions = registry.makeCounter(descriptor: AutoscalerMetrics.name("decisions", "total", "Decisions taken."), labels: labels)
+        }
+    }
+
+    func target(_ name: String) -> Target { Target(name, registry: registry) }
+}

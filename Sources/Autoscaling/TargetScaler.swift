@@ -1,0 +1,91 @@
+/// One target's whole decision loop with no I/O: reports into the windows, the decider, the replica
+/// planner, and the rules for when to decide early and when not to decide at all.
+///
+/// The autoscaler daemon owns one per target and calls it from its intake and its tick; `thaw
+/// simulate` and the unit tests drive it with made-up times, so the daemon's behaviour is the
+/// behaviour tested here.
+public struct TargetScaler: Sendable {
+    public let spec: DeciderSpec
+    public private(set) var metrics: MetricAggregator
+    public private(set) var decider: Decider
+    public private(set) var planner: ReplicaPlanner
+    /// The newest decision that had data behind it.
+    public private(set) var latest: ScaleDecision?
+    /// When a replica (not the activator) last reported; replicas report every second, idle or not.
+    public private(set) var lastReplicaReport: Timestamp?
+    /// Since when the target has had ready replicas; nil while it has none.
+    private var readySince: Timestamp?
+    /// Replica reports older than this, with replicas ready, mean the data is missing, not zero.
+    public let staleAfter: Duration
+
+    public init(spec: DeciderSpec, replicas: ReplicaPolicy, readyReplicas: Int = 0, now: Timestamp,
+                staleAfter: Duration = .seconds(4)) {
+        self.spec = spec
+        self.staleAfter = staleAfter
+        metrics = MetricAggregator(spec: spec)
+        decider = Decider(spec: spec, readyReplicas: readyReplicas, now: now)
+        planner = ReplicaPlanner(policy: replicas, now: now)
+    }
+
+    /// Records one reporter's period. Returns true when the target should be decided at once: the
+    /// panic-window demand has just crossed the panic threshold (a burst acts now, not at the next tick).
+    public mutating func record(_ stat: RequestStat, fromReplica: Bool, at time: Timestamp, readyReplicas: Int) -> Bool {
+        metrics.record(stat, at: time)
+        if fromReplica { lastReplicaReport = max(lastReplicaReport ?? time, time) }
+        return !decider.isPanicking && overPanicThreshold(readyReplicas: readyReplicas, at: time)
+    }
+
+    /// Requests are waiting for a target with no ready replica. The waiting requests count as demand
+    /// at once (the activator's own report for this second follows within a second), so the decision
+    /// taken right now already asks for replicas. Returns true when the target should be decided now.
+    public mutating func poke(queueLength: Int, readyReplicas: Int, at time: Timestamp) -> Bool {
+        let waiting = Double(max(1, queueLength))
+        metrics.record(RequestStat(averageConcurrency: waiting, requestCount: waiting), at: time)
+        return readyReplicas == 0 || overPanicThreshold(readyReplicas: readyReplicas, at: time)
+    }
+
+    private func overPanicThreshold(readyReplicas: Int, at time: Timestamp) -> Bool {
+        guard let averages = metrics.averages(for: spec.metric, at: time) else { return false }
+        let panicEstimate = (averages.panic / spec.targetValue).rounded(.up)
+        return panicEstimate / Double(max(1, readyReplicas)) >= spec.panicThreshold
+    }
+
+    /// What one step decided and planned.
+    public struct Step: Sendable, Equatable {
+        /// The decision taken now; nil when there was no data, or the data is missing (`holding`).
+        public var decision: ScaleDecision?
+        public var plan: ReplicaPlan
+        /// Replicas are ready but have stopped reporting: the scale is held, never lowered.
+        public var holding: Bool
+    }
+
+    /// Decides and plans. `activatorInPath` says whether the activator routes this target's
+    /// traffic now (always, in local mode).
+    public mutating func step(readyReplicas: Int, activatorInPath: Bool, now: Timestamp) -> Step {
+        if readyReplicas > 0 {
+            if readySince == nil { readySince = now }
+        } else {
+            readySince = nil
+        }
+        if let silence = missingDataFor(readyReplicas: readyReplicas, now: now) {
+            let plan = ReplicaPlan(replicas: nil, want: planner.lastWant, activatorMode: .proxy, activity: planner.activity,
+                                   recheckAfter: nil,
+                                   reason: "holding the scale: no stats from the \(readyReplicas) ready replica(s) for \(silence)")
+            return Step(decision: nil, plan: plan, holding: true)
+        }
+        let decision = decider.decide(readyReplicas: readyReplicas, metrics: metrics, now: now)
+        if let decision { latest = decision }
+        let plan = planner.plan(desired: latest?.desired,
+                                excessBurstCapacity: latest?.excessBurstCapacity ?? spec.initialExcessBurstCapacity,
+                                readyReplicas: readyReplicas, activatorInPath: activatorInPath, now: now)
+        return Step(decision: decision, plan: plan, holding: false)
+    }
+
+    /// How long ready replicas have been silent, when that is longer than `staleAfter`.
+    private func missingDataFor(readyReplicas: Int, now: Timestamp) -> Duration? {
+        guard readyReplicas > 0, let readySince, now - readySince > staleAfter else { return nil }
+        let since = max(lastReplicaReport ?? readySince, readySince)
+        let silence = now - since
+        return silence > staleAfter ? silence : nil
+    }
+}

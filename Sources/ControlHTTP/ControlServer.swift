@@ -1,0 +1,106 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A tiny HTTP server for control traffic: metrics, health, readiness, status, stat intake.
+///
+/// Kept apart from any proxy port so a scrape or a probe never queues behind user traffic, and a
+/// user request can never reach it. Bodies are small JSON messages, so each is collected whole.
+public struct ControlServer: Sendable {
+    public struct Request: Sendable {
+        public var head: HTTPRequestHead
+        public var body: [UInt8]
+        /// The path without its query.
+        public var path: String { head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "" }
+    }
+
+    public struct Reply: Sendable {
+        public var status: HTTPResponseStatus
+        public var contentType: String
+        public var body: String
+
+        public init(status: HTTPResponseStatus, contentType: String, body: String) {
+            self.status = status
+            self.contentType = contentType
+            self.body = body
+        }
+
+        public static func text(_ body: String, status: HTTPResponseStatus = .ok) -> Reply {
+            Reply(status: status, contentType: "text/plain; charset=utf-8", body: body.hasSuffix("\n") ? body : body + "\n")
+        }
+    }
+
+    public typealias Responder = @Sendable (Request) async -> Reply
+
+    /// Bodies above this are refused with 413.
+    public static let maxBodyBytes = 4 * 1024 * 1024
+
+    public static func bind(host: String, port: Int, group: any EventLoopGroup, responder: @escaping Responder) async throws -> any Channel {
+        try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(ControlHandler(responder: responder))
+                }
+            }
+            .bind(host: host, port: port).get()
+    }
+}
+
+private final class ControlHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+    private let responder: ControlServer.Responder
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var tooLarge = false
+
+    init(responder: @escaping ControlServer.Responder) {
+        self.responder = responder
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            body = []
+            tooLarge = false
+        case .body(let part):
+            if body.count + part.readableBytes > ControlServer.maxBodyBytes {
+                tooLarge = true
+            } else {
+                body.append(contentsOf: part.readableBytesView)
+            }
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            if tooLarge {
+                write(.text("request body over \(ControlServer.maxBodyBytes) bytes", status: .payloadTooLarge), for: head, context: context)
+                return
+            }
+            let request = ControlServer.Request(head: head, body: body)
+            body = []
+            let responder = self.responder
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.makeFutureWithTask { await responder(request) }.whenSuccess { reply in
+                let (handler, context) = bound.value
+                handler.write(reply, for: head, context: context)
+            }
+        }
+    }
+
+    private func write(_ reply: ControlServer.Reply, for head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let body = ByteBuffer(string: reply.body)
+        var response = HTTPResponseHead(version: head.version, status: reply.status)
+        response.headers.add(name: "content-type", value: reply.contentType)
+        response.headers.add(name: "content-length", value: String(body.readableBytes))
+        if !head.isKeepAlive { response.headers.add(name: "connection", value: "close") }
+        context.write(wrapOutboundOut(.head(response)), promise: nil)
+        if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        let keepAlive = head.isKeepAlive
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            if !keepAlive { context.close(promise: nil) }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import ActivatorCore
+
+/// What the autoscaler and the activator know of one scale target's replicas.
+///
+/// Both drivers (local processes, Kubernetes) describe targets only this way, so neither the
+/// autoscaler nor the activator can tell which one they run on.
+public struct TargetState: Sendable, Equatable {
+    public var name: String
+    /// Replicas asked for.
+    public var requested: Int
+    /// Every replica that is running, ready or not: the activator probes them itself.
+    public var endpoints: [EndpointAddress]
+    /// Replicas whose readiness check passed.
+    public var ready: [EndpointAddress]
+    /// Why the target cannot come up (a crash loop), while that lasts.
+    public var failure: String?
+
+    public init(name: String, requested: Int = 0, endpoints: [EndpointAddress] = [], ready: [EndpointAddress] = [],
+                failure: String? = nil) {
+        self.name = name
+        self.requested = requested
+        self.endpoints = endpoints
+        self.ready = ready
+        self.failure = failure
+    }
+}
+
+/// Something whose replicas we scale and whose endpoints we watch.
+public protocol ReplicaDriver: Sendable {
+    /// Asks for `count` replicas of `target`. Returns at once; the driver converges in the background.
+    func setReplicas(_ count: Int, of target: String)
+    /// Calls `update` with every target's state now and after every change, until cancelled.
+    func watch(_ update: @escaping @Sendable ([TargetState]) -> Void) async throws
+}
