@@ -81,6 +81,15 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        // Local mode: replicas as local processes (the local driver), and MLService files turned into
+        // targets, routes and policies for the activator and the autoscaler.
+        .target(name: "LocalMode", dependencies: [
+            "ScaleTargets", "ActivatorCore", "Activator", "AutoscalerDaemon", "ScalingPolicy", "MLService", "ControlHTTP", "TrafficStats",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         // The activator's data path and services on SwiftNIO.
         .target(name: "Activator", dependencies: [
             "ActivatorCore", "TrafficStats", "ControlHTTP",

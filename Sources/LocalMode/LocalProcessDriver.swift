@@ -1,0 +1,170 @@
+import ActivatorCore
+import ControlHTTP
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import ScaleTargets
+import ServiceLifecycle
+import TrafficStats
+
+/// How to run one replica of a target on this machine.
+public struct LocalTarget: Sendable {
+    public var name: String
+    /// The model server's readiness path; the sidecar probes it and answers probes from that.
+    public var readinessPath: String
+    public var containerConcurrency: Int
+    /// The model server's command for a replica whose model server listens on `port`.
+    public var command: @Sendable (_ port: Int) throws -> ReplicaCommand
+
+    public init(name: String, readinessPath: String, containerConcurrency: Int,
+                command: @escaping @Sendable (_ port: Int) throws -> ReplicaCommand) {
+        self.name = name
+        self.readinessPath = readinessPath
+        self.containerConcurrency = containerConcurrency
+        self.command = command
+    }
+}
+
+/// A rendered command line: what one model-server process runs.
+public struct ReplicaCommand: Sendable, Equatable {
+    public var executable: String
+    public var arguments: [String]
+    public var environment: [String: String]
+    public var workingDirectory: String
+
+    public init(executable: String, arguments: [String], environment: [String: String], workingDirectory: String) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+    }
+}
+
+/// The local driver: each replica is a model-server process with a `thaw-queue` sidecar in front,
+/// both on free loopback ports, started, probed, restarted and stopped here.
+///
+/// Scale-down never cuts a request off: a replica leaves the published endpoints first (the
+/// activator stops routing to it), then its sidecar gets SIGTERM and drains, and only when the
+/// sidecar is gone does the model server get SIGTERM. A replica that exits on its own is replaced
+/// with exponential backoff; after `crashLoopThreshold` crashes in a row without a replica becoming
+/// ready, the target is reported failed, so requests waiting for it are answered 503 at once.
+public final class LocalProcessDriver: ReplicaDriver, Service {
+    public struct Options: Sendable {
+        /// The sidecar executable.
+        public var queueExecutable: String
+        /// Where the sidecars send stats.
+        public var autoscalerURL: String
+        /// Where replica logs go.
+        public var logDirectory: String
+        /// How long a sidecar may drain on scale-down or shutdown.
+        public var drainSeconds: Double = 30
+        public var crashLoopThreshold = 3
+        public var firstBackoff: Duration = .milliseconds(500)
+        public var maxBackoff: Duration = .seconds(20)
+        /// Directories put in front of each model server's PATH (where Thaw's own executables are).
+        public var extraPath: [String] = []
+
+        public init(queueExecutable: String, autoscalerURL: String, logDirectory: String) {
+            self.queueExecutable = queueExecutable
+            self.autoscalerURL = autoscalerURL
+            self.logDirectory = logDirectory
+        }
+    }
+
+    private struct Shared {
+        var desired: [String: Int] = [:]
+        var published: [TargetState] = []
+        var watchers: [UUID: AsyncStream<[TargetState]>.Continuation] = [:]
+        /// Bumped by every request for a change, so the supervisor wakes early.
+        var version = 0
+        var stopping = false
+    }
+
+    private let targets: [LocalTarget]
+    private let options: Options
+    private let logger: Logger
+    private let group: any EventLoopGroup
+    private let shared = NIOLockedValueBox(Shared())
+
+    public init(targets: [LocalTarget], options: Options, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                logger: Logger) {
+        self.targets = targets
+        self.options = options
+        self.group = group
+        self.logger = logger
+        shared.withLockedValue { state in
+            state.published = targets.map { TargetState(name: $0.name) }
+        }
+    }
+
+    public func setReplicas(_ count: Int, of target: String) {
+        shared.withLockedValue {
+            $0.desired[target] = max(0, count)
+            $0.version += 1
+        }
+    }
+
+    public func watch(_ update: @escaping @Sendable ([TargetState]) -> Void) async throws {
+        let id = UUID()
+        let (stream, continuation) = AsyncStream.makeStream(of: [TargetState].self, bufferingPolicy: .bufferingNewest(1))
+        let current = shared.withLockedValue { state in
+            state.watchers[id] = continuation
+            return state.published
+        }
+        defer { _ = shared.withLockedValue { $0.watchers.removeValue(forKey: id) } }
+        update(current)
+        for await states in stream {
+            try Task.checkCancellation()
+            update(states)
+        }
+        try Task.checkCancellation()
+    }
+
+    /// The current view of every target.
+    public var states: [TargetState] { shared.withLockedValue { $0.published } }
+
+    // MARK: The supervisor loop
+
+    public func run() async throws {
+        try FileManager.default.createDirectory(atPath: options.logDirectory, withIntermediateDirectories: true)
+        let supervisor = Supervisor(targets: targets, options: options, logger: logger)
+        await withGracefulShutdownHandler {
+            while !Task.isShuttingDownGracefully, !Task.isCancelled, !shared.withLockedValue({ $0.stopping }) {
+                let desired = shared.withLockedValue { $0.desired }
+                await supervisor.reconcile(desired: desired, group: group)
+                publish(supervisor.states(desired: desired))
+                await sleepOrWake(.milliseconds(supervisor.hasPendingWork ? 25 : 100))
+            }
+        } onGracefulShutdown: { [shared] in
+            shared.withLockedValue {
+                $0.stopping = true
+                $0.version += 1
+            }
+        }
+        logger.info("stopping every replica")
+        await supervisor.stopAll(group: group) { self.publish($0) }
+        shared.withLockedValue { state in
+            for continuation in state.watchers.values { continuation.finish() }
+        }
+        logger.info("all replicas stopped")
+    }
+
+    /// Sleeps for `duration`, or less when a change is asked for meanwhile.
+    private func sleepOrWake(_ duration: Duration) async {
+        let version = shared.withLockedValue { $0.version }
+        let end = ContinuousClock.now + duration
+        while ContinuousClock.now < end, shared.withLockedValue({ $0.version }) == version {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    private func publish(_ states: [TargetState]) {
+        shared.withLockedValue { shared in
+            guard shared.published != states else { return }
+            shared.published = states
+            for continuation in shared.watchers.values { continuation.yield(states) }
+        }
+    }
+}

@@ -1,0 +1,304 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ActivatorCore
+import ControlHTTP
+import Foundation
+import Logging
+import NIOCore
+import ScaleTargets
+import TrafficStats
+
+/// The local driver's bookkeeping: every target's replicas and their processes, moved one step
+/// towards the desired counts on each call. Owned by the driver's run loop alone.
+final class Supervisor {
+    final class Replica {
+        let id: String
+        let endpoint: EndpointAddress
+        let model: ChildProcess
+        let queue: ChildProcess
+        var ready = false
+        var modelExit: ChildProcess.Exit?
+        var queueExit: ChildProcess.Exit?
+        /// Set when the replica is being stopped; it is no longer published.
+        var stopRequested: ContinuousClock.Instant?
+        var queueTermSent: ContinuousClock.Instant?
+        var modelTermSent: ContinuousClock.Instant?
+        /// Crashed: both processes were killed and only need reaping.
+        var killed = false
+
+        init(id: String, endpoint: EndpointAddress, model: ChildProcess, queue: ChildProcess) {
+            self.id = id
+            self.endpoint = endpoint
+            self.model = model
+            self.queue = queue
+        }
+
+        /// Reaps whichever process ended since the last look.
+        func reap() {
+            if modelExit == nil { modelExit = model.poll() }
+            if queueExit == nil { queueExit = queue.poll() }
+        }
+
+        var gone: Bool { modelExit != nil && queueExit != nil }
+    }
+
+    struct Record {
+        let spec: LocalTarget
+        var live: [Replica] = []
+        var leaving: [Replica] = []
+        var consecutiveCrashes = 0
+        var nextStart: ContinuousClock.Instant?
+        var failure: String?
+        var counter = 0
+    }
+
+    private var records: [Record]
+    private let options: LocalProcessDriver.Options
+    private let logger: Logger
+
+    init(targets: [LocalTarget], options: LocalProcessDriver.Options, logger: Logger) {
+        records = targets.map { Record(spec: $0) }
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Something is in motion (a replica starting or stopping): look again soon.
+    var hasPendingWork: Bool {
+        records.contains { !$0.leaving.isEmpty || $0.live.contains { !$0.ready } }
+    }
+
+    func states(desired: [String: Int]) -> [TargetState] {
+        records.map { record in
+            TargetState(name: record.spec.name, requested: desired[record.spec.name] ?? 0,
+                        endpoints: record.live.map(\.endpoint), ready: record.live.filter(\.ready).map(\.endpoint),
+                        failure: record.failure)
+        }
+    }
+
+    func reconcile(desired: [String: Int], group: any EventLoopGroup) async {
+        for index in records.indices {
+            checkProcesses(&records[index])
+            advanceStops(&records[index])
+        }
+        await probe(group: group)
+        for index in records.indices {
+            scale(&records[index], to: desired[records[index].spec.name] ?? 0)
+        }
+    }
+
+    /// Stops every replica, publishing each step, and returns when every process is gone.
+    func stopAll(group: any EventLoopGroup, publish: ([TargetState]) -> Void) async {
+        for index in records.indices {
+            for replica in records[index].live { beginStop(replica) }
+            records[index].leaving += records[index].live
+            records[index].live = []
+        }
+        publish(states(desired: [:]))
+        while records.contains(where: { !$0.leaving.isEmpty }) {
+            for index in records.indices { advanceStops(&records[index]) }
+            try? await Task.sleep(for: .milliseconds(25))
+        }
+    }
+
+    // MARK: Steps
+
+    private func checkProcesses(_ record: inout Record) {
+        var crashed: [(Replica, String)] = []
+        for replica in record.live {
+            replica.reap()
+            if let exit = replica.modelExit {
+                crashed.append((replica, "its model server (\(replica.model.executable)) \(exit); last output:\n\(replica.model.logTail())"))
+            } else if let exit = replica.queueExit {
+                crashed.append((replica, "its thaw-queue sidecar \(exit); last output:\n\(replica.queue.logTail())"))
+            }
+        }
+        for (replica, reason) in crashed {
+            record.live.removeAll { $0 === replica }
+            kill(replica)
+            record.leaving.append(replica)
+            recordCrash(&record, "replica \(replica.id): \(reason)", wasReady: replica.ready)
+        }
+    }
+
+    private func recordCrash(_ record: inout Record, _ message: String, wasReady: Bool) {
+        record.consecutiveCrashes = wasReady ? 1 : record.consecutiveCrashes + 1
+        let exponent = min(record.consecutiveCrashes - 1, 16)
+        let backoff = min(options.maxBackoff, options.firstBackoff * (1 << exponent))
+        record.nextStart = .now + backoff
+        logger.error("replica failed; starting another after a backoff", metadata: [
+            "target": "\(record.spec.name)", "backoff": "\(backoff)", "crashes in a row": "\(record.consecutiveCrashes)", "error": "\(message)"])
+        if record.consecutiveCrashes >= options.crashLoopThreshold {
+            let failure = "\(record.spec.name) is crash-looping: \(record.consecutiveCrashes) replicas in a row failed before becoming ready; last: \(message)"
+            if record.failure == nil { logger.critical("target is crash-looping; waiting requests are refused until a replica becomes ready", metadata: ["target": "\(record.spec.name)"]) }
+            record.failure = failure
+        }
+    }
+
+    private func kill(_ replica: Replica) {
+        replica.killed = true
+        if replica.modelExit == nil { replica.model.signal(SIGKILL) }
+        if replica.queueExit == nil { replica.queue.signal(SIGKILL) }
+    }
+
+    private func beginStop(_ replica: Replica) {
+        if replica.stopRequested == nil { replica.stopRequested = .now }
+    }
+
+    /// Graceful stop, step by step: unpublished for a moment so no new request is routed there,
+    /// then the sidecar drains and exits, then the model server is stopped.
+    private func advanceStops(_ record: inout Record) {
+        let now = ContinuousClock.now
+        for replica in record.leaving {
+            replica.reap()
+            if replica.killed { continue }
+            guard let requested = replica.stopRequested else { continue }
+            if replica.queueTermSent == nil, now - requested >= .milliseconds(50) {
+                replica.queue.signal(SIGTERM)
+                replica.queueTermSent = now
+            }
+            if let sent = replica.queueTermSent, replica.queueExit == nil, now - sent > .seconds(options.drainSeconds + 2) {
+                logger.warning("sidecar did not stop after draining; killing it", metadata: ["replica": "\(replica.id)"])
+                replica.queue.signal(SIGKILL)
+            }
+            if replica.queueExit != nil, replica.modelTermSent == nil {
+                replica.model.signal(SIGTERM)
+                replica.modelTermSent = now
+            }
+            if let sent = replica.modelTermSent, replica.modelExit == nil, now - sent > .seconds(5) {
+                logger.warning("model server did not stop within 5 s of SIGTERM; killing it", metadata: ["replica": "\(replica.id)"])
+                replica.model.signal(SIGKILL)
+            }
+        }
+        let gone = record.leaving.filter(\.gone)
+        record.leaving.removeAll(where: \.gone)
+        for replica in gone where !replica.killed {
+            logger.info("replica stopped", metadata: ["target": "\(record.spec.name)", "replica": "\(replica.id)"])
+        }
+    }
+
+    private func probe(group: any EventLoopGroup) async {
+        let pending = records.flatMap { record in record.live.filter { !$0.ready }.map { ($0, record.spec.readinessPath) } }
+        guard !pending.isEmpty else { return }
+        let results = await withTaskGroup(of: (String, Bool).self) { tasks in
+            for (replica, path) in pending {
+                let endpoint = replica.endpoint
+                let id = replica.id
+                tasks.addTask {
+                    let response = try? await HTTPCall.perform(on: group.any(), to: endpoint, path: path,
+                                                               headers: [(ProxyHeaders.probe, "local-driver")], timeout: .milliseconds(500))
+                    return (id, response.map { (200..<300).contains($0.status) } ?? false)
+                }
+            }
+            var ready: Set<String> = []
+            for await (id, passed) in tasks where passed { ready.insert(id) }
+            return ready
+        }
+        for index in records.indices {
+            for replica in records[index].live where results.contains(replica.id) && !replica.ready {
+                replica.ready = true
+                records[index].consecutiveCrashes = 0
+                if records[index].failure != nil {
+                    logger.notice("target recovered: a replica is ready", metadata: ["target": "\(records[index].spec.name)"])
+                }
+                records[index].failure = nil
+                logger.info("replica ready", metadata: ["target": "\(records[index].spec.name)", "replica": "\(replica.id)", "endpoint": "\(replica.endpoint)"])
+            }
+        }
+    }
+
+    private func scale(_ record: inout Record, to desired: Int) {
+        if record.live.count > desired {
+            // Not-ready replicas go first (they serve nothing yet), then the newest.
+            let order = record.live.enumerated().sorted { a, b in
+                if a.element.ready != b.element.ready { return !a.element.ready }
+                return a.offset > b.offset
+            }.map(\.element)
+            for replica in order.prefix(record.live.count - desired) {
+                beginStop(replica)
+                record.live.removeAll { $0 === replica }
+                record.leaving.append(replica)
+                logger.info("stopping replica", metadata: ["target": "\(record.spec.name)", "replica": "\(replica.id)"])
+            }
+        }
+        guard record.live.count < desired else { return }
+        if let next = record.nextStart, ContinuousClock.now < next { return }
+        for _ in record.live.count..<desired {
+            do {
+                record.live.append(try start(&record))
+            } catch {
+                recordCrash(&record, "cannot start a replica: \(error)", wasReady: false)
+                return
+            }
+        }
+    }
+
+    private func start(_ record: inout Record) throws -> Replica {
+        record.counter += 1
+        let id = "\(record.spec.name)-\(record.counter)"
+        let ports = try FreePort.take(3)
+        let (queuePort, modelPort, adminPort) = (ports[0], ports[1], ports[2])
+        let command = try record.spec.command(modelPort)
+        var environment = ProcessInfo.processInfo.environment
+        let inheritedPath = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        environment["PATH"] = (options.extraPath + [inheritedPath]).joined(separator: ":")
+        for (key, value) in command.environment { environment[key] = value }
+        let logBase = "\(options.logDirectory)/\(id)"
+        let model = try ChildProcess.spawn(executable: command.executable, arguments: command.arguments, environment: environment,
+                                           workingDirectory: command.workingDirectory, logPath: logBase + ".model.log")
+        let queue: ChildProcess
+        do {
+            queue = try ChildProcess.spawn(
+                executable: options.queueExecutable,
+                arguments: ["--target", record.spec.name, "--replica", id, "--upstream", "127.0.0.1:\(modelPort)",
+                            "--readiness-path", record.spec.readinessPath,
+                            "--container-concurrency", String(record.spec.containerConcurrency),
+                            "--port", String(queuePort), "--admin-port", String(adminPort),
+                            "--autoscaler-url", options.autoscalerURL, "--drain-seconds", String(options.drainSeconds)],
+                environment: ProcessInfo.processInfo.environment, workingDirectory: FileManager.default.currentDirectoryPath,
+                logPath: logBase + ".queue.log")
+        } catch {
+            model.signal(SIGKILL)
+            _ = model.poll()
+            throw error
+        }
+        logger.info("replica started", metadata: [
+            "target": "\(record.spec.name)", "replica": "\(id)", "sidecar": "127.0.0.1:\(queuePort)", "model": "127.0.0.1:\(modelPort)",
+            "logs": "\(logBase).{model,queue}.log"])
+        return Replica(id: id, endpoint: EndpointAddress(host: "127.0.0.1", port: queuePort), model: model, queue: queue)
+    }
+}
+
+/// Free loopback ports, found by binding port 0. Each socket stays bound until all are known, so
+/// one call never returns the same port twice.
+enum FreePort {
+    static func take(_ count: Int) throws -> [Int] {
+        var sockets: [Int32] = []
+        defer { sockets.forEach { close($0) } }
+        var ports: [Int] = []
+        for _ in 0..<count {
+            #if canImport(Glibc)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            #else
+            let fd = socket(AF_INET, SOCK_STREAM, 0)
+            #endif
+            guard fd >= 0 else { throw ChildProcess.SpawnError(description: "cannot open a socket to find a free port") }
+            sockets.append(fd)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = 0
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+                    bind(fd, socketAddress, length) == 0 && getsockname(fd, socketAddress, &length) == 0
+                }
+            }
+            guard bound else { throw ChildProcess.SpawnError(description: "cannot bind a loopback socket to find a free port") }
+            ports.append(Int(UInt16(bigEndian: address.sin_port)))
+        }
+        return ports
+    }
+}
