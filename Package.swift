@@ -52,7 +52,10 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "ThawCLI", dependencies: [
-            "Simulation",
+            "Simulation", "LocalMode", "AutoscalerDaemon", "MLService", "ControlHTTP", "ActivatorCore",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/thaw"),
         // The stat and poke messages the activator and sidecars send the autoscaler, and how they measure.
@@ -152,6 +155,11 @@ let package = Package(
         .target(name: "ThawTestSupport", path: "Tests/ThawTestSupport"),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "ThawTestSupport"]),
         .testTarget(name: "MLServiceTests", dependencies: ["MLService"]),
+        .testTarget(name: "AutoscalerDaemonTests", dependencies: ["AutoscalerDaemon", "Autoscaling", "ScalingPolicy", "ScaleTargets", "TrafficStats"]),
+        .testTarget(name: "LocalModeTests", dependencies: [
+            "LocalMode", "MLService", "ActivatorCore", "ControlHTTP", "AutoscalerDaemon", "ThawTestSupport",
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "ExampleTests", dependencies: ["ThawTestSupport"]),
         .testTarget(name: "ActivatorCoreTests", dependencies: ["ActivatorCore", "TrafficStats"]),
         .testTarget(name: "ActivatorTests", dependencies: [

@@ -22,7 +22,7 @@ public struct Autoscaler: Service {
     }
 
     let options: Options
-    let loop: ScalingLoop
+    public let loop: ScalingLoop
     let driver: any ReplicaDriver
     let metrics: AutoscalerMetrics
     let group: any EventLoopGroup

@@ -2,7 +2,7 @@ import ArgumentParser
 
 /// The `thaw` command line: the user-facing entry point to every Thaw tool.
 @main
-struct Thaw: ParsableCommand {
+struct Thaw: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "thaw",
         abstract: "Thaw scales ML inference services from zero to many replicas and back.",
@@ -10,6 +10,6 @@ struct Thaw: ParsableCommand {
             Components: thaw-activator (buffering proxy), thaw-queue (replica sidecar), \
             thaw-autoscaler (decider daemon), thaw-collector (Prometheus and GPU signals).
             """,
-        subcommands: [Simulate.self]
+        subcommands: [Up.self, Status.self, Simulate.self]
     )
 }

@@ -1,0 +1,146 @@
+import Activator
+import ActivatorCore
+import AutoscalerDaemon
+import Foundation
+import Logging
+import MLService
+import NIOCore
+import NIOPosix
+import ScalingPolicy
+import ServiceLifecycle
+
+/// Thaw's whole loop on one machine: the activator and the autoscaler in this process, replicas
+/// as local processes, all wired for one MLService file. `thaw up`, `thaw demo` and the end-to-end
+/// tests run exactly this.
+public struct LocalCluster: Sendable {
+    public struct Options: Sendable {
+        public var host = "127.0.0.1"
+        /// The activator's main port, which routes by Host header (0 picks a free port).
+        public var port = 8080
+        /// Where the sidecar executable and the example programs are (added to replicas' PATH).
+        public var binDirectory: String
+        public var logDirectory: String
+        public var drainSeconds: Double = 10
+        public var timeoutSeconds: Double = TargetConfig.defaultTimeoutSeconds
+        /// Cluster-wide autoscaler settings (Knative's config-autoscaler keys).
+        public var config = LocalCluster.defaultConfig
+
+        public init(binDirectory: String, logDirectory: String) {
+            self.binDirectory = binDirectory
+            self.logDirectory = logDirectory
+        }
+    }
+
+    /// Knative's defaults, except that an `initial-scale: "0"` annotation is honoured: on one
+    /// machine, starting a service with nothing running is the point.
+    public static var defaultConfig: AutoscalerConfig {
+        var config = AutoscalerConfig()
+        config.allowZeroInitialScale = true
+        return config
+    }
+
+    /// Where everything listens.
+    public struct Addresses: Codable, Sendable {
+        public var activator: String
+        public var activatorAdmin: String
+        public var autoscaler: String
+    }
+
+    public let plan: LocalPlan
+    public let addresses: Addresses
+    public let driver: LocalProcessDriver
+    public let autoscaler: Autoscaler
+    public let activator: Activator
+
+    public init(file: MLServiceFile, options: Options, logger: Logger) throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        plan = try LocalPlan(file: file, config: options.config, timeoutSeconds: options.timeoutSeconds) { try FreePort.take(1)[0] }
+        let ports = try FreePort.take(2)
+        let mainPort = options.port == 0 ? try FreePort.take(1)[0] : options.port
+        addresses = Addresses(activator: "\(options.host):\(mainPort)", activatorAdmin: "\(options.host):\(ports[0])",
+                              autoscaler: "\(options.host):\(ports[1])")
+
+        var driverOptions = LocalProcessDriver.Options(
+            queueExecutable: options.binDirectory + "/thaw-queue", autoscalerURL: "http://\(addresses.autoscaler)",
+            logDirectory: options.logDirectory)
+        driverOptions.drainSeconds = options.drainSeconds
+        driverOptions.extraPath = [options.binDirectory]
+        driver = LocalProcessDriver(targets: plan.targets, options: driverOptions, group: group,
+                                    logger: logger.labelled("driver"))
+
+        var autoscalerOptions = Autoscaler.Options()
+        autoscalerOptions.host = options.host
+        autoscalerOptions.port = ports[1]
+        autoscaler = Autoscaler(options: autoscalerOptions, targets: plan.scaled, driver: driver, group: group,
+                                logger: logger.labelled("autoscaler"))
+
+        var activatorOptions = Activator.Options()
+        activatorOptions.host = options.host
+        activatorOptions.port = mainPort
+        activatorOptions.adminPort = ports[0]
+        activatorOptions.autoscaler = AutoscalerURL("http://\(addresses.autoscaler)")
+        activatorOptions.drainDeadline = .milliseconds(Int64(options.drainSeconds * 1000))
+        activatorOptions.hostPorts = plan.hostPorts
+        activator = Activator(options: activatorOptions, source: DriverRoutes(routes: plan.routes, driver: driver), group: group,
+                              metrics: ActivatorMetrics(), logger: logger.labelled("activator"))
+    }
+
+    /// The services in start order. A graceful shutdown runs in reverse: the activator stops
+    /// taking requests and drains first, then replicas stop, then the autoscaler.
+    public var services: [ServiceGroupConfiguration.ServiceConfiguration] {
+        [.init(service: autoscaler), .init(service: driver), .init(service: activator)]
+    }
+
+    /// What `thaw status` needs to find and describe a running `thaw up`.
+    public struct RunFile: Codable, Sendable {
+        public var pid: Int32
+        public var addresses: Addresses
+        public var services: [ServiceSummary]
+        public var logDirectory: String
+    }
+
+    public struct ServiceSummary: Codable, Sendable {
+        public var name: String
+        public var host: String
+        public var port: Int
+        public var transformer: String?
+        public var predictorHost: String?
+        public var releases: [ReleaseSummary]
+    }
+
+    public struct ReleaseSummary: Codable, Sendable {
+        public var release: String
+        public var target: String
+        public var host: String
+        /// The share of the service's traffic it gets.
+        public var trafficPercent: Int
+        public var role: String
+    }
+
+    public func runFile(logDirectory: String) -> RunFile {
+        RunFile(pid: getpid(), addresses: addresses, services: plan.services.map { service in
+            ServiceSummary(name: service.name, host: service.host, port: service.port, transformer: service.transformer,
+                           predictorHost: service.predictorHost, releases: service.releaseHosts.map { release in
+                let canary = release.release == service.canary
+                let isDefault = !canary && plan.routes.services.contains { $0.defaultTarget == release.target }
+                let percent = canary ? service.canaryTrafficPercent : isDefault ? 100 - (service.canary == nil ? 0 : service.canaryTrafficPercent) : 0
+                return ReleaseSummary(release: release.release, target: release.target, host: release.host, trafficPercent: percent,
+                                      role: canary ? "canary" : isDefault ? "default" : "idle")
+            })
+        }, logDirectory: logDirectory)
+    }
+
+    /// Where `thaw up` leaves its run file for `thaw status`.
+    public static var defaultRunFilePath: String {
+        let base = ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"] ?? NSTemporaryDirectory()
+        return (base as NSString).appendingPathComponent("thaw-up.json")
+    }
+}
+
+extension Logger {
+    func labelled(_ component: String) -> Logger {
+        var copy = self
+        copy[metadataKey: "component"] = "\(component)"
+        return copy
+    }
+}

@@ -1,0 +1,130 @@
+import Activator
+import ActivatorCore
+import AutoscalerDaemon
+import MLService
+import ScalingPolicy
+
+/// Everything `thaw up` runs for an MLService file: the scale targets with their commands and
+/// policies, the activator's routes, and the ports a person or a transformer uses.
+///
+/// Every release's predictor and every transformer is its own target, scaled on its own policy.
+/// A service's host reaches its transformer if it has one, else the default/canary split; with a
+/// transformer, the split lives behind a predictor host the transformer reaches as `PREDICTOR_HOST`.
+public struct LocalPlan: Sendable {
+    /// How a person reaches one service.
+    public struct ServiceAddresses: Sendable, Equatable {
+        public var name: String
+        public var host: String
+        /// The activator port that serves this service without a Host header.
+        public var port: Int
+        /// Release name → its own host (bypassing the split).
+        public var releaseHosts: [(release: String, target: String, host: String)]
+        public var transformer: String?
+        public var predictorHost: String?
+        public var predictorPort: Int?
+        public var canary: String?
+        public var canaryTrafficPercent: Int
+
+        public static func == (a: Self, b: Self) -> Bool {
+            a.name == b.name && a.host == b.host && a.port == b.port && a.transformer == b.transformer
+                && a.releaseHosts.map { "\($0.release)|\($0.target)|\($0.host)" } == b.releaseHosts.map { "\($0.release)|\($0.target)|\($0.host)" }
+        }
+    }
+
+    public var targets: [LocalTarget] = []
+    public var scaled: [ScaledTarget] = []
+    public var routes = RoutingConfig()
+    public var hostPorts: [Activator.HostPort] = []
+    public var services: [ServiceAddresses] = []
+    /// Warnings about the file and about settings the plan overrode.
+    public var warnings: [String] = []
+
+    /// The annotation naming a model server's readiness path (Thaw's own; not an autoscaling key).
+    public static let readinessPathKey = "serving.thaw.dev/readiness-path"
+    public static let defaultReadinessPath = "/v2/health/ready"
+    public static let domain = "thaw.local"
+
+    /// - Parameter port: hands out a free port for each service (and predictor) listener.
+    public init(file: MLServiceFile, config: AutoscalerConfig = AutoscalerConfig(), timeoutSeconds: Double = TargetConfig.defaultTimeoutSeconds,
+                port: () throws -> Int) throws {
+        warnings = file.warnings
+        for service in file.services {
+            let servicePort = try port()
+            let serviceHost = "\(service.name).\(Self.domain)"
+            var addresses = ServiceAddresses(name: service.name, host: serviceHost, port: servicePort, releaseHosts: [],
+                                             canary: service.canary, canaryTrafficPercent: service.canaryTrafficPercent)
+            for release in service.releases {
+                let name = "\(service.name)-\(release.name)"
+                let host = "\(name).\(Self.domain)"
+                let reachable = release.name == service.defaultRelease || release.name == service.canary
+                try add(target: name, hosts: [host], component: release.predictor, config: config, reachable: reachable,
+                        timeoutSeconds: timeoutSeconds, describe: "MLService \(service.name), release \(release.name) predictor",
+                        extra: { ["PORT": String($0)] })
+                addresses.releaseHosts.append((release.name, name, host))
+            }
+            let split = { (name: String, hosts: [String]) in
+                ServiceConfig(name: name, hosts: hosts, defaultTarget: "\(service.name)-\(service.defaultRelease)",
+                              canaryTarget: service.canary.map { "\(service.name)-\($0)" },
+                              canaryTrafficPercent: Double(service.canaryTrafficPercent))
+            }
+            if let transformer = service.transformer {
+                let name = "\(service.name)-transformer"
+                let predictorHost = "\(service.name)-predictor.\(Self.domain)"
+                let predictorPort = try port()
+                routes.services.append(split("\(service.name)-predictor", [predictorHost]))
+                hostPorts.append(.init(port: predictorPort, host: predictorHost))
+                try add(target: name, hosts: [serviceHost, "\(name).\(Self.domain)"], component: transformer, config: config, reachable: true,
+                        timeoutSeconds: timeoutSeconds, describe: "MLService \(service.name), transformer",
+                        extra: { ["PORT": String($0), "PREDICTOR_HOST": "127.0.0.1:\(predictorPort)"] })
+                addresses.transformer = name
+                addresses.predictorHost = predictorHost
+                addresses.predictorPort = predictorPort
+            } else {
+                routes.services.append(split(service.name, [serviceHost]))
+            }
+            hostPorts.append(.init(port: servicePort, host: serviceHost))
+            services.append(addresses)
+        }
+        try routes.validate(file: "the routes made from the MLService file")
+    }
+
+    private mutating func add(target name: String, hosts: [String], component: ComponentSpec, config: AutoscalerConfig,
+                              reachable: Bool, timeoutSeconds: Double, describe: String,
+                              extra: @escaping @Sendable (Int) -> [String: String]) throws {
+        var annotations = component.annotations
+        // MLService's own fields win over the annotations; unset minReplicas means 1.
+        for (key, value) in [(AnnotationKeys.minScale, String(component.minReplicas ?? 1)),
+                             (AnnotationKeys.maxScale, String(component.maxReplicas ?? 0))] {
+            if let (spelling, annotated) = key.lookup(in: annotations), annotated != value {
+                warnings.append("\(describe): annotation \(spelling): \"\(annotated)\" is overridden by the MLService field (\(value))")
+            }
+            for spelling in key.spellings { annotations.removeValue(forKey: spelling) }
+            annotations[key.name] = value
+        }
+        let concurrency = component.containerConcurrency ?? 0
+        let policy: TargetPolicy
+        do {
+            policy = try TargetPolicy(annotations: annotations, config: config, containerConcurrency: concurrency, reachable: reachable)
+        } catch let error as PolicyError {
+            throw LocalPlanError("\(describe): \(error)")
+        }
+        let readinessPath = annotations[Self.readinessPathKey] ?? Self.defaultReadinessPath
+        guard readinessPath.hasPrefix("/") else {
+            throw LocalPlanError("\(describe): annotation \(Self.readinessPathKey) must be a path starting with /, got \"\(readinessPath)\"")
+        }
+        let process = component.process
+        targets.append(LocalTarget(name: name, readinessPath: readinessPath, containerConcurrency: concurrency) { port in
+            let command = try process.render(extra: extra(port))
+            return ReplicaCommand(executable: command.executable, arguments: command.arguments,
+                                  environment: command.environment, workingDirectory: command.workingDirectory)
+        })
+        scaled.append(ScaledTarget(name: name, policy: policy))
+        routes.targets.append(TargetConfig(name: name, hosts: hosts, containerConcurrency: concurrency, readinessPath: readinessPath,
+                                           timeoutSeconds: timeoutSeconds))
+    }
+}
+
+public struct LocalPlanError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

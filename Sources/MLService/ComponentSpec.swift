@@ -1,0 +1,28 @@
+/// A predictor or transformer: what the autoscaler needs to size it and the supervisor to start it.
+public struct ComponentSpec: Sendable, Equatable {
+    /// Template parameters the supervisor supplies to every predictor replica.
+    public static let predictorReplicaParameters = ["PORT"]
+    /// Template parameters the supervisor supplies to every transformer replica: its own port and the
+    /// address of the predictor it forwards to.
+    public static let transformerReplicaParameters = ["PORT", "PREDICTOR_HOST"]
+
+    /// Nil when unset (callers treat that as 1); 0 allows scaling to zero.
+    public var minReplicas: Int?
+    /// Nil for no limit (unset or 0 in the file).
+    public var maxReplicas: Int?
+    /// The pod template's annotations, the runtime's first and the component's winning: these, not
+    /// the MLService object's own annotations, carry the `autoscaling.knative.dev/*` settings.
+    public var annotations: [String: String]
+    /// Requests one replica serves at once; 0 means no limit, nil that the file does not say.
+    public var containerConcurrency: Int?
+    public var process: ProcessTemplate
+
+    public init(minReplicas: Int? = nil, maxReplicas: Int? = nil, annotations: [String: String] = [:],
+                containerConcurrency: Int? = nil, process: ProcessTemplate) {
+        self.minReplicas = minReplicas
+        self.maxReplicas = maxReplicas
+        self.annotations = annotations
+        self.containerConcurrency = containerConcurrency
+        self.process = process
+    }
+}

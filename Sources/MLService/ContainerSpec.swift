@@ -1,0 +1,19 @@
+/// The parts of a Kubernetes container that local mode uses to start a process.
+public struct ContainerSpec: Sendable, Equatable {
+    public var name: String?
+    /// Templates, already checked to parse.
+    public var command: [String]
+    public var args: [String]
+    public var env: [EnvVar]
+    /// `workingDir` made absolute against the YAML file's directory; nil when unset.
+    public var workingDirectory: String?
+
+    public init(name: String? = nil, command: [String] = [], args: [String] = [], env: [EnvVar] = [],
+                workingDirectory: String? = nil) {
+        self.name = name
+        self.command = command
+        self.args = args
+        self.env = env
+        self.workingDirectory = workingDirectory
+    }
+}

@@ -1,0 +1,33 @@
+import ConfigFields
+
+/// A predictor's `model`: the runtime that serves it, where the model is, and the runtime's template
+/// parameters.
+struct ModelReference: Sendable {
+    var runtime: String?
+    /// The absolute local path `modelUri` names.
+    var path: String?
+    var parameters: [String: String]
+
+    init(_ reader: FieldReader, baseDirectory: String) throws {
+        try reader.rejectUnknown(allowed: ["runtime", "modelUri", "parameters"])
+        runtime = try reader.string("runtime")
+        parameters = try reader.stringMap("parameters") ?? [:]
+        if let uri = try reader.string("modelUri") {
+            path = try Self.localPath(uri, reader: reader, baseDirectory: baseDirectory)
+        }
+    }
+
+    /// The path of a `file://` URI: `file://model/x.json` relative to the YAML file's directory,
+    /// `file:///srv/x.json` absolute. Other schemes need storage that only a cluster provides.
+    static func localPath(_ uri: String, reader: FieldReader, baseDirectory: String) throws -> String {
+        let scheme = "file://"
+        guard uri.lowercased().hasPrefix(scheme) else {
+            throw reader.error("field \(reader.quoted("modelUri")): local mode supports only file:// model URIs; got \"\(uri)\"; copy the model to this machine and use file://relative/path (relative to the YAML file's directory) or file:///absolute/path")
+        }
+        let path = String(uri.dropFirst(scheme.count))
+        guard !path.isEmpty else {
+            throw reader.error("field \(reader.quoted("modelUri")) names no path; use file://relative/path (relative to the YAML file's directory) or file:///absolute/path")
+        }
+        return FieldReader.absolutePath(path, baseDirectory: baseDirectory)
+    }
+}

@@ -1,0 +1,167 @@
+import ConfigFields
+
+/// Reads one MLService document into an `MLServiceSpec`, resolving the runtimes its predictors name
+/// against those declared in the same file.
+struct ServiceReader: Sendable {
+    static let ignoredSpecFields = ["scheduler", "logger"]
+    static let ignoredComponentFields = ["containersResources", "resources", "logger", "scheduler"]
+    static let ignoredReason = "replicas run as local processes, without a scheduler, resource limits or a request logger"
+
+    let runtimes: [String: RuntimeSpec]
+    let baseDirectory: String
+    /// Warnings for fields that have no effect locally, without the document's location.
+    var notes: [String] = []
+
+    init(runtimes: [String: RuntimeSpec], baseDirectory: String) {
+        self.runtimes = runtimes
+        self.baseDirectory = baseDirectory
+    }
+
+    mutating func read(_ document: FieldReader) throws -> MLServiceSpec {
+        try document.accept(used: ObjectMetadata.documentFields, ignored: ["status"], because: "Kubernetes writes it", notes: &notes)
+        let metadata = try ObjectMetadata(document, example: "digits", notes: &notes)
+        guard let spec = try document.object("spec") else {
+            throw document.error("missing field \"spec\" (with spec.default and spec.releases)")
+        }
+        try spec.accept(used: ["default", "canary", "canaryTrafficPercent", "releases", "transformer"],
+                        ignored: Self.ignoredSpecFields, because: Self.ignoredReason, notes: &notes)
+        guard let releaseReaders = try spec.objectList("releases"), !releaseReaders.isEmpty else {
+            throw spec.error("missing field \(spec.quoted("releases")): list at least one release, each with a name and a predictor")
+        }
+        var releases: [ReleaseSpec] = []
+        for reader in releaseReaders {
+            let release = try read(release: reader, service: metadata.name)
+            if releases.contains(where: { $0.name == release.name }) {
+                throw reader.error("field \(reader.quoted("name")): release \"\(release.name)\" is declared twice; release names must be unique within a service")
+            }
+            releases.append(release)
+        }
+        let names = releases.map(\.name).joined(separator: ", ")
+        guard let defaultRelease = try spec.string("default"), !defaultRelease.isEmpty else {
+            throw spec.error("missing field \(spec.quoted("default")): name the release that serves requests (one of: \(names))")
+        }
+        guard releases.contains(where: { $0.name == defaultRelease }) else {
+            throw spec.error("field \(spec.quoted("default")): \"\(defaultRelease)\" is not a release; name one of: \(names)")
+        }
+        let canary = try spec.string("canary")
+        if let canary {
+            guard releases.contains(where: { $0.name == canary }) else {
+                throw spec.error("field \(spec.quoted("canary")): \"\(canary)\" is not a release; name one of: \(names)")
+            }
+            guard canary != defaultRelease else {
+                throw spec.error("field \(spec.quoted("canary")): \"\(canary)\" is also the default release; the canary must be another release, or remove \(spec.quoted("canary"))")
+            }
+        }
+        var percent = 0
+        if let value = try spec.number("canaryTrafficPercent") {
+            guard value.rounded() == value, (0...100).contains(value) else {
+                throw spec.error("field \(spec.quoted("canaryTrafficPercent")) must be a whole number from 0 to 100, got \(FieldReader.format(value))")
+            }
+            guard canary != nil else {
+                throw spec.error("field \(spec.quoted("canaryTrafficPercent")) is set but \(spec.quoted("canary")) is not; name the canary release or remove the percentage")
+            }
+            percent = Int(value)
+        }
+        var transformer: ComponentSpec?
+        if let reader = try spec.object("transformer") {
+            transformer = try read(transformer: reader, service: metadata.name)
+        }
+        return MLServiceSpec(name: metadata.name, namespace: metadata.namespace, defaultRelease: defaultRelease,
+                             canary: canary, canaryTrafficPercent: percent, releases: releases, transformer: transformer)
+    }
+
+    private mutating func read(release reader: FieldReader, service: String) throws -> ReleaseSpec {
+        try reader.rejectUnknown(allowed: ["name", "predictor"])
+        let name = try reader.dnsLabel("name", example: "v1")
+        guard let predictor = try reader.object("predictor") else {
+            throw reader.error("missing field \(reader.quoted("predictor")) (with model.runtime, or template.spec.containers[0].command)")
+        }
+        try predictor.accept(used: ["minReplicas", "maxReplicas", "model", "template"], ignored: Self.ignoredComponentFields,
+                             because: Self.ignoredReason, notes: &notes)
+        let model = try predictor.object("model").map { try ModelReference($0, baseDirectory: baseDirectory) }
+        let template = try predictor.object("template").map {
+            try PodTemplate($0, allowsConcurrency: true, baseDirectory: baseDirectory, notes: &notes)
+        } ?? PodTemplate()
+        let own = template.containers.first ?? ContainerSpec()
+        var container = own
+        var annotations = template.annotations
+        if let runtimeName = model?.runtime {
+            let runtime = try resolve(runtimeName, at: predictor)
+            container.command = own.command.isEmpty ? runtime.container.command : own.command
+            container.args = own.args.isEmpty ? runtime.container.args : own.args
+            container.env = EnvVar.merge(runtime.container.env, own.env)
+            container.workingDirectory = own.workingDirectory ?? runtime.container.workingDirectory
+            annotations = runtime.annotations.merging(template.annotations) { _, own in own }
+        }
+        guard !container.command.isEmpty else {
+            throw predictor.error("\(predictor.quotedPath) has no command to run; set \(predictor.quoted("model.runtime")) to an MLServiceRuntime in this file, or set \(predictor.quoted("template.spec.containers[0].command"))")
+        }
+        var parameters = model?.parameters ?? [:]
+        if let path = model?.path, parameters["MODEL_PATH"] == nil { parameters["MODEL_PATH"] = path }
+        let (minReplicas, maxReplicas) = try replicas(predictor)
+        let component = ComponentSpec(
+            minReplicas: minReplicas, maxReplicas: maxReplicas, annotations: annotations,
+            containerConcurrency: template.containerConcurrency,
+            process: ProcessTemplate(component: "MLService \(service), release \(name) predictor", command: container.command,
+                                     args: container.args, env: container.env,
+                                     workingDirectory: container.workingDirectory ?? baseDirectory, parameters: parameters))
+        try check(component, "release \(name) predictor", at: predictor, replicaParameters: ComponentSpec.predictorReplicaParameters)
+        return ReleaseSpec(name: name, predictor: component, runtime: model?.runtime, modelPath: model?.path)
+    }
+
+    private mutating func read(transformer reader: FieldReader, service: String) throws -> ComponentSpec {
+        try reader.accept(used: ["minReplicas", "maxReplicas", "template"], ignored: Self.ignoredComponentFields,
+                          because: Self.ignoredReason, notes: &notes)
+        let template = try reader.object("template").map {
+            try PodTemplate($0, allowsConcurrency: true, baseDirectory: baseDirectory, notes: &notes)
+        } ?? PodTemplate()
+        guard let container = template.containers.first, !container.command.isEmpty else {
+            throw reader.error("\(reader.quotedPath) has no command to run; set \(reader.quoted("template.spec.containers[0].command")) to the transformer's program")
+        }
+        let (minReplicas, maxReplicas) = try replicas(reader)
+        let hint = "a transformer has no model.parameters; its templates may use only "
+            + ComponentSpec.transformerReplicaParameters.map { "{{.\($0)}}" }.joined(separator: " and ")
+        let component = ComponentSpec(
+            minReplicas: minReplicas, maxReplicas: maxReplicas, annotations: template.annotations,
+            containerConcurrency: template.containerConcurrency,
+            process: ProcessTemplate(component: "MLService \(service), transformer", command: container.command,
+                                     args: container.args, env: container.env,
+                                     workingDirectory: container.workingDirectory ?? baseDirectory, missingParameterHint: hint))
+        try check(component, "transformer", at: reader, replicaParameters: ComponentSpec.transformerReplicaParameters)
+        return component
+    }
+
+    private func resolve(_ name: String, at predictor: FieldReader) throws -> RuntimeSpec {
+        guard let runtime = runtimes[name] else {
+            let available = runtimes.isEmpty ? "none is declared" : "declared: " + runtimes.keys.sorted().joined(separator: ", ")
+            throw predictor.error("field \(predictor.quoted("model.runtime")): no MLServiceRuntime \"\(name)\" in this file (\(available)); add an MLServiceRuntime document with that name or fix the name")
+        }
+        guard runtime.enabled else {
+            throw predictor.error("field \(predictor.quoted("model.runtime")): MLServiceRuntime \"\(name)\" is disabled (spec.enabled: false); enable it or choose another runtime")
+        }
+        return runtime
+    }
+
+    private func replicas(_ reader: FieldReader) throws -> (min: Int?, max: Int?) {
+        let minimum = try reader.count("minReplicas")
+        let maximum = try reader.count("maxReplicas")
+        if let minimum, let maximum, maximum > 0, maximum < minimum {
+            throw reader.error("field \(reader.quoted("maxReplicas")) (\(maximum)) is less than \(reader.quoted("minReplicas")) (\(minimum)); raise maxReplicas, lower minReplicas, or set maxReplicas to 0 for no limit")
+        }
+        return (minimum, maximum == 0 ? nil : maximum)
+    }
+
+    /// Renders the component once with stand-in replica values, so a parameter that is not set fails
+    /// when the file is read rather than at the first scale-up. The message names the component
+    /// without the service, which the document's label already names.
+    private func check(_ component: ComponentSpec, _ label: String, at reader: FieldReader, replicaParameters: [String]) throws {
+        let standIns = Dictionary(uniqueKeysWithValues: replicaParameters.map { ($0, $0 == "PORT" ? "8080" : "127.0.0.1:8080") })
+        var process = component.process
+        process.component = label
+        do {
+            _ = try process.render(extra: standIns)
+        } catch let problem as TemplateError {
+            throw reader.error("\(reader.quotedPath): \(problem.message)")
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import ArgumentParser
+import AutoscalerDaemon
+import Foundation
+import LocalMode
+import Logging
+import MLService
+import ServiceLifecycle
+
+/// `thaw up`: Thaw's whole loop on this machine for an MLService file.
+struct Up: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run MLService files in local mode: activator, autoscaler, and replicas as local processes.",
+        discussion: """
+            Reads MLService and MLServiceRuntime documents (apiVersion tensorstack.dev/v1beta1). Each release's \
+            predictor and each transformer is scaled on its own, from zero when minReplicas is 0, by the \
+            autoscaling.knative.dev/* annotations of its pod template. A replica is the runtime's (or the \
+            container's) command run as a process, with its port in $PORT and {{.PORT}}, and a thaw-queue \
+            sidecar in front. A transformer reaches the predictors at $PREDICTOR_HOST, through the activator, \
+            where the default/canary split applies.
+
+            While it runs, a status table stays on screen (plain log lines when stdout is not a terminal); \
+            `thaw status` prints the same table from another shell. Ctrl-C or SIGTERM drains requests, stops \
+            every replica and exits.
+            """
+    )
+
+    @Argument(help: "The YAML file with MLService and MLServiceRuntime documents.")
+    var file: String
+
+    @OptionGroup var cluster: ClusterOptions
+
+    @Flag(name: .long, help: "Print log lines instead of the live status table, even on a terminal.")
+    var plain = false
+
+    func run() async throws {
+        let terminal = isatty(STDOUT_FILENO) == 1 && !plain
+        let setup = try cluster.setUp(file: file, logToFile: terminal)
+        var services = setup.cluster.services
+        services.append(.init(service: StatusView(cluster: setup.cluster, runFile: setup.runFile, events: setup.events, terminal: terminal)))
+        try await runGroup(services, logger: setup.logger)
+    }
+}
+
+/// Options shared by `thaw up` and `thaw demo`.
+struct ClusterOptions: ParsableArguments {
+    @Option(name: .long, help: "The activator's port; it routes by Host header (0 picks a free port).")
+    var port = 8080
+
+    @Option(name: .customLong("log-dir"), help: "Where replica logs (and thaw's own log, under the live view) go. Default: a new directory under /tmp.")
+    var logDirectory: String?
+
+    @Option(name: .customLong("drain-seconds"), help: "How long requests may take to finish on scale-down and shutdown.")
+    var drainSeconds = 10.0
+
+    @Option(name: .customLong("timeout-seconds"), help: "Longest a request may wait and run (504 after).")
+    var timeoutSeconds = 300.0
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, got \(port)") }
+        guard drainSeconds >= 0, drainSeconds <= 3600 else { throw ValidationError("--drain-seconds must be from 0 to 3600, got \(drainSeconds)") }
+        guard timeoutSeconds > 0 else { throw ValidationError("--timeout-seconds must be above 0, got \(timeoutSeconds)") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got \"\(logLevel)\"")
+        }
+    }
+
+    struct Setup {
+        var cluster: LocalCluster
+        var runFile: LocalCluster.RunFile
+        var logger: Logger
+        var events: EventLog?
+    }
+
+    /// Reads the file, builds the cluster, sets up logging, prints the addresses and writes the run file.
+    func setUp(file: String, logToFile: Bool) throws -> Setup {
+        let logDirectory = self.logDirectory ?? (NSTemporaryDirectory() as NSString).appendingPathComponent("thaw-up-\(getpid())")
+        try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        var events: EventLog?
+        if logToFile {
+            let log = EventLog(path: logDirectory + "/thaw.log")
+            events = log
+            LoggingSystem.bootstrap { label in
+                var handler = log.handler(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        } else {
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        }
+        var logger = Logger(label: "thaw")
+        logger.logLevel = level
+
+        let services: MLServiceFile
+        do {
+            services = try MLServiceFile.load(contentsOf: file)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        guard !services.services.isEmpty else {
+            throw ValidationError("\(file): no MLService documents (kind: MLService); nothing to run")
+        }
+        let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+        var options = LocalCluster.Options(binDirectory: binDirectory, logDirectory: logDirectory)
+        options.port = port
+        options.drainSeconds = drainSeconds
+        options.timeoutSeconds = timeoutSeconds
+        let cluster: LocalCluster
+        do {
+            cluster = try LocalCluster(file: services, options: options, logger: logger)
+        } catch {
+            throw ValidationError("\(file): \(error)")
+        }
+        for warning in cluster.plan.warnings { print("warning: \(warning)") }
+        let runFile = cluster.runFile(logDirectory: logDirectory)
+        print(Self.describe(runFile))
+        fflush(nil)
+        if let data = try? JSONEncoder().encode(runFile) {
+            FileManager.default.createFile(atPath: LocalCluster.defaultRunFilePath, contents: data)
+        }
+        return Setup(cluster: cluster, runFile: runFile, logger: logger, events: events)
+    }
+
+    static func describe(_ run: LocalCluster.RunFile) -> String {
+        var lines = ["thaw up: activator http://\(run.addresses.activator) (routes by Host), admin http://\(run.addresses.activatorAdmin), autoscaler http://\(run.addresses.autoscaler)"]
+        for service in run.services {
+            lines.append("  service \(service.name): http://127.0.0.1:\(service.port)  or  Host: \(service.host)")
+            if let transformer = service.transformer {
+                lines.append("    transformer \(transformer): Host: \(transformer).thaw.local; it reaches the predictors at \(service.predictorHost ?? "?")")
+            }
+            for release in service.releases {
+                lines.append("    release \(release.release) (\(release.role), \(release.trafficPercent)%): target \(release.target), Host: \(release.host)")
+            }
+        }
+        lines.append("  replica logs: \(run.logDirectory)")
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Runs the services until SIGTERM or SIGINT, then shuts them down in reverse order.
+func runGroup(_ services: [ServiceGroupConfiguration.ServiceConfiguration], logger: Logger) async throws {
+    let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    try await group.run()
+    try? FileManager.default.removeItem(atPath: LocalCluster.defaultRunFilePath)
+}
