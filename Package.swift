@@ -155,9 +155,15 @@ let package = Package(
         .target(name: "ThawTestSupport", path: "Tests/ThawTestSupport"),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "ThawTestSupport"]),
         .testTarget(name: "MLServiceTests", dependencies: ["MLService"]),
-        .testTarget(name: "AutoscalerDaemonTests", dependencies: ["AutoscalerDaemon", "Autoscaling", "ScalingPolicy", "ScaleTargets", "TrafficStats"]),
+        .testTarget(name: "AutoscalerDaemonTests", dependencies: [
+            "AutoscalerDaemon", "Autoscaling", "ScalingPolicy", "ScaleTargets", "TrafficStats", "ControlHTTP", "ActivatorCore",
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "LocalModeTests", dependencies: [
             "LocalMode", "MLService", "ActivatorCore", "ControlHTTP", "AutoscalerDaemon", "ThawTestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "ExampleTests", dependencies: ["ThawTestSupport"]),

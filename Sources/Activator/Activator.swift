@@ -111,6 +111,7 @@ public struct Activator: Service {
             await Self.drain(directory, deadline: options.drainDeadline, logger: logger)
             for target in directory.targets { target.failWaiting(.shuttingDown(target: target.name)) }
             reporter.finish()
+            pools.closeIdle(except: [])
             tasks.cancelAll()
             while let result = await tasks.nextResult() {
                 if case .failure(let error) = result, !(error is CancellationError) { logger.error("activator task failed", metadata: ["error": "\(error)"]) }

@@ -205,8 +205,8 @@ final class UpstreamPool {
             connection.close()
             return
         }
-        connection.onIdleClose = { [unowned self] closed in
-            self.idle[closed.endpoint]?.removeAll { $0 === closed }
+        connection.onIdleClose = { [weak self] closed in
+            self?.idle[closed.endpoint]?.removeAll { $0 === closed }
         }
         idle[connection.endpoint, default: []].append(connection)
     }

@@ -66,7 +66,8 @@ public actor ScalingLoop {
             }
             metrics.statsReceived.increment()
             // Reports are stamped by their sender; a skewed or replayed stamp is pulled into the last few seconds.
-            let time = min(now, max(now - .seconds(3), Timestamp(seconds: stat.timestamp)))
+            let stamp = stat.timestamp.isFinite ? min(max(stat.timestamp, now.seconds - 3), now.seconds) : now.seconds
+            let time = Timestamp(seconds: stamp)
             let request = RequestStat(averageConcurrency: stat.averageConcurrency, requestCount: stat.requestCount,
                                       averageProxiedConcurrency: stat.averageProxiedConcurrency,
                                       proxiedRequestCount: stat.proxiedRequestCount)
@@ -87,7 +88,9 @@ public actor ScalingLoop {
         guard targets[poke.target] != nil else { return false }
         metrics.pokes.increment()
         let now = clock()
-        targets[poke.target]!.queueLength = max(targets[poke.target]!.queueLength, poke.queueLength)
+        let previous = targets[poke.target]!
+        let fresh = previous.queueReportedAt.map { now - $0 <= .seconds(2) } ?? false
+        targets[poke.target]!.queueLength = fresh ? max(previous.queueLength, poke.queueLength) : poke.queueLength
         targets[poke.target]!.queueReportedAt = now
         let ready = targets[poke.target]!.state.ready.count
         if targets[poke.target]!.scaler.poke(queueLength: poke.queueLength, readyReplicas: ready, at: now) {

@@ -10,6 +10,11 @@ public struct ControlServer: Sendable {
     public struct Request: Sendable {
         public var head: HTTPRequestHead
         public var body: [UInt8]
+
+        public init(head: HTTPRequestHead, body: [UInt8] = []) {
+            self.head = head
+            self.body = body
+        }
         /// The path without its query.
         public var path: String { head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "" }
     }

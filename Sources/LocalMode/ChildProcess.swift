@@ -25,13 +25,22 @@ final class ChildProcess: Sendable {
     enum Exit: Sendable, Equatable, CustomStringConvertible {
         case status(Int32)
         case signal(Int32)
+        /// Reaped by someone else (SIGCHLD ignored): it ended, how is not known.
+        case unknown
 
         var description: String {
             switch self {
             case .status(let code): "exited with status \(code)"
             case .signal(let signal): "was killed by signal \(signal)"
+            case .unknown: "exited"
             }
         }
+    }
+
+    /// Children are reaped here with `waitpid`; a SIGCHLD disposition of "ignore" inherited from
+    /// whoever started us would make the kernel reap them first and hide their exit status.
+    static func takeChildExits() {
+        _ = Glibc.signal(SIGCHLD, SIG_DFL)
     }
 
     private init(pid: pid_t, executable: String, logPath: String) {
@@ -113,6 +122,7 @@ final class ChildProcess: Sendable {
     func poll() -> Exit? {
         var status: Int32 = 0
         let result = waitpid(pid, &status, WNOHANG)
+        if result == -1, errno == ECHILD { return .unknown }
         guard result == pid else { return nil }
         let low = status & 0x7f
         if low == 0 { return .status((status >> 8) & 0xff) }

@@ -129,6 +129,7 @@ public final class LocalProcessDriver: ReplicaDriver, Service {
 
     public func run() async throws {
         try FileManager.default.createDirectory(atPath: options.logDirectory, withIntermediateDirectories: true)
+        ChildProcess.takeChildExits()
         let supervisor = Supervisor(targets: targets, options: options, logger: logger)
         await withGracefulShutdownHandler {
             while !Task.isShuttingDownGracefully, !Task.isCancelled, !shared.withLockedValue({ $0.stopping }) {

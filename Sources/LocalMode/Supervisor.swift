@@ -256,7 +256,8 @@ final class Supervisor {
                             "--readiness-path", record.spec.readinessPath,
                             "--container-concurrency", String(record.spec.containerConcurrency),
                             "--port", String(queuePort), "--admin-port", String(adminPort),
-                            "--autoscaler-url", options.autoscalerURL, "--drain-seconds", String(options.drainSeconds)],
+                            "--autoscaler-url", options.autoscalerURL, "--drain-seconds", String(options.drainSeconds),
+                            "--supervisor-pid", String(getpid()), "--model-pid", String(model.pid)],
                 environment: ProcessInfo.processInfo.environment, workingDirectory: FileManager.default.currentDirectoryPath,
                 logPath: logBase + ".queue.log")
         } catch {

@@ -1,4 +1,5 @@
 import Activator
+import Foundation
 import ActivatorCore
 import ArgumentParser
 import Logging
@@ -60,6 +61,12 @@ struct ThawQueue: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(name: .customLong("supervisor-pid"), help: "Exit (and stop --model-pid) when this parent process is gone, so a killed supervisor leaves nothing behind.")
+    var supervisorPID: Int32?
+
+    @Option(name: .customLong("model-pid"), help: "The model server's process (group) to stop when the supervisor is gone.")
+    var modelPID: Int32?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, got \(port)") }
         guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be from 0 to 65535, got \(adminPort)") }
@@ -98,13 +105,35 @@ struct ThawQueue: AsyncParsableCommand {
         options.role = .sidecar(replica: replica)
         options.fixedHost = target
         // One replica's traffic: two event loops are plenty and keep the sidecar small.
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let sidecar = Activator(options: options, source: FixedRoutes(routes), group: group,
+        let loops = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let sidecar = Activator(options: options, source: FixedRoutes(routes), group: loops,
                                 metrics: ActivatorMetrics(namespace: "thaw_queue"), logger: logger)
-        let services = ServiceGroup(configuration: .init(
-            services: [.init(service: sidecar, successTerminationBehavior: .gracefullyShutdownGroup)],
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: sidecar, successTerminationBehavior: .gracefullyShutdownGroup)]
+        if let supervisorPID {
+            services.append(.init(service: SupervisorWatch(supervisor: supervisorPID, model: modelPID, logger: logger),
+                                  successTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
-        try await services.run()
+        try await group.run()
+    }
+}
+
+/// Ends the sidecar, and stops its model server, when the process that started them is gone
+/// (it was killed and could not stop its replicas itself).
+struct SupervisorWatch: Service {
+    let supervisor: Int32
+    let model: Int32?
+    let logger: Logger
+
+    func run() async throws {
+        while getppid() == supervisor {
+            try await Task.sleep(for: .milliseconds(250))
+            if Task.isShuttingDownGracefully { return }
+        }
+        logger.warning("the supervisor (pid \(supervisor)) is gone; stopping the model server and this sidecar")
+        if let model { kill(-model, SIGTERM) }
     }
 }

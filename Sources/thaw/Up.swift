@@ -38,6 +38,7 @@ struct Up: AsyncParsableCommand {
         var services = setup.cluster.services
         services.append(.init(service: StatusView(cluster: setup.cluster, runFile: setup.runFile, events: setup.events, terminal: terminal)))
         try await runGroup(services, logger: setup.logger)
+        try? FileManager.default.removeItem(atPath: cluster.runFilePath)
     }
 }
 
@@ -57,6 +58,9 @@ struct ClusterOptions: ParsableArguments {
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
+
+    @Option(name: .customLong("run-file"), help: "Where to write the addresses `thaw status` reads.")
+    var runFilePath = LocalCluster.defaultRunFilePath
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, got \(port)") }
@@ -123,7 +127,7 @@ struct ClusterOptions: ParsableArguments {
         print(Self.describe(runFile))
         fflush(nil)
         if let data = try? JSONEncoder().encode(runFile) {
-            FileManager.default.createFile(atPath: LocalCluster.defaultRunFilePath, contents: data)
+            FileManager.default.createFile(atPath: runFilePath, contents: data)
         }
         return Setup(cluster: cluster, runFile: runFile, logger: logger, events: events)
     }
@@ -148,5 +152,4 @@ struct ClusterOptions: ParsableArguments {
 func runGroup(_ services: [ServiceGroupConfiguration.ServiceConfiguration], logger: Logger) async throws {
     let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     try await group.run()
-    try? FileManager.default.removeItem(atPath: LocalCluster.defaultRunFilePath)
 }

@@ -1,0 +1,153 @@
+import ControlHTTP
+import Foundation
+import NIOHTTP1
+import ScalingPolicy
+import Testing
+import TrafficStats
+@testable import AutoscalerDaemon
+
+/// The daemon's HTTP routing, called directly with built requests (no socket).
+@Suite("Autoscaler.reply")
+struct AutoscalerReplyTests {
+    private func request(_ method: HTTPMethod, _ uri: String, body: [UInt8] = []) -> ControlServer.Request {
+        ControlServer.Request(head: HTTPRequestHead(version: .http1_1, method: method, uri: uri), body: body)
+    }
+
+    private func json(_ value: some Encodable) throws -> [UInt8] {
+        Array(try JSONEncoder().encode(value))
+    }
+
+    private func fixture() throws -> LoopFixture {
+        LoopFixture([
+            ScaledTarget(name: "a", policy: try testPolicy()),
+            ScaledTarget(name: "b", policy: try testPolicy(minScale: 1, initialScale: 1)),
+        ])
+    }
+
+    private func reply(_ f: LoopFixture, _ request: ControlServer.Request) async -> ControlServer.Reply {
+        await Autoscaler.reply(to: request, loop: f.loop, metrics: f.metrics)
+    }
+
+    @Test("a malformed stats body is a 400", arguments: [
+        "", "not json", "{}", #"{"stats": [{"target": "a"}]}"#, #"[{"target": "a", "source": "x", "timestamp": 1}]"#,
+    ])
+    func malformedStats(body: String) async throws {
+        let f = try fixture()
+        let answer = await reply(f, request(.POST, StatPaths.stats, body: Array(body.utf8)))
+        #expect(answer.status == .badRequest)
+        #expect(answer.body.contains("stat batch"))
+    }
+
+    @Test("a stats body with a timestamp far beyond any real time is answered, not a crash")
+    func absurdTimestampDoesNotCrash() async {
+        await #expect(processExitsWith: .success) {
+            let f = LoopFixture([ScaledTarget(name: "a", policy: try testPolicy())])
+            let body = #"{"stats": [{"target": "a", "source": "activator", "timestamp": 1e20, "averageConcurrency": 1, "requestCount": 1, "queueLength": 0, "averageProxiedConcurrency": 0, "proxiedRequestCount": 0}]}"#
+            let request = ControlServer.Request(head: HTTPRequestHead(version: .http1_1, method: .POST, uri: StatPaths.stats),
+                                                body: Array(body.utf8))
+            let answer = await Autoscaler.reply(to: request, loop: f.loop, metrics: f.metrics)
+            if answer.status != .ok { exit(1) }
+        }
+    }
+
+    @Test("a good batch is a 200 \"ok\" and reaches the loop")
+    func goodBatch() async throws {
+        let f = try fixture()
+        let batch = StatBatch(stats: [f.activatorReport("a", concurrency: 2, queueLength: 3)])
+        let answer = await reply(f, request(.POST, StatPaths.stats, body: try json(batch)))
+        #expect(answer.status == .ok)
+        #expect(answer.body == "ok\n")
+        #expect(await f.status("a")?.queueLength == 3)
+    }
+
+    @Test("the stats path matches with a query string")
+    func statsWithQuery() async throws {
+        let f = try fixture()
+        let batch = StatBatch(stats: [f.activatorReport("a", concurrency: 0)])
+        let answer = await reply(f, request(.POST, StatPaths.stats + "?from=test", body: try json(batch)))
+        #expect(answer.status == .ok)
+    }
+
+    @Test("a batch naming unknown targets is a 404 naming them, and the known targets' stats are kept")
+    func batchWithUnknownTargets() async throws {
+        let f = try fixture()
+        let batch = StatBatch(stats: [
+            f.activatorReport("ghost", concurrency: 1),
+            f.activatorReport("a", concurrency: 1, queueLength: 7),
+            f.activatorReport("phantom", concurrency: 1),
+            f.activatorReport("ghost", concurrency: 1),
+        ])
+        let answer = await reply(f, request(.POST, StatPaths.stats, body: try json(batch)))
+        #expect(answer.status == .notFound)
+        #expect(answer.body.contains("ghost, phantom"))
+        #expect(!answer.body.contains("ghost, ghost"))
+        #expect(await f.status("a")?.queueLength == 7)
+    }
+
+    @Test("a poke for a known idle target is a 200 and the scale-up is asked before the answer")
+    func goodPoke() async throws {
+        let f = try fixture()
+        await f.loop.start()
+        let poke = Poke(target: "a", source: "activator", queueLength: 1)
+        let answer = await reply(f, request(.POST, StatPaths.poke, body: try json(poke)))
+        #expect(answer.status == .ok)
+        #expect(answer.body == "ok\n")
+        #expect(f.driver.counts(of: "a") == [0, 1])
+    }
+
+    @Test("a poke for an unknown target is a 404")
+    func unknownPoke() async throws {
+        let f = try fixture()
+        let poke = Poke(target: "ghost", source: "activator", queueLength: 1)
+        let answer = await reply(f, request(.POST, StatPaths.poke, body: try json(poke)))
+        #expect(answer.status == .notFound)
+        #expect(answer.body.contains("ghost"))
+        #expect(f.driver.calls.isEmpty)
+    }
+
+    @Test("a malformed poke is a 400")
+    func malformedPoke() async throws {
+        let f = try fixture()
+        let answer = await reply(f, request(.POST, StatPaths.poke, body: Array(#"{"target": "a"}"#.utf8)))
+        #expect(answer.status == .badRequest)
+        #expect(f.driver.calls.isEmpty)
+    }
+
+    @Test("/status is JSON that decodes as AutoscalerStatus")
+    func statusJSON() async throws {
+        let f = try fixture()
+        await f.loop.start()
+        await f.loop.driverUpdate([targetState("b", running: 2, ready: 1, failure: "oom")])
+        let answer = await reply(f, request(.GET, "/status"))
+        #expect(answer.status == .ok)
+        #expect(answer.contentType == "application/json")
+        let status = try JSONDecoder().decode(AutoscalerStatus.self, from: Data(answer.body.utf8))
+        #expect(status.targets.map(\.name) == ["a", "b"])
+        #expect(status.targets == (await f.loop.status()))
+        let b = try #require(status.targets.last)
+        #expect(b.running == 2)
+        #expect(b.ready == 1)
+        #expect(b.failure == "oom")
+        #expect(b.requested == 1)
+        #expect(b.targetPerReplica == 10)
+    }
+
+    @Test("health, readiness and metrics answer 200")
+    func healthAndMetrics() async throws {
+        let f = try fixture()
+        #expect(await reply(f, request(.GET, "/healthz")).status == .ok)
+        #expect(await reply(f, request(.GET, "/readyz")).status == .ok)
+        let metrics = await reply(f, request(.GET, "/metrics"))
+        #expect(metrics.status == .ok)
+        #expect(metrics.body.contains("thaw_autoscaler_"))
+    }
+
+    @Test("other paths and methods are a 404", arguments: [
+        (HTTPMethod.GET, StatPaths.stats), (.GET, StatPaths.poke), (.POST, "/status"), (.GET, "/nope"), (.DELETE, "/v1/stats"),
+    ])
+    func unknownRoutes(method: HTTPMethod, path: String) async throws {
+        let f = try fixture()
+        let answer = await reply(f, request(method, path))
+        #expect(answer.status == .notFound)
+    }
+}

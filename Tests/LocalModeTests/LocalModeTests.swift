@@ -1,0 +1,140 @@
+import ActivatorCore
+import AutoscalerDaemon
+import ControlHTTP
+import Foundation
+import NIOCore
+import Testing
+import ThawTestSupport
+
+/// The whole loop with real processes: `thaw up`, its activator and autoscaler, replicas of
+/// echo-backend behind thaw-queue sidecars. Serialized: each test runs a small cluster on 2 cores.
+@Suite(.serialized)
+struct LocalModeTests {
+    static let fastScaling = [
+        "autoscaling.knative.dev/window": "6s",
+        "autoscaling.thaw.dev/scale-to-zero-grace-period": "2s",
+        "autoscaling.knative.dev/target": "2",
+        "autoscaling.knative.dev/target-utilization-percentage": "100",
+    ]
+
+    @Test func oneHundredConcurrentFirstRequestsAreAllAnsweredAfterAScaleFromZero() async throws {
+        // 100 waiting requests at 20 per replica ask for 5 replicas; the bound keeps the machine calm.
+        var annotations = Self.fastScaling
+        annotations["autoscaling.knative.dev/target"] = "20"
+        let up = try await ThawUp(yaml: EchoService.yaml(name: "cold", releases: [("v1", ", DELAY: \"1\"")], annotations: annotations,
+                                                         maxReplicas: 3),
+                                  services: ["cold"])
+        let before = try await up.status()
+        #expect(before["cold-v1"]?.requested == 0)
+        #expect(before["cold-v1"]?.ready == 0)
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<100 { group.addTask { try await up.request("cold", path: "/headers").status } }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(statuses.count == 100)
+        #expect(statuses.allSatisfy { $0 == 200 }, "statuses: \(Dictionary(grouping: statuses, by: { $0 }).mapValues(\.count))")
+        let after = try await up.status()
+        #expect((after["cold-v1"]?.ready ?? 0) >= 1)
+        #expect((after["cold-v1"]?.requested ?? 0) <= 3)
+    }
+
+    @Test func loadNeedingSeveralReplicasScalesUpThenEverythingScalesBackToZero() async throws {
+        let up = try await ThawUp(yaml: EchoService.yaml(name: "busy", releases: [("v1", "")], annotations: Self.fastScaling),
+                                  services: ["busy"])
+        // 8 clients in a closed loop, each request held 200 ms by the model server: concurrency 8
+        // against a target of 2 per replica needs 4 replicas.
+        let stop = ManagedFlag()
+        let peak = ManagedCounter()
+        async let load: [Int] = withThrowingTaskGroup(of: [Int].self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    var codes: [Int] = []
+                    while !stop.isSet { codes.append(try await up.request("busy", path: "/slow?ms=200").status) }
+                    return codes
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0 += $1 }
+        }
+        let scaled = try await up.waitUntil("several ready replicas under load", timeout: 40) { status in
+            let ready = status["busy-v1"]?.ready ?? 0
+            peak.record(ready)
+            return ready >= 3
+        }
+        stop.set()
+        let codes = try await load
+        #expect(codes.count > 20)
+        #expect(codes.allSatisfy { $0 == 200 }, "codes: \(Dictionary(grouping: codes, by: { $0 }).mapValues(\.count))")
+        #expect((scaled["busy-v1"]?.requested ?? 0) >= 3)
+        // Idle: a whole stable window (6 s) without traffic, then the 2 s grace period, then zero.
+        let idle = try await up.waitUntil("scale to zero after the load", timeout: 40) { status in
+            status["busy-v1"]?.requested == 0 && status["busy-v1"]?.running == 0
+        }
+        #expect(idle["busy-v1"]?.activity.hasPrefix("inactive") == true)
+        #expect(peak.value >= 3)
+    }
+
+    @Test func theCanaryGetsItsShareOfTheServiceTraffic() async throws {
+        let up = try await ThawUp(
+            yaml: EchoService.yaml(name: "split", releases: [("v1", ""), ("v2", "")], canary: "v2", canaryPercent: 20,
+                                   annotations: Self.fastScaling, minReplicas: 1),
+            services: ["split"])
+        try await up.waitUntil("both releases ready", timeout: 30) { ($0["split-v1"]?.ready ?? 0) >= 1 && ($0["split-v2"]?.ready ?? 0) >= 1 }
+        var counts: [String: Int] = [:]
+        for _ in 0..<400 {
+            let response = try await up.request("split", path: "/headers")
+            #expect(response.status == 200)
+            counts[response.header("x-backend") ?? "?", default: 0] += 1
+        }
+        let share = Double(counts["v2", default: 0]) / 400
+        #expect(abs(share - 0.2) <= 0.04, "counts: \(counts)")
+        #expect(counts["v1", default: 0] + counts["v2", default: 0] == 400)
+    }
+
+    @Test func aCrashLoopingReleaseFailsBufferedRequestsFast() async throws {
+        let up = try await ThawUp(yaml: EchoService.yaml(name: "broken", releases: [("v1", "")], annotations: Self.fastScaling,
+                                                         command: "false"),
+                                  services: ["broken"])
+        let started = Date()
+        let response = try await up.request("broken", path: "/headers", timeout: .seconds(60))
+        let waited = Date().timeIntervalSince(started)
+        #expect(response.status == 503, "body: \(response.body)")
+        #expect(response.body.contains("crash-looping"), "body: \(response.body)")
+        #expect(response.body.contains("exited with status 1"), "body: \(response.body)")
+        // Far below the 300 s request timeout it would otherwise wait out.
+        #expect(waited < 30)
+        let status = try await up.status()
+        #expect(status["broken-v1"]?.failure?.contains("crash-looping") == true)
+    }
+
+    @Test func sigtermStopsEveryReplicaAndLeavesNoProcessBehind() async throws {
+        let up = try await ThawUp(yaml: EchoService.yaml(name: "term", releases: [("v1", ""), ("v2", "")], canary: "v2", canaryPercent: 50,
+                                                         annotations: Self.fastScaling, minReplicas: 1),
+                                  services: ["term"])
+        try await up.waitUntil("replicas of both releases", timeout: 30) { ($0["term-v1"]?.ready ?? 0) >= 1 && ($0["term-v2"]?.ready ?? 0) >= 1 }
+        #expect(try await up.request("term", path: "/headers").status == 200)
+        let children = up.childPids()
+        #expect(children.count >= 4, "a model server and a sidecar per replica; found \(children)")
+        up.process.signal(SIGTERM)
+        let exit = try await up.process.waitForExit(timeout: 30)
+        #expect(exit == 0, "stderr:\n\(up.process.stderr)")
+        let survivors = children.filter(ThawUp.isAlive)
+        #expect(survivors.isEmpty, "still running: \(survivors)")
+        #expect(up.process.stderr.contains("all replicas stopped"))
+    }
+}
+
+/// A flag one task sets and others poll.
+final class ManagedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}
+
+/// The largest value seen.
+final class ManagedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var peak = 0
+    var value: Int { lock.withLock { peak } }
+    func record(_ value: Int) { lock.withLock { peak = max(peak, value) } }
+}
