@@ -1,5 +1,5 @@
 # Thaw: the two commands a newcomer runs, and the ones developers use.
-#   make demo   builds and replays a bursty trace through the decision core (scale from zero, scale up)
+#   make demo   builds and runs the example service in local mode: scale from zero, a burst, back to zero
 #   make test   installs what the tests need, builds, and runs every test
 
 SWIFT ?= swift
@@ -10,12 +10,13 @@ SYSTEM_PACKAGES ?= curl
 BENCH_PACKAGES ?= wrk nginx
 BIN = $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: all build test demo simulate bench bench-activator bench-cold-start deps clean help
+.PHONY: all build test demo simulate replay bench bench-activator bench-cold-start deps clean help
 
 all: build
 
 help:
-	@echo "make demo    build and replay examples/bursty.csv through the decision core"
+	@echo "make demo    build and run examples/digits in local mode with traffic (about a minute)"
+	@echo "make replay  replay examples/bursty.csv through the decision core (no processes)"
 	@echo "make test    install test prerequisites, build, run every test"
 	@echo "make bench   run the decision benchmark (Benchmarks/, release build)"
 	@echo "make bench-activator   wrk: backend direct vs thaw-activator vs nginx proxy_pass (release build)"
@@ -41,6 +42,12 @@ test: deps
 	$(SWIFT) test $(BUILD_FLAGS) --skip-build
 
 demo: build
+	@echo "==> thaw demo: examples/digits/mlservice.yaml in local mode (activator, autoscaler, replicas as processes)"
+	@echo "    a digit classifier (releases v1 and a 20% canary v2) behind an image transformer, all starting at zero"
+	@echo
+	$(BIN)/thaw demo examples/digits/mlservice.yaml --port 0
+
+replay: build
 	@echo "==> thaw simulate: replaying examples/bursty.csv with examples/policy.yaml"
 	@echo "    (rps demand per second; replicas take 5 s to become ready; '!' marks panic mode)"
 	@echo
