@@ -147,7 +147,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/thaw-collector"),
         .executableTarget(name: "ThawAutoscaler", dependencies: [
+            "Activator", "AutoscalerDaemon", "LocalMode", "MLService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/thaw-autoscaler"),
         .testTarget(name: "AutoscalingTests", dependencies: ["Autoscaling"]),
         .testTarget(name: "ScalingPolicyTests", dependencies: ["ScalingPolicy"]),

@@ -203,3 +203,28 @@ extension FieldReader {
         return value
     }
 }
+
+extension RoutingConfig {
+    /// The routing file for this table, in the format `load(contentsOf:)` reads (JSON, which is
+    /// also YAML), so a process that owns the endpoints can drive a separate activator through it.
+    public var fileText: String {
+        let targets: [[String: Any]] = self.targets.map { target in
+            var fields: [String: Any] = [
+                "name": target.name, "hosts": target.hosts, "pathPrefix": target.pathPrefix,
+                "endpoints": target.endpoints.map(\.description), "containerConcurrency": target.containerConcurrency,
+                "readinessPath": target.readinessPath, "queueLimit": target.queueLimit, "timeoutSeconds": target.timeoutSeconds,
+            ]
+            if let failure = target.failure { fields["failure"] = failure }
+            return fields
+        }
+        let services: [[String: Any]] = self.services.map { service in
+            var fields: [String: Any] = ["name": service.name, "hosts": service.hosts, "pathPrefix": service.pathPrefix,
+                                         "default": service.defaultTarget, "canaryTrafficPercent": service.canaryTrafficPercent]
+            if let canary = service.canaryTarget { fields["canary"] = canary }
+            return fields
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: ["targets": targets, "services": services],
+                                                options: [.prettyPrinted, .sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}

@@ -274,8 +274,8 @@ final class Supervisor {
 
 /// Free loopback ports, found by binding port 0. Each socket stays bound until all are known, so
 /// one call never returns the same port twice.
-enum FreePort {
-    static func take(_ count: Int) throws -> [Int] {
+public enum FreePort {
+    public static func take(_ count: Int) throws -> [Int] {
         var sockets: [Int32] = []
         defer { sockets.forEach { close($0) } }
         var ports: [Int] = []

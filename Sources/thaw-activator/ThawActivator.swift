@@ -65,6 +65,17 @@ struct ThawActivator: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(name: .customLong("host-port"), help: ArgumentHelp("One more proxy port whose requests all route as if sent to HOST (repeatable): a service's own port, or a transformer's PREDICTOR_HOST.", valueName: "PORT=HOST"))
+    var hostPorts: [String] = []
+
+    private var parsedHostPorts: [Activator.HostPort] {
+        hostPorts.compactMap { text in
+            let parts = text.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let port = Int(parts[0]), (1...65535).contains(port), !parts[1].isEmpty else { return nil }
+            return Activator.HostPort(port: port, host: String(parts[1]))
+        }
+    }
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, got \(port)") }
         guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be from 0 to 65535, got \(adminPort)") }
@@ -72,6 +83,9 @@ struct ThawActivator: AsyncParsableCommand {
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be from 1 to 256, got \(threads)") }
         if let autoscalerURL, AutoscalerURL(autoscalerURL) == nil {
             throw ValidationError("--autoscaler-url must look like http://HOST:PORT[/PREFIX], got \"\(autoscalerURL)\"")
+        }
+        if parsedHostPorts.count != hostPorts.count {
+            throw ValidationError("--host-port must be PORT=HOST with a port from 1 to 65535, e.g. 8081=digits.thaw.local; got \(hostPorts)")
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got \"\(logLevel)\"")
@@ -96,6 +110,7 @@ struct ThawActivator: AsyncParsableCommand {
         options.adminPort = adminPort
         options.autoscaler = autoscalerURL.flatMap(AutoscalerURL.init)
         options.drainDeadline = .milliseconds(Int64(drainSeconds * 1000))
+        options.hostPorts = parsedHostPorts
         let group = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) } ?? MultiThreadedEventLoopGroup.singleton
         let activator = Activator(options: options, source: source, group: group, metrics: metrics, logger: logger)
         let services = ServiceGroup(configuration: .init(

@@ -1,15 +1,101 @@
+import Activator
 import ArgumentParser
+import AutoscalerDaemon
+import Foundation
+import LocalMode
+import Logging
+import MLService
+import NIOPosix
+import ServiceLifecycle
 
-/// Reserved so the package layout shows the architecture; issue #4 builds it.
 @main
-struct ThawAutoscaler: ParsableCommand {
+struct ThawAutoscaler: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "thaw-autoscaler",
-        abstract: "Thaw: the autoscaler daemon that decides and applies replica counts.",
-        discussion: "Not built yet: this component arrives with issue #4. Use 'thaw simulate' to try the decision core today."
+        abstract: "Thaw's autoscaler daemon: stats and pokes in, a decision per target, replicas set through a driver.",
+        discussion: """
+            Receives stat reports (POST /v1/stats) from activators and thaw-queue sidecars and pokes (POST /v1/poke) \
+            from activators, keeps stable and panic windows per target, and decides every 2 seconds, and at once on a \
+            poke or on a report that crosses the panic threshold. Missing stats from ready replicas hold the scale.
+
+            This executable runs it with the local driver: the targets of an MLService file, each replica a local \
+            model-server process behind a thaw-queue sidecar. It writes the routing file a separate activator follows \
+            and prints the thaw-activator command that goes with it. (`thaw up` runs the same pieces in one process.)
+
+            Serves /metrics (thaw_autoscaler_*), /healthz, /readyz and /status (JSON).
+            """
     )
 
-    func run() throws {
-        throw ValidationError("not built yet; see --help")
+    @Argument(help: "The YAML file with MLService and MLServiceRuntime documents.")
+    var file: String
+
+    @Option(name: .long, help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(name: .long, help: "Port for stats, pokes, metrics and status (0 picks a free port).")
+    var port = 8090
+
+    @Option(name: .customLong("routes-file"), help: "The routing file to keep up to date for thaw-activator --config.")
+    var routesFile: String
+
+    @Option(name: .customLong("log-dir"), help: "Where replica logs go. Default: a new directory under /tmp.")
+    var logDirectory: String?
+
+    @Option(name: .customLong("drain-seconds"), help: "How long requests may take to finish on scale-down and shutdown.")
+    var drainSeconds = 10.0
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, got \(port)") }
+        guard drainSeconds >= 0, drainSeconds <= 3600 else { throw ValidationError("--drain-seconds must be from 0 to 3600, got \(drainSeconds)") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got \"\(logLevel)\"")
+        }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "thaw-autoscaler")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+
+        let services: MLServiceFile
+        let plan: LocalPlan
+        do {
+            services = try MLServiceFile.load(contentsOf: file)
+            plan = try LocalPlan(file: services, config: LocalCluster.defaultConfig) { try FreePort.take(1)[0] }
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        for warning in plan.warnings { logger.warning("\(warning)") }
+        let listenPort = port == 0 ? try FreePort.take(1)[0] : port
+        let logDirectory = self.logDirectory ?? (NSTemporaryDirectory() as NSString).appendingPathComponent("thaw-autoscaler-\(getpid())")
+        let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+
+        var driverOptions = LocalProcessDriver.Options(queueExecutable: binDirectory + "/thaw-queue",
+                                                       autoscalerURL: "http://\(host):\(listenPort)", logDirectory: logDirectory)
+        driverOptions.drainSeconds = drainSeconds
+        driverOptions.extraPath = [binDirectory]
+        let driver = LocalProcessDriver(targets: plan.targets, options: driverOptions, logger: logger)
+        var options = Autoscaler.Options()
+        options.host = host
+        options.port = listenPort
+        let autoscaler = Autoscaler(options: options, targets: plan.scaled, driver: driver, logger: logger)
+        let routes = RoutesFile(path: routesFile, routes: plan.routes, driver: driver, logger: logger)
+        do {
+            try routes.writeInitial()
+        } catch {
+            throw ValidationError("--routes-file \(routesFile): cannot write it: \(error)")
+        }
+
+        let hostPorts = plan.hostPorts.map { "--host-port \($0.port)=\($0.host)" }.joined(separator: " ")
+        print("thaw-autoscaler: http://\(host):\(listenPort); routes in \(routesFile); replica logs in \(logDirectory)")
+        print("run the activator with: thaw-activator --config \(routesFile) --autoscaler-url http://\(host):\(listenPort) \(hostPorts)")
+        fflush(nil)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: autoscaler), .init(service: routes), .init(service: driver)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 }

@@ -1,0 +1,47 @@
+import ActivatorCore
+import Foundation
+import Logging
+import ScaleTargets
+import ServiceLifecycle
+
+/// Keeps a routing file in step with the driver, for an activator running as its own process
+/// (`thaw-activator --config FILE`), which reloads it on change. Written whole to a temporary
+/// file and renamed, so the activator never reads half a table.
+public struct RoutesFile: Service {
+    let path: String
+    let routes: RoutingConfig
+    let driver: any ReplicaDriver
+    let logger: Logger
+
+    public init(path: String, routes: RoutingConfig, driver: any ReplicaDriver, logger: Logger) {
+        self.path = path
+        self.routes = routes
+        self.driver = driver
+        self.logger = logger
+    }
+
+    /// Writes the table once, before anything is running.
+    public func writeInitial() throws {
+        try write(routes)
+    }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            try await driver.watch { states in
+                do {
+                    try write(DriverRoutes.routes(routes, with: states))
+                } catch {
+                    logger.error("cannot write the routing file", metadata: ["file": "\(path)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    private func write(_ config: RoutingConfig) throws {
+        let temporary = path + ".tmp"
+        try config.fileText.write(toFile: temporary, atomically: false, encoding: .utf8)
+        guard rename(temporary, path) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import ActivatorCore
+import ControlHTTP
+import Foundation
+import Testing
+import ThawTestSupport
+
+/// The same loop as separate processes: thaw-autoscaler with the local driver writes the routing
+/// file, and a thaw-activator process follows it and pokes the autoscaler over HTTP.
+@Suite(.serialized)
+struct SeparateProcessTests {
+    @Test func aRequestToAnActivatorProcessScalesFromZeroThroughTheAutoscalerProcess() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-split-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("services.yaml")
+        try EchoService.yaml(name: "apart", releases: [("v1", "")], annotations: LocalModeTests.fastScaling)
+            .write(to: file, atomically: true, encoding: .utf8)
+        let routes = directory.appendingPathComponent("routes.json").path
+        let autoscaler = try TestProcess("thaw-autoscaler", [file.path, "--port", "0", "--routes-file", routes,
+                                                              "--log-dir", directory.appendingPathComponent("logs").path])
+        let command = try await autoscaler.waitFor("run the activator with:")
+        let arguments = command.split(separator: " ").drop { $0 != "--config" }.map(String.init)
+        #expect(arguments.contains("--host-port"))
+        let activator = try TestProcess("thaw-activator", arguments + ["--port", "0", "--admin-port", "0"])
+        let listening = try await activator.waitFor("thaw-activator listening")
+        guard let range = listening.range(of: "proxy=[IPv4]127.0.0.1/127.0.0.1:"),
+              let port = Int(listening[range.upperBound...].prefix { $0.isNumber }) else {
+            throw TestFailure("no proxy address in: \(listening)")
+        }
+        let response = try await HTTPCall.perform(on: ThawUp.group.any(), to: EndpointAddress(host: "127.0.0.1", port: port), path: "/headers",
+                                                  headers: [("host", "apart.thaw.local")], timeout: .seconds(30))
+        #expect(response.status == 200, "body: \(response.body)\nautoscaler:\n\(autoscaler.stderr)")
+        #expect(response.header("x-backend") == "v1")
+        let table = try RoutingConfig.load(contentsOf: routes)
+        #expect(table.targets.first?.endpoints.count == 1, "the routing file lists the replica")
+
+        activator.signal(SIGTERM)
+        autoscaler.signal(SIGTERM)
+        #expect(try await activator.waitForExit(timeout: 20) == 0)
+        #expect(try await autoscaler.waitForExit(timeout: 20) == 0)
+        #expect(autoscaler.stderr.contains("all replicas stopped"))
+    }
+}
