@@ -1,5 +1,5 @@
-import ControlHTTP
 import ActivatorCore
+import ControlHTTP
 import Foundation
 import Logging
 import NIOConcurrencyHelpers

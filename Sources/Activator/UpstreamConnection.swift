@@ -1,5 +1,5 @@
-import ControlHTTP
 import ActivatorCore
+import ControlHTTP
 import NIOCore
 import NIOHTTP1
 import NIOPosix

@@ -21,6 +21,8 @@ public actor ScalingLoop {
     }
 
     private var targets: [String: Entry] = [:]
+    /// The newest poke-to-decision times, for `thaw demo` and benchmarks (the metric has them as a histogram).
+    public private(set) var recentPokeLatencies: [Duration] = []
     private let driver: any ReplicaDriver
     private let metrics: AutoscalerMetrics
     private let logger: Logger
@@ -97,6 +99,8 @@ public actor ScalingLoop {
             decide(poke.target, trigger: "poke", now: now)
             let elapsed = ContinuousClock.now - arrived
             metrics.pokeToDecision.record(elapsed.secondsValue)
+            recentPokeLatencies.append(elapsed)
+            if recentPokeLatencies.count > 100 { recentPokeLatencies.removeFirst() }
             logger.debug("poke decided", metadata: ["target": "\(poke.target)", "after": "\(elapsed)"])
         }
         return true

@@ -183,6 +183,10 @@ struct DemoScript: Service {
         if !sorted.isEmpty {
             print(String(format: "  latency: p50 %.0f ms, p99 %.0f ms", sorted[sorted.count / 2] * 1000, sorted[min(sorted.count - 1, sorted.count * 99 / 100)] * 1000))
         }
+        let pokes = await cluster.autoscaler.loop.recentPokeLatencies.map { $0.secondsValue * 1000 }
+        if let slowest = pokes.max() {
+            print(String(format: "  pokes: %d, each decided and handed to the driver within %.2f ms of arriving (slowest)", pokes.count, slowest))
+        }
         print("  peak ready replicas: " + peaks.withLockedValue { $0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         print(zeroAfter.map { String(format: "  back to zero %.0f s after the traffic stopped", $0) } ?? "  not all targets were back to zero within \(idleLimit)")
         print("\nstopping: draining and stopping every replica")

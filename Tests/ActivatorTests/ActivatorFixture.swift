@@ -1,6 +1,6 @@
-import ControlHTTP
 import Activator
 import ActivatorCore
+import ControlHTTP
 import Foundation
 import NIOCore
 import NIOHTTP1

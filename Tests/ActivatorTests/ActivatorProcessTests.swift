@@ -1,5 +1,5 @@
-import ControlHTTP
 import Activator
+import ControlHTTP
 import Foundation
 import NIOCore
 import NIOHTTP1
