@@ -114,9 +114,7 @@ public struct LocalPlan: Sendable {
         }
         let process = component.process
         targets.append(LocalTarget(name: name, readinessPath: readinessPath, containerConcurrency: concurrency) { port in
-            let command = try process.render(extra: extra(port))
-            return ReplicaCommand(executable: command.executable, arguments: command.arguments,
-                                  environment: command.environment, workingDirectory: command.workingDirectory)
+            try process.render(extra: extra(port))
         })
         scaled.append(ScaledTarget(name: name, policy: policy))
         routes.targets.append(TargetConfig(name: name, hosts: hosts, containerConcurrency: concurrency, readinessPath: readinessPath,

@@ -2,6 +2,7 @@ import ActivatorCore
 import ControlHTTP
 import Foundation
 import Logging
+import MLService
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -16,29 +17,14 @@ public struct LocalTarget: Sendable {
     public var readinessPath: String
     public var containerConcurrency: Int
     /// The model server's command for a replica whose model server listens on `port`.
-    public var command: @Sendable (_ port: Int) throws -> ReplicaCommand
+    public var command: @Sendable (_ port: Int) throws -> LocalCommand
 
     public init(name: String, readinessPath: String, containerConcurrency: Int,
-                command: @escaping @Sendable (_ port: Int) throws -> ReplicaCommand) {
+                command: @escaping @Sendable (_ port: Int) throws -> LocalCommand) {
         self.name = name
         self.readinessPath = readinessPath
         self.containerConcurrency = containerConcurrency
         self.command = command
-    }
-}
-
-/// A rendered command line: what one model-server process runs.
-public struct ReplicaCommand: Sendable, Equatable {
-    public var executable: String
-    public var arguments: [String]
-    public var environment: [String: String]
-    public var workingDirectory: String
-
-    public init(executable: String, arguments: [String], environment: [String: String], workingDirectory: String) {
-        self.executable = executable
-        self.arguments = arguments
-        self.environment = environment
-        self.workingDirectory = workingDirectory
     }
 }
 
