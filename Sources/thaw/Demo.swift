@@ -56,7 +56,7 @@ struct Demo: AsyncParsableCommand {
         let setup = try cluster.setUp(file: file, logToFile: true)
         let name = service ?? setup.runFile.services[0].name
         guard let target = setup.runFile.services.first(where: { $0.name == name }) else {
-            throw ValidationError("--service \(name): the file has no such service; it has \(setup.runFile.services.map(\.name).joined(separator: ", "))")
+            throw CommandFailure("--service \(name): the file has no such service; it has \(setup.runFile.services.map(\.name).joined(separator: ", "))")
         }
         print("  log: \(setup.runFile.logDirectory)/thaw.log\n")
         let script = DemoScript(cluster: setup.cluster, service: target, path: path, bodies: bodies, clients: clients,
@@ -70,7 +70,7 @@ struct Demo: AsyncParsableCommand {
     static func loadBodies(_ directory: String) throws -> [[UInt8]] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory))?.sorted() ?? []
         let bodies = names.compactMap { FileManager.default.contents(atPath: directory + "/" + $0).map(Array.init) }
-        guard !bodies.isEmpty else { throw ValidationError("--images \(directory): no files to send (run from the repository root, or pass --images)") }
+        guard !bodies.isEmpty else { throw CommandFailure("--images \(directory): no files to send (run from the repository root, or pass --images)") }
         return bodies
     }
 }

@@ -20,30 +20,30 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         guard let data = FileManager.default.contents(atPath: runFile) else {
-            throw ValidationError("no running `thaw up` found: \(runFile) does not exist (start one with `thaw up FILE.yaml`)")
+            throw CommandFailure("no running `thaw up` found: \(runFile) does not exist (start one with `thaw up FILE.yaml`)")
         }
         let run: LocalCluster.RunFile
         do {
             run = try JSONDecoder().decode(LocalCluster.RunFile.self, from: data)
         } catch {
-            throw ValidationError("\(runFile) is not a thaw up run file: \(error)")
+            throw CommandFailure("\(runFile) is not a thaw up run file: \(error)")
         }
         guard let endpoint = EndpointAddress(run.addresses.autoscaler) else {
-            throw ValidationError("\(runFile) names an autoscaler address that is not HOST:PORT: \(run.addresses.autoscaler)")
+            throw CommandFailure("\(runFile) names an autoscaler address that is not HOST:PORT: \(run.addresses.autoscaler)")
         }
         let response: HTTPCall.Response
         do {
             response = try await HTTPCall.perform(on: MultiThreadedEventLoopGroup.singleton.any(), to: endpoint, path: "/status",
                                                   timeout: .seconds(3))
         } catch {
-            throw ValidationError("the thaw up in \(runFile) (pid \(run.pid)) does not answer at \(endpoint): \(error). Is it still running?")
+            throw CommandFailure("the thaw up in \(runFile) (pid \(run.pid)) does not answer at \(endpoint): \(error). Is it still running?")
         }
         if json {
             print(response.body, terminator: "")
             return
         }
         guard response.status == 200, let status = try? JSONDecoder().decode(AutoscalerStatus.self, from: Data(response.body.utf8)) else {
-            throw ValidationError("the autoscaler at \(endpoint) answered \(response.status): \(response.body)")
+            throw CommandFailure("the autoscaler at \(endpoint) answered \(response.status): \(response.body)")
         }
         print(StatusTable.render(run, targets: status.targets))
     }

@@ -106,10 +106,10 @@ struct ClusterOptions: ParsableArguments {
         do {
             services = try MLServiceFile.load(contentsOf: file)
         } catch {
-            throw ValidationError("\(error)")
+            throw CommandFailure("\(error)")
         }
         guard !services.services.isEmpty else {
-            throw ValidationError("\(file): no MLService documents (kind: MLService); nothing to run")
+            throw CommandFailure("\(file): no MLService documents (kind: MLService); nothing to run")
         }
         let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
         var options = LocalCluster.Options(binDirectory: binDirectory, logDirectory: logDirectory)
@@ -120,7 +120,7 @@ struct ClusterOptions: ParsableArguments {
         do {
             cluster = try LocalCluster(file: services, options: options, logger: logger)
         } catch {
-            throw ValidationError("\(file): \(error)")
+            throw CommandFailure("\(file): \(error)")
         }
         for warning in cluster.plan.warnings { print("warning: \(warning)") }
         let runFile = cluster.runFile(logDirectory: logDirectory)
@@ -152,4 +152,10 @@ struct ClusterOptions: ParsableArguments {
 func runGroup(_ services: [ServiceGroupConfiguration.ServiceConfiguration], logger: Logger) async throws {
     let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     try await group.run()
+}
+
+/// A failure that is not about how the command was called: printed as `Error: …`, without the usage text.
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
