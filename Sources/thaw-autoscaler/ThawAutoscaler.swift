@@ -94,7 +94,7 @@ struct ThawAutoscaler: AsyncParsableCommand {
         print("run the activator with: thaw-activator --config \(routesFile) --autoscaler-url http://\(host):\(listenPort) \(hostPorts)")
         fflush(nil)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: autoscaler), .init(service: routes), .init(service: driver)],
+            services: [.init(service: autoscaler), .init(service: routes, successTerminationBehavior: .ignore), .init(service: driver)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

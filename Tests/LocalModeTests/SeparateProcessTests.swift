@@ -36,8 +36,8 @@ struct SeparateProcessTests {
 
         activator.signal(SIGTERM)
         autoscaler.signal(SIGTERM)
-        #expect(try await activator.waitForExit(timeout: 20) == 0)
-        #expect(try await autoscaler.waitForExit(timeout: 20) == 0)
+        #expect(try await activator.waitForExit(timeout: 20) == 0, "stderr:\n\(activator.stderr)")
+        #expect(try await autoscaler.waitForExit(timeout: 20) == 0, "stderr:\n\(autoscaler.stderr)")
         #expect(autoscaler.stderr.contains("all replicas stopped"))
     }
 }
