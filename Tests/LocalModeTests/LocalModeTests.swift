@@ -104,6 +104,23 @@ struct LocalModeTests {
         #expect(status["broken-v1"]?.failure?.contains("crash-looping") == true)
     }
 
+    @Test func aReplicaWhoseModelServerDiesIsReplaced() async throws {
+        let up = try await ThawUp(yaml: EchoService.yaml(name: "phoenix", releases: [("v1", "")], annotations: Self.fastScaling, minReplicas: 1),
+                                  services: ["phoenix"])
+        try await up.waitUntil("one ready replica", timeout: 30) { $0["phoenix-v1"]?.ready == 1 }
+        let models = up.childPids().filter { pid in
+            ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "").contains("echo-backend")
+        }
+        try #require(models.count == 1, "one model-server process; children: \(up.childPids())")
+        kill(models[0], SIGKILL)
+        try await up.process.waitFor("replica=phoenix-v1-2 target=phoenix-v1 [LocalMode] replica ready", timeout: 30)
+        let replaced = try await up.waitUntil("the new replica counted ready", timeout: 10) { $0["phoenix-v1"]?.ready == 1 }
+        #expect(replaced["phoenix-v1"]?.failure == nil, "one crash is not a crash loop")
+        #expect(try await up.request("phoenix", path: "/headers").status == 200)
+        #expect(up.process.stderr.contains("replica failed; starting another after a backoff"))
+        #expect(up.process.stderr.contains("was killed by signal 9"))
+    }
+
     @Test func sigtermStopsEveryReplicaAndLeavesNoProcessBehind() async throws {
         let up = try await ThawUp(yaml: EchoService.yaml(name: "term", releases: [("v1", ""), ("v2", "")], canary: "v2", canaryPercent: 50,
                                                          annotations: Self.fastScaling, minReplicas: 1),
