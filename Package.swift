@@ -44,6 +44,11 @@ let package = Package(
         .target(name: "Autoscaling"),
         // Annotations and config-autoscaler keys, parsed and validated into decider and replica specs.
         .target(name: "ScalingPolicy", dependencies: ["Autoscaling"]),
+        // Flag checks shared by every executable.
+        .target(name: "CommandOptions", dependencies: [
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Typed, located errors for every input file Thaw reads.
         .target(name: "ConfigFields"),
         // Trace and replay simulation over the decision core.
@@ -52,6 +57,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "ThawCLI", dependencies: [
+            "CommandOptions",
             "Simulation", "LocalMode", "AutoscalerDaemon", "MLService", "ControlHTTP", "ActivatorCore",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -105,6 +111,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], swiftSettings: dataPathSettings),
         .executableTarget(name: "ThawActivator", dependencies: [
+            "CommandOptions",
             "Activator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -137,6 +144,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ], path: "examples/digits/transformer"),
         .executableTarget(name: "ThawQueue", dependencies: [
+            "CommandOptions",
             "Activator", "ActivatorCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -147,6 +155,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/thaw-collector"),
         .executableTarget(name: "ThawAutoscaler", dependencies: [
+            "CommandOptions",
             "Activator", "AutoscalerDaemon", "LocalMode", "MLService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,6 @@
 import Activator
 import ArgumentParser
+import CommandOptions
 import Logging
 import NIOPosix
 import ServiceLifecycle
@@ -77,9 +78,9 @@ struct ThawActivator: AsyncParsableCommand {
     }
 
     func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, got \(port)") }
-        guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be from 0 to 65535, got \(adminPort)") }
-        guard drainSeconds >= 0, drainSeconds <= 3600 else { throw ValidationError("--drain-seconds must be from 0 to 3600, got \(drainSeconds)") }
+        try FlagCheck.port(port)
+        try FlagCheck.port(adminPort, flag: "--admin-port")
+        try FlagCheck.drainSeconds(drainSeconds)
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be from 1 to 256, got \(threads)") }
         if let autoscalerURL, AutoscalerURL(autoscalerURL) == nil {
             throw ValidationError("--autoscaler-url must look like http://HOST:PORT[/PREFIX], got \"\(autoscalerURL)\"")
@@ -87,9 +88,7 @@ struct ThawActivator: AsyncParsableCommand {
         if parsedHostPorts.count != hostPorts.count {
             throw ValidationError("--host-port must be PORT=HOST with a port from 1 to 65535, e.g. 8081=digits.thaw.local; got \(hostPorts)")
         }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got \"\(logLevel)\"")
-        }
+        try FlagCheck.logLevel(logLevel)
     }
 
     func run() async throws {

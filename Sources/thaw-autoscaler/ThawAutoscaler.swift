@@ -1,5 +1,6 @@
 import Activator
 import ArgumentParser
+import CommandOptions
 import AutoscalerDaemon
 import Foundation
 import LocalMode
@@ -48,11 +49,9 @@ struct ThawAutoscaler: AsyncParsableCommand {
     var logLevel = "info"
 
     func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, got \(port)") }
-        guard drainSeconds >= 0, drainSeconds <= 3600 else { throw ValidationError("--drain-seconds must be from 0 to 3600, got \(drainSeconds)") }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got \"\(logLevel)\"")
-        }
+        try FlagCheck.port(port)
+        try FlagCheck.drainSeconds(drainSeconds)
+        try FlagCheck.logLevel(logLevel)
     }
 
     func run() async throws {

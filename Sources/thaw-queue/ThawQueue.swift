@@ -2,6 +2,7 @@ import Activator
 import Foundation
 import ActivatorCore
 import ArgumentParser
+import CommandOptions
 import Logging
 import NIOPosix
 import ServiceLifecycle
@@ -68,21 +69,19 @@ struct ThawQueue: AsyncParsableCommand {
     var modelPID: Int32?
 
     func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, got \(port)") }
-        guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be from 0 to 65535, got \(adminPort)") }
+        try FlagCheck.port(port)
+        try FlagCheck.port(adminPort, flag: "--admin-port")
         guard EndpointAddress(upstream) != nil else { throw ValidationError("--upstream must be HOST:PORT, got \"\(upstream)\"") }
         guard readinessPath.hasPrefix("/") else { throw ValidationError("--readiness-path must start with /, got \"\(readinessPath)\"") }
         guard (0...1000).contains(containerConcurrency) else {
             throw ValidationError("--container-concurrency must be from 0 (unlimited) to 1000, got \(containerConcurrency)")
         }
         guard timeoutSeconds > 0 else { throw ValidationError("--timeout-seconds must be above 0, got \(timeoutSeconds)") }
-        guard drainSeconds >= 0, drainSeconds <= 3600 else { throw ValidationError("--drain-seconds must be from 0 to 3600, got \(drainSeconds)") }
+        try FlagCheck.drainSeconds(drainSeconds)
         if let autoscalerURL, AutoscalerURL(autoscalerURL) == nil {
             throw ValidationError("--autoscaler-url must look like http://HOST:PORT[/PREFIX], got \"\(autoscalerURL)\"")
         }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got \"\(logLevel)\"")
-        }
+        try FlagCheck.logLevel(logLevel)
     }
 
     func run() async throws {

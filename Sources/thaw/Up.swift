@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandOptions
 import AutoscalerDaemon
 import Foundation
 import LocalMode
@@ -63,12 +64,10 @@ struct ClusterOptions: ParsableArguments {
     var runFilePath = LocalCluster.defaultRunFilePath
 
     func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, got \(port)") }
-        guard drainSeconds >= 0, drainSeconds <= 3600 else { throw ValidationError("--drain-seconds must be from 0 to 3600, got \(drainSeconds)") }
+        try FlagCheck.port(port)
+        try FlagCheck.drainSeconds(drainSeconds)
         guard timeoutSeconds > 0 else { throw ValidationError("--timeout-seconds must be above 0, got \(timeoutSeconds)") }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got \"\(logLevel)\"")
-        }
+        try FlagCheck.logLevel(logLevel)
     }
 
     struct Setup {
