@@ -92,6 +92,15 @@ final class AutoscalerReporter: PokeSink, Sendable {
             do {
                 let body = Array(try JSONEncoder().encode(StatBatch(stats: backlog)))
                 let response = try await post(body, to: url.path(StatPaths.stats), url: url)
+                if (400..<500).contains(response.status) {
+                    // The autoscaler read the batch and refused part of it (an unknown target): the rest
+                    // was recorded, so sending it again would count it twice.
+                    logger.warning("the autoscaler refused part of a stat batch; not resending it", metadata: [
+                        "status": "\(response.status)", "body": "\(response.body)"])
+                    backlog.removeAll()
+                    metrics.statReports.failed.increment()
+                    continue
+                }
                 guard (200..<300).contains(response.status) else {
                     throw ReportFailure(status: response.status, body: response.body)
                 }

@@ -203,15 +203,19 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         let now = NIODeadline.now()
         let timeout = target.timeout
         let request = ProxiedRequest(head: head, target: target, arrival: now, timeout: timeout)
-        if isSidecar, head.headers.contains(name: ProxyHeaders.proxiedBy) {
-            request.proxied = true
-            target.proxiedStarted()
-        }
         self.request = request
         closeAfterResponse = !Self.connectionContinues(after: head)
         armTimer(for: now + timeout, context: context)
         let eventLoop = context.eventLoop
-        admit(request, target.admit { self.waiter(for: request, on: eventLoop) })
+        let admission = target.admit { self.waiter(for: request, on: eventLoop) }
+        if isSidecar, head.headers.contains(name: ProxyHeaders.proxiedBy) {
+            // Counted like the balancer counts requests: only those it took in, not those it refused.
+            if case .rejected = admission {} else {
+                request.proxied = true
+                target.proxiedStarted()
+            }
+        }
+        admit(request, admission)
     }
 
     /// One timer per connection, not per request: it is re-armed only when it would fire too late,

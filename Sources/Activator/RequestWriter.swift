@@ -8,9 +8,10 @@ import TrafficStats
 /// Serialising here, rather than editing `HTTPHeaders` and handing the head to NIO's encoder,
 /// costs one buffer per request instead of several copies and validations (`make bench-activator`).
 struct RequestWriter {
-    /// Hop-by-hop headers, and `Expect`: the activator answers `100 Continue` itself once a replica
-    /// is chosen.
-    private static let dropped: Set<String> = HopByHop.nameStrings.union(["expect"])
+    /// Hop-by-hop headers; `Expect` (the activator answers `100 Continue` itself once a replica is
+    /// chosen); and `Thaw-Probe`, which only Thaw's own probes may send, so a client cannot make a
+    /// sidecar answer its request as a readiness probe.
+    private static let dropped: Set<String> = HopByHop.nameStrings.union(["expect", ProxyHeaders.probe.lowercased()])
     private static let proxiedBy = ProxyHeaders.proxiedBy.lowercased()
     /// Lengths of every name the loop below treats specially, so most headers skip lowercasing.
     private static let specialLengths: Set<Int> = Set((dropped.union([

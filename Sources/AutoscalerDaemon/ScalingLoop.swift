@@ -28,6 +28,9 @@ public actor ScalingLoop {
     private let logger: Logger
     private let clock: @Sendable () -> Timestamp
 
+    /// Reports stamped more than this many seconds ago are dropped.
+    public static let staleReportSeconds = 3.0
+
     /// Wall-clock time: reports carry Unix timestamps, and the windows key buckets by them.
     public static let wallClock: @Sendable () -> Timestamp = { Timestamp(seconds: Date().timeIntervalSince1970) }
 
@@ -67,9 +70,14 @@ public actor ScalingLoop {
                 continue
             }
             metrics.statsReceived.increment()
-            // Reports are stamped by their sender; a skewed or replayed stamp is pulled into the last few seconds.
-            let stamp = stat.timestamp.isFinite ? min(max(stat.timestamp, now.seconds - 3), now.seconds) : now.seconds
-            let time = Timestamp(seconds: stamp)
+            // Reports are stamped by their sender. A stamp from the future (clock skew) counts as now; one
+            // older than the tolerance is dropped: a backlog replayed after an outage would otherwise pile
+            // seconds of old demand into one bucket and set off a panic.
+            guard stat.timestamp.isFinite, stat.timestamp >= now.seconds - Self.staleReportSeconds else {
+                metrics.statsRejected.increment()
+                continue
+            }
+            let time = Timestamp(seconds: min(stat.timestamp, now.seconds))
             let request = RequestStat(averageConcurrency: stat.averageConcurrency, requestCount: stat.requestCount,
                                       averageProxiedConcurrency: stat.averageProxiedConcurrency,
                                       proxiedRequestCount: stat.proxiedRequestCount)

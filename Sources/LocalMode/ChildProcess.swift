@@ -59,6 +59,13 @@ final class ChildProcess: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of ours leaks into the child: listening sockets are not close-on-exec, and a
+        // replica holding the activator's port would keep it open after the activator closed it.
+        if let closeFrom {
+            _ = closeFrom(&actions, 3)
+        } else {
+            for fd in openDescriptors() where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
+        }
         guard let addChdir = addChdir else {
             throw SpawnError(description: "this C library cannot set a child's working directory (posix_spawn_file_actions_addchdir_np)")
         }
@@ -98,6 +105,17 @@ final class ChildProcess: Sendable {
         return unsafeBitCast(symbol, to: AddChdir.self)
     }()
 
+    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    /// glibc 2.34 and later; older ones get an explicit close per open descriptor.
+    private static let closeFrom: CloseFrom? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: CloseFrom.self)
+    }()
+
+    private static func openDescriptors() -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
+    }
+
     private static func resolve(_ executable: String, workingDirectory: String, path: String) throws -> String {
         if executable.contains("/") {
             let full = executable.hasPrefix("/") ? executable : workingDirectory + "/" + executable
@@ -129,9 +147,19 @@ final class ChildProcess: Sendable {
         return .signal(low)
     }
 
-    /// The last lines of the child's log, for crash reports.
+    /// The last lines of the child's log, for crash reports; only its last 4 KiB are read.
     func logTail(lines: Int = 5) -> String {
-        guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return "" }
+        guard let file = FileHandle(forReadingAtPath: logPath) else { return "" }
+        defer { try? file.close() }
+        let size = (try? file.seekToEnd()) ?? 0
+        try? file.seek(toOffset: size > 4096 ? size - 4096 : 0)
+        let text = String(decoding: (try? file.readToEnd()) ?? Data(), as: UTF8.self)
         return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+
+    /// Waits for a child that was just killed, so it never lingers as a zombie.
+    func reapNow() {
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, 0)
     }
 }

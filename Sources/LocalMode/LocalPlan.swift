@@ -92,15 +92,17 @@ public struct LocalPlan: Sendable {
                               reachable: Bool, timeoutSeconds: Double, describe: String,
                               extra: @escaping @Sendable (Int) -> [String: String]) throws {
         var annotations = component.annotations
-        // MLService's own fields win over the annotations; unset minReplicas means 1.
-        for (key, value) in [(AnnotationKeys.minScale, String(component.minReplicas ?? 1)),
-                             (AnnotationKeys.maxScale, String(component.maxReplicas ?? 0))] {
-            if let (spelling, annotated) = key.lookup(in: annotations), annotated != value {
-                warnings.append("\(describe): annotation \(spelling): \"\(annotated)\" is overridden by the MLService field (\(value))")
+        // MLService's own fields win over the annotations; with neither, min is 1 and max unbounded.
+        for (key, field, name) in [(AnnotationKeys.minScale, component.minReplicas, "minReplicas"),
+                                   (AnnotationKeys.maxScale, component.maxReplicas, "maxReplicas")] {
+            guard let field else { continue }
+            if let (spelling, annotated) = key.lookup(in: annotations), annotated != String(field) {
+                warnings.append("\(describe): annotation \(spelling): \"\(annotated)\" is overridden by \(name): \(field)")
             }
             for spelling in key.spellings { annotations.removeValue(forKey: spelling) }
-            annotations[key.name] = value
+            annotations[key.name] = String(field)
         }
+        if AnnotationKeys.minScale.lookup(in: annotations) == nil { annotations[AnnotationKeys.minScale.name] = "1" }
         let concurrency = component.containerConcurrency ?? 0
         let policy: TargetPolicy
         do {

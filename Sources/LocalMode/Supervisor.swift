@@ -26,6 +26,9 @@ final class Supervisor {
         var stopRequested: ContinuousClock.Instant?
         var queueTermSent: ContinuousClock.Instant?
         var modelTermSent: ContinuousClock.Instant?
+        /// SIGKILL already sent to the sidecar's or the model server's group.
+        var queueKilled = false
+        var modelKilled = false
         /// Crashed: both processes were killed and only need reaping.
         var killed = false
 
@@ -99,6 +102,18 @@ final class Supervisor {
         publish(states(desired: [:]))
         while records.contains(where: { !$0.leaving.isEmpty }) {
             for index in records.indices { advanceStops(&records[index]) }
+            if Task.isCancelled {
+                // No time left for a graceful stop: kill and reap everything now.
+                for index in records.indices {
+                    for replica in records[index].leaving {
+                        kill(replica)
+                        if replica.modelExit == nil { replica.model.reapNow() }
+                        if replica.queueExit == nil { replica.queue.reapNow() }
+                    }
+                    records[index].leaving = []
+                }
+                return
+            }
             try? await Task.sleep(for: .milliseconds(25))
         }
     }
@@ -137,10 +152,12 @@ final class Supervisor {
         }
     }
 
+    /// Kills both process groups outright: whatever the model server started dies with it, even
+    /// when the group's leader is already gone. (A group's ID is not reused while it has members.)
     private func kill(_ replica: Replica) {
         replica.killed = true
-        if replica.modelExit == nil { replica.model.signal(SIGKILL) }
-        if replica.queueExit == nil { replica.queue.signal(SIGKILL) }
+        replica.model.signal(SIGKILL)
+        replica.queue.signal(SIGKILL)
     }
 
     private func beginStop(_ replica: Replica) {
@@ -159,17 +176,24 @@ final class Supervisor {
                 replica.queue.signal(SIGTERM)
                 replica.queueTermSent = now
             }
-            if let sent = replica.queueTermSent, replica.queueExit == nil, now - sent > .seconds(options.drainSeconds + 2) {
+            if let sent = replica.queueTermSent, replica.queueExit == nil, !replica.queueKilled, now - sent > .seconds(options.drainSeconds + 2) {
                 logger.warning("sidecar did not stop after draining; killing it", metadata: ["replica": "\(replica.id)"])
                 replica.queue.signal(SIGKILL)
+                replica.queueKilled = true
             }
             if replica.queueExit != nil, replica.modelTermSent == nil {
                 replica.model.signal(SIGTERM)
                 replica.modelTermSent = now
             }
-            if let sent = replica.modelTermSent, replica.modelExit == nil, now - sent > .seconds(5) {
+            if let sent = replica.modelTermSent, replica.modelExit == nil, !replica.modelKilled, now - sent > .seconds(5) {
                 logger.warning("model server did not stop within 5 s of SIGTERM; killing it", metadata: ["replica": "\(replica.id)"])
                 replica.model.signal(SIGKILL)
+                replica.modelKilled = true
+            }
+            if replica.modelExit != nil, !replica.modelKilled {
+                // The leader is gone; anything it started and left behind in its group goes too.
+                replica.model.signal(SIGKILL)
+                replica.modelKilled = true
             }
         }
         let gone = record.leaving.filter(\.gone)
@@ -241,6 +265,9 @@ final class Supervisor {
         let ports = try FreePort.take(3)
         let (queuePort, modelPort, adminPort) = (ports[0], ports[1], ports[2])
         let command = try record.spec.command(modelPort)
+        guard FileManager.default.isExecutableFile(atPath: options.queueExecutable) else {
+            throw ChildProcess.SpawnError(description: "the sidecar \(options.queueExecutable) is missing or not executable; build it (swift build)")
+        }
         var environment = ProcessInfo.processInfo.environment
         let inheritedPath = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         environment["PATH"] = (options.extraPath + [inheritedPath]).joined(separator: ":")
@@ -262,7 +289,7 @@ final class Supervisor {
                 logPath: logBase + ".queue.log")
         } catch {
             model.signal(SIGKILL)
-            _ = model.poll()
+            model.reapNow()
             throw error
         }
         logger.info("replica started", metadata: [

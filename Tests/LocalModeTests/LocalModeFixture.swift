@@ -104,6 +104,29 @@ final class ThawUp: @unchecked Sendable {
         }
     }
 
+    /// The inode of the socket listening on `port` (from /proc/net/tcp), if any.
+    static func listeningSocketInode(port: Int) -> String? {
+        let table = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
+        let hexPort = String(format: ":%04X", port)
+        for line in table.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ")
+            guard fields.count > 9, fields[1].hasSuffix(hexPort), fields[3] == "0A" else { continue }
+            return String(fields[9])
+        }
+        return nil
+    }
+
+    /// The socket inodes process `pid` holds open.
+    static func socketInodes(of pid: Int32) -> Set<String> {
+        let directory = "/proc/\(pid)/fd"
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return Set(entries.compactMap { entry in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(directory)/\(entry)"),
+                  target.hasPrefix("socket:[") else { return nil }
+            return String(target.dropFirst(8).dropLast())
+        })
+    }
+
     /// True while `pid` names a live process (zombies count as gone).
     static func isAlive(_ pid: Int32) -> Bool {
         processes().contains { $0.pid == pid && $0.state != "Z" }

@@ -129,6 +129,12 @@ struct LocalModeTests {
         #expect(try await up.request("term", path: "/headers").status == 200)
         let children = up.childPids()
         #expect(children.count >= 4, "a model server and a sidecar per replica; found \(children)")
+        // Replicas must not hold the activator's listening socket: it would stay open after the
+        // activator closed it, and outlive it in any process a replica left behind.
+        let listener = try #require(ThawUp.listeningSocketInode(port: up.activator.port))
+        for child in children {
+            #expect(!ThawUp.socketInodes(of: child).contains(listener), "child \(child) holds the activator's listening socket")
+        }
         up.process.signal(SIGTERM)
         let exit = try await up.process.waitForExit(timeout: 30)
         #expect(exit == 0, "stderr:\n\(up.process.stderr)")

@@ -35,7 +35,7 @@ struct LocalPlanTests {
                     autoscaling.knative.dev/max-scale: "9"
                     serving.thaw.dev/readiness-path: /healthy
           - name: b
-            predictor: {model: {runtime: rt}}
+            predictor: {model: {runtime: rt}, template: {metadata: {annotations: {autoscaling.knative.dev/max-scale: "3"}}}}
           - name: old
             predictor: {minReplicas: 2, model: {runtime: rt}}
           transformer:
@@ -62,7 +62,9 @@ struct LocalPlanTests {
         #expect(policies["shop-a"]?.minScale == 0)
         #expect(policies["shop-a"]?.maxScale == 5, "the MLService field wins over the annotation")
         #expect(policies["shop-b"]?.minScale == 1, "unset minReplicas means 1")
-        #expect(policies["shop-b"]?.maxScale == 0, "unset maxReplicas means unbounded")
+        #expect(policies["shop-b"]?.maxScale == 3, "without maxReplicas the annotation applies")
+        #expect(policies["shop-old"]?.maxScale == 0, "with neither, no upper bound")
+        #expect(policies["shop-old"]?.minScale == 2)
         #expect(policies["shop-old"]?.reachable == false, "a release that is neither default nor canary gets no traffic")
         #expect(plan.warnings.contains { $0.contains("max-scale") && $0.contains("overridden") })
     }
