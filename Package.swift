@@ -44,6 +44,9 @@ let package = Package(
         .target(name: "Autoscaling"),
         // Annotations and config-autoscaler keys, parsed and validated into decider and replica specs.
         .target(name: "ScalingPolicy", dependencies: ["Autoscaling"]),
+        // From Prometheus series (remote read, or an exporter's text) to one value per replica: parsing,
+        // replica labels, gauge averages and counter rates. Pure.
+        .target(name: "SeriesSignals"),
         // Flag checks shared by every executable.
         .target(name: "CommandOptions", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -168,6 +171,7 @@ let package = Package(
         .target(name: "ThawTestSupport", path: "Tests/ThawTestSupport"),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "ThawTestSupport"]),
         .testTarget(name: "MLServiceTests", dependencies: ["MLService"]),
+        .testTarget(name: "SeriesSignalsTests", dependencies: ["SeriesSignals"]),
         .testTarget(name: "AutoscalerDaemonTests", dependencies: [
             "AutoscalerDaemon", "Autoscaling", "ScalingPolicy", "ScaleTargets", "TrafficStats", "ControlHTTP", "ActivatorCore",
             .product(name: "NIOHTTP1", package: "swift-nio"),
