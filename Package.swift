@@ -47,6 +47,8 @@ let package = Package(
         // From Prometheus series (remote read, or an exporter's text) to one value per replica: parsing,
         // replica labels, gauge averages and counter rates. Pure.
         .target(name: "SeriesSignals"),
+        // Remote-read wire pieces that need no C library: stream frames, CRC32C, XOR chunk decoding.
+        .target(name: "RemoteReadFormat"),
         // Flag checks shared by every executable.
         .target(name: "CommandOptions", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -172,6 +174,7 @@ let package = Package(
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "ThawTestSupport"]),
         .testTarget(name: "MLServiceTests", dependencies: ["MLService"]),
         .testTarget(name: "SeriesSignalsTests", dependencies: ["SeriesSignals"]),
+        .testTarget(name: "RemoteReadFormatTests", dependencies: ["RemoteReadFormat"]),
         .testTarget(name: "AutoscalerDaemonTests", dependencies: [
             "AutoscalerDaemon", "Autoscaling", "ScalingPolicy", "ScaleTargets", "TrafficStats", "ControlHTTP", "ActivatorCore",
             .product(name: "NIOHTTP1", package: "swift-nio"),
