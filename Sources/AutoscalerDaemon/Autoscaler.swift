@@ -83,6 +83,16 @@ public struct Autoscaler: Service {
                 return .text("unknown targets (their stats were dropped): \(Set(unknown).sorted().joined(separator: ", "))", status: .notFound)
             }
             return .text("ok")
+        case (.POST, StatPaths.metrics):
+            guard let batch = try? JSONDecoder().decode(MetricBatch.self, from: Data(request.body)) else {
+                metrics.statsRejected.increment()
+                return .text("the body must be a JSON metric batch: {\"values\": [{\"target\", \"metric\", \"value\", \"timestamp\", \"source\"}]}", status: .badRequest)
+            }
+            let unknown = await loop.ingest(batch)
+            if !unknown.isEmpty {
+                return .text("unknown targets or non-finite values (dropped): \(Set(unknown).sorted().joined(separator: ", "))", status: .notFound)
+            }
+            return .text("ok")
         case (.POST, StatPaths.poke):
             let arrived = ContinuousClock.now
             guard let poke = try? JSONDecoder().decode(Poke.self, from: Data(request.body)) else {
@@ -102,7 +112,7 @@ public struct Autoscaler: Service {
             let body = (try? encoder.encode(AutoscalerStatus(targets: await loop.status()))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
             return ControlServer.Reply(status: .ok, contentType: "application/json", body: body + "\n")
         default:
-            return .text("not found: the autoscaler serves POST \(StatPaths.stats), POST \(StatPaths.poke), GET /metrics, /healthz, /readyz and /status",
+            return .text("not found: the autoscaler serves POST \(StatPaths.stats), POST \(StatPaths.metrics), POST \(StatPaths.poke), GET /metrics, /healthz, /readyz and /status",
                          status: .notFound)
         }
     }

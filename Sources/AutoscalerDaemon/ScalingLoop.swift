@@ -42,7 +42,8 @@ public actor ScalingLoop {
         self.clock = clock
         let now = clock()
         for target in targets {
-            let scaler = TargetScaler(spec: target.policy.decider, replicas: target.policy.replicas, now: now)
+            let scaler = TargetScaler(spec: target.policy.decider, replicas: target.policy.replicas,
+                                      secondary: target.policy.secondary, now: now)
             let initial = scaler.planner.initialReplicas
             self.targets[target.name] = Entry(scaler: scaler, metrics: metrics.target(target.name), requested: initial,
                                               state: TargetState(name: target.name))
@@ -92,6 +93,32 @@ public actor ScalingLoop {
         }
         return unknown
     }
+
+    /// Records per-target values pushed by the collector; returns the targets it does not know.
+    public func ingest(_ batch: MetricBatch) -> [String] {
+        let now = clock()
+        var unknown: [String] = []
+        for value in batch.values {
+            let metric = MetricKind(value.metric)
+            guard let entry = targets[value.target], value.value.isFinite,
+                  entry.scaler.spec.metric == metric || entry.scaler.secondary?.spec.metric == metric else {
+                unknown.append(value.target)
+                metrics.statsRejected.increment()
+                continue
+            }
+            guard value.timestamp.isFinite, value.timestamp >= now.seconds - Self.stalePushedSeconds else {
+                metrics.statsRejected.increment()
+                continue
+            }
+            metrics.statsReceived.increment()
+            targets[value.target]!.scaler.record(value.value, for: metric,
+                                                 at: Timestamp(seconds: min(value.timestamp, now.seconds)))
+        }
+        return unknown
+    }
+
+    /// Pushed values are averages over the collector's window; older ones than this are dropped.
+    public static let stalePushedSeconds = 30.0
 
     /// Handles a poke; returns false when the target is unknown.
     public func poke(_ poke: Poke, arrived: ContinuousClock.Instant) -> Bool {

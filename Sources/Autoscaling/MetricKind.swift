@@ -13,6 +13,8 @@ public struct MetricKind: Hashable, Sendable, CustomStringConvertible, Expressib
     public static let concurrency = MetricKind("concurrency")
     /// Requests per second per replica.
     public static let rps = MetricKind("rps")
+    /// GPU utilization per replica, in percent (DCGM's `DCGM_FI_DEV_GPU_UTIL`), pushed by the collector.
+    public static let gpu = MetricKind("gpu")
 
     public var description: String { name }
 }

@@ -17,14 +17,36 @@ public struct TargetScaler: Sendable {
     private var readySince: Timestamp?
     /// Replica reports older than this, with replicas ready, mean the data is missing, not zero.
     public let staleAfter: Duration
+    /// A second signal (GPU utilization next to concurrency or rps): its own decider, the larger
+    /// desired count wins.
+    public private(set) var secondary: Decider?
+    /// When a value of a pushed signal (the collector's) last arrived, by metric.
+    public private(set) var lastPushed: [MetricKind: Timestamp] = [:]
+    /// Pushed values older than this mean the signal is missing: its decider then holds the scale.
+    public let pushedStaleAfter: Duration
 
-    public init(spec: DeciderSpec, replicas: ReplicaPolicy, readyReplicas: Int = 0, now: Timestamp,
-                staleAfter: Duration = .seconds(4)) {
+    public init(spec: DeciderSpec, replicas: ReplicaPolicy, secondary: DeciderSpec? = nil, readyReplicas: Int = 0, now: Timestamp,
+                staleAfter: Duration = .seconds(4), pushedStaleAfter: Duration = .seconds(20)) {
         self.spec = spec
         self.staleAfter = staleAfter
+        self.pushedStaleAfter = pushedStaleAfter
         metrics = MetricAggregator(spec: spec)
         decider = Decider(spec: spec, readyReplicas: readyReplicas, now: now)
+        self.secondary = secondary.map { Decider(spec: $0, readyReplicas: readyReplicas, now: now) }
         planner = ReplicaPlanner(policy: replicas, now: now)
+    }
+
+    /// Records a per-target total pushed by the collector (the sum over replicas of, say, GPU
+    /// utilization percent) for `metric`.
+    public mutating func record(_ value: Double, for metric: MetricKind, at time: Timestamp) {
+        metrics.record(value, for: metric, at: time)
+        lastPushed[metric] = max(lastPushed[metric] ?? time, time)
+    }
+
+    /// True when `metric` is pushed and its newest value is older than `pushedStaleAfter`.
+    private func pushedSignalMissing(_ metric: MetricKind, now: Timestamp) -> Bool {
+        guard let last = lastPushed[metric] else { return true }
+        return now - last > pushedStaleAfter
     }
 
     /// Records one reporter's period. Returns true when the target should be decided at once: the
@@ -73,7 +95,33 @@ public struct TargetScaler: Sendable {
                                    reason: "holding the scale: no stats from the \(readyReplicas) ready replica(s) for \(silence)")
             return Step(decision: nil, plan: plan, holding: true)
         }
-        let decision = decider.decide(readyReplicas: readyReplicas, metrics: metrics, now: now)
+        var decision: ScaleDecision?
+        if spec.metric == .gpu, pushedSignalMissing(.gpu, now: now) {
+            // The collector's signal is missing (Prometheus down, nothing selected): no decision, so
+            // the planner keeps the current scale.
+            decision = nil
+        } else {
+            decision = decider.decide(readyReplicas: readyReplicas, metrics: metrics, now: now)
+        }
+        if var second = secondary {
+            if !pushedSignalMissing(second.spec.metric, now: now),
+               let averages = metrics.averages(for: second.spec.metric, at: now) {
+                let other = second.decide(readyReplicas: readyReplicas, averages: averages, now: now)
+                secondary = second
+                if var combined = decision {
+                    combined.desired = max(combined.desired, other.desired)
+                    combined.panicking = combined.panicking || other.panicking
+                    decision = combined
+                } else {
+                    decision = other
+                }
+            } else if var combined = decision, readyReplicas > 0 {
+                // The second signal is missing: it holds the current scale rather than letting the
+                // first signal alone scale in.
+                combined.desired = max(combined.desired, readyReplicas)
+                decision = combined
+            }
+        }
         if let decision { latest = decision }
         let plan = planner.plan(desired: latest?.desired,
                                 excessBurstCapacity: latest?.excessBurstCapacity ?? spec.initialExcessBurstCapacity,

@@ -51,12 +51,15 @@ public enum AnnotationKeys {
     public static let maxScaleDownRate = Key(thawPrefix + "max-scale-down-rate")
     /// Per-target grace period before the last replica goes, which Knative allows only in its ConfigMap.
     public static let scaleToZeroGracePeriod = Key(thawPrefix + "scale-to-zero-grace-period")
+    /// GPU utilization (percent per replica) as a second signal next to concurrency or rps: the
+    /// target gets the larger of the two desired counts.
+    public static let gpuTarget = Key(thawPrefix + "gpu-target")
 
     /// Every key Thaw understands.
     public static let all: [Key] = [
         `class`, metric, target, targetUtilizationPercentage, targetBurstCapacity, minScale, maxScale, initialScale,
         activationScale, window, panicWindowPercentage, panicThresholdPercentage, scaleToZeroPodRetentionPeriod,
         scaleDownDelay, metricAggregationAlgorithm, progressDeadline, maxScaleUpRate, maxScaleDownRate,
-        scaleToZeroGracePeriod,
+        scaleToZeroGracePeriod, gpuTarget,
     ]
 }

@@ -26,9 +26,11 @@ public struct AutoscalingAnnotations: Sendable, Equatable {
     public var maxScaleUpRate: Double?
     public var maxScaleDownRate: Double?
     public var scaleToZeroGracePeriod: Duration?
+    /// A GPU-utilization target (percent per replica) used alongside the primary metric.
+    public var gpuTarget: Double?
 
     /// The metrics the KPA class can scale on.
-    public static let supportedMetrics: [MetricKind] = [.concurrency, .rps]
+    public static let supportedMetrics: [MetricKind] = [.concurrency, .rps, .gpu]
 
     public init() {}
 
@@ -155,6 +157,16 @@ public struct AutoscalingAnnotations: Sendable, Equatable {
         let grace = value(K.scaleToZeroGracePeriod) { $0.duration($1, $2, "a positive duration") }
         check((grace?.value ?? .seconds(1)) > .zero, grace, "must be positive")
         scaleToZeroGracePeriod = grace?.value
+
+        let gpu = value(K.gpuTarget) { $0.float($1, $2, "a utilization percentage in (0, 100]") }
+        check((gpu?.value ?? 50) > 0 && (gpu?.value ?? 50) <= 100, gpu, "is out of range; expected a utilization percentage in (0, 100]")
+        gpuTarget = gpu?.value
+        if let gpu, metric == .gpu {
+            issues.add(gpu.key, gpu.text, "is a second signal next to concurrency or rps; with metric gpu, set the target with \(K.target.name)")
+        }
+        if metric == .gpu, let targetValue, targetValue.value > 100 {
+            issues.add(targetValue.key, targetValue.text, "is out of range for metric gpu; expected a utilization percentage in (0, 100]")
+        }
 
         if !issues.issues.isEmpty { throw PolicyError(issues: issues.issues) }
     }

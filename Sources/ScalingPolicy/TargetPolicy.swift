@@ -9,13 +9,18 @@ import Autoscaling
 public struct TargetPolicy: Sendable, Equatable {
     public var decider: DeciderSpec
     public var replicas: ReplicaPolicy
+    /// The decider spec of GPU utilization as a second signal (`autoscaling.thaw.dev/gpu-target`), if set.
+    public var secondary: DeciderSpec?
+    /// GPU utilization targets are percentages already; this is the default when `metric: gpu` has no target.
+    public static let gpuTargetDefault = 70.0
 
     /// The most concurrent requests a replica may be configured for (Knative's limit).
     public static let containerConcurrencyLimit = 1000
 
-    public init(decider: DeciderSpec, replicas: ReplicaPolicy) {
+    public init(decider: DeciderSpec, replicas: ReplicaPolicy, secondary: DeciderSpec? = nil) {
         self.decider = decider
         self.replicas = replicas
+        self.secondary = secondary
     }
 
     /// Resolves annotations over `config`.
@@ -49,6 +54,10 @@ public struct TargetPolicy: Sendable, Equatable {
         if metric == .rps {
             total = config.requestsPerSecondTargetDefault
             utilization = config.targetUtilization
+        } else if metric == .gpu {
+            // The target is a utilization percentage already: no second utilization factor by default.
+            total = Self.gpuTargetDefault
+            utilization = 1
         } else {
             total = containerConcurrency == 0 ? config.containerConcurrencyTargetDefault : Double(containerConcurrency)
             utilization = config.containerConcurrencyTargetFraction
@@ -81,6 +90,15 @@ public struct TargetPolicy: Sendable, Equatable {
             activationScale: a.activationScale ?? 0,
             reachable: reachable,
             aggregation: a.aggregation ?? .linear)
+        if let gpu = a.gpuTarget {
+            var spec = decider
+            spec.metric = .gpu
+            spec.targetValue = gpu
+            spec.totalValue = 100
+            secondary = spec
+        } else {
+            secondary = nil
+        }
         replicas = ReplicaPolicy(
             minScale: a.minScale ?? config.minScale,
             maxScale: a.maxScale ?? config.maxScale,

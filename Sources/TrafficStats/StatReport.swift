@@ -61,4 +61,32 @@ public struct Poke: Codable, Sendable, Equatable {
 public enum StatPaths {
     public static let stats = "/v1/stats"
     public static let poke = "/v1/poke"
+    /// Per-target values from the collector (`MetricBatch`).
+    public static let metrics = "/v1/metrics"
+}
+
+/// One per-target value the collector computed from Prometheus (or an exporter): for GPU
+/// utilization, the sum over the target's replicas of their utilization percent.
+public struct MetricValue: Codable, Sendable, Equatable {
+    public var target: String
+    /// The signal: `gpu`.
+    public var metric: String
+    public var value: Double
+    /// End of the window the value covers, in seconds since the Unix epoch.
+    public var timestamp: Double
+    public var source: String
+
+    public init(target: String, metric: String, value: Double, timestamp: Double, source: String) {
+        self.target = target
+        self.metric = metric
+        self.value = value
+        self.timestamp = timestamp
+        self.source = source
+    }
+}
+
+/// The body of `POST /v1/metrics`.
+public struct MetricBatch: Codable, Sendable, Equatable {
+    public var values: [MetricValue]
+    public init(values: [MetricValue]) { self.values = values }
 }

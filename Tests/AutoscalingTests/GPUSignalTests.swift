@@ -1,0 +1,66 @@
+import Testing
+@testable import Autoscaling
+
+/// A second, pushed signal (GPU utilization) next to concurrency: the larger desired count wins, and
+/// a missing push holds the scale instead of letting the first signal alone scale in.
+struct GPUSignalTests {
+    static func specs() -> (DeciderSpec, DeciderSpec, ReplicaPolicy) {
+        var primary = DeciderSpec(metric: .concurrency, targetValue: 10, totalValue: 10, stableWindow: .seconds(6), panicWindow: .seconds(1))
+        primary.initialScale = 1
+        var gpu = primary
+        gpu.metric = .gpu
+        gpu.targetValue = 60
+        gpu.totalValue = 100
+        let replicas = ReplicaPolicy(minScale: 1, initialScale: 1, stableWindow: .seconds(6), scaleToZeroGracePeriod: .seconds(2))
+        return (primary, gpu, replicas)
+    }
+
+    /// One second of light request load from each of `ready` replicas, and the collector's GPU total.
+    static func second(_ scaler: inout TargetScaler, at t: Double, ready: Int, gpuTotal: Double?) {
+        for _ in 0..<ready {
+            _ = scaler.record(RequestStat(averageConcurrency: 1, requestCount: 5), fromReplica: true, at: ts(t), readyReplicas: ready)
+        }
+        if let gpuTotal { scaler.record(gpuTotal, for: .gpu, at: ts(t)) }
+    }
+
+    @Test func busyGPUsAskForMoreReplicasThanLightRequestLoad() {
+        let (primary, gpu, replicas) = Self.specs()
+        var scaler = TargetScaler(spec: primary, replicas: replicas, secondary: gpu, readyReplicas: 3, now: ts(0))
+        var step: TargetScaler.Step?
+        for t in 0..<8 {
+            // 3 replicas at 90 % GPU each: 270 / 60 per replica → 5 replicas; requests alone want 1.
+            Self.second(&scaler, at: Double(t), ready: 3, gpuTotal: 270)
+            step = scaler.step(readyReplicas: 3, activatorInPath: true, now: ts(Double(t)))
+        }
+        #expect(step?.decision?.desired == 5)
+        #expect(step?.plan.replicas == 5)
+    }
+
+    @Test func aMissingGPUSignalHoldsTheScale() {
+        let (primary, gpu, replicas) = Self.specs()
+        var scaler = TargetScaler(spec: primary, replicas: replicas, secondary: gpu, readyReplicas: 4, now: ts(0))
+        Self.second(&scaler, at: 0, ready: 4, gpuTotal: 200)
+        var last: TargetScaler.Step?
+        // Then only request reports (light: 4 in flight in all) for 40 s: the collector went quiet.
+        for t in 1..<40 {
+            Self.second(&scaler, at: Double(t), ready: 4, gpuTotal: nil)
+            last = scaler.step(readyReplicas: 4, activatorInPath: true, now: ts(Double(t)))
+            #expect((last?.decision?.desired ?? 4) >= 4, "t=\(t): never below the ready count while the GPU signal is missing")
+        }
+        #expect(last?.plan.replicas == nil || last?.plan.replicas == 4)
+    }
+
+    @Test func gpuAsThePrimaryMetricWaitsForItsFirstValue() {
+        var (_, gpu, replicas) = Self.specs()
+        gpu.targetValue = 50
+        var scaler = TargetScaler(spec: gpu, replicas: replicas, readyReplicas: 2, now: ts(0))
+        let before = scaler.step(readyReplicas: 2, activatorInPath: true, now: ts(1))
+        #expect(before.decision == nil, "no GPU value yet: no decision")
+        for t in 2..<10 {
+            scaler.record(150, for: .gpu, at: ts(Double(t)))
+            _ = scaler.record(RequestStat(averageConcurrency: 0, requestCount: 0), fromReplica: true, at: ts(Double(t)), readyReplicas: 2)
+        }
+        let after = scaler.step(readyReplicas: 2, activatorInPath: true, now: ts(9))
+        #expect(after.decision?.desired == 3)
+    }
+}
