@@ -5,12 +5,12 @@
 SWIFT ?= swift
 BUILD_FLAGS ?=
 # Debian packages the build and tests need; installed only when missing.
-SYSTEM_PACKAGES ?= curl
+SYSTEM_PACKAGES ?= curl pkg-config libcurl4-openssl-dev libprotobuf-c-dev libsnappy-dev
 # Extra packages for `make bench-activator`: the load generator and the proxy we compare against.
 BENCH_PACKAGES ?= wrk nginx
 BIN = $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: all build test demo simulate replay bench bench-activator bench-cold-start deps clean help
+.PHONY: all build test demo simulate replay proto bench bench-activator bench-cold-start deps clean help
 
 all: build
 
@@ -52,6 +52,15 @@ replay: build
 	@echo "    (rps demand per second; replicas take 5 s to become ready; '!' marks panic mode)"
 	@echo
 	$(BIN)/thaw simulate --policy examples/policy.yaml --replay examples/bursty.csv --start-delay 5
+
+# Regenerates the remote-read protobuf C code from proto/*.proto (needs protoc-c: protobuf-c-compiler).
+proto:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="protobuf-c-compiler"
+	rm -rf .build-proto && mkdir -p .build-proto
+	protoc-c --c_out=.build-proto -I proto proto/remote.proto proto/types.proto
+	cp .build-proto/*.pb-c.c Sources/CPromPB/
+	cp .build-proto/*.pb-c.h Sources/CPromPB/include/
+	rm -rf .build-proto
 
 bench: deps
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark

@@ -49,6 +49,14 @@ let package = Package(
         .target(name: "SeriesSignals"),
         // Remote-read wire pieces that need no C library: stream frames, CRC32C, XOR chunk decoding.
         .target(name: "RemoteReadFormat"),
+        // The C libraries the collector reads Prometheus with (Debian's -dev packages; `make test` installs them).
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
+        .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
+        // protoc-c's output for proto/*.proto (regenerate with `make proto`).
+        .target(name: "CPromPB", dependencies: ["CProtobufC"]),
+        // The remote-read request and response bodies: protobuf (protobuf-c) and snappy.
+        .target(name: "RemoteReadCodec", dependencies: ["CPromPB", "CProtobufC", "CSnappy", "RemoteReadFormat"]),
         // Flag checks shared by every executable.
         .target(name: "CommandOptions", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -175,6 +183,7 @@ let package = Package(
         .testTarget(name: "MLServiceTests", dependencies: ["MLService"]),
         .testTarget(name: "SeriesSignalsTests", dependencies: ["SeriesSignals"]),
         .testTarget(name: "RemoteReadFormatTests", dependencies: ["RemoteReadFormat"]),
+        .testTarget(name: "RemoteReadCodecTests", dependencies: ["RemoteReadCodec", "RemoteReadFormat", "CPromPB"]),
         .testTarget(name: "AutoscalerDaemonTests", dependencies: [
             "AutoscalerDaemon", "Autoscaling", "ScalingPolicy", "ScaleTargets", "TrafficStats", "ControlHTTP", "ActivatorCore",
             .product(name: "NIOHTTP1", package: "swift-nio"),
