@@ -6,6 +6,8 @@ SWIFT ?= swift
 BUILD_FLAGS ?=
 # Debian packages the build and tests need; installed only when missing.
 SYSTEM_PACKAGES ?= curl pkg-config libcurl4-openssl-dev libprotobuf-c-dev libsnappy-dev
+# What only the tests need: a real Prometheus server (started and stopped by the tests themselves).
+TEST_PACKAGES ?= prometheus
 # Extra packages for `make bench-activator`: the load generator and the proxy we compare against.
 BENCH_PACKAGES ?= wrk nginx
 BIN = $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
@@ -36,7 +38,8 @@ build: deps
 	@echo "==> building (debug)"
 	$(SWIFT) build $(BUILD_FLAGS)
 
-test: deps
+test:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(TEST_PACKAGES)"
 	@echo "==> building and running every test"
 	$(SWIFT) build $(BUILD_FLAGS) --build-tests
 	$(SWIFT) test $(BUILD_FLAGS) --skip-build

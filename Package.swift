@@ -56,7 +56,7 @@ let package = Package(
         // protoc-c's output for proto/*.proto (regenerate with `make proto`).
         .target(name: "CPromPB", dependencies: ["CProtobufC"]),
         // The remote-read request and response bodies: protobuf (protobuf-c) and snappy.
-        .target(name: "RemoteReadCodec", dependencies: ["CPromPB", "CProtobufC", "CSnappy", "RemoteReadFormat"]),
+        .target(name: "RemoteReadCodec", dependencies: ["CPromPB", "CProtobufC", "CSnappy", "CCurl", "RemoteReadFormat"]),
         // Flag checks shared by every executable.
         .target(name: "CommandOptions", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -183,7 +183,7 @@ let package = Package(
         .testTarget(name: "MLServiceTests", dependencies: ["MLService"]),
         .testTarget(name: "SeriesSignalsTests", dependencies: ["SeriesSignals"]),
         .testTarget(name: "RemoteReadFormatTests", dependencies: ["RemoteReadFormat"]),
-        .testTarget(name: "RemoteReadCodecTests", dependencies: ["RemoteReadCodec", "RemoteReadFormat", "CPromPB"]),
+        .testTarget(name: "RemoteReadCodecTests", dependencies: ["RemoteReadCodec", "RemoteReadFormat", "CPromPB", "ThawTestSupport"]),
         .testTarget(name: "AutoscalerDaemonTests", dependencies: [
             "AutoscalerDaemon", "Autoscaling", "ScalingPolicy", "ScaleTargets", "TrafficStats", "ControlHTTP", "ActivatorCore",
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,0 +1,144 @@
+import Foundation
+import RemoteReadCodec
+import Testing
+import ThawTestSupport
+
+/// A real Prometheus (Debian's package, installed by `make test`) on a free loopback port with a
+/// temporary data directory, scraping itself every second. Killed when the test ends.
+final class PrometheusServer: @unchecked Sendable {
+    let process: TestProcess
+    let port: Int
+    let directory: URL
+
+    init() async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-prometheus-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        port = try Self.freePort()
+        let config = directory.appendingPathComponent("prometheus.yml")
+        try """
+            global: {scrape_interval: 1s, scrape_timeout: 1s}
+            scrape_configs:
+              - job_name: self
+                static_configs: [{targets: ['127.0.0.1:\(port)']}]
+            """.write(to: config, atomically: true, encoding: .utf8)
+        process = try TestProcess(url: try TestProcess.systemExecutable("prometheus"), arguments: [
+            "--config.file=\(config.path)", "--storage.tsdb.path=\(directory.appendingPathComponent("data").path)",
+            "--web.listen-address=127.0.0.1:\(port)",
+        ], name: "prometheus")
+        try await process.waitFor("Server is ready to receive web requests", timeout: 60)
+    }
+
+    deinit {
+        process.signal(SIGTERM)
+        _ = process.process.isRunning
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    /// A JSON API answer's `data` (the HTTP query API, for comparison).
+    func query(_ expression: String, at time: Double) throws -> [String: Any] {
+        var components = URLComponents(string: url + "/api/v1/query")!
+        components.queryItems = [URLQueryItem(name: "query", value: expression), URLQueryItem(name: "time", value: String(format: "%.3f", time))]
+        let curl = try TestProcess.systemExecutable("curl")
+        let output = Pipe()
+        let run = Process()
+        run.executableURL = curl
+        run.arguments = ["-s", "--max-time", "10", components.url!.absoluteString]
+        run.standardOutput = output
+        try run.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        run.waitUntilExit()
+        let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        return json?["data"] as? [String: Any] ?? [:]
+    }
+
+    static func freePort() throws -> Int {
+        let socket = try Socket()
+        return socket.port
+    }
+
+    /// Binds port 0 to learn a free port, then lets it go.
+    struct Socket {
+        let port: Int
+        init() throws {
+            let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let ok = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            }
+            guard ok else { throw TestFailure("cannot find a free port") }
+            port = Int(UInt16(bigEndian: address.sin_port))
+        }
+    }
+}
+
+@Suite(.serialized)
+struct PrometheusRemoteReadTests {
+    @Test func bothResponseModesReturnTheSamplesTheQueryAPIReturns() async throws {
+        let prometheus = try await PrometheusServer()
+        // Wait for a few scrapes of `up`.
+        var end = Date().timeIntervalSince1970
+        for _ in 0..<60 {
+            end = Date().timeIntervalSince1970
+            let data = try prometheus.query("count_over_time(up[1m])", at: end)
+            let count = ((data["result"] as? [[String: Any]])?.first?["value"] as? [Any])?.last as? String
+            if let count, let number = Int(count), number >= 4 { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        let endMs = Int64(end * 1000), startMs = endMs - 60_000
+        let client = RemoteReadClient(baseURL: prometheus.url)
+        let queries = [
+            ReadQuery(matchers: [LabelMatch("__name__", .equal, "up"), LabelMatch("job", .regex, "s.*")], startMilliseconds: startMs, endMilliseconds: endMs),
+            ReadQuery(matchers: [LabelMatch("__name__", .equal, "prometheus_build_info"), LabelMatch("job", .notRegex, "x.*")],
+                      startMilliseconds: startMs, endMilliseconds: endMs),
+        ]
+        let streamed = try client.read(queries, preferChunks: true)
+        let plain = try client.read(queries, preferChunks: false)
+        #expect(streamed.mode == .chunks)
+        #expect(plain.mode == .samples)
+        #expect(streamed.results == plain.results, "both response modes carry the same series and samples")
+        let up = try #require(plain.results[0].first)
+        #expect(up.labels["job"] == "self")
+        #expect(up.samples.count >= 4)
+        #expect(up.samples.allSatisfy { $0.value == 1 })
+        #expect(plain.results[1].first?.labels["version"]?.hasPrefix("2.") == true, "a second query in the same request")
+
+        // The HTTP API's raw samples for the same range (a range selector is left-open).
+        let data = try prometheus.query("up[60s]", at: end)
+        let values = try #require(((data["result"] as? [[String: Any]])?.first?["values"]) as? [[Any]])
+        let api = values.compactMap { pair -> SeriesSample? in
+            guard let time = pair.first as? Double, let text = pair.last as? String, let value = Double(text) else { return nil }
+            return SeriesSample(Int64((time * 1000).rounded()), value)
+        }
+        #expect(up.samples.filter { $0.timestampMilliseconds > startMs } == api)
+    }
+
+    @Test func aQueryPrometheusRefusesIsAStatusErrorWithItsReason() async throws {
+        let prometheus = try await PrometheusServer()
+        let client = RemoteReadClient(baseURL: prometheus.url)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        #expect {
+            _ = try client.read([ReadQuery(matchers: [LabelMatch("__name__", .regex, "(")], startMilliseconds: now - 1000, endMilliseconds: now)])
+        } throws: { error in
+            guard case RemoteReadError.status(let code, let body) = error else { return false }
+            // Prometheus 2.42 answers a bad matcher regex with 500 and the parser's message.
+            return code >= 400 && body.contains("regexp")
+        }
+    }
+
+    @Test func anUnreachableServerIsATransportError() throws {
+        let port = try PrometheusServer.freePort()
+        let client = RemoteReadClient(baseURL: "http://127.0.0.1:\(port)", timeoutSeconds: 2)
+        #expect {
+            _ = try client.read([ReadQuery(matchers: [LabelMatch("__name__", .equal, "up")], startMilliseconds: 0, endMilliseconds: 1)])
+        } throws: { error in
+            if case RemoteReadError.transport = error { return true }
+            return false
+        }
+    }
+}
