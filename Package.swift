@@ -165,6 +165,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/thaw-queue"),
         .executableTarget(name: "ThawCollector", dependencies: [
+            "RemoteReadCodec",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/thaw-collector"),
         .executableTarget(name: "ThawAutoscaler", dependencies: [

@@ -36,6 +36,19 @@ final class PrometheusServer: @unchecked Sendable {
 
     var url: String { "http://127.0.0.1:\(port)" }
 
+    /// Waits until `up` has at least `count` samples in the last minute; returns the time it checked.
+    @discardableResult
+    func waitForScrapes(_ count: Int) async throws -> Double {
+        for _ in 0..<120 {
+            let now = Date().timeIntervalSince1970
+            let data = try query("count_over_time(up[1m])", at: now)
+            let text = ((data["result"] as? [[String: Any]])?.first?["value"] as? [Any])?.last as? String
+            if let text, let number = Int(text), number >= count { return now }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        throw TestFailure("Prometheus did not scrape itself \(count) times within a minute; log:\n\(process.stderr.suffix(2000))")
+    }
+
     /// A JSON API answer's `data` (the HTTP query API, for comparison).
     func query(_ expression: String, at time: Double) throws -> [String: Any] {
         var components = URLComponents(string: url + "/api/v1/query")!
@@ -81,15 +94,7 @@ final class PrometheusServer: @unchecked Sendable {
 struct PrometheusRemoteReadTests {
     @Test func bothResponseModesReturnTheSamplesTheQueryAPIReturns() async throws {
         let prometheus = try await PrometheusServer()
-        // Wait for a few scrapes of `up`.
-        var end = Date().timeIntervalSince1970
-        for _ in 0..<60 {
-            end = Date().timeIntervalSince1970
-            let data = try prometheus.query("count_over_time(up[1m])", at: end)
-            let count = ((data["result"] as? [[String: Any]])?.first?["value"] as? [Any])?.last as? String
-            if let count, let number = Int(count), number >= 4 { break }
-            try await Task.sleep(for: .milliseconds(500))
-        }
+        let end = try await prometheus.waitForScrapes(4)
         let endMs = Int64(end * 1000), startMs = endMs - 60_000
         let client = RemoteReadClient(baseURL: prometheus.url)
         let queries = [
@@ -116,6 +121,22 @@ struct PrometheusRemoteReadTests {
             return SeriesSample(Int64((time * 1000).rounded()), value)
         }
         #expect(up.samples.filter { $0.timestampMilliseconds > startMs } == api)
+    }
+
+    @Test func theReadCommandPrintsEachSeriesAsAJSONLine() async throws {
+        let prometheus = try await PrometheusServer()
+        try await prometheus.waitForScrapes(2)
+        for mode in ["chunks", "samples"] {
+            let read = try TestProcess("thaw-collector", ["read", "--prometheus", prometheus.url, "--match", #"up{job="self"}"#,
+                                                          "--start", "now-1m", "--mode", mode])
+            #expect(try await read.waitForExit(timeout: 30) == 0, "stderr: \(read.stderr)")
+            let lines = read.stdout.split(separator: "\n")
+            #expect(lines.count == 1)
+            let line = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any]
+            #expect((line?["labels"] as? [String: String])?["job"] == "self")
+            #expect(((line?["samples"] as? [[Double]])?.count ?? 0) >= 1)
+            #expect(read.stderr.contains("1 series, \(mode) mode"))
+        }
     }
 
     @Test func aQueryPrometheusRefusesIsAStatusErrorWithItsReason() async throws {

@@ -106,3 +106,20 @@ struct ReadMessagesTests {
         #expect(try ReadMessages.samplesResponse(oneEmptyResult) == [[]])
     }
 }
+
+struct SeriesSelectorTests {
+    @Test func namesAndMatchersOfEveryKind() throws {
+        let matchers = try SeriesSelector.parse(#"DCGM_FI_DEV_GPU_UTIL{exported_pod!="", job=~"dcgm.*", gpu!~"[23]",ns="a \"b\""}"#)
+        #expect(matchers == [
+            LabelMatch("__name__", .equal, "DCGM_FI_DEV_GPU_UTIL"), LabelMatch("exported_pod", .notEqual, ""),
+            LabelMatch("job", .regex, "dcgm.*"), LabelMatch("gpu", .notRegex, "[23]"), LabelMatch("ns", .equal, "a \"b\""),
+        ])
+        #expect(try SeriesSelector.parse("up") == [LabelMatch("__name__", .equal, "up")])
+        #expect(try SeriesSelector.parse(#"{__name__="up"}"#) == [LabelMatch("__name__", .equal, "up")])
+    }
+
+    @Test(arguments: ["", "{}", "up{job=x}", #"up{job="x}"#, #"up{job<"x"}"#, "rate(up[5m])"])
+    func invalidSelectorsAreErrors(text: String) {
+        #expect(throws: SeriesSelector.Invalid.self) { _ = try SeriesSelector.parse(text) }
+    }
+}

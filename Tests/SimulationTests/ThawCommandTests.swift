@@ -113,10 +113,9 @@ import ThawTestSupport
         }
     }
 
-    @Test(arguments: ["thaw-collector"])
-    func reservedExecutablesSayTheyAreNotBuiltYet(name: String) throws {
-        let result = try Self.run(name, [])
+    @Test func theCollectorsReadCommandExplainsBadInput() throws {
+        let result = try Self.run("thaw-collector", ["read", "--prometheus", "http://127.0.0.1:9", "--match", "up{job=x}"])
         #expect(result.status != 0)
-        #expect(result.stderr.contains("not built yet"))
+        #expect(result.stderr.contains("double quotes"))
     }
 }
