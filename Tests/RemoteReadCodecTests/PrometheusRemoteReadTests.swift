@@ -28,9 +28,15 @@ final class PrometheusServer: @unchecked Sendable {
         try await process.waitFor("Server is ready to receive web requests", timeout: 60)
     }
 
+    /// Stops the server (SIGTERM, SIGKILL after 10 s) and waits for it before removing its data.
     deinit {
         process.signal(SIGTERM)
-        _ = process.process.isRunning
+        let end = Date().addingTimeInterval(10)
+        while process.process.isRunning, Date() < end { usleep(20_000) }
+        if process.process.isRunning {
+            process.signal(SIGKILL)
+            process.process.waitUntilExit()
+        }
         try? FileManager.default.removeItem(at: directory)
     }
 
