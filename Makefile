@@ -23,6 +23,7 @@ help:
 	@echo "make bench   run the decision benchmark (Benchmarks/, release build)"
 	@echo "make bench-activator   wrk: backend direct vs thaw-activator vs nginx proxy_pass (release build)"
 	@echo "make bench-cold-start  how soon buffered requests reach a replica after its probe passes"
+	@echo "make proto   regenerate the remote-read protobuf C code from proto/*.proto (protoc-c)"
 
 deps:
 	@command -v $(SWIFT) >/dev/null 2>&1 || { \
