@@ -12,7 +12,7 @@ TEST_PACKAGES ?= prometheus
 BENCH_PACKAGES ?= wrk nginx
 BIN = $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: all build test demo simulate replay proto bench bench-activator bench-cold-start deps clean help
+.PHONY: all build test demo simulate replay proto bench bench-activator bench-cold-start bench-remote-read deps clean help
 
 all: build
 
@@ -23,6 +23,7 @@ help:
 	@echo "make bench   run the decision benchmark (Benchmarks/, release build)"
 	@echo "make bench-activator   wrk: backend direct vs thaw-activator vs nginx proxy_pass (release build)"
 	@echo "make bench-cold-start  how soon buffered requests reach a replica after its probe passes"
+	@echo "make bench-remote-read  1,000,000 samples: remote read (both modes) against the query_range JSON path"
 	@echo "make proto   regenerate the remote-read protobuf C code from proto/*.proto (protoc-c)"
 
 deps:
@@ -72,6 +73,11 @@ bench: deps
 bench-activator:
 	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES)"
 	Benchmarks/activator.sh
+
+bench-remote-read:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(TEST_PACKAGES)"
+	$(SWIFT) build -c release --product thaw-collector
+	python3 Benchmarks/remote_read.py "$$($(SWIFT) build -c release --show-bin-path)"
 
 bench-cold-start: deps
 	$(SWIFT) build -c release --product thaw-activator

@@ -39,6 +39,9 @@ struct Read: ParsableCommand {
     @Option(name: .customLong("timeout-seconds"), help: "Longest the read may take.")
     var timeoutSeconds = 30.0
 
+    @Flag(help: "Print only the number of series and samples (for benchmarks and quick checks).")
+    var summary = false
+
     func validate() throws {
         guard ["chunks", "samples"].contains(mode) else { throw ValidationError("--mode must be chunks or samples, got \"\(mode)\"") }
         guard prometheus.hasPrefix("http://") || prometheus.hasPrefix("https://") else {
@@ -60,6 +63,11 @@ struct Read: ParsableCommand {
         } catch {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
             throw ExitCode.failure
+        }
+        if summary {
+            let series = answer.results.first ?? []
+            print("\(series.count) series, \(series.reduce(0) { $0 + $1.samples.count }) samples")
+            return
         }
         for series in answer.results.first ?? [] {
             let line: [String: Any] = ["labels": series.labels, "samples": series.samples.map { [$0.timestampMilliseconds, $0.value] as [Any] }]

@@ -143,6 +143,9 @@ struct PrometheusRemoteReadTests {
             #expect(((line?["samples"] as? [[Double]])?.count ?? 0) >= 1)
             #expect(read.stderr.contains("1 series, \(mode) mode"))
         }
+        let summary = try TestProcess("thaw-collector", ["read", "--prometheus", prometheus.url, "--match", "up", "--start", "now-1m", "--summary"])
+        #expect(try await summary.waitForExit(timeout: 30) == 0)
+        #expect(summary.stdout.hasPrefix("1 series, "), "stdout: \(summary.stdout)")
     }
 
     @Test func aQueryPrometheusRefusesIsAStatusErrorWithItsReason() async throws {
