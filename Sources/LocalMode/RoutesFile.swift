@@ -26,7 +26,7 @@ public struct RoutesFile: Service {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        try? await cancelWhenGracefulShutdown {
             try await driver.watch { states in
                 do {
                     try write(DriverRoutes.routes(routes, with: states))
@@ -35,6 +35,9 @@ public struct RoutesFile: Service {
                 }
             }
         }
+        // On shutdown the driver stops before this service and ends the watch (its last write lists
+        // no endpoints); a service group expects this one to return only when its own turn comes.
+        try? await gracefulShutdown()
     }
 
     private func write(_ config: RoutingConfig) throws {
