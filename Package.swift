@@ -56,7 +56,7 @@ let package = Package(
         // protoc-c's output for proto/*.proto (regenerate with `make proto`).
         .target(name: "CPromPB", dependencies: ["CProtobufC"]),
         // The remote-read request and response bodies: protobuf (protobuf-c) and snappy.
-        .target(name: "RemoteReadCodec", dependencies: ["CPromPB", "CProtobufC", "CSnappy", "CCurl", "RemoteReadFormat"]),
+        .target(name: "RemoteReadCodec", dependencies: ["CPromPB", "CProtobufC", "CSnappy", "CCurl", "RemoteReadFormat", "SeriesSignals"]),
         // Flag checks shared by every executable.
         .target(name: "CommandOptions", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -165,12 +165,12 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/thaw-queue"),
         .executableTarget(name: "ThawCollector", dependencies: [
-            "RemoteReadCodec",
+            "RemoteReadCodec", "SeriesSignals",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/thaw-collector"),
         .executableTarget(name: "ThawAutoscaler", dependencies: [
             "CommandOptions",
-            "Activator", "AutoscalerDaemon", "LocalMode", "MLService",
+            "Activator", "AutoscalerDaemon", "ControlHTTP", "LocalMode", "MLService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -184,7 +184,7 @@ let package = Package(
         .testTarget(name: "MLServiceTests", dependencies: ["MLService"]),
         .testTarget(name: "SeriesSignalsTests", dependencies: ["SeriesSignals"]),
         .testTarget(name: "RemoteReadFormatTests", dependencies: ["RemoteReadFormat"]),
-        .testTarget(name: "RemoteReadCodecTests", dependencies: ["RemoteReadCodec", "RemoteReadFormat", "CPromPB", "ThawTestSupport"]),
+        .testTarget(name: "RemoteReadCodecTests", dependencies: ["RemoteReadCodec", "RemoteReadFormat", "SeriesSignals", "CPromPB", "ControlHTTP", "ThawTestSupport"]),
         .testTarget(name: "AutoscalerDaemonTests", dependencies: [
             "AutoscalerDaemon", "Autoscaling", "ScalingPolicy", "ScaleTargets", "TrafficStats", "ControlHTTP", "ActivatorCore",
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -28,9 +28,6 @@ public actor ScalingLoop {
     private let logger: Logger
     private let clock: @Sendable () -> Timestamp
 
-    /// Reports stamped more than this many seconds ago are dropped.
-    public static let staleReportSeconds = 3.0
-
     /// Wall-clock time: reports carry Unix timestamps, and the windows key buckets by them.
     public static let wallClock: @Sendable () -> Timestamp = { Timestamp(seconds: Date().timeIntervalSince1970) }
 
@@ -65,16 +62,16 @@ public actor ScalingLoop {
         let now = clock()
         var unknown: [String] = []
         for stat in batch.stats {
-            guard targets[stat.target] != nil else {
+            guard let entry = targets[stat.target] else {
                 unknown.append(stat.target)
                 metrics.statsRejected.increment()
                 continue
             }
             metrics.statsReceived.increment()
-            // Reports are stamped by their sender. A stamp from the future (clock skew) counts as now; one
-            // older than the tolerance is dropped: a backlog replayed after an outage would otherwise pile
-            // seconds of old demand into one bucket and set off a panic.
-            guard stat.timestamp.isFinite, stat.timestamp >= now.seconds - Self.staleReportSeconds else {
+            // Reports go into the buckets of the seconds their sender measured, so a backlog replayed after
+            // an outage lands where it belongs rather than in one bucket. A stamp from the future (clock
+            // skew) counts as now; one older than the stable window can no longer matter and is dropped.
+            guard stat.timestamp.isFinite, stat.timestamp >= now.seconds - entry.scaler.spec.stableWindow.secondsValue else {
                 metrics.statsRejected.increment()
                 continue
             }
@@ -106,7 +103,7 @@ public actor ScalingLoop {
                 metrics.statsRejected.increment()
                 continue
             }
-            guard value.timestamp.isFinite, value.timestamp >= now.seconds - Self.stalePushedSeconds else {
+            guard value.timestamp.isFinite, value.timestamp >= now.seconds - entry.scaler.spec.stableWindow.secondsValue else {
                 metrics.statsRejected.increment()
                 continue
             }
@@ -116,9 +113,6 @@ public actor ScalingLoop {
         }
         return unknown
     }
-
-    /// Pushed values are averages over the collector's window; older ones than this are dropped.
-    public static let stalePushedSeconds = 30.0
 
     /// Handles a poke; returns false when the target is unknown.
     public func poke(_ poke: Poke, arrived: ContinuousClock.Instant) -> Bool {

@@ -1,6 +1,7 @@
 import Activator
 import ActivatorCore
 import AutoscalerDaemon
+import ControlHTTP
 import Foundation
 import Logging
 import MLService
@@ -105,7 +106,20 @@ public struct LocalCluster: Sendable {
         public var port: Int
         public var transformer: String?
         public var predictorHost: String?
+        /// The activator port a transformer reaches the predictors at (`PREDICTOR_HOST`).
+        public var predictorPort: Int?
         public var releases: [ReleaseSummary]
+
+        public init(name: String, host: String, port: Int, transformer: String? = nil, predictorHost: String? = nil,
+                    predictorPort: Int? = nil, releases: [ReleaseSummary]) {
+            self.name = name
+            self.host = host
+            self.port = port
+            self.transformer = transformer
+            self.predictorHost = predictorHost
+            self.predictorPort = predictorPort
+            self.releases = releases
+        }
     }
 
     public struct ReleaseSummary: Codable, Sendable {
@@ -118,16 +132,7 @@ public struct LocalCluster: Sendable {
     }
 
     public func runFile(logDirectory: String) -> RunFile {
-        RunFile(pid: getpid(), addresses: addresses, services: plan.services.map { service in
-            ServiceSummary(name: service.name, host: service.host, port: service.port, transformer: service.transformer,
-                           predictorHost: service.predictorHost, releases: service.releaseHosts.map { release in
-                let canary = release.release == service.canary
-                let isDefault = !canary && plan.routes.services.contains { $0.defaultTarget == release.target }
-                let percent = canary ? service.canaryTrafficPercent : isDefault ? 100 - (service.canary == nil ? 0 : service.canaryTrafficPercent) : 0
-                return ReleaseSummary(release: release.release, target: release.target, host: release.host, trafficPercent: percent,
-                                      role: canary ? "canary" : isDefault ? "default" : "idle")
-            })
-        }, logDirectory: logDirectory)
+        RunFile(pid: getpid(), addresses: addresses, services: plan.services, logDirectory: logDirectory)
     }
 
     /// Where `thaw up` leaves its run file for `thaw status`.

@@ -11,31 +11,12 @@ import ScalingPolicy
 /// A service's host reaches its transformer if it has one, else the default/canary split; with a
 /// transformer, the split lives behind a predictor host the transformer reaches as `PREDICTOR_HOST`.
 public struct LocalPlan: Sendable {
-    /// How a person reaches one service.
-    public struct ServiceAddresses: Sendable, Equatable {
-        public var name: String
-        public var host: String
-        /// The activator port that serves this service without a Host header.
-        public var port: Int
-        /// Release name → its own host (bypassing the split).
-        public var releaseHosts: [(release: String, target: String, host: String)]
-        public var transformer: String?
-        public var predictorHost: String?
-        public var predictorPort: Int?
-        public var canary: String?
-        public var canaryTrafficPercent: Int
-
-        public static func == (a: Self, b: Self) -> Bool {
-            a.name == b.name && a.host == b.host && a.port == b.port && a.transformer == b.transformer
-                && a.releaseHosts.map { "\($0.release)|\($0.target)|\($0.host)" } == b.releaseHosts.map { "\($0.release)|\($0.target)|\($0.host)" }
-        }
-    }
-
     public var targets: [LocalTarget] = []
     public var scaled: [ScaledTarget] = []
     public var routes = RoutingConfig()
     public var hostPorts: [Activator.HostPort] = []
-    public var services: [ServiceAddresses] = []
+    /// How a person reaches each service, and each release's role and share.
+    public var services: [LocalCluster.ServiceSummary] = []
     /// Warnings about the file and about settings the plan overrode.
     public var warnings: [String] = []
 
@@ -51,8 +32,7 @@ public struct LocalPlan: Sendable {
         for service in file.services {
             let servicePort = try port()
             let serviceHost = "\(service.name).\(Self.domain)"
-            var addresses = ServiceAddresses(name: service.name, host: serviceHost, port: servicePort, releaseHosts: [],
-                                             canary: service.canary, canaryTrafficPercent: service.canaryTrafficPercent)
+            var addresses = LocalCluster.ServiceSummary(name: service.name, host: serviceHost, port: servicePort, releases: [])
             for release in service.releases {
                 let name = "\(service.name)-\(release.name)"
                 let host = "\(name).\(Self.domain)"
@@ -60,7 +40,10 @@ public struct LocalPlan: Sendable {
                 try add(target: name, hosts: [host], component: release.predictor, config: config, reachable: reachable,
                         timeoutSeconds: timeoutSeconds, describe: "MLService \(service.name), release \(release.name) predictor",
                         extra: { ["PORT": String($0)] })
-                addresses.releaseHosts.append((release.name, name, host))
+                let canaryShare = service.canary == nil ? 0 : service.canaryTrafficPercent
+                let (role, share) = release.name == service.canary ? ("canary", canaryShare)
+                    : release.name == service.defaultRelease ? ("default", 100 - canaryShare) : ("idle", 0)
+                addresses.releases.append(.init(release: release.name, target: name, host: host, trafficPercent: share, role: role))
             }
             let split = { (name: String, hosts: [String]) in
                 ServiceConfig(name: name, hosts: hosts, defaultTarget: "\(service.name)-\(service.defaultRelease)",

@@ -2,6 +2,7 @@ import CPromPB
 import CProtobufC
 import Foundation
 import RemoteReadFormat
+import SeriesSignals
 
 /// A label matcher of a remote-read query.
 public struct LabelMatch: Sendable, Equatable {
@@ -33,27 +34,6 @@ public struct ReadQuery: Sendable, Equatable {
         self.matchers = matchers
         self.startMilliseconds = startMilliseconds
         self.endMilliseconds = endMilliseconds
-    }
-}
-
-/// One series of a remote-read answer, whichever response type carried it.
-public struct ReadSeries: Sendable, Equatable {
-    public var labels: [String: String]
-    public var samples: [SeriesSample]
-
-    public init(labels: [String: String], samples: [SeriesSample]) {
-        self.labels = labels
-        self.samples = samples
-    }
-}
-
-public struct SeriesSample: Sendable, Equatable {
-    public var timestampMilliseconds: Int64
-    public var value: Double
-
-    public init(_ timestampMilliseconds: Int64, _ value: Double) {
-        self.timestampMilliseconds = timestampMilliseconds
-        self.value = value
     }
 }
 
@@ -131,7 +111,7 @@ public enum ReadMessages {
     }
 
     /// The series of a SAMPLES `ReadResponse` (already decompressed), per query.
-    public static func samplesResponse(_ body: [UInt8]) throws -> [[ReadSeries]] {
+    public static func samplesResponse(_ body: [UInt8]) throws -> [[Series]] {
         guard let response = body.withUnsafeBufferPointer({ prometheus__read_response__unpack(nil, $0.count, $0.baseAddress) }) else {
             throw ReadBodyError.notProtobuf("ReadResponse")
         }
@@ -142,23 +122,23 @@ public enum ReadMessages {
                 let series = result.timeseries[seriesIndex]!.pointee
                 let samples = (0..<series.n_samples).map { index in
                     let sample = series.samples[index]!.pointee
-                    return SeriesSample(sample.timestamp, sample.value)
+                    return SeriesPoint(sample.timestamp, sample.value)
                 }
-                return ReadSeries(labels: labels(series.labels, count: series.n_labels), samples: samples)
+                return Series(labels: labels(series.labels, count: series.n_labels), points: samples)
             }
         }
     }
 
     /// One `ChunkedReadResponse` frame: its query index and series, chunks decoded.
-    public static func chunkedResponse(_ message: [UInt8]) throws -> (queryIndex: Int, series: [ReadSeries]) {
+    public static func chunkedResponse(_ message: [UInt8]) throws -> (queryIndex: Int, series: [Series]) {
         guard let response = message.withUnsafeBufferPointer({ prometheus__chunked_read_response__unpack(nil, $0.count, $0.baseAddress) }) else {
             throw ReadBodyError.notProtobuf("ChunkedReadResponse")
         }
         defer { prometheus__chunked_read_response__free_unpacked(response, nil) }
-        var series: [ReadSeries] = []
+        var series: [Series] = []
         for seriesIndex in 0..<response.pointee.n_chunked_series {
             let chunked = response.pointee.chunked_series[seriesIndex]!.pointee
-            var samples: [SeriesSample] = []
+            var samples: [SeriesPoint] = []
             for chunkIndex in 0..<chunked.n_chunks {
                 let chunk = chunked.chunks[chunkIndex]!.pointee
                 guard chunk.type.rawValue == UInt32(XORChunk.encoding) else {
@@ -166,12 +146,12 @@ public enum ReadMessages {
                 }
                 let data = Array(UnsafeBufferPointer(start: chunk.data.data, count: chunk.data.len))
                 do {
-                    samples += try XORChunk.decode(data).map { SeriesSample($0.timestamp, $0.value) }
+                    samples += try XORChunk.decode(data).map { SeriesPoint($0.timestamp, $0.value) }
                 } catch let error as ChunkFormatError {
                     throw ReadBodyError.chunk(error)
                 }
             }
-            series.append(ReadSeries(labels: labels(chunked.labels, count: chunked.n_labels), samples: samples))
+            series.append(Series(labels: labels(chunked.labels, count: chunked.n_labels), points: samples))
         }
         return (Int(response.pointee.query_index), series)
     }

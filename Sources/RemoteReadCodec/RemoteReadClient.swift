@@ -1,6 +1,7 @@
 import CCurl
 import Foundation
 import RemoteReadFormat
+import SeriesSignals
 
 /// Reads series from Prometheus through its remote-read API (`POST /api/v1/read`), with libcurl.
 ///
@@ -26,7 +27,7 @@ public struct RemoteReadClient: Sendable {
 
     /// Runs `queries` in one request; returns each query's series, in order. Blocking: call it from
     /// a thread that may wait (the collector's polling thread, a command line).
-    public func read(_ queries: [ReadQuery], preferChunks: Bool = true) throws -> (mode: Mode, results: [[ReadSeries]]) {
+    public func read(_ queries: [ReadQuery], preferChunks: Bool = true) throws -> (mode: Mode, results: [[Series]]) {
         let body = Snappy.compress(ReadMessages.request(queries, preferChunks: preferChunks))
         let response = try post(body)
         guard (200..<300).contains(response.status) else {
@@ -35,7 +36,7 @@ public struct RemoteReadClient: Sendable {
         if response.contentType.hasPrefix("application/x-streamed-protobuf") {
             var frames = StreamFrames()
             frames.append(response.body)
-            var results = [[ReadSeries]](repeating: [], count: queries.count)
+            var results = [[Series]](repeating: [], count: queries.count)
             do {
                 while let message = try frames.next() {
                     let (index, series) = try ReadMessages.chunkedResponse(message)
@@ -43,7 +44,7 @@ public struct RemoteReadClient: Sendable {
                     // A series may be split over several frames; consecutive parts share its labels.
                     for part in series {
                         if let last = results[index].last, last.labels == part.labels {
-                            results[index][results[index].count - 1].samples += part.samples
+                            results[index][results[index].count - 1].points += part.points
                         } else {
                             results[index].append(part)
                         }

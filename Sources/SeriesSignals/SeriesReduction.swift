@@ -9,6 +9,17 @@ public struct SeriesPoint: Sendable, Equatable {
     }
 }
 
+/// One series: its labels and its samples in time order, as remote read returns it.
+public struct Series: Sendable, Equatable {
+    public var labels: [String: String]
+    public var points: [SeriesPoint]
+
+    public init(labels: [String: String], points: [SeriesPoint]) {
+        self.labels = labels
+        self.points = points
+    }
+}
+
 /// How the series of one signal turn into one value per replica over a window: the step between
 /// what Prometheus stores and what the decider's windows record.
 public enum SeriesReduction: Sendable, Equatable {
@@ -64,11 +75,11 @@ public struct ReplicaValues: Sendable {
     }
 
     /// Series that belong to no replica or have no samples in the window are left out.
-    public func values(of series: [(labels: [String: String], points: [SeriesPoint])], from start: Int64, to end: Int64) -> [ReplicaRef: Double] {
+    public func values(of series: [Series], from start: Int64, to end: Int64) -> [ReplicaRef: Double] {
         var byReplica: [ReplicaRef: [Double]] = [:]
-        for (labels, points) in series {
-            guard let replica = ReplicaLabels.replica(of: labels, exporterPods: exporterPods),
-                  let value = reduction.value(of: points, from: start, to: end) else { continue }
+        for one in series {
+            guard let replica = ReplicaLabels.replica(of: one.labels, exporterPods: exporterPods),
+                  let value = reduction.value(of: one.points, from: start, to: end) else { continue }
             byReplica[replica, default: []].append(value)
         }
         return byReplica.compactMapValues(combination.combine)

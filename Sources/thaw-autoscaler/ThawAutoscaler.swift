@@ -2,6 +2,7 @@ import Activator
 import ArgumentParser
 import CommandOptions
 import AutoscalerDaemon
+import ControlHTTP
 import Foundation
 import LocalMode
 import Logging

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RemoteReadCodec
+import SeriesSignals
 
 @main
 struct ThawCollector: ParsableCommand {
@@ -57,7 +58,7 @@ struct Read: ParsableCommand {
                               startMilliseconds: Int64(try Self.time(start, flag: "--start") * 1000),
                               endMilliseconds: Int64(try Self.time(end, flag: "--end") * 1000))
         let client = RemoteReadClient(baseURL: prometheus, timeoutSeconds: timeoutSeconds)
-        let answer: (mode: RemoteReadClient.Mode, results: [[ReadSeries]])
+        let answer: (mode: RemoteReadClient.Mode, results: [[Series]])
         do {
             answer = try client.read([query], preferChunks: mode == "chunks")
         } catch {
@@ -66,11 +67,11 @@ struct Read: ParsableCommand {
         }
         if summary {
             let series = answer.results.first ?? []
-            print("\(series.count) series, \(series.reduce(0) { $0 + $1.samples.count }) samples")
+            print("\(series.count) series, \(series.reduce(0) { $0 + $1.points.count }) samples")
             return
         }
         for series in answer.results.first ?? [] {
-            let line: [String: Any] = ["labels": series.labels, "samples": series.samples.map { [$0.timestampMilliseconds, $0.value] as [Any] }]
+            let line: [String: Any] = ["labels": series.labels, "samples": series.points.map { [$0.timestampMilliseconds, $0.value] as [Any] }]
             let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         }

@@ -234,7 +234,7 @@ struct ScalingLoopTests {
         #expect(await f.status("a")?.queueLength == 1)
     }
 
-    @Test("a report from the future counts as now; one older than the tolerance is dropped, not piled into one bucket")
+    @Test("a report from the future counts as now; one older than the stable window is dropped")
     func skewedStampsAreClampedAndStaleOnesDropped() async throws {
         let f = LoopFixture([ScaledTarget(name: "a", policy: try testPolicy(minScale: 1, initialScale: 1))])
         await f.loop.start()

@@ -1,5 +1,7 @@
+import ControlHTTP
 import Foundation
 import RemoteReadCodec
+import SeriesSignals
 import Testing
 import ThawTestSupport
 
@@ -13,7 +15,7 @@ final class PrometheusServer: @unchecked Sendable {
     init() async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-prometheus-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        port = try Self.freePort()
+        port = try FreePort.take(1)[0]
         let config = directory.appendingPathComponent("prometheus.yml")
         try """
             global: {scrape_interval: 1s, scrape_timeout: 1s}
@@ -71,29 +73,6 @@ final class PrometheusServer: @unchecked Sendable {
         let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         return json?["data"] as? [String: Any] ?? [:]
     }
-
-    static func freePort() throws -> Int {
-        let socket = try Socket()
-        return socket.port
-    }
-
-    /// Binds port 0 to learn a free port, then lets it go.
-    struct Socket {
-        let port: Int
-        init() throws {
-            let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let ok = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-            }
-            guard ok else { throw TestFailure("cannot find a free port") }
-            port = Int(UInt16(bigEndian: address.sin_port))
-        }
-    }
 }
 
 @Suite(.serialized)
@@ -115,18 +94,18 @@ struct PrometheusRemoteReadTests {
         #expect(streamed.results == plain.results, "both response modes carry the same series and samples")
         let up = try #require(plain.results[0].first)
         #expect(up.labels["job"] == "self")
-        #expect(up.samples.count >= 4)
-        #expect(up.samples.allSatisfy { $0.value == 1 })
+        #expect(up.points.count >= 4)
+        #expect(up.points.allSatisfy { $0.value == 1 })
         #expect(plain.results[1].first?.labels["version"]?.hasPrefix("2.") == true, "a second query in the same request")
 
         // The HTTP API's raw samples for the same range (a range selector is left-open).
         let data = try prometheus.query("up[60s]", at: end)
         let values = try #require(((data["result"] as? [[String: Any]])?.first?["values"]) as? [[Any]])
-        let api = values.compactMap { pair -> SeriesSample? in
+        let api = values.compactMap { pair -> SeriesPoint? in
             guard let time = pair.first as? Double, let text = pair.last as? String, let value = Double(text) else { return nil }
-            return SeriesSample(Int64((time * 1000).rounded()), value)
+            return SeriesPoint(Int64((time * 1000).rounded()), value)
         }
-        #expect(up.samples.filter { $0.timestampMilliseconds > startMs } == api)
+        #expect(up.points.filter { $0.timestampMilliseconds > startMs } == api)
     }
 
     @Test func theReadCommandPrintsEachSeriesAsAJSONLine() async throws {
@@ -162,7 +141,7 @@ struct PrometheusRemoteReadTests {
     }
 
     @Test func anUnreachableServerIsATransportError() throws {
-        let port = try PrometheusServer.freePort()
+        let port = try FreePort.take(1)[0]
         let client = RemoteReadClient(baseURL: "http://127.0.0.1:\(port)", timeoutSeconds: 2)
         #expect {
             _ = try client.read([ReadQuery(matchers: [LabelMatch("__name__", .equal, "up")], startMilliseconds: 0, endMilliseconds: 1)])

@@ -1,6 +1,7 @@
 import CPromPB
 import Testing
 @testable import RemoteReadCodec
+import SeriesSignals
 import RemoteReadFormat
 
 struct SnappyTests {
@@ -72,8 +73,7 @@ struct ReadMessagesTests {
         let message = Self.field(1, series) + Self.field(2, varint: 1)
         let decoded = try ReadMessages.chunkedResponse(message)
         #expect(decoded.queryIndex == 1)
-        #expect(decoded.series == [ReadSeries(labels: ["__name__": "up"],
-                                              samples: [SeriesSample(1_700_000_000_000, 10), SeriesSample(1_700_000_015_000, 10)])])
+        #expect(decoded.series == [Series(labels: ["__name__": "up"], points: [SeriesPoint(1_700_000_000_000, 10), SeriesPoint(1_700_000_015_000, 10)])])
     }
 
     @Test func badBodiesAreErrorValues() throws {
@@ -95,8 +95,7 @@ struct ReadMessagesTests {
         let body = Self.field(1, Self.field(1, series)) + Self.field(1, [])
         let results = try ReadMessages.samplesResponse(body)
         #expect(results.count == 2)
-        #expect(results[0] == [ReadSeries(labels: ["__name__": "DCGM_FI_DEV_GPU_UTIL", "exported_pod": "digits-v1-7f9c"],
-                                          samples: [SeriesSample(1_700_000_000_000, 87.5), SeriesSample(1_700_000_015_000, 12)])])
+        #expect(results[0] == [Series(labels: ["__name__": "DCGM_FI_DEV_GPU_UTIL", "exported_pod": "digits-v1-7f9c"], points: [SeriesPoint(1_700_000_000_000, 87.5), SeriesPoint(1_700_000_015_000, 12)])])
         #expect(results[1].isEmpty)
     }
 

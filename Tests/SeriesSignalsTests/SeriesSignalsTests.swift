@@ -87,11 +87,11 @@ struct SeriesReductionTests {
     }
 
     @Test func severalGPUsOfOneReplicaAreSummedOrAveraged() {
-        let series: [(labels: [String: String], points: [SeriesPoint])] = [
-            (["exported_pod": "a", "exported_namespace": "ml", "gpu": "0"], [SeriesPoint(0, 80), SeriesPoint(1000, 100)]),
-            (["exported_pod": "a", "exported_namespace": "ml", "gpu": "1"], [SeriesPoint(0, 20), SeriesPoint(1000, 40)]),
-            (["exported_pod": "b", "exported_namespace": "ml", "gpu": "2"], [SeriesPoint(0, 50)]),
-            (["gpu": "3"], [SeriesPoint(0, 99)]),
+        let series = [
+            Series(labels: ["exported_pod": "a", "exported_namespace": "ml", "gpu": "0"], points: [SeriesPoint(0, 80), SeriesPoint(1000, 100)]),
+            Series(labels: ["exported_pod": "a", "exported_namespace": "ml", "gpu": "1"], points: [SeriesPoint(0, 20), SeriesPoint(1000, 40)]),
+            Series(labels: ["exported_pod": "b", "exported_namespace": "ml", "gpu": "2"], points: [SeriesPoint(0, 50)]),
+            Series(labels: ["gpu": "3"], points: [SeriesPoint(0, 99)]),
         ]
         let average = ReplicaValues(reduction: .gaugeAverage, combination: .average).values(of: series, from: 0, to: 1000)
         #expect(average == [ReplicaRef(namespace: "ml", pod: "a"): 60, ReplicaRef(namespace: "ml", pod: "b"): 50])
