@@ -56,7 +56,10 @@ let package = Package(
         // protoc-c's output for proto/*.proto (regenerate with `make proto`).
         .target(name: "CPromPB", dependencies: ["CProtobufC"]),
         // The remote-read request and response bodies: protobuf (protobuf-c) and snappy.
-        .target(name: "RemoteReadCodec", dependencies: ["CPromPB", "CProtobufC", "CSnappy", "CCurl", "RemoteReadFormat", "SeriesSignals"]),
+        .target(name: "RemoteReadCodec", dependencies: ["CPromPB", "CProtobufC", "CSnappy", "RemoteReadFormat", "SeriesSignals"]),
+        // HTTP reads from metrics sources on libcurl (auth, TLS trust, headers): Prometheus' remote
+        // read and an exporter's /metrics page.
+        .target(name: "PrometheusClient", dependencies: ["CCurl", "RemoteReadCodec", "RemoteReadFormat", "SeriesSignals"]),
         // Flag checks shared by every executable.
         .target(name: "CommandOptions", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -165,7 +168,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/thaw-queue"),
         .executableTarget(name: "ThawCollector", dependencies: [
-            "RemoteReadCodec", "SeriesSignals",
+            "PrometheusClient", "RemoteReadCodec", "SeriesSignals",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/thaw-collector"),
         .executableTarget(name: "ThawAutoscaler", dependencies: [
@@ -184,7 +187,12 @@ let package = Package(
         .testTarget(name: "MLServiceTests", dependencies: ["MLService"]),
         .testTarget(name: "SeriesSignalsTests", dependencies: ["SeriesSignals"]),
         .testTarget(name: "RemoteReadFormatTests", dependencies: ["RemoteReadFormat"]),
-        .testTarget(name: "RemoteReadCodecTests", dependencies: ["RemoteReadCodec", "RemoteReadFormat", "SeriesSignals", "CPromPB", "ControlHTTP", "ThawTestSupport"]),
+        .testTarget(name: "RemoteReadCodecTests", dependencies: ["RemoteReadCodec", "RemoteReadFormat", "SeriesSignals", "CPromPB"]),
+        .testTarget(name: "PrometheusClientTests", dependencies: [
+            "PrometheusClient", "RemoteReadCodec", "SeriesSignals", "ControlHTTP", "ThawTestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .testTarget(name: "AutoscalerDaemonTests", dependencies: [
             "AutoscalerDaemon", "Autoscaling", "ScalingPolicy", "ScaleTargets", "TrafficStats", "ControlHTTP", "ActivatorCore",
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PrometheusClient
 import RemoteReadCodec
 import SeriesSignals
 

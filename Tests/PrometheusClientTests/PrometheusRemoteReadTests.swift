@@ -1,5 +1,6 @@
 import ControlHTTP
 import Foundation
+import PrometheusClient
 import RemoteReadCodec
 import SeriesSignals
 import Testing
@@ -134,7 +135,7 @@ struct PrometheusRemoteReadTests {
         #expect {
             _ = try client.read([ReadQuery(matchers: [LabelMatch("__name__", .regex, "(")], startMilliseconds: now - 1000, endMilliseconds: now)])
         } throws: { error in
-            guard case RemoteReadError.status(let code, let body) = error else { return false }
+            guard case SourceError.status(_, let code, let body) = error else { return false }
             // Prometheus 2.42 answers a bad matcher regex with 500 and the parser's message.
             return code >= 400 && body.contains("regexp")
         }
@@ -146,7 +147,7 @@ struct PrometheusRemoteReadTests {
         #expect {
             _ = try client.read([ReadQuery(matchers: [LabelMatch("__name__", .equal, "up")], startMilliseconds: 0, endMilliseconds: 1)])
         } throws: { error in
-            if case RemoteReadError.transport = error { return true }
+            if case SourceError.transport = error { return true }
             return false
         }
     }
