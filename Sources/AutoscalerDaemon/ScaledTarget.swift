@@ -36,4 +36,8 @@ public struct TargetStatus: Codable, Sendable, Equatable {
     /// Stats stopped arriving from ready replicas; the scale is held.
     public var holding: Bool
     public var failure: String?
+    /// While the collector cannot read this target's signal: its newest reason.
+    public var signalFailure: String? = nil
+    /// While that failure has lasted long enough for the fallback: the replica count it applies.
+    public var fallbackReplicas: Int? = nil
 }

@@ -18,6 +18,8 @@ public actor ScalingLoop {
         var lastStep: TargetScaler.Step?
         var queueLength = 0
         var queueReportedAt: Timestamp?
+        /// The collector's newest failure to read this target's signal; nil once a value arrives.
+        var signalFailure: String?
     }
 
     private var targets: [String: Entry] = [:]
@@ -40,7 +42,7 @@ public actor ScalingLoop {
         let now = clock()
         for target in targets {
             let scaler = TargetScaler(spec: target.policy.decider, replicas: target.policy.replicas,
-                                      secondary: target.policy.secondary, now: now)
+                                      secondary: target.policy.secondary, fallback: target.policy.fallback, now: now)
             let initial = scaler.planner.initialReplicas
             self.targets[target.name] = Entry(scaler: scaler, metrics: metrics.target(target.name), requested: initial,
                                               state: TargetState(name: target.name))
@@ -108,8 +110,35 @@ public actor ScalingLoop {
                 continue
             }
             metrics.statsReceived.increment()
+            if entry.signalFailure != nil {
+                logger.notice("the collector reads the signal again; deciding on it", metadata: ["target": "\(value.target)", "metric": "\(metric.name)"])
+            }
+            targets[value.target]!.signalFailure = nil
             targets[value.target]!.scaler.record(value.value, for: metric,
                                                  at: Timestamp(seconds: min(value.timestamp, now.seconds)))
+        }
+        for failure in batch.failures {
+            let metric = MetricKind(failure.metric)
+            guard let entry = targets[failure.target],
+                  entry.scaler.spec.metric == metric || entry.scaler.secondary?.spec.metric == metric else {
+                unknown.append(failure.target)
+                metrics.statsRejected.increment()
+                continue
+            }
+            metrics.statsReceived.increment()
+            entry.metrics.signalFailures.increment()
+            let wasFallingBack = entry.scaler.fallbackReplicas(for: metric) != nil
+            if entry.signalFailure == nil {
+                logger.warning("the collector cannot read the signal; holding the current scale for it", metadata: [
+                    "target": "\(failure.target)", "metric": "\(metric.name)", "reason": "\(failure.reason)"])
+            }
+            targets[failure.target]!.signalFailure = failure.reason
+            targets[failure.target]!.scaler.recordFailure(for: metric)
+            if !wasFallingBack, let replicas = targets[failure.target]!.scaler.fallbackReplicas(for: metric) {
+                logger.warning("the signal keeps failing; applying the fallback replica count", metadata: [
+                    "target": "\(failure.target)", "metric": "\(metric.name)", "replicas": "\(replicas)"])
+                decide(failure.target, trigger: "signal failing, fallback", now: now)
+            }
         }
         return unknown
     }
@@ -175,6 +204,7 @@ public actor ScalingLoop {
             entry.metrics.excessBurstCapacity.set(to: Double(decision.excessBurstCapacity))
         }
         entry.metrics.holding.set(to: step.holding ? 1 : 0)
+        entry.metrics.fallback.set(to: step.fallingBack ? 1 : 0)
         if let replicas = step.plan.replicas, replicas != entry.requested {
             logger.info("scaling", metadata: [
                 "target": "\(name)", "from": "\(entry.requested)", "to": "\(replicas)", "ready": "\(ready)",
@@ -202,7 +232,8 @@ public actor ScalingLoop {
                 excessBurstCapacity: decision?.excessBurstCapacity, rps: rps,
                 queueLength: queueFresh ? entry.queueLength : 0,
                 activity: entry.scaler.planner.activity.description, reason: entry.lastStep?.plan.reason ?? "starting",
-                holding: entry.lastStep?.holding ?? false, failure: entry.state.failure)
+                holding: entry.lastStep?.holding ?? false, failure: entry.state.failure, signalFailure: entry.signalFailure,
+                fallbackReplicas: entry.lastStep?.fallingBack == true ? entry.scaler.fallback?.replicas : nil)
         }
     }
 }

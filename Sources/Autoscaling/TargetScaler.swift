@@ -24,10 +24,15 @@ public struct TargetScaler: Sendable {
     public private(set) var lastPushed: [MetricKind: Timestamp] = [:]
     /// Pushed values older than this mean the signal is missing: its decider then holds the scale.
     public let pushedStaleAfter: Duration
+    /// Failed reads of a pushed signal since its last value, by metric (the collector reports each).
+    public private(set) var consecutiveFailures: [MetricKind: Int] = [:]
+    /// The replica count to run once a pushed signal has failed often enough; nil holds the scale.
+    public let fallback: SignalFallback?
 
-    public init(spec: DeciderSpec, replicas: ReplicaPolicy, secondary: DeciderSpec? = nil, readyReplicas: Int = 0, now: Timestamp,
-                staleAfter: Duration = .seconds(4), pushedStaleAfter: Duration = .seconds(20)) {
+    public init(spec: DeciderSpec, replicas: ReplicaPolicy, secondary: DeciderSpec? = nil, fallback: SignalFallback? = nil,
+                readyReplicas: Int = 0, now: Timestamp, staleAfter: Duration = .seconds(4), pushedStaleAfter: Duration = .seconds(20)) {
         self.spec = spec
+        self.fallback = fallback
         self.staleAfter = staleAfter
         self.pushedStaleAfter = pushedStaleAfter
         metrics = MetricAggregator(spec: spec)
@@ -41,12 +46,25 @@ public struct TargetScaler: Sendable {
     public mutating func record(_ value: Double, for metric: MetricKind, at time: Timestamp) {
         metrics.record(value, for: metric, at: time)
         lastPushed[metric] = max(lastPushed[metric] ?? time, time)
+        consecutiveFailures[metric] = 0
     }
 
-    /// True when `metric` is pushed and its newest value is older than `pushedStaleAfter`.
+    /// Records that the collector could not read `metric` (source down, nothing selected): the
+    /// signal counts as missing at once, so the scale is held rather than lowered on old values.
+    public mutating func recordFailure(for metric: MetricKind) {
+        consecutiveFailures[metric, default: 0] += 1
+    }
+
+    /// True when `metric` is pushed and is failing, or its newest value is older than `pushedStaleAfter`.
     private func pushedSignalMissing(_ metric: MetricKind, now: Timestamp) -> Bool {
-        guard let last = lastPushed[metric] else { return true }
+        guard let last = lastPushed[metric], consecutiveFailures[metric, default: 0] == 0 else { return true }
         return now - last > pushedStaleAfter
+    }
+
+    /// The fallback replica count when `metric` has failed `afterFailures` times in a row.
+    public func fallbackReplicas(for metric: MetricKind) -> Int? {
+        guard let fallback, consecutiveFailures[metric, default: 0] >= fallback.afterFailures else { return nil }
+        return fallback.replicas
     }
 
     /// Records one reporter's period. Returns true when the target should be decided at once: the
@@ -79,6 +97,8 @@ public struct TargetScaler: Sendable {
         public var plan: ReplicaPlan
         /// Replicas are ready but have stopped reporting: the scale is held, never lowered.
         public var holding: Bool
+        /// A pushed signal has failed past its threshold: the fallback replica count applies.
+        public var fallingBack: Bool = false
     }
 
     /// Decides and plans. `activatorInPath` says whether the activator routes this target's
@@ -96,10 +116,12 @@ public struct TargetScaler: Sendable {
             return Step(decision: nil, plan: plan, holding: true)
         }
         var decision: ScaleDecision?
+        var fallbackWant: Int?
         if spec.metric == .gpu, pushedSignalMissing(.gpu, now: now) {
             // The collector's signal is missing (Prometheus down, nothing selected): no decision, so
-            // the planner keeps the current scale.
+            // the planner keeps the current scale, unless the fallback applies.
             decision = nil
+            fallbackWant = fallbackReplicas(for: .gpu)
         } else {
             decision = decider.decide(readyReplicas: readyReplicas, metrics: metrics, now: now)
         }
@@ -115,6 +137,9 @@ public struct TargetScaler: Sendable {
                 } else {
                     decision = other
                 }
+            } else if let replicas = fallbackReplicas(for: second.spec.metric) {
+                // The second signal has failed past its threshold: the fallback count is its demand.
+                fallbackWant = max(replicas, decision?.desired ?? 0)
             } else if var combined = decision, readyReplicas > 0 {
                 // The second signal is missing: it holds the current scale rather than letting the
                 // first signal alone scale in.
@@ -123,6 +148,11 @@ public struct TargetScaler: Sendable {
             }
         }
         if let decision { latest = decision }
+        if let fallbackWant {
+            let plan = planner.plan(desired: fallbackWant, excessBurstCapacity: latest?.excessBurstCapacity ?? spec.initialExcessBurstCapacity,
+                                    readyReplicas: readyReplicas, activatorInPath: activatorInPath, now: now)
+            return Step(decision: nil, plan: plan, holding: false, fallingBack: true)
+        }
         let plan = planner.plan(desired: latest?.desired,
                                 excessBurstCapacity: latest?.excessBurstCapacity ?? spec.initialExcessBurstCapacity,
                                 readyReplicas: readyReplicas, activatorInPath: activatorInPath, now: now)

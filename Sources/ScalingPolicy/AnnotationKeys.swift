@@ -54,12 +54,16 @@ public enum AnnotationKeys {
     /// GPU utilization (percent per replica) as a second signal next to concurrency or rps: the
     /// target gets the larger of the two desired counts.
     public static let gpuTarget = Key(thawPrefix + "gpu-target")
+    /// KEDA's `fallback`, for signals the collector reads: the replica count to run once the signal
+    /// has failed `fallback-after-failures` reads in a row (default 3). Without it the scale is held.
+    public static let fallbackReplicas = Key(thawPrefix + "fallback-replicas")
+    public static let fallbackAfterFailures = Key(thawPrefix + "fallback-after-failures")
 
     /// Every key Thaw understands.
     public static let all: [Key] = [
         `class`, metric, target, targetUtilizationPercentage, targetBurstCapacity, minScale, maxScale, initialScale,
         activationScale, window, panicWindowPercentage, panicThresholdPercentage, scaleToZeroPodRetentionPeriod,
         scaleDownDelay, metricAggregationAlgorithm, progressDeadline, maxScaleUpRate, maxScaleDownRate,
-        scaleToZeroGracePeriod, gpuTarget,
+        scaleToZeroGracePeriod, gpuTarget, fallbackReplicas, fallbackAfterFailures,
     ]
 }

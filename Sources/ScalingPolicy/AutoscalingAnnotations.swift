@@ -28,6 +28,10 @@ public struct AutoscalingAnnotations: Sendable, Equatable {
     public var scaleToZeroGracePeriod: Duration?
     /// A GPU-utilization target (percent per replica) used alongside the primary metric.
     public var gpuTarget: Double?
+    /// Replicas to run once a collector-read signal keeps failing (`fallback-replicas`).
+    public var fallbackReplicas: Int?
+    /// Failed reads in a row before the fallback applies (`fallback-after-failures`).
+    public var fallbackAfterFailures: Int?
 
     /// The metrics the KPA class can scale on.
     public static let supportedMetrics: [MetricKind] = [.concurrency, .rps, .gpu]
@@ -166,6 +170,19 @@ public struct AutoscalingAnnotations: Sendable, Equatable {
         }
         if metric == .gpu, let targetValue, targetValue.value > 100 {
             issues.add(targetValue.key, targetValue.text, "is out of range for metric gpu; expected a utilization percentage in (0, 100]")
+        }
+
+        let fallback = value(K.fallbackReplicas) { $0.int($1, $2, "a whole number of replicas, 0 or more") }
+        check((fallback?.value ?? 0) >= 0, fallback, "is out of range; expected a whole number of replicas, 0 or more")
+        fallbackReplicas = fallback?.value
+        let after = value(K.fallbackAfterFailures) { $0.int($1, $2, "a whole number of failed reads, 1 or more") }
+        check((after?.value ?? 1) >= 1, after, "is out of range; expected a whole number of failed reads, 1 or more")
+        fallbackAfterFailures = after?.value
+        if let fallback, metric != .gpu, gpu == nil {
+            issues.add(fallback.key, fallback.text, "applies only to a signal the collector reads; set \(K.metric.name): gpu or \(K.gpuTarget.name)")
+        }
+        if let after, fallback == nil {
+            issues.add(after.key, after.text, "has no effect without \(K.fallbackReplicas.name)")
         }
 
         if !issues.issues.isEmpty { throw PolicyError(issues: issues.issues) }

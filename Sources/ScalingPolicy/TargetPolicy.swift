@@ -11,16 +11,19 @@ public struct TargetPolicy: Sendable, Equatable {
     public var replicas: ReplicaPolicy
     /// The decider spec of GPU utilization as a second signal (`autoscaling.thaw.dev/gpu-target`), if set.
     public var secondary: DeciderSpec?
+    /// What a failing collector-read signal falls back to (`autoscaling.thaw.dev/fallback-replicas`), if set.
+    public var fallback: SignalFallback?
     /// GPU utilization targets are percentages already; this is the default when `metric: gpu` has no target.
     public static let gpuTargetDefault = 70.0
 
     /// The most concurrent requests a replica may be configured for (Knative's limit).
     public static let containerConcurrencyLimit = 1000
 
-    public init(decider: DeciderSpec, replicas: ReplicaPolicy, secondary: DeciderSpec? = nil) {
+    public init(decider: DeciderSpec, replicas: ReplicaPolicy, secondary: DeciderSpec? = nil, fallback: SignalFallback? = nil) {
         self.decider = decider
         self.replicas = replicas
         self.secondary = secondary
+        self.fallback = fallback
     }
 
     /// Resolves annotations over `config`.
@@ -99,6 +102,7 @@ public struct TargetPolicy: Sendable, Equatable {
         } else {
             secondary = nil
         }
+        fallback = a.fallbackReplicas.map { SignalFallback(replicas: $0, afterFailures: a.fallbackAfterFailures ?? SignalFallback.defaultAfterFailures) }
         replicas = ReplicaPolicy(
             minScale: a.minScale ?? config.minScale,
             maxScale: a.maxScale ?? config.maxScale,

@@ -85,8 +85,38 @@ public struct MetricValue: Codable, Sendable, Equatable {
     }
 }
 
-/// The body of `POST /v1/metrics`.
+/// A per-target signal the collector could not read this round (source down, nothing selected):
+/// the autoscaler holds the scale on it, and counts failures in a row for the fallback.
+public struct MetricFailure: Codable, Sendable, Equatable {
+    public var target: String
+    public var metric: String
+    /// Why, for logs and `/status`: the source's error or "no series selected".
+    public var reason: String
+    public var timestamp: Double
+    public var source: String
+
+    public init(target: String, metric: String, reason: String, timestamp: Double, source: String) {
+        self.target = target
+        self.metric = metric
+        self.reason = reason
+        self.timestamp = timestamp
+        self.source = source
+    }
+}
+
+/// The body of `POST /v1/metrics`: one value or one failure per target and signal per round.
 public struct MetricBatch: Codable, Sendable, Equatable {
     public var values: [MetricValue]
-    public init(values: [MetricValue]) { self.values = values }
+    public var failures: [MetricFailure]
+
+    public init(values: [MetricValue], failures: [MetricFailure] = []) {
+        self.values = values
+        self.failures = failures
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        values = try container.decode([MetricValue].self, forKey: .values)
+        failures = try container.decodeIfPresent([MetricFailure].self, forKey: .failures) ?? []
+    }
 }

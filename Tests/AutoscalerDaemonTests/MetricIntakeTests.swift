@@ -10,13 +10,40 @@ import TrafficStats
 /// `POST /v1/metrics`: per-target values from the collector (GPU utilization).
 @Suite("metric intake")
 struct MetricIntakeTests {
-    func gpuTarget(_ name: String) throws -> ScaledTarget {
+    func gpuTarget(_ name: String, extra: [String: String] = [:]) throws -> ScaledTarget {
         var config = AutoscalerConfig()
         config.allowZeroInitialScale = true
         return ScaledTarget(name: name, policy: try TargetPolicy(annotations: [
             "autoscaling.knative.dev/metric": "gpu", "autoscaling.knative.dev/target": "50",
             "autoscaling.knative.dev/window": "6s", "autoscaling.knative.dev/min-scale": "1",
-        ], config: config))
+        ].merging(extra) { $1 }, config: config))
+    }
+
+    @Test func failuresFromTheCollectorApplyTheFallbackAtOnceAfterTheThreshold() async throws {
+        let f = LoopFixture([try gpuTarget("llm", extra: ["autoscaling.thaw.dev/fallback-replicas": "5",
+                                                          "autoscaling.thaw.dev/fallback-after-failures": "2"])])
+        await f.loop.start()
+        await f.loop.driverUpdate([targetState("llm", running: 2, ready: 2)])
+        let failure = MetricFailure(target: "llm", metric: "gpu", reason: "cannot reach http://127.0.0.1:1/api/v1/read",
+                                    timestamp: f.clock.now.seconds, source: "collector")
+        #expect(await f.loop.ingest(MetricBatch(values: [], failures: [failure])).isEmpty)
+        let afterOne = await f.loop.status().first
+        #expect(afterOne?.signalFailure == failure.reason)
+        #expect(afterOne?.fallbackReplicas == nil)
+        #expect(f.driver.counts(of: "llm").last != 5, "one failure holds")
+        // The second failure reaches the threshold: decided on arrival, no tick needed.
+        _ = await f.loop.ingest(MetricBatch(values: [], failures: [failure]))
+        #expect(f.driver.counts(of: "llm").last == 5)
+        #expect(await f.loop.status().first?.fallbackReplicas == 5)
+        #expect(f.metrics.registry.emitToString().contains(#"thaw_autoscaler_signal_failures_total{target="llm"} 2"#))
+        // A value again clears the failure.
+        _ = await f.loop.ingest(MetricBatch(values: [
+            MetricValue(target: "llm", metric: "gpu", value: 100, timestamp: f.clock.now.seconds, source: "collector")]))
+        #expect(await f.loop.status().first?.signalFailure == nil)
+        // Unknown targets in failures are refused like values.
+        let unknown = await f.loop.ingest(MetricBatch(values: [], failures: [
+            MetricFailure(target: "nope", metric: "gpu", reason: "x", timestamp: 0, source: "collector")]))
+        #expect(unknown == ["nope"])
     }
 
     @Test func gpuValuesDriveAGPUTarget() async throws {

@@ -63,4 +63,72 @@ struct GPUSignalTests {
         let after = scaler.step(readyReplicas: 2, activatorInPath: true, now: ts(9))
         #expect(after.decision?.desired == 3)
     }
+
+    @Test func aFailingPrimarySignalHoldsThenFallsBackAfterTheThreshold() {
+        var (_, gpu, replicas) = Self.specs()
+        gpu.targetValue = 50
+        replicas.maxScale = 10
+        var scaler = TargetScaler(spec: gpu, replicas: replicas, fallback: SignalFallback(replicas: 6, afterFailures: 3),
+                                  readyReplicas: 2, now: ts(0))
+        for t in 0..<8 {
+            scaler.record(60, for: .gpu, at: ts(Double(t)))
+            _ = scaler.record(RequestStat(averageConcurrency: 0, requestCount: 0), fromReplica: true, at: ts(Double(t)), readyReplicas: 2)
+        }
+        let settled = scaler.step(readyReplicas: 2, activatorInPath: true, now: ts(8))
+        #expect(settled.decision?.desired == 2, "60 % in all at 50 % per replica")
+        // Two failed reads: held at 2 (no decision), even though the window still has old values.
+        for failure in 1...2 {
+            scaler.recordFailure(for: .gpu)
+            let held = scaler.step(readyReplicas: 2, activatorInPath: true, now: ts(8 + Double(failure)))
+            #expect(held.decision == nil)
+            #expect(!held.fallingBack)
+            #expect(held.plan.replicas == nil || held.plan.replicas == 2)
+        }
+        scaler.recordFailure(for: .gpu)
+        let fallen = scaler.step(readyReplicas: 2, activatorInPath: true, now: ts(11))
+        #expect(fallen.fallingBack)
+        #expect(fallen.plan.replicas == 6)
+        // A value again: the decider takes over (the window still holds the old values).
+        scaler.record(60, for: .gpu, at: ts(12))
+        let back = scaler.step(readyReplicas: 6, activatorInPath: true, now: ts(12))
+        #expect(!back.fallingBack)
+        #expect(back.decision != nil)
+        #expect(scaler.consecutiveFailures[.gpu] == 0)
+    }
+
+    @Test func aFailingSecondSignalFallsBackToTheLargerOfFallbackAndThePrimary() {
+        let (primary, gpu, replicas) = Self.specs()
+        var scaler = TargetScaler(spec: primary, replicas: replicas, secondary: gpu, fallback: SignalFallback(replicas: 3, afterFailures: 1),
+                                  readyReplicas: 2, now: ts(0))
+        for t in 0..<8 {
+            Self.second(&scaler, at: Double(t), ready: 2, gpuTotal: 60)
+            _ = scaler.step(readyReplicas: 2, activatorInPath: true, now: ts(Double(t)))
+        }
+        scaler.recordFailure(for: .gpu)
+        Self.second(&scaler, at: 8, ready: 2, gpuTotal: nil)
+        let step = scaler.step(readyReplicas: 2, activatorInPath: true, now: ts(8))
+        #expect(step.fallingBack)
+        #expect(step.plan.replicas == 3, "the fallback (3) is above what requests want (1)")
+    }
+
+    @Test func withoutAFallbackFailuresOnlyHold() {
+        let (_, gpu, replicas) = Self.specs()
+        var scaler = TargetScaler(spec: gpu, replicas: replicas, readyReplicas: 3, now: ts(0))
+        var settled: TargetScaler.Step?
+        for t in 0..<8 {
+            scaler.record(180, for: .gpu, at: ts(Double(t)))
+            _ = scaler.record(RequestStat(averageConcurrency: 0, requestCount: 0), fromReplica: true, at: ts(Double(t)), readyReplicas: 3)
+            settled = scaler.step(readyReplicas: 3, activatorInPath: true, now: ts(Double(t)))
+        }
+        #expect(settled?.decision?.desired == 3, "180 % in all at 60 % per replica")
+        var replicasAsked: [Int] = []
+        for t in 8..<30 {
+            scaler.recordFailure(for: .gpu)
+            _ = scaler.record(RequestStat(averageConcurrency: 0, requestCount: 0), fromReplica: true, at: ts(Double(t)), readyReplicas: 3)
+            let step = scaler.step(readyReplicas: 3, activatorInPath: true, now: ts(Double(t)))
+            #expect(!step.fallingBack)
+            if let replicas = step.plan.replicas { replicasAsked.append(replicas) }
+        }
+        #expect(replicasAsked.allSatisfy { $0 >= 3 }, "22 s of failures, past the 20 s staleness too, never scale in: \(replicasAsked)")
+    }
 }
