@@ -60,6 +60,17 @@ let package = Package(
         // HTTP reads from metrics sources on libcurl (auth, TLS trust, headers): Prometheus' remote
         // read and an exporter's /metrics page.
         .target(name: "PrometheusClient", dependencies: ["CCurl", "RemoteReadCodec", "RemoteReadFormat", "SeriesSignals"]),
+        // The collector daemon: signal definitions, polling Prometheus or exporters, pushing per-target
+        // values (or failures) to the autoscaler.
+        .target(name: "Collector", dependencies: [
+            "PrometheusClient", "RemoteReadCodec", "SeriesSignals", "TrafficStats", "ControlHTTP", "ConfigFields", "ScalingPolicy",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         // Flag checks shared by every executable.
         .target(name: "CommandOptions", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -128,7 +139,7 @@ let package = Package(
         ], swiftSettings: dataPathSettings),
         .executableTarget(name: "ThawActivator", dependencies: [
             "CommandOptions",
-            "Activator",
+            "Activator", "ControlHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -161,15 +172,17 @@ let package = Package(
         ], path: "examples/digits/transformer"),
         .executableTarget(name: "ThawQueue", dependencies: [
             "CommandOptions",
-            "Activator", "ActivatorCore",
+            "Activator", "ActivatorCore", "ControlHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/thaw-queue"),
         .executableTarget(name: "ThawCollector", dependencies: [
-            "PrometheusClient", "RemoteReadCodec", "SeriesSignals",
+            "Collector", "CommandOptions", "ControlHTTP", "PrometheusClient", "RemoteReadCodec", "SeriesSignals",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/thaw-collector"),
         .executableTarget(name: "ThawAutoscaler", dependencies: [
             "CommandOptions",
@@ -188,6 +201,7 @@ let package = Package(
         .testTarget(name: "SeriesSignalsTests", dependencies: ["SeriesSignals"]),
         .testTarget(name: "RemoteReadFormatTests", dependencies: ["RemoteReadFormat"]),
         .testTarget(name: "RemoteReadCodecTests", dependencies: ["RemoteReadCodec", "RemoteReadFormat", "SeriesSignals", "CPromPB"]),
+        .testTarget(name: "CollectorTests", dependencies: ["Collector", "PrometheusClient", "RemoteReadCodec", "SeriesSignals", "TrafficStats", "ConfigFields"]),
         .testTarget(name: "PrometheusClientTests", dependencies: [
             "PrometheusClient", "RemoteReadCodec", "SeriesSignals", "ControlHTTP", "ThawTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),

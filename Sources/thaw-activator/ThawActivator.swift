@@ -1,6 +1,7 @@
 import Activator
 import ArgumentParser
 import CommandOptions
+import ControlHTTP
 import Logging
 import NIOPosix
 import ServiceLifecycle

@@ -1,8 +1,9 @@
 import Activator
-import Foundation
 import ActivatorCore
 import ArgumentParser
 import CommandOptions
+import ControlHTTP
+import Foundation
 import Logging
 import NIOPosix
 import ServiceLifecycle

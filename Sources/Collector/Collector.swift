@@ -1,0 +1,238 @@
+import ControlHTTP
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PrometheusClient
+import RemoteReadCodec
+import ScalingPolicy
+import ServiceLifecycle
+import Synchronization
+import TrafficStats
+
+/// The collector daemon: every interval it reads each target's signal from its source, turns the
+/// series into one value per target, and pushes the values (or why there are none) to the
+/// autoscaler, which holds the scale on a failure and applies a target's fallback after several.
+///
+/// Reads block (libcurl), so they run on NIO's thread pool, never on the concurrency pool. One
+/// remote-read request carries every signal's query. Without an autoscaler URL each round's batch
+/// is printed as a JSON line instead, to check a configuration.
+public struct Collector: Service {
+    public struct Options: Sendable {
+        public var host = "127.0.0.1"
+        /// The port of `/metrics`, `/status`, `/healthz` (0 picks a free port).
+        public var port = 9102
+        public init() {}
+    }
+
+    let config: CollectorConfig
+    let options: Options
+    let autoscaler: AutoscalerURL?
+    let metrics: CollectorMetrics
+    let logger: Logger
+    let onBound: @Sendable (SocketAddress) -> Void
+    let latest = LatestRound()
+
+    public init(config: CollectorConfig, options: Options, autoscaler: AutoscalerURL?, metrics: CollectorMetrics = CollectorMetrics(),
+                logger: Logger, onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
+        self.config = config
+        self.options = options
+        self.autoscaler = autoscaler
+        self.metrics = metrics
+        self.logger = logger
+        self.onBound = onBound
+    }
+
+    /// The newest round, for `/status` and `/readyz`.
+    final class LatestRound: Sendable {
+        let results = Mutex<[SignalRound.Result]?>(nil)
+    }
+
+    public func run() async throws {
+        let channel = try await ControlServer.bind(host: options.host, port: options.port, group: MultiThreadedEventLoopGroup.singleton) {
+            [metrics, latest] request in
+            Self.reply(to: request, metrics: metrics, latest: latest)
+        }
+        logger.info("thaw-collector listening", metadata: [
+            "address": "\(channel.localAddress!)", "source": "\(config.source.name)", "signals": "\(config.signals.count)",
+            "interval": "\(GoDuration.format(config.interval))", "autoscaler": "\(autoscaler?.description ?? "none: printing each round")"])
+        onBound(channel.localAddress!)
+        await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { await self.poll() }
+            await waitForShutdown()
+            tasks.cancelAll()
+        }
+        try? await channel.close()
+        logger.info("thaw-collector stopped")
+    }
+
+    private func poll() async {
+        var history = ScrapeHistory(horizon: config.signals.map(\.window).max() ?? .seconds(30))
+        var previousFailures: [String: String] = [:]
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            let end = Date().timeIntervalSince1970
+            let results = await round(endingAt: end, history: &history)
+            latest.results.withLock { $0 = results }
+            for result in results {
+                metrics.signal(result)
+                let key = result.target + " " + result.metric
+                if let failure = result.failure, previousFailures[key] != failure {
+                    logger.warning("no value for a signal this round", metadata: ["target": "\(result.target)", "metric": "\(result.metric)",
+                                                                                "reason": "\(failure)"])
+                } else if result.failure == nil, previousFailures[key] != nil {
+                    logger.notice("the signal has a value again", metadata: ["target": "\(result.target)", "metric": "\(result.metric)"])
+                }
+                previousFailures[key] = result.failure
+            }
+            await push(SignalRound.batch(results, timestamp: end, source: "thaw-collector"))
+            metrics.rounds.increment()
+            try? await Task.sleep(until: started + config.interval)
+        }
+    }
+
+    /// Reads every signal once; the window of each ends at `end` (Unix seconds).
+    func round(endingAt end: Double, history: inout ScrapeHistory) async -> [SignalRound.Result] {
+        let endMilliseconds = Int64(end * 1000)
+        let outcomes: [SignalRound.Outcome]
+        switch config.source {
+        case .prometheus(let connection):
+            outcomes = await readPrometheus(connection, endMilliseconds: endMilliseconds)
+        case .exporters(let connections):
+            outcomes = await scrapeExporters(connections, endMilliseconds: endMilliseconds, history: &history)
+        }
+        return SignalRound.results(config.signals, outcomes: outcomes, endMilliseconds: endMilliseconds)
+    }
+
+    private func readPrometheus(_ connection: SourceConnection, endMilliseconds: Int64) async -> [SignalRound.Outcome] {
+        let queries = config.signals.map {
+            ReadQuery(matchers: $0.matchers, startMilliseconds: endMilliseconds - $0.window.milliseconds, endMilliseconds: endMilliseconds)
+        }
+        let started = ContinuousClock.now
+        let answer = await blocking { try RemoteReadClient(connection: connection).read(queries).results }
+        let seconds = (ContinuousClock.now - started).secondsValue
+        switch answer {
+        case .success(let results):
+            metrics.read(source: connection.baseURL, seconds: seconds, samples: results.joined().reduce(0) { $0 + $1.points.count }, error: nil)
+            return results.map { .series($0) }
+        case .failure(let error):
+            metrics.read(source: connection.baseURL, seconds: seconds, samples: 0, error: error.kind)
+            return config.signals.map { _ in .failed("\(error)") }
+        }
+    }
+
+    /// Scrapes every exporter into the history. One unreachable exporter fails every signal this
+    /// round: its node's pods would otherwise vanish from the sums and look like less load.
+    private func scrapeExporters(_ connections: [SourceConnection], endMilliseconds: Int64,
+                                 history: inout ScrapeHistory) async -> [SignalRound.Outcome] {
+        var firstError: SourceError?
+        for connection in connections {
+            let started = ContinuousClock.now
+            let answer = await blocking { try ExporterScraper(connection: connection).scrape() }
+            let seconds = (ContinuousClock.now - started).secondsValue
+            switch answer {
+            case .success(let samples):
+                metrics.read(source: connection.baseURL, seconds: seconds, samples: samples.count, error: nil)
+                history.add(samples, at: endMilliseconds)
+            case .failure(let error):
+                metrics.read(source: connection.baseURL, seconds: seconds, samples: 0, error: error.kind)
+                firstError = firstError ?? error
+            }
+        }
+        return config.signals.map { signal in
+            if let firstError { return .failed("\(firstError)") }
+            do {
+                return .series(try history.select(signal.matchers))
+            } catch {
+                return .failed("selector \(signal.selector): \(error)")
+            }
+        }
+    }
+
+    /// Runs a blocking read on NIO's thread pool.
+    private func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async -> Result<T, SourceError> {
+        do {
+            return .success(try await NIOThreadPool.singleton.runIfActive { try work() })
+        } catch let error as SourceError {
+            return .failure(error)
+        } catch {
+            return .failure(.transport("\(error)"))
+        }
+    }
+
+    private func push(_ batch: MetricBatch) async {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let body = (try? encoder.encode(batch)).map(Array.init) ?? []
+        guard let autoscaler else {
+            FileHandle.standardOutput.write(Data(body + [UInt8(ascii: "\n")]))
+            return
+        }
+        do {
+            let response = try await HTTPCall.perform(on: MultiThreadedEventLoopGroup.singleton.any(), to: autoscaler.endpoint, method: .POST,
+                                                      path: autoscaler.path(StatPaths.metrics), headers: [("Content-Type", "application/json")],
+                                                      body: body, timeout: .seconds(5))
+            guard response.status == 200 else {
+                metrics.pushFailures.increment()
+                logger.error("the autoscaler refused the batch", metadata: ["status": "\(response.status)", "answer": "\(response.body)"])
+                return
+            }
+            metrics.pushes.increment()
+        } catch {
+            metrics.pushFailures.increment()
+            logger.warning("cannot reach the autoscaler", metadata: ["autoscaler": "\(autoscaler)", "error": "\(error)"])
+        }
+    }
+
+    static func reply(to request: ControlServer.Request, metrics: CollectorMetrics, latest: LatestRound) -> ControlServer.Reply {
+        switch (request.head.method, request.path) {
+        case (.GET, "/metrics"):
+            return ControlServer.Reply(status: .ok, contentType: "text/plain; version=0.0.4", body: metrics.registry.emitToString())
+        case (.GET, "/healthz"):
+            return .text("ok")
+        case (.GET, "/readyz"):
+            return latest.results.withLock { $0 } == nil ? .text("no round yet", status: .serviceUnavailable) : .text("ok")
+        case (.GET, "/status"):
+            let results = latest.results.withLock { $0 } ?? []
+            let body = (try? JSONEncoder().encode(results.map(SignalStatus.init))).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+            return ControlServer.Reply(status: .ok, contentType: "application/json", body: body)
+        default:
+            return .text("not found: \(request.path) (try /metrics, /status, /healthz, /readyz)", status: .notFound)
+        }
+    }
+}
+
+/// One signal in `/status`.
+struct SignalStatus: Codable {
+    var target: String
+    var metric: String
+    var value: Double?
+    var replicas: Int
+    var failure: String?
+
+    init(_ result: SignalRound.Result) {
+        target = result.target
+        metric = result.metric
+        value = result.value
+        replicas = result.replicas
+        failure = result.failure
+    }
+}
+
+extension CollectorConfig.Source {
+    var name: String {
+        switch self {
+        case .prometheus(let connection): "prometheus \(connection.baseURL)"
+        case .exporters(let connections): "exporters \(connections.map(\.baseURL).joined(separator: ", "))"
+        }
+    }
+}
+
+/// Returns when graceful shutdown is requested or the task is cancelled, whichever comes first.
+func waitForShutdown() async {
+    await withGracefulShutdownHandler {
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    } onGracefulShutdown: {}
+}

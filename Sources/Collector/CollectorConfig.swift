@@ -1,0 +1,145 @@
+import ConfigFields
+import Foundation
+import PrometheusClient
+import RemoteReadCodec
+import ScalingPolicy
+import SeriesSignals
+import Yams
+
+/// What a collector reads and where it sends it, from a YAML (or JSON) file: one source (a
+/// Prometheus server, or dcgm-exporters scraped directly) and the signals of each target.
+public struct CollectorConfig: Sendable {
+    public enum Source: Sendable {
+        case prometheus(SourceConnection)
+        /// Exporter pages, all scraped each round (one dcgm-exporter per GPU node).
+        case exporters([SourceConnection])
+    }
+
+    public var autoscaler: String?
+    public var interval: Duration
+    public var source: Source
+    public var signals: [SignalDefinition]
+
+    public static let defaultInterval = Duration.seconds(5)
+
+    public init(autoscaler: String? = nil, interval: Duration = CollectorConfig.defaultInterval, source: Source, signals: [SignalDefinition]) {
+        self.autoscaler = autoscaler
+        self.interval = interval
+        self.source = source
+        self.signals = signals
+    }
+
+    public static func load(contentsOf path: String) throws -> CollectorConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(file: path, "cannot read the collector file: \(error.localizedDescription)")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> CollectorConfig {
+        let loaded: Any?
+        do {
+            loaded = try Yams.load(yaml: text)
+        } catch {
+            throw ConfigError(file: file, "not valid YAML or JSON: \(error)")
+        }
+        guard let fields = loaded as? [String: Any] else {
+            throw ConfigError(file: file, "expected a map with \"signals\" and \"prometheus\" or \"exporters\" at the top level")
+        }
+        let root = FieldReader(fields: fields, file: file, line: nil)
+        try root.rejectUnknown(allowed: ["autoscaler", "interval", "prometheus", "exporters", "signals"])
+        let interval = try root.duration("interval") ?? defaultInterval
+        let source: Source
+        switch (try root.object("prometheus"), try root.objectList("exporters")) {
+        case (let prometheus?, nil):
+            source = .prometheus(try prometheus.connection())
+        case (nil, let exporters?) where !exporters.isEmpty:
+            source = .exporters(try exporters.map { try $0.connection() })
+        case (nil, _):
+            throw root.error("missing source: set \"prometheus\" (with a url) or \"exporters\" (a list of metrics pages)")
+        default:
+            throw root.error("\"prometheus\" and \"exporters\" are both set; a collector reads one source (run two collectors for two)")
+        }
+        guard let signalReaders = try root.objectList("signals"), !signalReaders.isEmpty else {
+            throw root.error("missing field \"signals\": list each target's signal (target, selector)")
+        }
+        var seen = Set<String>()
+        let signals = try signalReaders.map { reader in
+            let signal = try reader.signal()
+            guard seen.insert(signal.target + " " + signal.metric).inserted else {
+                throw reader.error("target \"\(signal.target)\" has two \(signal.metric) signals; keep one")
+            }
+            return signal
+        }
+        return CollectorConfig(autoscaler: try root.string("autoscaler"), interval: interval, source: source, signals: signals)
+    }
+}
+
+extension FieldReader {
+    func duration(_ key: String) throws -> Duration? {
+        guard let text = try string(key) else { return nil }
+        guard let duration = GoDuration.parse(text), duration > .zero else {
+            throw error("field \"\(path)\(key)\" must be a positive duration like 5s or 1m, got \"\(text)\"")
+        }
+        return duration
+    }
+
+    func connection() throws -> SourceConnection {
+        try rejectUnknown(allowed: ["url", "timeout", "basicAuth", "bearerTokenFile", "caFile", "headers"])
+        guard let url = try string("url"), url.hasPrefix("http://") || url.hasPrefix("https://") else {
+            throw error("field \"\(path)url\" must be an http:// or https:// URL")
+        }
+        var connection = SourceConnection(baseURL: url)
+        if let timeout = try duration("timeout") { connection.timeoutSeconds = timeout.secondsValue }
+        if let auth = try object("basicAuth") {
+            try auth.rejectUnknown(allowed: ["username", "password", "passwordFile"])
+            guard let username = try auth.string("username") else { throw auth.error("missing field \"\(auth.path)username\"") }
+            switch (try auth.string("password"), try auth.string("passwordFile")) {
+            case (let password?, nil): connection.basicAuth = .init(username: username, password: .value(password))
+            case (nil, let file?): connection.basicAuth = .init(username: username, password: .file(SecretFile(path: file)))
+            default: throw auth.error("set one of \"\(auth.path)password\" or \"\(auth.path)passwordFile\"")
+            }
+        }
+        connection.bearerTokenFile = try string("bearerTokenFile").map(SecretFile.init(path:))
+        connection.caFile = try string("caFile")
+        connection.headers = (try stringMap("headers") ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        if connection.basicAuth != nil, connection.bearerTokenFile != nil {
+            throw error("\"\(path)basicAuth\" and \"\(path)bearerTokenFile\" are both set; a request carries one Authorization header")
+        }
+        return connection
+    }
+
+    func signal() throws -> SignalDefinition {
+        try rejectUnknown(allowed: ["target", "metric", "selector", "reduce", "perReplica", "window", "exporterPods"])
+        guard let target = try string("target"), !target.isEmpty else {
+            throw error("missing field \"\(path)target\" (the scale target's name, e.g. digits-v1)")
+        }
+        let metric = try string("metric") ?? "gpu"
+        guard metric == "gpu" else {
+            throw error("field \"\(path)metric\" must be gpu (the signal the autoscaler takes from the collector), got \"\(metric)\"")
+        }
+        guard let selector = try string("selector") else {
+            throw error("missing field \"\(path)selector\", e.g. 'DCGM_FI_DEV_GPU_UTIL{exported_pod=~\"\(target)-.*\"}'")
+        }
+        let reduction: SeriesReduction
+        switch try string("reduce") ?? "average" {
+        case "average": reduction = .gaugeAverage
+        case "rate": reduction = .counterRate
+        case let other: throw error("field \"\(path)reduce\" must be average (a gauge) or rate (a counter), got \"\(other)\"")
+        }
+        let combinationText = try string("perReplica") ?? "average"
+        guard let combination = ReplicaCombination(rawValue: combinationText) else {
+            throw error("field \"\(path)perReplica\" must be average or sum (how a pod's GPUs combine), got \"\(combinationText)\"")
+        }
+        do {
+            return try SignalDefinition(target: target, metric: metric, selector: selector, reduction: reduction, perReplica: combination,
+                                        window: try duration("window") ?? .seconds(30),
+                                        exporterPods: Set(try stringList("exporterPods") ?? []))
+        } catch let error as SeriesSelector.Invalid {
+            throw self.error("field \"\(path)selector\": \(error)")
+        }
+    }
+}
