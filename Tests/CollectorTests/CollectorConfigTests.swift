@@ -1,4 +1,5 @@
 import ConfigFields
+import Foundation
 import PrometheusClient
 import SeriesSignals
 import Testing
@@ -87,4 +88,15 @@ import Testing
 struct TestFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// The example the README points to stays a valid collector file.
+@Suite struct CollectorExampleTests {
+    @Test func theExampleCollectorFileLoads() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let config = try CollectorConfig.load(contentsOf: root.appendingPathComponent("examples/collector.yaml").path)
+        #expect(config.signals.map(\.target) == ["digits-v1", "digits-v2"])
+        guard case .prometheus(let connection) = config.source else { throw TestFailure("expected a prometheus source") }
+        #expect(connection.baseURL == "http://127.0.0.1:9090")
+    }
 }
