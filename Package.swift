@@ -64,7 +64,6 @@ let package = Package(
         // values (or failures) to the autoscaler.
         .target(name: "Collector", dependencies: [
             "PrometheusClient", "RemoteReadCodec", "SeriesSignals", "TrafficStats", "ControlHTTP", "ConfigFields", "ScalingPolicy",
-            .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -77,7 +76,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Typed, located errors for every input file Thaw reads.
-        .target(name: "ConfigFields"),
+        .target(name: "ConfigFields", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Trace and replay simulation over the decision core.
         .target(name: "Simulation", dependencies: [
             "Autoscaling", "ScalingPolicy", "ConfigFields",
@@ -97,7 +96,6 @@ let package = Package(
         .target(name: "ActivatorCore", dependencies: [
             "TrafficStats", "ConfigFields",
             .product(name: "DequeModule", package: "swift-collections"),
-            .product(name: "Yams", package: "Yams"),
         ], swiftSettings: dataPathSettings),
         // Small HTTP for control traffic: one-shot calls (probes, pokes, stats) and the admin/intake server.
         .target(name: "ControlHTTP", dependencies: [

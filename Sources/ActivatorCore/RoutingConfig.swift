@@ -1,6 +1,5 @@
 import ConfigFields
 import Foundation
-import Yams
 
 /// What the activator routes: targets (a release's predictor or a transformer) with their replica
 /// endpoints, and services whose host splits traffic between a default and a canary release.
@@ -81,26 +80,17 @@ public struct ServiceConfig: Sendable, Equatable {
 extension RoutingConfig {
     /// Reads and validates a routing file (YAML or JSON). Every problem names the file and the field.
     public static func load(contentsOf path: String) throws -> RoutingConfig {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigError(file: path, "cannot read the routing file: \(error.localizedDescription)")
-        }
-        return try parse(text, file: path)
+        try parse(FieldReader.document(contentsOf: path, what: "the routing file", expected: Self.expectedTopLevel))
     }
 
     public static func parse(_ text: String, file: String) throws -> RoutingConfig {
-        let loaded: Any?
-        do {
-            loaded = try Yams.load(yaml: text)
-        } catch {
-            throw ConfigError(file: file, "not valid YAML or JSON: \(error)")
-        }
-        guard let fields = loaded as? [String: Any] else {
-            throw ConfigError(file: file, "expected a map with \"targets\" (and optionally \"services\") at the top level")
-        }
-        let root = FieldReader(fields: fields, file: file, line: nil)
+        try parse(FieldReader.document(text, file: file, expected: Self.expectedTopLevel))
+    }
+
+    private static let expectedTopLevel = "\"targets\" (and optionally \"services\")"
+
+    private static func parse(_ root: FieldReader) throws -> RoutingConfig {
+        let file = root.file
         try root.rejectUnknown(allowed: ["targets", "services"])
         var config = RoutingConfig()
         for reader in try root.objectList("targets") ?? [] {

@@ -1,10 +1,8 @@
 import ConfigFields
-import Foundation
 import PrometheusClient
 import RemoteReadCodec
 import ScalingPolicy
 import SeriesSignals
-import Yams
 
 /// What a collector reads and where it sends it, from a YAML (or JSON) file: one source (a
 /// Prometheus server, or dcgm-exporters scraped directly) and the signals of each target.
@@ -30,26 +28,16 @@ public struct CollectorConfig: Sendable {
     }
 
     public static func load(contentsOf path: String) throws -> CollectorConfig {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigError(file: path, "cannot read the collector file: \(error.localizedDescription)")
-        }
-        return try parse(text, file: path)
+        try parse(FieldReader.document(contentsOf: path, what: "the collector file", expected: expectedTopLevel))
     }
 
     public static func parse(_ text: String, file: String) throws -> CollectorConfig {
-        let loaded: Any?
-        do {
-            loaded = try Yams.load(yaml: text)
-        } catch {
-            throw ConfigError(file: file, "not valid YAML or JSON: \(error)")
-        }
-        guard let fields = loaded as? [String: Any] else {
-            throw ConfigError(file: file, "expected a map with \"signals\" and \"prometheus\" or \"exporters\" at the top level")
-        }
-        let root = FieldReader(fields: fields, file: file, line: nil)
+        try parse(FieldReader.document(text, file: file, expected: expectedTopLevel))
+    }
+
+    private static let expectedTopLevel = "\"signals\" and \"prometheus\" or \"exporters\""
+
+    private static func parse(_ root: FieldReader) throws -> CollectorConfig {
         try root.rejectUnknown(allowed: ["autoscaler", "interval", "prometheus", "exporters", "signals"])
         let interval = try root.duration("interval") ?? defaultInterval
         let source: Source

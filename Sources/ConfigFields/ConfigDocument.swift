@@ -1,0 +1,31 @@
+import Foundation
+import Yams
+
+extension FieldReader {
+    /// Reads a YAML (or JSON) file whose top level is a map, with errors naming the file.
+    /// - Parameters:
+    ///   - what: the kind of file, for messages ("the routing file").
+    ///   - expected: what the top level should hold, for the message when it is not a map.
+    public static func document(contentsOf path: String, what: String, expected: String) throws -> FieldReader {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(file: path, "cannot read \(what): \(error.localizedDescription)")
+        }
+        return try document(text, file: path, expected: expected)
+    }
+
+    public static func document(_ text: String, file: String, expected: String) throws -> FieldReader {
+        let loaded: Any?
+        do {
+            loaded = try Yams.load(yaml: text)
+        } catch {
+            throw ConfigError(file: file, "not valid YAML or JSON: \(error)")
+        }
+        guard let fields = loaded as? [String: Any] else {
+            throw ConfigError(file: file, "expected a map with \(expected) at the top level")
+        }
+        return FieldReader(fields: fields, file: file, line: nil)
+    }
+}
