@@ -58,7 +58,15 @@ public struct RemoteReadClient: Sendable {
             } catch let error as ReadBodyError {
                 throw SourceError.body(url: url, message: "\(error)")
             }
-            return (.chunks, results)
+            // A chunk may reach outside the asked range (a server may send whole chunks): only the
+            // range's samples count, as in a SAMPLES answer.
+            let trimmed = zip(queries, results).map { query, series in
+                series.compactMap { one -> Series? in
+                    let points = one.points.filter { (query.startMilliseconds...query.endMilliseconds).contains($0.timestampMilliseconds) }
+                    return points.isEmpty ? nil : Series(labels: one.labels, points: points)
+                }
+            }
+            return (.chunks, trimmed)
         }
         do {
             return (.samples, try ReadMessages.samplesResponse(try Snappy.decompress(response.body)))
