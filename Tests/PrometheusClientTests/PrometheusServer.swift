@@ -20,7 +20,9 @@ final class PrometheusServer: @unchecked Sendable {
     ///   - scrapesItself: scrape its own `/metrics` every second (the `up` series the live tests read).
     ///   - webConfig: the content of `--web.config.file` (`basic_auth_users`, `tls_server_config`).
     ///   - https: whether `webConfig` serves TLS, so `url` is https.
-    init(backfill: String? = nil, scrapesItself: Bool = true, webConfig: String? = nil, https: Bool = false) async throws {
+    ///   - scrapeConfig: a whole `prometheus.yml` instead of the self-scrape (scraping a fake exporter).
+    init(backfill: String? = nil, scrapesItself: Bool = true, webConfig: String? = nil, https: Bool = false,
+         scrapeConfig: String? = nil) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-prometheus-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try FreePort.take(1)[0]
@@ -44,7 +46,7 @@ final class PrometheusServer: @unchecked Sendable {
               - job_name: self
                 static_configs: [{targets: ['127.0.0.1:\(port)']}]
             """ : "scrape_configs: []"
-        try scrape.write(to: config, atomically: true, encoding: .utf8)
+        try (scrapeConfig ?? scrape).write(to: config, atomically: true, encoding: .utf8)
         var arguments = [
             "--config.file=\(config.path)", "--storage.tsdb.path=\(data.path)", "--storage.tsdb.retention.time=100y",
             "--web.listen-address=127.0.0.1:\(port)",
