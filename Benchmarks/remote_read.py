@@ -11,9 +11,11 @@ then times, ROUNDS times each, interleaved:
     decode into samples, count),
   - `/api/v1/query_range` with step 15 s over the same range, fetched and parsed with Python's json
     module (the path KEDA and prometheus-adapter take: an HTTP query API answering JSON).
-Every path must return the same 1,000,000 samples; it prints the medians and the ratios.
+Every path must return the same 1,000,000 samples; it prints the medians and the ratios, and where
+the time goes: CPU seconds spent by the reader (thaw-collector, or this script parsing JSON) and by
+Prometheus (from /proc) during each read.
 """
-import json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+import json, os, resource, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
 SERIES, SAMPLES, STEP_MS, T0_MS = 100, 10_000, 15_000, 1_700_000_000_000
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
@@ -52,6 +54,16 @@ def main():
                 except Exception: time.sleep(0.1)
             start_s, end_s = T0_MS / 1000, (T0_MS + (SAMPLES - 1) * STEP_MS) / 1000
 
+            ticks = os.sysconf("SC_CLK_TCK")
+            def server_cpu():
+                with open(f"/proc/{server.pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                return (int(fields[11]) + int(fields[12])) / ticks
+
+            def children_cpu():
+                usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+                return usage.ru_utime + usage.ru_stime
+
             def collector(mode):
                 began = time.perf_counter()
                 out = subprocess.run([os.path.join(bin_dir, "thaw-collector"), "read", "--prometheus", url, "--match", "bench_value",
@@ -69,16 +81,24 @@ def main():
                 return time.perf_counter() - began, count
 
             times = {"chunks": [], "samples": [], "query_range": []}
+            reader_cpu = {name: [] for name in times}
+            prometheus_cpu = {name: [] for name in times}
             for _ in range(ROUNDS):
                 for name, run in (("chunks", lambda: collector("chunks")), ("samples", lambda: collector("samples")), ("query_range", query_range)):
+                    server_before, children_before, own_before = server_cpu(), children_cpu(), time.process_time()
                     elapsed, count = run()
                     assert count == SERIES * SAMPLES, f"{name} returned {count} samples"
                     times[name].append(elapsed)
+                    prometheus_cpu[name].append(server_cpu() - server_before)
+                    reader = (time.process_time() - own_before) if name == "query_range" else (children_cpu() - children_before)
+                    reader_cpu[name].append(reader)
             base = statistics.median(times["query_range"])
             print(f"{SERIES * SAMPLES:,} samples ({SERIES} series x {SAMPLES}), median of {ROUNDS} rounds:")
+            print(f"  {'path':12s} {'wall':>8s}   {'vs JSON':>7s}   {'reader CPU':>10s}   {'Prometheus CPU':>14s}")
             for name in ("chunks", "samples", "query_range"):
                 m = statistics.median(times[name])
-                print(f"  {name:12s} {m * 1000:8.0f} ms   {base / m:5.2f}x the query_range JSON path")
+                print(f"  {name:12s} {m * 1000:5.0f} ms   {base / m:6.2f}x   {statistics.median(reader_cpu[name]) * 1000:7.0f} ms"
+                      f"   {statistics.median(prometheus_cpu[name]) * 1000:11.0f} ms")
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)

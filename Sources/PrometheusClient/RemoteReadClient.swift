@@ -61,8 +61,14 @@ public struct RemoteReadClient: Sendable {
             // A chunk may reach outside the asked range (a server may send whole chunks): only the
             // range's samples count, as in a SAMPLES answer.
             let trimmed = zip(queries, results).map { query, series in
-                series.compactMap { one -> Series? in
-                    let points = one.points.filter { (query.startMilliseconds...query.endMilliseconds).contains($0.timestampMilliseconds) }
+                let range = query.startMilliseconds...query.endMilliseconds
+                return series.compactMap { one -> Series? in
+                    // Samples are in time order: a series whose ends are inside the range needs no pass.
+                    if let first = one.points.first, let last = one.points.last,
+                       range.contains(first.timestampMilliseconds), range.contains(last.timestampMilliseconds) {
+                        return one
+                    }
+                    let points = one.points.filter { range.contains($0.timestampMilliseconds) }
                     return points.isEmpty ? nil : Series(labels: one.labels, points: points)
                 }
             }

@@ -1,9 +1,13 @@
 /// Reads a byte buffer as an MSB-first bit stream, as Prometheus' chunk encoders write it.
 struct BitReader {
     private let bytes: [UInt8]
-    private var bitPosition = 0
+    private var bitPosition: Int
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    /// Reads `bytes` from byte `start` on.
+    init(_ bytes: [UInt8], startingAt start: Int = 0) {
+        self.bytes = bytes
+        bitPosition = start * 8
+    }
 
     var bitsLeft: Int { bytes.count * 8 - bitPosition }
 
@@ -14,6 +18,15 @@ struct BitReader {
     /// Up to 64 bits as an unsigned number, first bit most significant.
     mutating func bits(_ count: Int) throws -> UInt64 {
         guard count <= bitsLeft else { throw ChunkFormatError.truncated(needed: count, left: bitsLeft) }
+        guard count > 0 else { return 0 }
+        let byteIndex = bitPosition >> 3
+        let offset = bitPosition & 7
+        if offset + count <= 64, byteIndex + 8 <= bytes.count {
+            // The common case: all the bits lie in the 8 bytes from here, read as one big-endian word.
+            let word = bytes.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: byteIndex, as: UInt64.self)) }
+            bitPosition += count
+            return (word << UInt64(offset)) >> UInt64(64 - count)
+        }
         var value: UInt64 = 0
         var remaining = count
         while remaining > 0 {

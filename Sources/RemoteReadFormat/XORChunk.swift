@@ -9,7 +9,7 @@ public enum XORChunk {
     public static func decode(_ data: [UInt8]) throws -> [(timestamp: Int64, value: Double)] {
         guard data.count >= 2 else { throw ChunkFormatError.tooShort(data.count) }
         let count = Int(data[0]) << 8 | Int(data[1])
-        var reader = BitReader(Array(data.dropFirst(2)))
+        var reader = BitReader(data, startingAt: 2)
         var samples: [(timestamp: Int64, value: Double)] = []
         samples.reserveCapacity(count)
         var timestamp: Int64 = 0

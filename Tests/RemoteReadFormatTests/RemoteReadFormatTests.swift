@@ -6,6 +6,25 @@ struct CRC32CTests {
         #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
         #expect(CRC32C.checksum([UInt8]()) == 0)
     }
+
+    /// The table-driven, eight-bytes-a-step checksum against the definition, one bit at a time, for
+    /// every length around the 8-byte steps and from a non-contiguous sequence.
+    @Test func eightBytesAStepEqualsTheBitwiseDefinition() {
+        func bitwise(_ bytes: [UInt8]) -> UInt32 {
+            var crc: UInt32 = 0xFFFF_FFFF
+            for byte in bytes {
+                crc ^= UInt32(byte)
+                for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0x82F6_3B78 : crc >> 1 }
+            }
+            return crc ^ 0xFFFF_FFFF
+        }
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<70 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            #expect(CRC32C.checksum(bytes) == bitwise(bytes), "length \(length)")
+            #expect(CRC32C.checksum(bytes.lazy.map { $0 }) == bitwise(bytes), "length \(length), not contiguous")
+        }
+    }
 }
 
 struct StreamFramesTests {
