@@ -6,8 +6,9 @@ SWIFT ?= swift
 BUILD_FLAGS ?=
 # Debian packages the build and tests need; installed only when missing.
 SYSTEM_PACKAGES ?= curl pkg-config libcurl4-openssl-dev libprotobuf-c-dev libsnappy-dev
-# What only the tests need: a real Prometheus server (started and stopped by the tests themselves).
-TEST_PACKAGES ?= prometheus
+# What only the tests need: a real Prometheus server (started and stopped by the tests themselves, with
+# promtool for backfills) and openssl (the TLS tests make their own CA).
+TEST_PACKAGES ?= prometheus openssl
 # Extra packages for `make bench-activator`: the load generator and the proxy we compare against.
 BENCH_PACKAGES ?= wrk nginx
 BIN = $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)

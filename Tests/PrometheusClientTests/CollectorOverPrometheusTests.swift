@@ -18,7 +18,20 @@ struct CollectorOverPrometheusTests {
 
         """
 
-    @Test func eachTargetGetsTheSumOverItsPodsAndAnEmptySelectorIsAFailure() async throws {
+    /// The newest printed round that `accept` takes, within `timeout` seconds.
+    static func round(of collector: TestProcess, timeout: Double, _ accept: ([String: Any]) -> Bool) async throws -> [String: Any] {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if let last = collector.stdout.split(separator: "\n").last,
+               let json = try? JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any], accept(json) {
+                return json
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        throw TestFailure("no such round within \(timeout) s; stdout:\n\(collector.stdout.suffix(2000))\nstderr:\n\(collector.stderr.suffix(2000))")
+    }
+
+    @Test func eachTargetGetsTheSumOverItsPodsAndEmptySelectionsOrADownServerAreFailures() async throws {
         let exporter = try FakeSource { request in
             request.path == "/metrics" ? .text(Self.page) : .text("not found", status: 404)
         }
@@ -45,18 +58,8 @@ struct CollectorOverPrometheusTests {
         let collector = try TestProcess("thaw-collector", ["run", file.path, "--port", "0"])
 
         // Without an autoscaler each round is printed; wait for a round after the first scrapes.
-        var round: [String: Any] = [:]
-        let end = Date().addingTimeInterval(30)
-        while Date() < end {
-            let lines = collector.stdout.split(separator: "\n")
-            if let last = lines.last, let json = try? JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any],
-               let values = json["values"] as? [[String: Any]], values.count == 2 {
-                round = json
-                break
-            }
-            try await Task.sleep(for: .milliseconds(250))
-        }
-        let values = try #require(round["values"] as? [[String: Any]], "no round with two values; stdout:\n\(collector.stdout.suffix(2000))\nstderr:\n\(collector.stderr.suffix(2000))")
+        let round = try await Self.round(of: collector, timeout: 30) { ($0["values"] as? [[String: Any]])?.count == 2 }
+        let values = try #require(round["values"] as? [[String: Any]])
         let byTarget = Dictionary(uniqueKeysWithValues: values.map { ($0["target"] as? String ?? "", $0["value"] as? Double ?? -1) })
         // llm-v1: pod a averages its GPUs (80, 40) to 60, pod b is 70; llm-v2 sums its pod's GPUs: 25.
         #expect(byTarget == ["llm-v1": 130, "llm-v2": 25])
@@ -64,6 +67,13 @@ struct CollectorOverPrometheusTests {
         #expect(failures.count == 1)
         #expect(failures.first?["target"] as? String == "llm-v3")
         #expect((failures.first?["reason"] as? String)?.contains("no series selected") == true)
+
+        // Prometheus goes away: every signal is a failure saying so, none a value.
+        prometheus.process.signal(SIGTERM)
+        let down = try await Self.round(of: collector, timeout: 30) { ($0["values"] as? [[String: Any]])?.isEmpty == true }
+        let reasons = try #require(down["failures"] as? [[String: Any]]).compactMap { $0["reason"] as? String }
+        #expect(reasons.count == 3)
+        #expect(reasons.allSatisfy { $0.contains("cannot reach \(prometheus.url)/api/v1/read") }, "\(reasons)")
 
         collector.signal(SIGTERM)
         #expect(try await collector.waitForExit(timeout: 20) == 0, "stderr:\n\(collector.stderr)")
