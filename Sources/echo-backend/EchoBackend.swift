@@ -37,6 +37,8 @@ struct EchoBackend: AsyncParsableCommand {
     @Option(help: "Name sent back in the x-backend header.") var name = "echo"
     @Option(name: .customLong("ready-path")) var readyPath = "/ready"
     @Option(name: .customLong("ready-after"), help: "Seconds until the readiness path answers 200.") var readyAfter = 0.0
+    @Option(name: .customLong("ready-file"), help: "The readiness path answers 200 only once this file exists (tests decide when).")
+    var readyFile: String?
     @Option(help: "Event-loop threads.") var threads = 1
     @Option(help: "Append every request (method, path, body) to this file as a JSON line.") var record: String?
 
@@ -44,7 +46,7 @@ struct EchoBackend: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let readyAt = NIODeadline.now() + .milliseconds(Int64(readyAfter * 1000))
         let counters = Counters()
-        let settings = Settings(name: name, readyPath: readyPath, readyAt: readyAt, record: record)
+        let settings = Settings(name: name, readyPath: readyPath, readyAt: readyAt, readyFile: readyFile, record: record)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 1024)
@@ -65,7 +67,12 @@ struct Settings: Sendable {
     var name: String
     var readyPath: String
     var readyAt: NIODeadline
+    var readyFile: String?
     var record: String?
+
+    var isReady: Bool {
+        NIODeadline.now() >= readyAt && (readyFile.map { FileManager.default.fileExists(atPath: $0) } ?? true)
+    }
 }
 
 final class Counters: Sendable {
@@ -203,7 +210,7 @@ final class EchoHandler: ChannelInboundHandler {
         var body = Self.hello
         var delay: Int64 = 0
         if path == settings.readyPath {
-            if NIODeadline.now() < settings.readyAt {
+            if !settings.isReady {
                 status = .serviceUnavailable
                 body = ByteBuffer(string: "model not ready\n")
             } else {

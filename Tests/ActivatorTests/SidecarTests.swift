@@ -96,12 +96,16 @@ final class SidecarProcess: Sendable {
     }
 
     @Test func probesAndReadyzFollowTheModelServersReadiness() async throws {
-        let model = try await Backend.start(name: "model", readyAfter: 2)
+        // The model server is ready once the test creates this file, however slow the machine is.
+        let readyFile = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-model-ready-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: readyFile) }
+        let model = try await Backend.start(name: "model", arguments: ["--ready-file", readyFile.path])
         let sidecar = try await SidecarProcess(target: "digits", replica: "digits-1", upstream: model)
         let early = try await sidecar.probe()
         #expect(early.status == 503, "a probe before the model server is ready is refused; got \(early.status): \(early.body)")
         #expect(try await sidecar.admin("/readyz").status == 503)
         #expect(try await sidecar.admin("/healthz").status == 200, "alive even while the model loads")
+        try Data().write(to: readyFile)
         try await sidecar.waitForReady()
         #expect(try await sidecar.probe().status == 200)
         #expect(try await sidecar.admin("/readyz").status == 200)
