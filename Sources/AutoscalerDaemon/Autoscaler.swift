@@ -64,7 +64,7 @@ public struct Autoscaler: Service {
                     await loop.tick()
                 }
             }
-            await waitForShutdown()
+            try? await gracefulShutdown()
             tasks.cancelAll()
         }
         try? await channel.close()
@@ -122,13 +122,4 @@ public struct Autoscaler: Service {
 public struct AutoscalerStatus: Codable, Sendable {
     public var targets: [TargetStatus]
     public init(targets: [TargetStatus]) { self.targets = targets }
-}
-
-/// Returns when graceful shutdown is requested or the task is cancelled, whichever comes first.
-func waitForShutdown() async {
-    await withGracefulShutdownHandler {
-        while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-    } onGracefulShutdown: {}
 }

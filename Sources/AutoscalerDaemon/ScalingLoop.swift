@@ -125,15 +125,22 @@ public actor ScalingLoop {
                 metrics.statsRejected.increment()
                 continue
             }
+            // The same age rule as values: a failure older than the stable window says nothing about now.
+            guard failure.timestamp.isFinite, failure.timestamp >= now.seconds - entry.scaler.spec.stableWindow.secondsValue else {
+                metrics.statsRejected.increment()
+                continue
+            }
             metrics.statsReceived.increment()
-            entry.metrics.signalFailures.increment()
             let wasFallingBack = entry.scaler.fallbackReplicas(for: metric) != nil
+            guard targets[failure.target]!.scaler.recordFailure(for: metric, empty: failure.empty, readyReplicas: entry.state.ready.count) else {
+                continue
+            }
+            entry.metrics.signalFailures.increment()
             if entry.signalFailure == nil {
                 logger.warning("the collector cannot read the signal; holding the current scale for it", metadata: [
                     "target": "\(failure.target)", "metric": "\(metric.name)", "reason": "\(failure.reason)"])
             }
             targets[failure.target]!.signalFailure = failure.reason
-            targets[failure.target]!.scaler.recordFailure(for: metric)
             if !wasFallingBack, let replicas = targets[failure.target]!.scaler.fallbackReplicas(for: metric) {
                 logger.warning("the signal keeps failing; applying the fallback replica count", metadata: [
                     "target": "\(failure.target)", "metric": "\(metric.name)", "replicas": "\(replicas)"])
@@ -204,7 +211,7 @@ public actor ScalingLoop {
             entry.metrics.excessBurstCapacity.set(to: Double(decision.excessBurstCapacity))
         }
         entry.metrics.holding.set(to: step.holding ? 1 : 0)
-        entry.metrics.fallback.set(to: step.fallingBack ? 1 : 0)
+        entry.metrics.fallback.set(to: step.fallbackWant == nil ? 0 : 1)
         if let replicas = step.plan.replicas, replicas != entry.requested {
             logger.info("scaling", metadata: [
                 "target": "\(name)", "from": "\(entry.requested)", "to": "\(replicas)", "ready": "\(ready)",
@@ -233,7 +240,7 @@ public actor ScalingLoop {
                 queueLength: queueFresh ? entry.queueLength : 0,
                 activity: entry.scaler.planner.activity.description, reason: entry.lastStep?.plan.reason ?? "starting",
                 holding: entry.lastStep?.holding ?? false, failure: entry.state.failure, signalFailure: entry.signalFailure,
-                fallbackReplicas: entry.lastStep?.fallingBack == true ? entry.scaler.fallback?.replicas : nil)
+                fallbackReplicas: entry.lastStep?.fallbackWant)
         }
     }
 }

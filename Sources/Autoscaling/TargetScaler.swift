@@ -51,8 +51,15 @@ public struct TargetScaler: Sendable {
 
     /// Records that the collector could not read `metric` (source down, nothing selected): the
     /// signal counts as missing at once, so the scale is held rather than lowered on old values.
-    public mutating func recordFailure(for metric: MetricKind) {
+    ///
+    /// An `empty` answer (the source works, no replica has a value) with no replica ready is what a
+    /// target at zero looks like: it is not counted, or the fallback would wake an idle target.
+    /// Returns whether it counted.
+    @discardableResult
+    public mutating func recordFailure(for metric: MetricKind, empty: Bool = false, readyReplicas: Int) -> Bool {
+        if empty, readyReplicas == 0 { return false }
         consecutiveFailures[metric, default: 0] += 1
+        return true
     }
 
     /// True when `metric` is pushed and is failing, or its newest value is older than `pushedStaleAfter`.
@@ -92,13 +99,16 @@ public struct TargetScaler: Sendable {
 
     /// What one step decided and planned.
     public struct Step: Sendable, Equatable {
-        /// The decision taken now; nil when there was no data, or the data is missing (`holding`).
+        /// The decision taken now; nil when there was no data, the data is missing (`holding`), or the
+        /// fallback applies.
         public var decision: ScaleDecision?
         public var plan: ReplicaPlan
         /// Replicas are ready but have stopped reporting: the scale is held, never lowered.
         public var holding: Bool
-        /// A pushed signal has failed past its threshold: the fallback replica count applies.
-        public var fallingBack: Bool = false
+        /// A pushed signal has failed past its threshold: the replica count wanted in its place (the
+        /// fallback count, or the primary signal's desired count when that is larger). `decision`
+        /// is then nil.
+        public var fallbackWant: Int? = nil
     }
 
     /// Decides and plans. `activatorInPath` says whether the activator routes this target's
@@ -151,7 +161,7 @@ public struct TargetScaler: Sendable {
         if let fallbackWant {
             let plan = planner.plan(desired: fallbackWant, excessBurstCapacity: latest?.excessBurstCapacity ?? spec.initialExcessBurstCapacity,
                                     readyReplicas: readyReplicas, activatorInPath: activatorInPath, now: now)
-            return Step(decision: nil, plan: plan, holding: false, fallingBack: true)
+            return Step(decision: nil, plan: plan, holding: false, fallbackWant: fallbackWant)
         }
         let plan = planner.plan(desired: latest?.desired,
                                 excessBurstCapacity: latest?.excessBurstCapacity ?? spec.initialExcessBurstCapacity,

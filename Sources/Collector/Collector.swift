@@ -6,6 +6,7 @@ import NIOPosix
 import PrometheusClient
 import RemoteReadCodec
 import ScalingPolicy
+import SeriesSignals
 import ServiceLifecycle
 import Synchronization
 import TrafficStats
@@ -59,7 +60,7 @@ public struct Collector: Service {
         onBound(channel.localAddress!)
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await self.poll() }
-            await waitForShutdown()
+            try? await gracefulShutdown()
             tasks.cancelAll()
         }
         try? await channel.close()
@@ -73,6 +74,8 @@ public struct Collector: Service {
             let started = ContinuousClock.now
             let end = Date().timeIntervalSince1970
             let results = await round(endingAt: end, history: &history)
+            // Stopping: a round cut short by shutdown is not worth sending.
+            if Task.isCancelled { break }
             latest.results.withLock { $0 = results }
             for result in results {
                 metrics.signal(result)
@@ -121,21 +124,32 @@ public struct Collector: Service {
         }
     }
 
-    /// Scrapes every exporter into the history. One unreachable exporter fails every signal this
-    /// round: its node's pods would otherwise vanish from the sums and look like less load.
+    /// Scrapes every exporter into the history, all at once (one hung exporter costs one timeout, not
+    /// one per exporter). One unreachable exporter fails every signal this round: its node's pods
+    /// would otherwise vanish from the sums and look like less load.
     private func scrapeExporters(_ connections: [SourceConnection], endMilliseconds: Int64,
                                  history: inout ScrapeHistory) async -> [SignalRound.Outcome] {
+        let answers = await withTaskGroup(of: (Int, Result<[ScrapedSample], SourceError>, Double).self) { group in
+            for (index, connection) in connections.enumerated() {
+                group.addTask {
+                    let started = ContinuousClock.now
+                    let answer = await blocking { try ExporterScraper(connection: connection).scrape() }
+                    return (index, answer, (ContinuousClock.now - started).secondsValue)
+                }
+            }
+            var answers: [(Int, Result<[ScrapedSample], SourceError>, Double)] = []
+            for await answer in group { answers.append(answer) }
+            return answers.sorted { $0.0 < $1.0 }
+        }
         var firstError: SourceError?
-        for connection in connections {
-            let started = ContinuousClock.now
-            let answer = await blocking { try ExporterScraper(connection: connection).scrape() }
-            let seconds = (ContinuousClock.now - started).secondsValue
+        for (index, answer, seconds) in answers {
+            let url = connections[index].baseURL
             switch answer {
             case .success(let samples):
-                metrics.read(source: connection.baseURL, seconds: seconds, samples: samples.count, error: nil)
+                metrics.read(source: url, seconds: seconds, samples: samples.count, error: nil)
                 history.add(samples, at: endMilliseconds)
             case .failure(let error):
-                metrics.read(source: connection.baseURL, seconds: seconds, samples: 0, error: error.kind)
+                metrics.read(source: url, seconds: seconds, samples: 0, error: error.kind)
                 firstError = firstError ?? error
             }
         }
@@ -163,7 +177,14 @@ public struct Collector: Service {
     private func push(_ batch: MetricBatch) async {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let body = (try? encoder.encode(batch)).map(Array.init) ?? []
+        let body: [UInt8]
+        do {
+            body = Array(try encoder.encode(batch))
+        } catch {
+            metrics.pushFailures.increment()
+            logger.error("cannot encode the round's batch; nothing sent", metadata: ["error": "\(error)"])
+            return
+        }
         guard let autoscaler else {
             FileHandle.standardOutput.write(Data(body + [UInt8(ascii: "\n")]))
             return
@@ -226,13 +247,4 @@ extension CollectorConfig.Source {
         case .exporters(let connections): "exporters \(connections.map(\.baseURL).joined(separator: ", "))"
         }
     }
-}
-
-/// Returns when graceful shutdown is requested or the task is cancelled, whichever comes first.
-func waitForShutdown() async {
-    await withGracefulShutdownHandler {
-        while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-    } onGracefulShutdown: {}
 }

@@ -43,9 +43,9 @@ public struct CollectorConfig: Sendable {
         let source: Source
         switch (try root.object("prometheus"), try root.objectList("exporters")) {
         case (let prometheus?, nil):
-            source = .prometheus(try prometheus.connection())
+            source = .prometheus(try prometheus.connection(interval: interval))
         case (nil, let exporters?) where !exporters.isEmpty:
-            source = .exporters(try exporters.map { try $0.connection() })
+            source = .exporters(try exporters.map { try $0.connection(interval: interval) })
         case (nil, _):
             throw root.error("missing source: set \"prometheus\" (with a url) or \"exporters\" (a list of metrics pages)")
         default:
@@ -57,6 +57,11 @@ public struct CollectorConfig: Sendable {
         var seen = Set<String>()
         let signals = try signalReaders.map { reader in
             let signal = try reader.signal()
+            if case .exporters = source, signal.reduction == .counterRate, signal.window < interval * 2 {
+                // Scrapes are the only samples: a rate needs two of them inside the window.
+                throw reader.error("field \"\(reader.path)window\" must be at least twice the interval (\(GoDuration.format(interval * 2))) "
+                                   + "for a rate read from exporters, got \(GoDuration.format(signal.window))")
+            }
             guard seen.insert(signal.target + " " + signal.metric).inserted else {
                 throw reader.error("target \"\(signal.target)\" has two \(signal.metric) signals; keep one")
             }
@@ -75,13 +80,21 @@ extension FieldReader {
         return duration
     }
 
-    func connection() throws -> SourceConnection {
+    /// A source's connection; its read timeout defaults to 10 s or the polling interval, whichever is
+    /// shorter, so a hung source never makes a round last longer than the interval.
+    func connection(interval: Duration) throws -> SourceConnection {
         try rejectUnknown(allowed: ["url", "timeout", "basicAuth", "bearerTokenFile", "caFile", "headers"])
         guard let url = try string("url"), url.hasPrefix("http://") || url.hasPrefix("https://") else {
             throw error("field \"\(path)url\" must be an http:// or https:// URL")
         }
-        var connection = SourceConnection(baseURL: url)
-        if let timeout = try duration("timeout") { connection.timeoutSeconds = timeout.secondsValue }
+        var connection = SourceConnection(baseURL: url, timeoutSeconds: min(10, interval.secondsValue))
+        if let timeout = try duration("timeout") {
+            guard timeout <= interval else {
+                throw error("field \"\(path)timeout\" (\(GoDuration.format(timeout))) must not be longer than the interval "
+                            + "(\(GoDuration.format(interval))): a read must end before the next round")
+            }
+            connection.timeoutSeconds = timeout.secondsValue
+        }
         if let auth = try object("basicAuth") {
             try auth.rejectUnknown(allowed: ["username", "password", "passwordFile"])
             guard let username = try auth.string("username") else { throw auth.error("missing field \"\(auth.path)username\"") }

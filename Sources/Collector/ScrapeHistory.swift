@@ -36,11 +36,8 @@ public struct ScrapeHistory: Sendable {
 
     /// The series every matcher accepts, as remote read would have returned them.
     public func select(_ matchers: [LabelMatch]) throws -> [Series] {
-        var selected: [Series] = []
-        for (labels, points) in series where try matchers.allSatisfy({ try $0.matches(labels) }) {
-            selected.append(Series(labels: labels, points: points))
-        }
-        return selected
+        let compiled = try CompiledMatchers(matchers)
+        return series.filter { compiled.accept($0.key) }.map { Series(labels: $0.key, points: $0.value) }
     }
 }
 

@@ -29,6 +29,11 @@ public struct SignalDefinition: Sendable {
         self.metric = metric
         self.selector = selector
         self.matchers = try SeriesSelector.parse(selector)
+        do {
+            _ = try CompiledMatchers(matchers)
+        } catch {
+            throw SeriesSelector.Invalid(description: "a regular expression in \(selector) does not compile: \(error)")
+        }
         self.reduction = reduction
         self.perReplica = perReplica
         self.window = window

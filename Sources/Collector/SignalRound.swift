@@ -21,24 +21,36 @@ public enum SignalRound {
         public var value: Double?
         public var replicas: Int
         public var failure: String?
+        /// The source answered but no replica has a value (see `MetricFailure.empty`).
+        public var empty: Bool = false
     }
 
+    /// One result per definition, in order; a definition without an outcome is a failure too.
     public static func results(_ definitions: [SignalDefinition], outcomes: [Outcome], endMilliseconds: Int64) -> [Result] {
-        zip(definitions, outcomes).map { definition, outcome in
+        definitions.enumerated().map { index, definition in
             var result = Result(target: definition.target, metric: definition.metric, value: nil, replicas: 0, failure: nil)
-            switch outcome {
+            guard outcomes.indices.contains(index) else {
+                result.failure = "the source returned no answer for this signal"
+                return result
+            }
+            switch outcomes[index] {
             case .failed(let reason):
                 result.failure = reason
             case .series(let series):
                 let start = endMilliseconds - definition.window.milliseconds
                 let values = definition.replicaValues.values(of: series, from: start, to: endMilliseconds)
+                let total = values.values.reduce(0, +)
                 if series.isEmpty {
                     result.failure = "no series selected by \(definition.selector)"
+                    result.empty = true
                 } else if values.isEmpty {
                     result.failure = "\(series.count) series selected by \(definition.selector), but none has samples in the last "
                         + "\(GoDuration.format(definition.window)) and a pod label (exported_pod, pod or pod_name)"
+                    result.empty = true
+                } else if !total.isFinite {
+                    result.failure = "the values selected by \(definition.selector) add up to \(total); an exporter reports an infinite value"
                 } else {
-                    result.value = values.values.reduce(0, +)
+                    result.value = total
                     result.replicas = values.count
                 }
             }
@@ -54,7 +66,7 @@ public enum SignalRound {
                 batch.values.append(MetricValue(target: result.target, metric: result.metric, value: value, timestamp: timestamp, source: source))
             } else {
                 batch.failures.append(MetricFailure(target: result.target, metric: result.metric, reason: result.failure ?? "no value",
-                                                    timestamp: timestamp, source: source))
+                                                    empty: result.empty, timestamp: timestamp, source: source))
             }
         }
         return batch

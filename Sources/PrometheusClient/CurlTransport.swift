@@ -24,10 +24,11 @@ struct CurlTransport: Sendable {
         guard Self.curlReady, let handle = curl_easy_init() else { throw SourceError.transport("\(url): libcurl could not create a handle") }
         defer { curl_easy_cleanup(handle) }
         var list: UnsafeMutablePointer<curl_slist>?
-        for header in headers + (try connection.authorizationHeaders()) {
-            list = curl_slist_append(list, header)
-        }
         defer { curl_slist_free_all(list) }
+        for header in headers + (try connection.authorizationHeaders()) {
+            guard let longer = curl_slist_append(list, header) else { throw SourceError.transport("\(url): out of memory for headers") }
+            list = longer
+        }
         let password = try connection.basicAuth?.password.read()
         let collected = Collected()
         let context = Unmanaged.passRetained(collected)

@@ -74,12 +74,17 @@ public struct RemoteReadClient: Sendable {
             }
             return (.chunks, trimmed)
         }
+        let results: [[Series]]
         do {
-            return (.samples, try ReadMessages.samplesResponse(try Snappy.decompress(response.body)))
+            results = try ReadMessages.samplesResponse(try Snappy.decompress(response.body))
         } catch let error as Snappy.Corrupt {
             throw SourceError.body(url: url, message: "\(error)")
         } catch let error as ReadBodyError {
             throw SourceError.body(url: url, message: "\(error)")
         }
+        guard results.count == queries.count else {
+            throw SourceError.body(url: url, message: "the answer has \(results.count) results for \(queries.count) queries")
+        }
+        return (.samples, results)
     }
 }

@@ -3,6 +3,7 @@
 public enum SeriesSelector {
     public struct Invalid: Error, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     public static func parse(_ text: String) throws -> [LabelMatch] {

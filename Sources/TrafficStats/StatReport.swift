@@ -92,15 +92,29 @@ public struct MetricFailure: Codable, Sendable, Equatable {
     public var metric: String
     /// Why, for logs and `/status`: the source's error or "no series selected".
     public var reason: String
+    /// The source answered, but no replica of the target has a value: the normal state of a target
+    /// at zero replicas, and a failure only while it has ready ones.
+    public var empty: Bool
     public var timestamp: Double
     public var source: String
 
-    public init(target: String, metric: String, reason: String, timestamp: Double, source: String) {
+    public init(target: String, metric: String, reason: String, empty: Bool = false, timestamp: Double, source: String) {
         self.target = target
         self.metric = metric
         self.reason = reason
+        self.empty = empty
         self.timestamp = timestamp
         self.source = source
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        target = try container.decode(String.self, forKey: .target)
+        metric = try container.decode(String.self, forKey: .metric)
+        reason = try container.decode(String.self, forKey: .reason)
+        empty = try container.decodeIfPresent(Bool.self, forKey: .empty) ?? false
+        timestamp = try container.decode(Double.self, forKey: .timestamp)
+        source = try container.decode(String.self, forKey: .source)
     }
 }
 

@@ -78,20 +78,20 @@ struct GPUSignalTests {
         #expect(settled.decision?.desired == 2, "60 % in all at 50 % per replica")
         // Two failed reads: held at 2 (no decision), even though the window still has old values.
         for failure in 1...2 {
-            scaler.recordFailure(for: .gpu)
+            scaler.recordFailure(for: .gpu, readyReplicas: 2)
             let held = scaler.step(readyReplicas: 2, activatorInPath: true, now: ts(8 + Double(failure)))
             #expect(held.decision == nil)
-            #expect(!held.fallingBack)
+            #expect(held.fallbackWant == nil)
             #expect(held.plan.replicas == nil || held.plan.replicas == 2)
         }
-        scaler.recordFailure(for: .gpu)
+        scaler.recordFailure(for: .gpu, readyReplicas: 2)
         let fallen = scaler.step(readyReplicas: 2, activatorInPath: true, now: ts(11))
-        #expect(fallen.fallingBack)
+        #expect(fallen.fallbackWant == 6)
         #expect(fallen.plan.replicas == 6)
         // A value again: the decider takes over (the window still holds the old values).
         scaler.record(60, for: .gpu, at: ts(12))
         let back = scaler.step(readyReplicas: 6, activatorInPath: true, now: ts(12))
-        #expect(!back.fallingBack)
+        #expect(back.fallbackWant == nil)
         #expect(back.decision != nil)
         #expect(scaler.consecutiveFailures[.gpu] == 0)
     }
@@ -104,10 +104,10 @@ struct GPUSignalTests {
             Self.second(&scaler, at: Double(t), ready: 2, gpuTotal: 60)
             _ = scaler.step(readyReplicas: 2, activatorInPath: true, now: ts(Double(t)))
         }
-        scaler.recordFailure(for: .gpu)
+        scaler.recordFailure(for: .gpu, readyReplicas: 2)
         Self.second(&scaler, at: 8, ready: 2, gpuTotal: nil)
         let step = scaler.step(readyReplicas: 2, activatorInPath: true, now: ts(8))
-        #expect(step.fallingBack)
+        #expect(step.fallbackWant == 3)
         #expect(step.plan.replicas == 3, "the fallback (3) is above what requests want (1)")
     }
 
@@ -123,12 +123,32 @@ struct GPUSignalTests {
         #expect(settled?.decision?.desired == 3, "180 % in all at 60 % per replica")
         var replicasAsked: [Int] = []
         for t in 8..<30 {
-            scaler.recordFailure(for: .gpu)
+            scaler.recordFailure(for: .gpu, readyReplicas: 3)
             _ = scaler.record(RequestStat(averageConcurrency: 0, requestCount: 0), fromReplica: true, at: ts(Double(t)), readyReplicas: 3)
             let step = scaler.step(readyReplicas: 3, activatorInPath: true, now: ts(Double(t)))
-            #expect(!step.fallingBack)
-            if let replicas = step.plan.replicas { replicasAsked.append(replicas) }
+            #expect(step.fallbackWant == nil)
+            replicasAsked.append(step.plan.replicas ?? step.plan.want)
         }
+        #expect(replicasAsked.count == 22)
         #expect(replicasAsked.allSatisfy { $0 >= 3 }, "22 s of failures, past the 20 s staleness too, never scale in: \(replicasAsked)")
+    }
+
+    @Test func anEmptyAnswerForATargetAtZeroIsNotAFailureAndNeverWakesIt() {
+        var (_, gpu, replicas) = Self.specs()
+        replicas.minScale = 0
+        var scaler = TargetScaler(spec: gpu, replicas: replicas, fallback: SignalFallback(replicas: 4, afterFailures: 1),
+                                  readyReplicas: 0, now: ts(0))
+        for t in 0..<30 {
+            let counted = scaler.recordFailure(for: .gpu, empty: true, readyReplicas: 0)
+            #expect(!counted, "nothing selected, nothing ready: the normal idle state")
+            let step = scaler.step(readyReplicas: 0, activatorInPath: true, now: ts(Double(t)))
+            #expect(step.fallbackWant == nil)
+            #expect((step.plan.replicas ?? 0) == 0, "t=\(t): an idle target stays at zero")
+        }
+        #expect(scaler.consecutiveFailures[.gpu, default: 0] == 0)
+        // With replicas ready, the same empty answer is a failure: their series should be there.
+        let counted = scaler.recordFailure(for: .gpu, empty: true, readyReplicas: 2)
+        #expect(counted)
+        #expect(scaler.fallbackReplicas(for: .gpu) == 4)
     }
 }

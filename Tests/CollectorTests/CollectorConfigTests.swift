@@ -53,6 +53,7 @@ import Testing
         #expect(pages[1].bearerTokenFile?.path == "/t")
         #expect(config.interval == CollectorConfig.defaultInterval)
         #expect(config.autoscaler == nil)
+        #expect(pages.allSatisfy { $0.timeoutSeconds == 5 }, "the timeout defaults to the interval when that is under 10 s")
     }
 
     @Test(arguments: [
@@ -74,6 +75,10 @@ import Testing
          "one Authorization header"),
         ("prometheus: {url: http://p, tls: true}\nsignals: [{target: a, selector: x}]", "unknown field \"prometheus.tls\""),
         ("promethues: {url: http://p}\nsignals: [{target: a, selector: x}]", "unknown field \"promethues\""),
+        ("prometheus: {url: http://p, timeout: 10s}\ninterval: 5s\nsignals: [{target: a, selector: x}]", "prometheus.timeout"),
+        ("exporters: [{url: http://e}]\ninterval: 5s\nsignals: [{target: a, selector: x, reduce: rate, window: 8s}]",
+         "at least twice the interval"),
+        ("prometheus: {url: http://p}\nsignals: [{target: a, selector: 'x{pod=~\"[\"}'}]", "does not compile"),
     ])
     func mistakesNameTheFieldAndTheFix(text: String, expected: String) {
         #expect {

@@ -79,7 +79,13 @@ struct CollectorLoopTests {
 
         // The exporter breaks: the scale holds, then after 3 failed rounds the fallback (2) applies.
         exporter.fail(status: 500, body: "dcgm: cannot open the NVML library")
-        let fallen = try await up.waitUntil("the fallback", timeout: 30) { $0["gpu-v1"]?.fallbackReplicas == 2 }
+        var heldCounts: [Int] = []
+        let fallen = try await up.waitUntil("the fallback", timeout: 30) { status in
+            guard let target = status["gpu-v1"] else { return false }
+            if target.fallbackReplicas == nil { heldCounts.append(target.requested) }
+            return target.fallbackReplicas == 2
+        }
+        #expect(!heldCounts.isEmpty && heldCounts.allSatisfy { $0 == 4 }, "held at 4 until the fallback: \(heldCounts)")
         #expect(fallen["gpu-v1"]?.requested == 2)
         #expect(fallen["gpu-v1"]?.signalFailure?.contains("answered 500: dcgm: cannot open the NVML library") == true)
         let metrics = try await HTTPCall.perform(on: ThawUp.group.any(), to: admin, path: "/metrics", timeout: .seconds(5)).body

@@ -111,6 +111,7 @@ private final class Listener: Sendable {
             let connection = accept(socket, nil, nil)
             if connection < 0 {
                 if stopping.load(ordering: .acquiring) { return }
+                usleep(10_000)  // EMFILE and the like: try again shortly rather than spin
                 continue
             }
             if stopping.load(ordering: .acquiring) {

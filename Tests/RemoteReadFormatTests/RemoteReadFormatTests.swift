@@ -21,9 +21,32 @@ struct CRC32CTests {
         var generator = SystemRandomNumberGenerator()
         for length in 0..<70 {
             let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            #expect(CRC32C.checksum(bytes) == bitwise(bytes), "length \(length)")
-            #expect(CRC32C.checksum(bytes.lazy.map { $0 }) == bitwise(bytes), "length \(length), not contiguous")
+            #expect(CRC32C.checksum(bytes) == bitwise(bytes), "bytes \(bytes)")
+            #expect(CRC32C.checksum(bytes.lazy.map { $0 }) == bitwise(bytes), "bytes \(bytes), not contiguous")
         }
+    }
+}
+
+/// The bit reader's word-at-a-time path against reading one bit at a time, for every start and
+/// width near the buffer's end, where it must fall back to bytes.
+struct BitReaderTests {
+    @Test func wordReadsEqualBitByBitReadsEverywhere() throws {
+        let bytes: [UInt8] = (0..<12).map { UInt8(truncatingIfNeeded: $0 &* 73 &+ 41) }
+        func bitByBit(from start: Int, count: Int) -> UInt64 {
+            (start..<(start + count)).reduce(UInt64(0)) { value, position in
+                value << 1 | UInt64(bytes[position >> 3] >> (7 - UInt8(position & 7)) & 1)
+            }
+        }
+        for start in 0..<(bytes.count * 8) {
+            for count in 0...min(64, bytes.count * 8 - start) {
+                var reader = BitReader(bytes)
+                _ = try reader.bits(start % 64)
+                for _ in 0..<(start / 64) { _ = try reader.bits(64) }
+                #expect(try reader.bits(count) == bitByBit(from: start, count: count), "start \(start), count \(count)")
+            }
+        }
+        var reader = BitReader(bytes, startingAt: 11)
+        #expect(throws: ChunkFormatError.truncated(needed: 9, left: 8)) { try reader.bits(9) }
     }
 }
 
