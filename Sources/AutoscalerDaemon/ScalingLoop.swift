@@ -93,23 +93,20 @@ public actor ScalingLoop {
         return unknown
     }
 
-    /// Records per-target values pushed by the collector; returns the targets it does not know.
+    /// Records per-target values and failures pushed by the collector; returns the targets it does not know.
     public func ingest(_ batch: MetricBatch) -> [String] {
         let now = clock()
         var unknown: [String] = []
         for value in batch.values {
             let metric = MetricKind(value.metric)
-            guard let entry = targets[value.target], value.value.isFinite,
-                  entry.scaler.spec.metric == metric || entry.scaler.secondary?.spec.metric == metric else {
+            guard value.value.isFinite else {
                 unknown.append(value.target)
                 metrics.statsRejected.increment()
                 continue
             }
-            guard value.timestamp.isFinite, value.timestamp >= now.seconds - entry.scaler.spec.stableWindow.secondsValue else {
-                metrics.statsRejected.increment()
+            guard let entry = collectorEntry(value.target, metric: metric, timestamp: value.timestamp, now: now, unknown: &unknown) else {
                 continue
             }
-            metrics.statsReceived.increment()
             if entry.signalFailure != nil {
                 logger.notice("the collector reads the signal again; deciding on it", metadata: ["target": "\(value.target)", "metric": "\(metric.name)"])
             }
@@ -119,18 +116,9 @@ public actor ScalingLoop {
         }
         for failure in batch.failures {
             let metric = MetricKind(failure.metric)
-            guard let entry = targets[failure.target],
-                  entry.scaler.spec.metric == metric || entry.scaler.secondary?.spec.metric == metric else {
-                unknown.append(failure.target)
-                metrics.statsRejected.increment()
+            guard let entry = collectorEntry(failure.target, metric: metric, timestamp: failure.timestamp, now: now, unknown: &unknown) else {
                 continue
             }
-            // The same age rule as values: a failure older than the stable window says nothing about now.
-            guard failure.timestamp.isFinite, failure.timestamp >= now.seconds - entry.scaler.spec.stableWindow.secondsValue else {
-                metrics.statsRejected.increment()
-                continue
-            }
-            metrics.statsReceived.increment()
             let wasFallingBack = entry.scaler.fallbackReplicas(for: metric) != nil
             guard targets[failure.target]!.scaler.recordFailure(for: metric, empty: failure.empty, readyReplicas: entry.state.ready.count) else {
                 continue
@@ -148,6 +136,23 @@ public actor ScalingLoop {
             }
         }
         return unknown
+    }
+
+    /// The entry a collector report is for, when the target exists, scales on `metric`, and the report
+    /// is recent enough to matter (older than the stable window, it says nothing about now). Counts
+    /// the report as received or rejected; an unknown target or metric is added to `unknown`.
+    private func collectorEntry(_ target: String, metric: MetricKind, timestamp: Double, now: Timestamp, unknown: inout [String]) -> Entry? {
+        guard let entry = targets[target], entry.scaler.spec.metric == metric || entry.scaler.secondary?.spec.metric == metric else {
+            unknown.append(target)
+            metrics.statsRejected.increment()
+            return nil
+        }
+        guard timestamp.isFinite, timestamp >= now.seconds - entry.scaler.spec.stableWindow.secondsValue else {
+            metrics.statsRejected.increment()
+            return nil
+        }
+        metrics.statsReceived.increment()
+        return entry
     }
 
     /// Handles a poke; returns false when the target is unknown.
