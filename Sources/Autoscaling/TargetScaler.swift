@@ -127,7 +127,13 @@ public struct TargetScaler: Sendable {
         }
         var decision: ScaleDecision?
         var fallbackWant: Int?
-        if spec.metric == .gpu, pushedSignalMissing(.gpu, now: now) {
+        if spec.metric == .gpu, readyReplicas == 0, let waiting = metrics.averages(for: .concurrency, at: now), waiting.panic > 0 {
+            // A target with no replica has no GPU to measure: requests waiting in the activator (a
+            // poke, its reports) are the only sign of demand, and they wake it (never below what was
+            // last wanted, should every replica have died).
+            decision = ScaleDecision(desired: max(1, spec.activationScale, latest?.desired ?? 0), excessBurstCapacity: -1,
+                                     panicking: false, stable: 0, panic: 0)
+        } else if spec.metric == .gpu, pushedSignalMissing(.gpu, now: now) {
             // The collector's signal is missing (Prometheus down, nothing selected): no decision, so
             // the planner keeps the current scale, unless the fallback applies.
             decision = nil

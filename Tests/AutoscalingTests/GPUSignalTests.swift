@@ -151,4 +151,21 @@ struct GPUSignalTests {
         #expect(counted)
         #expect(scaler.fallbackReplicas(for: .gpu) == 4)
     }
+
+    @Test func requestsWaitingForAGPUTargetAtZeroWakeIt() {
+        var (_, gpu, replicas) = Self.specs()
+        replicas.minScale = 0
+        replicas.initialScale = 0
+        var scaler = TargetScaler(spec: gpu, replicas: replicas, readyReplicas: 0, now: ts(0))
+        for t in 0..<20 {
+            let idle = scaler.step(readyReplicas: 0, activatorInPath: true, now: ts(Double(t)))
+            #expect((idle.plan.replicas ?? 0) == 0, "no requests, no GPU signal: stays at zero")
+        }
+        // No replica, so no GPU series: only the activator's poke says someone is waiting.
+        let urgent = scaler.poke(queueLength: 3, readyReplicas: 0, at: ts(20))
+        #expect(urgent)
+        let woken = scaler.step(readyReplicas: 0, activatorInPath: true, now: ts(20))
+        #expect(woken.plan.replicas == 1)
+        #expect(woken.plan.activatorMode == .proxy, "the activator stays in the path while the first replica starts")
+    }
 }

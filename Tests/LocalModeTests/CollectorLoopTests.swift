@@ -50,6 +50,22 @@ final class FakeExporter: Sendable {
 /// a release on GPU utilization that a `thaw-collector` process scrapes from an exporter.
 @Suite(.serialized)
 struct CollectorLoopTests {
+    /// Where a `thaw-collector run --port 0` serves `/metrics` and `/status`, from its start-up line.
+    static func adminAddress(of collector: TestProcess) async throws -> EndpointAddress {
+        let listening = try await collector.waitFor("thaw-collector listening")
+        guard let range = listening.range(of: "127.0.0.1/127.0.0.1:"), let port = Int(listening[range.upperBound...].prefix { $0.isNumber }) else {
+            throw TestFailure("no address in: \(listening)")
+        }
+        return EndpointAddress(host: "127.0.0.1", port: port)
+    }
+
+    /// Rounds the collector has completed, from its own metrics.
+    static func rounds(at admin: EndpointAddress) async throws -> Int {
+        let metrics = try await HTTPCall.perform(on: ThawUp.group.any(), to: admin, path: "/metrics", timeout: .seconds(5)).body
+        let line = metrics.split(separator: "\n").first { $0.hasPrefix("thaw_collector_rounds_total ") }
+        return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+    }
+
     @Test func gpuUtilizationScalesAReleaseAndAFailingSourceFallsBack() async throws {
         let exporter = try await FakeExporter()
         exporter.serve(["gpu-v1-a": 90, "gpu-v1-b": 90])
@@ -68,11 +84,7 @@ struct CollectorLoopTests {
                 window: 3s
             """.write(to: file, atomically: true, encoding: .utf8)
         let collector = try TestProcess("thaw-collector", ["run", file.path, "--autoscaler", "http://\(up.autoscaler)", "--port", "0"])
-        let listening = try await collector.waitFor("thaw-collector listening")
-        guard let range = listening.range(of: "127.0.0.1/127.0.0.1:"), let port = Int(listening[range.upperBound...].prefix { $0.isNumber }) else {
-            throw TestFailure("no address in: \(listening)")
-        }
-        let admin = EndpointAddress(host: "127.0.0.1", port: port)
+        let admin = try await Self.adminAddress(of: collector)
 
         // Two pods at 90 % against 50 % per replica: 180 / 50 asks for 4 replicas.
         try await up.waitUntil("4 replicas for 180 % of GPU", timeout: 40) { $0["gpu-v1"]?.requested == 4 }
@@ -106,5 +118,42 @@ struct CollectorLoopTests {
         #expect(try await collector.waitForExit(timeout: 20) == 0, "stderr:\n\(collector.stderr)")
         #expect(collector.stderr.contains("no value for a signal this round"))
         #expect(collector.stderr.contains("the signal has a value again"))
+    }
+
+    @Test func aGPUTargetAtZeroStaysThereUntilARequestWakesIt() async throws {
+        let exporter = try await FakeExporter()
+        exporter.serve(["other-model-a": 95])
+        let up = try await ThawUp(yaml: EchoService.yaml(name: "idle", releases: [("v1", "")], annotations: [
+            "autoscaling.knative.dev/metric": "gpu", "autoscaling.knative.dev/target": "50",
+            "autoscaling.knative.dev/window": "6s", "autoscaling.thaw.dev/scale-to-zero-grace-period": "2s",
+            "autoscaling.thaw.dev/fallback-replicas": "3", "autoscaling.thaw.dev/fallback-after-failures": "1",
+        ]), services: ["idle"])
+        let file = up.directory.appendingPathComponent("collector.yaml")
+        try """
+            interval: 1s
+            exporters: [{url: "\(exporter.url)"}]
+            signals: [{target: idle-v1, selector: 'DCGM_FI_DEV_GPU_UTIL{pod=~"idle-v1-.*"}', window: 3s}]
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let collector = try TestProcess("thaw-collector", ["run", file.path, "--autoscaler", "http://\(up.autoscaler)", "--port", "0"])
+        let admin = try await Self.adminAddress(of: collector)
+
+        // Nothing selected and nothing ready: an idle target, not a failing source, so even a fallback
+        // after one failure never starts it. Watch until the collector has sent five rounds.
+        var seen: [Int] = []
+        while try await Self.rounds(at: admin) < 5 {
+            seen.append(try await up.status()["idle-v1"]?.requested ?? -1)
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(!seen.isEmpty && seen.allSatisfy { $0 == 0 }, "requested while idle: \(seen)")
+        let idle = try await up.status()["idle-v1"]
+        #expect(idle?.requested == 0 && idle?.fallbackReplicas == nil && idle?.signalFailure == nil)
+
+        // A request: no GPU to measure yet, the activator's poke wakes the target and the request is answered.
+        let response = try await up.request("idle", path: "/headers")
+        #expect(response.status == 200, "body: \(response.body)")
+        #expect(response.header("x-backend") == "v1")
+
+        collector.signal(SIGTERM)
+        #expect(try await collector.waitForExit(timeout: 20) == 0, "stderr:\n\(collector.stderr)")
     }
 }
