@@ -64,8 +64,7 @@ struct ThawActivator: AsyncParsableCommand {
     @Option(name: .customLong("threads"), help: "Event-loop threads (default: one per core).")
     var threads: Int?
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
+    @OptionGroup var logging: LogOptions
 
     @Option(name: .customLong("host-port"), help: ArgumentHelp("One more proxy port whose requests all route as if sent to HOST (repeatable): a service's own port, or a transformer's PREDICTOR_HOST.", valueName: "PORT=HOST"))
     var hostPorts: [String] = []
@@ -89,13 +88,10 @@ struct ThawActivator: AsyncParsableCommand {
         if parsedHostPorts.count != hostPorts.count {
             throw ValidationError("--host-port must be PORT=HOST with a port from 1 to 65535, e.g. 8081=digits.thaw.local; got \(hostPorts)")
         }
-        try FlagCheck.logLevel(logLevel)
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        var logger = Logger(label: "thaw-activator")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let logger = logging.standardErrorLogger(label: "thaw-activator")
 
         let metrics = ActivatorMetrics()
         let source: RoutingFileSource

@@ -46,19 +46,15 @@ struct ThawAutoscaler: AsyncParsableCommand {
     @Option(name: .customLong("drain-seconds"), help: "How long requests may take to finish on scale-down and shutdown.")
     var drainSeconds = 10.0
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
+    @OptionGroup var logging: LogOptions
 
     func validate() throws {
         try FlagCheck.port(port)
         try FlagCheck.drainSeconds(drainSeconds)
-        try FlagCheck.logLevel(logLevel)
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        var logger = Logger(label: "thaw-autoscaler")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let logger = logging.standardErrorLogger(label: "thaw-autoscaler")
 
         let services: MLServiceFile
         let plan: LocalPlan

@@ -28,21 +28,17 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "Port of /metrics, /status, /healthz and /readyz (0 picks a free port).")
     var port = 9102
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
+    @OptionGroup var logging: LogOptions
 
     func validate() throws {
         try FlagCheck.port(port)
-        try FlagCheck.logLevel(logLevel)
         if let autoscaler, AutoscalerURL(autoscaler) == nil {
             throw ValidationError("--autoscaler must be http://host:port[/prefix], got \"\(autoscaler)\"")
         }
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        var logger = Logger(label: "thaw-collector")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let logger = logging.standardErrorLogger(label: "thaw-collector")
         let config: CollectorConfig
         do {
             config = try CollectorConfig.load(contentsOf: file)

@@ -60,8 +60,7 @@ struct ThawQueue: AsyncParsableCommand {
     @Option(name: .customLong("drain-seconds"), help: "On SIGTERM, how long queued and in-flight requests may take to finish.")
     var drainSeconds = 30.0
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
+    @OptionGroup var logging: LogOptions
 
     @Option(name: .customLong("supervisor-pid"), help: "Exit (and stop --model-pid) when this parent process is gone, so a killed supervisor leaves nothing behind.")
     var supervisorPID: Int32?
@@ -82,13 +81,10 @@ struct ThawQueue: AsyncParsableCommand {
         if let autoscalerURL, AutoscalerURL(autoscalerURL) == nil {
             throw ValidationError("--autoscaler-url must look like http://HOST:PORT[/PREFIX], got \"\(autoscalerURL)\"")
         }
-        try FlagCheck.logLevel(logLevel)
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        var logger = Logger(label: "thaw-queue")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        var logger = logging.standardErrorLogger(label: "thaw-queue")
         logger[metadataKey: "replica"] = "\(replica)"
 
         let routes = RoutingConfig(targets: [TargetConfig(

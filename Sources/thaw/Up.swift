@@ -57,8 +57,7 @@ struct ClusterOptions: ParsableArguments {
     @Option(name: .customLong("timeout-seconds"), help: "Longest a request may wait and run (504 after).")
     var timeoutSeconds = 300.0
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
+    @OptionGroup var logging: LogOptions
 
     @Option(name: .customLong("run-file"), help: "Where to write the addresses `thaw status` reads.")
     var runFilePath = LocalCluster.defaultRunFilePath
@@ -67,7 +66,6 @@ struct ClusterOptions: ParsableArguments {
         try FlagCheck.port(port)
         try FlagCheck.drainSeconds(drainSeconds)
         guard timeoutSeconds > 0 else { throw ValidationError("--timeout-seconds must be above 0, got \(timeoutSeconds)") }
-        try FlagCheck.logLevel(logLevel)
     }
 
     struct Setup {
@@ -81,7 +79,7 @@ struct ClusterOptions: ParsableArguments {
     func setUp(file: String, logToFile: Bool) throws -> Setup {
         let logDirectory = self.logDirectory ?? (NSTemporaryDirectory() as NSString).appendingPathComponent("thaw-up-\(getpid())")
         try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
-        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let level = logging.level
         var events: EventLog?
         if logToFile {
             let log = EventLog(path: logDirectory + "/thaw.log")
