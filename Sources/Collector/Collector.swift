@@ -111,16 +111,12 @@ public struct Collector: Service {
         let queries = config.signals.map {
             ReadQuery(matchers: $0.matchers, startMilliseconds: endMilliseconds - $0.window.milliseconds, endMilliseconds: endMilliseconds)
         }
-        let started = ContinuousClock.now
-        let answer = await blocking { try RemoteReadClient(connection: connection).read(queries).results }
-        let seconds = (ContinuousClock.now - started).secondsValue
+        let answer = await read(connection.baseURL, samples: { $0.joined().reduce(0) { $0 + $1.points.count } }) {
+            try RemoteReadClient(connection: connection).read(queries).results
+        }
         switch answer {
-        case .success(let results):
-            metrics.read(source: connection.baseURL, seconds: seconds, samples: results.joined().reduce(0) { $0 + $1.points.count }, error: nil)
-            return results.map { .series($0) }
-        case .failure(let error):
-            metrics.read(source: connection.baseURL, seconds: seconds, samples: 0, error: error.kind)
-            return config.signals.map { _ in .failed("\(error)") }
+        case .success(let results): return results.map { .series($0) }
+        case .failure(let error): return config.signals.map { _ in .failed("\(error)") }
         }
     }
 
@@ -129,28 +125,21 @@ public struct Collector: Service {
     /// would otherwise vanish from the sums and look like less load.
     private func scrapeExporters(_ connections: [SourceConnection], endMilliseconds: Int64,
                                  history: inout ScrapeHistory) async -> [SignalRound.Outcome] {
-        let answers = await withTaskGroup(of: (Int, Result<[ScrapedSample], SourceError>, Double).self) { group in
+        let answers = await withTaskGroup(of: (Int, Result<[ScrapedSample], SourceError>).self) { group in
             for (index, connection) in connections.enumerated() {
                 group.addTask {
-                    let started = ContinuousClock.now
-                    let answer = await blocking { try ExporterScraper(connection: connection).scrape() }
-                    return (index, answer, (ContinuousClock.now - started).secondsValue)
+                    (index, await read(connection.baseURL, samples: \.count) { try ExporterScraper(connection: connection).scrape() })
                 }
             }
-            var answers: [(Int, Result<[ScrapedSample], SourceError>, Double)] = []
+            var answers: [(Int, Result<[ScrapedSample], SourceError>)] = []
             for await answer in group { answers.append(answer) }
-            return answers.sorted { $0.0 < $1.0 }
+            return answers.sorted { $0.0 < $1.0 }.map(\.1)
         }
         var firstError: SourceError?
-        for (index, answer, seconds) in answers {
-            let url = connections[index].baseURL
+        for answer in answers {
             switch answer {
-            case .success(let samples):
-                metrics.read(source: url, seconds: seconds, samples: samples.count, error: nil)
-                history.add(samples, at: endMilliseconds)
-            case .failure(let error):
-                metrics.read(source: url, seconds: seconds, samples: 0, error: error.kind)
-                firstError = firstError ?? error
+            case .success(let samples): history.add(samples, at: endMilliseconds)
+            case .failure(let error): firstError = firstError ?? error
             }
         }
         return config.signals.map { signal in
@@ -163,15 +152,25 @@ public struct Collector: Service {
         }
     }
 
-    /// Runs a blocking read on NIO's thread pool.
-    private func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async -> Result<T, SourceError> {
+    /// One blocking read of `source` on NIO's thread pool (never the concurrency pool), recorded in
+    /// the collector's metrics: its time, the samples it brought (`samples`), or its error's kind.
+    private func read<T: Sendable>(_ source: String, samples: (T) -> Int,
+                                   _ work: @escaping @Sendable () throws -> T) async -> Result<T, SourceError> {
+        let started = ContinuousClock.now
+        let answer: Result<T, SourceError>
         do {
-            return .success(try await NIOThreadPool.singleton.runIfActive { try work() })
+            answer = .success(try await NIOThreadPool.singleton.runIfActive { try work() })
         } catch let error as SourceError {
-            return .failure(error)
+            answer = .failure(error)
         } catch {
-            return .failure(.transport("\(error)"))
+            answer = .failure(.transport("\(error)"))
         }
+        let seconds = (ContinuousClock.now - started).secondsValue
+        switch answer {
+        case .success(let value): metrics.read(source: source, seconds: seconds, samples: samples(value), error: nil)
+        case .failure(let error): metrics.read(source: source, seconds: seconds, samples: 0, error: error.kind)
+        }
+        return answer
     }
 
     private func push(_ batch: MetricBatch) async {
