@@ -84,9 +84,7 @@ public struct Decider: Sendable {
             if panicEstimate > 0, spec.activationScale > panicReplicas { panicReplicas = spec.activationScale }
         }
 
-        // The threshold compares the unclamped panic estimate with the ready count.
-        let overThreshold = panicEstimate / ready >= spec.panicThreshold
-        if overThreshold {
+        if crossesPanicThreshold(panic: averages.panic, readyReplicas: observedReady) {
             panicStart = now
         } else if let start = panicStart, start + spec.stableWindow < now {
             panicStart = nil
@@ -113,8 +111,14 @@ public struct Decider: Sendable {
             panic: averages.panic)
     }
 
+    /// Whether panic-window demand is at the panic threshold: the unclamped panic estimate against
+    /// the ready count (at least one).
+    public func crossesPanicThreshold(panic: Double, readyReplicas: Int) -> Bool {
+        (panic / spec.targetValue).rounded(.up) / Double(max(1, readyReplicas)) >= spec.panicThreshold
+    }
+
     /// Uses the observed ready count (not at least one) and the panic value, as Knative does.
-    private func excessBurstCapacity(readyReplicas: Int, panic: Double) -> Int {
+    func excessBurstCapacity(readyReplicas: Int, panic: Double) -> Int {
         let tbc = spec.targetBurstCapacity
         if tbc == 0 { return 0 }
         if tbc < 0 { return -1 }

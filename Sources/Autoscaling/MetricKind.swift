@@ -16,6 +16,10 @@ public struct MetricKind: Hashable, Sendable, CustomStringConvertible, Expressib
     /// GPU utilization per replica, in percent (DCGM's `DCGM_FI_DEV_GPU_UTIL`), pushed by the collector.
     public static let gpu = MetricKind("gpu")
 
+    /// Pushed by the collector rather than measured from requests: a missing value is missing data
+    /// (the scale holds), and request reports never move it.
+    public var isPushed: Bool { self == .gpu }
+
     public var description: String { name }
 }
 

@@ -100,6 +100,13 @@ public struct ReplicaPlanner: Sendable {
                            activity: activity, recheckAfter: step.recheckAfter, reason: step.reason)
     }
 
+    /// Leaves the scale as it is (the data behind a decision is missing): no count to set, the
+    /// current want, activity and activator mode.
+    public func hold(reason: String) -> ReplicaPlan {
+        ReplicaPlan(replicas: nil, want: lastWant, activatorMode: activatorInPathSince == nil ? .serve : .proxy, activity: activity,
+                    recheckAfter: nil, reason: reason)
+    }
+
     private struct Step {
         var want: Int
         var apply: Bool

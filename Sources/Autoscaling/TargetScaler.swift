@@ -1,9 +1,11 @@
 /// One target's whole decision loop with no I/O: reports into the windows, the decider, the replica
 /// planner, and the rules for when to decide early and when not to decide at all.
 ///
-/// The autoscaler daemon owns one per target and calls it from its intake and its tick; `thaw
-/// simulate` and the unit tests drive it with made-up times, so the daemon's behaviour is the
-/// behaviour tested here.
+/// The autoscaler daemon owns one per target and calls it from its intake and its tick; the unit
+/// tests drive it with made-up times, so the daemon's behaviour is the behaviour tested here.
+/// Each signal is read as decided, missing or falling back, and the readings are combined in one
+/// place: the largest demand wins, a missing signal never lowers the scale, and with no replica
+/// ready, requests waiting in the activator wake the target whatever it scales on.
 public struct TargetScaler: Sendable {
     public let spec: DeciderSpec
     public private(set) var metrics: MetricAggregator
@@ -11,6 +13,9 @@ public struct TargetScaler: Sendable {
     public private(set) var planner: ReplicaPlanner
     /// The newest decision that had data behind it.
     public private(set) var latest: ScaleDecision?
+    /// The newest desired count a step planned with (a decision, a fallback, or a wake from zero):
+    /// while a signal is missing, the scale never goes below it.
+    public private(set) var wanted: Int?
     /// When a replica (not the activator) last reported; replicas report every second, idle or not.
     public private(set) var lastReplicaReport: Timestamp?
     /// Since when the target has had ready replicas; nil while it has none.
@@ -91,24 +96,41 @@ public struct TargetScaler: Sendable {
         return readyReplicas == 0 || overPanicThreshold(readyReplicas: readyReplicas, at: time)
     }
 
+    /// Request reports never move a pushed metric, so only a request-driven one can cross.
     private func overPanicThreshold(readyReplicas: Int, at time: Timestamp) -> Bool {
-        guard let averages = metrics.averages(for: spec.metric, at: time) else { return false }
-        let panicEstimate = (averages.panic / spec.targetValue).rounded(.up)
-        return panicEstimate / Double(max(1, readyReplicas)) >= spec.panicThreshold
+        guard !spec.metric.isPushed, let averages = metrics.averages(for: spec.metric, at: time) else { return false }
+        return decider.crossesPanicThreshold(panic: averages.panic, readyReplicas: readyReplicas)
     }
 
     /// What one step decided and planned.
     public struct Step: Sendable, Equatable {
-        /// The decision taken now; nil when there was no data, the data is missing (`holding`), or the
-        /// fallback applies.
+        /// The decision taken now (its desired count is the larger of both signals'); nil when no
+        /// signal had data, or the data is missing (`holding`).
         public var decision: ScaleDecision?
         public var plan: ReplicaPlan
         /// Replicas are ready but have stopped reporting: the scale is held, never lowered.
         public var holding: Bool
-        /// A pushed signal has failed past its threshold: the replica count wanted in its place (the
-        /// fallback count, or the primary signal's desired count when that is larger). `decision`
-        /// is then nil.
+        /// A pushed signal has failed past its threshold: the replica count wanted with its fallback
+        /// in force (the fallback count, or another signal's desired count when that is larger).
         public var fallbackWant: Int? = nil
+    }
+
+    /// What one signal says in a step.
+    private enum Reading {
+        case decided(ScaleDecision)
+        /// No data, or a pushed signal that is failing or stale: it must not lower the scale.
+        case missing
+        /// A pushed signal failing past its threshold: its demand is the fallback count.
+        case fallback(Int)
+    }
+
+    /// Reads one signal: a pushed one that is missing is never decided on old values.
+    private func reading(of decider: inout Decider, readyReplicas: Int, now: Timestamp) -> Reading {
+        let metric = decider.spec.metric
+        if metric.isPushed, pushedSignalMissing(metric, now: now) {
+            return fallbackReplicas(for: metric).map(Reading.fallback) ?? .missing
+        }
+        return decider.decide(readyReplicas: readyReplicas, metrics: metrics, now: now).map(Reading.decided) ?? .missing
     }
 
     /// Decides and plans. `activatorInPath` says whether the activator routes this target's
@@ -120,59 +142,53 @@ public struct TargetScaler: Sendable {
             readySince = nil
         }
         if let silence = missingDataFor(readyReplicas: readyReplicas, now: now) {
-            let plan = ReplicaPlan(replicas: nil, want: planner.lastWant, activatorMode: .proxy, activity: planner.activity,
-                                   recheckAfter: nil,
-                                   reason: "holding the scale: no stats from the \(readyReplicas) ready replica(s) for \(silence)")
+            let plan = planner.hold(reason: "holding the scale: no stats from the \(readyReplicas) ready replica(s) for \(silence)")
             return Step(decision: nil, plan: plan, holding: true)
         }
-        var decision: ScaleDecision?
-        var fallbackWant: Int?
-        if spec.metric == .gpu, readyReplicas == 0, let waiting = metrics.averages(for: .concurrency, at: now), waiting.panic > 0 {
-            // A target with no replica has no GPU to measure: requests waiting in the activator (a
-            // poke, its reports) are the only sign of demand, and they wake it (never below what was
-            // last wanted, should every replica have died).
-            decision = ScaleDecision(desired: max(1, spec.activationScale, latest?.desired ?? 0), excessBurstCapacity: -1,
-                                     panicking: false, stable: 0, panic: 0)
-        } else if spec.metric == .gpu, pushedSignalMissing(.gpu, now: now) {
-            // The collector's signal is missing (Prometheus down, nothing selected): no decision, so
-            // the planner keeps the current scale, unless the fallback applies.
-            decision = nil
-            fallbackWant = fallbackReplicas(for: .gpu)
-        } else {
-            decision = decider.decide(readyReplicas: readyReplicas, metrics: metrics, now: now)
-        }
+        var readings = [reading(of: &decider, readyReplicas: readyReplicas, now: now)]
         if var second = secondary {
-            if !pushedSignalMissing(second.spec.metric, now: now),
-               let averages = metrics.averages(for: second.spec.metric, at: now) {
-                let other = second.decide(readyReplicas: readyReplicas, averages: averages, now: now)
-                secondary = second
+            readings.append(reading(of: &second, readyReplicas: readyReplicas, now: now))
+            secondary = second
+        }
+        // The largest demand wins; a missing signal keeps the scale from going below the last want.
+        var decision: ScaleDecision?
+        var desired: Int?
+        var fallbackWant: Int?
+        var missing = false
+        for reading in readings {
+            switch reading {
+            case .decided(let decided):
+                desired = max(desired ?? 0, decided.desired)
                 if var combined = decision {
-                    combined.desired = max(combined.desired, other.desired)
-                    combined.panicking = combined.panicking || other.panicking
+                    combined.panicking = combined.panicking || decided.panicking
                     decision = combined
                 } else {
-                    decision = other
+                    decision = decided
                 }
-            } else if let replicas = fallbackReplicas(for: second.spec.metric) {
-                // The second signal has failed past its threshold: the fallback count is its demand.
-                fallbackWant = max(replicas, decision?.desired ?? 0)
-            } else if var combined = decision, readyReplicas > 0 {
-                // The second signal is missing: it holds the current scale rather than letting the
-                // first signal alone scale in.
-                combined.desired = max(combined.desired, readyReplicas)
-                decision = combined
+            case .fallback(let replicas):
+                desired = max(desired ?? 0, replicas)
+                fallbackWant = replicas
+            case .missing:
+                missing = true
             }
         }
-        if let decision { latest = decision }
-        if let fallbackWant {
-            let plan = planner.plan(desired: fallbackWant, excessBurstCapacity: latest?.excessBurstCapacity ?? spec.initialExcessBurstCapacity,
-                                    readyReplicas: readyReplicas, activatorInPath: activatorInPath, now: now)
-            return Step(decision: nil, plan: plan, holding: false, fallbackWant: fallbackWant)
+        if missing, let wanted { desired = max(desired ?? wanted, wanted) }
+        // With no replica ready, a signal measured on replicas (GPU) has nothing to say: requests
+        // waiting in the activator are the demand, and they wake the target.
+        var excessBurstCapacity = decision?.excessBurstCapacity ?? latest?.excessBurstCapacity ?? spec.initialExcessBurstCapacity
+        if readyReplicas == 0, let waiting = metrics.averages(for: .concurrency, at: now), waiting.panic > 0 {
+            desired = max(desired ?? 0, max(1, spec.activationScale))
+            excessBurstCapacity = min(excessBurstCapacity, decider.excessBurstCapacity(readyReplicas: 0, panic: waiting.panic))
         }
-        let plan = planner.plan(desired: latest?.desired,
-                                excessBurstCapacity: latest?.excessBurstCapacity ?? spec.initialExcessBurstCapacity,
+        if let combined = desired {
+            wanted = combined
+            decision?.desired = combined
+            if fallbackWant != nil { fallbackWant = combined }
+        }
+        if let decision { latest = decision }
+        let plan = planner.plan(desired: wanted, excessBurstCapacity: excessBurstCapacity,
                                 readyReplicas: readyReplicas, activatorInPath: activatorInPath, now: now)
-        return Step(decision: decision, plan: plan, holding: false)
+        return Step(decision: decision, plan: plan, holding: false, fallbackWant: fallbackWant)
     }
 
     /// How long ready replicas have been silent, when that is longer than `staleAfter`.

@@ -24,13 +24,27 @@ struct MetricIntakeTests {
                                                           "autoscaling.thaw.dev/fallback-after-failures": "2"])])
         await f.loop.start()
         await f.loop.driverUpdate([targetState("llm", running: 2, ready: 2)])
+        // Settle on a decided scale first: 100 % in all at 50 % per replica is 2.
+        for _ in 0..<7 {
+            _ = await f.loop.ingest(MetricBatch(values: [
+                MetricValue(target: "llm", metric: "gpu", value: 100, timestamp: f.clock.now.seconds, source: "collector")]))
+            _ = await f.loop.ingest(StatBatch(stats: f.replicaReports("llm", replicas: 2, concurrency: 0)))
+            f.clock.advance(by: .seconds(1))
+            await f.loop.tick()
+        }
+        let settled = await f.loop.status().first
+        #expect(settled?.desired == 2)
+        let countsBefore = f.driver.counts(of: "llm")
         let failure = MetricFailure(target: "llm", metric: "gpu", reason: "cannot reach http://127.0.0.1:1/api/v1/read",
                                     timestamp: f.clock.now.seconds, source: "collector")
         #expect(await f.loop.ingest(MetricBatch(values: [], failures: [failure])).isEmpty)
+        f.clock.advance(by: .seconds(1))
+        await f.loop.tick()
         let afterOne = await f.loop.status().first
         #expect(afterOne?.signalFailure == failure.reason)
         #expect(afterOne?.fallbackReplicas == nil)
-        #expect(f.driver.counts(of: "llm").last != 5, "one failure holds")
+        #expect(f.driver.counts(of: "llm") == countsBefore, "one failure, then a tick: the scale holds")
+        #expect(afterOne?.desired == 2)
         // The second failure reaches the threshold: decided on arrival, no tick needed.
         _ = await f.loop.ingest(MetricBatch(values: [], failures: [failure]))
         #expect(f.driver.counts(of: "llm").last == 5)
