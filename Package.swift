@@ -199,7 +199,9 @@ let package = Package(
         .testTarget(name: "SeriesSignalsTests", dependencies: ["SeriesSignals"]),
         .testTarget(name: "RemoteReadFormatTests", dependencies: ["RemoteReadFormat"]),
         .testTarget(name: "RemoteReadCodecTests", dependencies: ["RemoteReadCodec", "RemoteReadFormat", "SeriesSignals", "CPromPB"]),
-        .testTarget(name: "CollectorTests", dependencies: ["Collector", "PrometheusClient", "RemoteReadCodec", "SeriesSignals", "TrafficStats", "ConfigFields"]),
+        .testTarget(name: "CollectorTests", dependencies: [
+            "Collector", "PrometheusClient", "RemoteReadCodec", "SeriesSignals", "TrafficStats", "ConfigFields", "ThawTestSupport",
+        ]),
         .testTarget(name: "PrometheusClientTests", dependencies: [
             "PrometheusClient", "RemoteReadCodec", "SeriesSignals", "ControlHTTP", "ThawTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),

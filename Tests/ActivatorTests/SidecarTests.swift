@@ -120,13 +120,11 @@ final class SidecarProcess: Sendable {
                                                arguments: ["--container-concurrency", "2"])
         try await sidecar.waitForReady()
         let statuses = try await Self.concurrent(8, "/slow?ms=300", to: sidecar)
-        #expect(statuses.count == 8)
         #expect(statuses.allSatisfy { $0 == 200 }, "statuses: \(statuses)")
         let stats = try await model.stats()
         #expect(stats["requests"] == 8, "every request reached the model server once")
         let most = try #require(stats["maxInFlight"])
-        #expect(most <= 2, "the model server had \(Int(most)) requests at once with --container-concurrency 2")
-        #expect(most >= 1)
+        #expect(most == 2, "8 requests of 300 ms at once reach the model server 2 at a time with --container-concurrency 2, got \(Int(most))")
     }
 
     @Test func requestsBeyondTheQueueLimitGet503() async throws {
@@ -206,12 +204,12 @@ final class SidecarProcess: Sendable {
         let sidecar = try await SidecarProcess(target: "draining", replica: "draining-1", upstream: model,
                                                arguments: ["--drain-seconds", "10"])
         try await sidecar.waitForReady()
-        async let slow = sidecar.request("/slow?ms=1500")
+        async let slow = sidecar.request("/slow?ms=6000")
         try await Self.waitFor("the request to be in flight") { try await sidecar.status()["activeRequests"] as? Int == 1 }
         sidecar.process.signal(SIGTERM)
         try await sidecar.process.waitFor("shutting down")
         #expect(try await sidecar.admin("/readyz").status == 503, "not ready while draining")
-        try await Self.waitFor("the proxy port to stop accepting connections", timeout: 1) {
+        try await Self.waitFor("the proxy port to stop accepting connections", timeout: 4) {
             (try? await sidecar.request("/", timeout: 0.5)) == nil
         }
         let response = try await slow

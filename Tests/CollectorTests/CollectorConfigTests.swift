@@ -3,6 +3,7 @@ import Foundation
 import PrometheusClient
 import SeriesSignals
 import Testing
+import ThawTestSupport
 @testable import Collector
 
 /// The collector file: every field read, and every mistake named by its field with the fix.
@@ -88,11 +89,6 @@ import Testing
             return error.file == "c.yaml" && error.message.contains(expected)
         }
     }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// The example the README points to stays a valid collector file.

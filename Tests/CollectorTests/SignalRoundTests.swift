@@ -36,9 +36,11 @@ import TrafficStats
         #expect(results[0].failure == "cannot reach http://p: refused")
         #expect(results[1].failure?.contains("no series selected by DCGM_FI_DEV_GPU_UTIL{x=\"b\"}") == true)
         #expect(results[2].failure?.contains("1 series selected") == true)
+        #expect(results.map(\.empty) == [false, true, true], "only the source's own failure is not an empty answer")
         let batch = SignalRound.batch(results, timestamp: 10, source: "test")
         #expect(batch.values.isEmpty)
         #expect(batch.failures.map(\.target) == ["a", "b", "c"])
         #expect(batch.failures[0].reason == "cannot reach http://p: refused")
+        #expect(batch.failures.map(\.empty) == [false, true, true])
     }
 }

@@ -23,7 +23,8 @@ struct DigitsExampleTests {
     }
 
     @Test func modelServerIsLiveAtOnceAndReadyAfterItsLoadDelay() async throws {
-        let server = try await Server.model(["--model", Self.modelPath("v1"), "--load-delay", "2"])
+        // A load long enough that the four checks below land before it ends, however busy the machine.
+        let server = try await Server.model(["--model", Self.modelPath("v1"), "--load-delay", "10"])
         let early = try await curl(server.url("/v2/health/ready"))
         #expect(early.status == 503)
         #expect(early.body.contains("loading"))
@@ -31,7 +32,7 @@ struct DigitsExampleTests {
         #expect(try await curl(server.url("/v2/health/live")).status == 200)
         #expect(try await curl(server.url("/v2/models/digits/infer"), json: "{}").status == 503)
 
-        let line = try await server.process.waitFor("ready (test accuracy", timeout: 10)
+        let line = try await server.process.waitFor("ready (test accuracy", timeout: 30)
         #expect(line.hasPrefix("model digits v1 ready"))
         #expect(try await curl(server.url("/v2/health/ready")).status == 200)
         #expect(try await curl(server.url("/v2/models/digits/ready")).status == 200)

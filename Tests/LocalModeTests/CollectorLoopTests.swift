@@ -107,10 +107,10 @@ struct CollectorLoopTests {
 
         // Back again: the signal is read, the failure clears and the decider takes over from the fallback.
         exporter.serve(["gpu-v1-a": 90, "gpu-v1-b": 90, "gpu-v1-c": 90])
-        let back = try await up.waitUntil("the signal again", timeout: 30) {
+        let back = try await up.waitUntil("the signal again: 270 / 50 asks for 6", timeout: 30) {
             $0["gpu-v1"]?.signalFailure == nil && $0["gpu-v1"]?.fallbackReplicas == nil && $0["gpu-v1"]?.requested == 6
         }
-        #expect(back["gpu-v1"]?.requested == 6, "270 / 50 asks for 6")
+        #expect(back["gpu-v1"]?.desired == 6, "the decider's own count, not the fallback's")
         let status = try await HTTPCall.perform(on: ThawUp.group.any(), to: admin, path: "/status", timeout: .seconds(5)).body
         #expect(status.contains(#""replicas":3"#) && status.contains(#""value":270"#), "status: \(status)")
 

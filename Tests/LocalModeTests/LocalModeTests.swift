@@ -31,7 +31,6 @@ struct LocalModeTests {
             for _ in 0..<100 { group.addTask { try await up.request("cold", path: "/headers").status } }
             return try await group.reduce(into: [Int]()) { $0.append($1) }
         }
-        #expect(statuses.count == 100)
         #expect(statuses.allSatisfy { $0 == 200 }, "statuses: \(Dictionary(grouping: statuses, by: { $0 }).mapValues(\.count))")
         let after = try await up.status()
         #expect((after["cold-v1"]?.ready ?? 0) >= 1)
@@ -44,7 +43,6 @@ struct LocalModeTests {
         // 8 clients in a closed loop, each request held 200 ms by the model server: concurrency 8
         // against a target of 2 per replica needs 4 replicas.
         let stop = ManagedFlag()
-        let peak = ManagedCounter()
         async let load: [Int] = withThrowingTaskGroup(of: [Int].self) { group in
             for _ in 0..<8 {
                 group.addTask {
@@ -56,9 +54,7 @@ struct LocalModeTests {
             return try await group.reduce(into: [Int]()) { $0 += $1 }
         }
         let scaled = try await up.waitUntil("several ready replicas under load", timeout: 40) { status in
-            let ready = status["busy-v1"]?.ready ?? 0
-            peak.record(ready)
-            return ready >= 3
+            (status["busy-v1"]?.ready ?? 0) >= 3
         }
         stop.set()
         let codes = try await load
@@ -70,7 +66,6 @@ struct LocalModeTests {
             status["busy-v1"]?.requested == 0 && status["busy-v1"]?.running == 0
         }
         #expect(idle["busy-v1"]?.activity.hasPrefix("inactive") == true)
-        #expect(peak.value >= 3)
     }
 
     @Test func theCanaryGetsItsShareOfTheServiceTraffic() async throws {
@@ -152,10 +147,3 @@ final class ManagedFlag: @unchecked Sendable {
     func set() { lock.withLock { value = true } }
 }
 
-/// The largest value seen.
-final class ManagedCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var peak = 0
-    var value: Int { lock.withLock { peak } }
-    func record(_ value: Int) { lock.withLock { peak = max(peak, value) } }
-}

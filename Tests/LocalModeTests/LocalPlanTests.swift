@@ -114,7 +114,8 @@ struct LocalPlanTests {
         let table = StatusTable.render(run, targets: [status])
         #expect(table.contains("service shop: http://127.0.0.1:8081"))
         let row = try #require(table.split(separator: "\n").first { $0.contains("a (70%)") })
-        #expect(row.contains("3") && row.contains("2") && row.contains("12.5") && row.contains("yes") && row.contains("active"))
+        #expect(row.split(separator: " ", omittingEmptySubsequences: true) == ["a", "(70%)", "3", "2", "12.5", "4", "yes", "active"],
+                "target, requested, ready, rps, queue, panic, state: \(row)")
         #expect(table.contains("b (30% canary)"))
         #expect(table.contains("unknown to the autoscaler"), "a target the autoscaler does not report is shown as such")
     }

@@ -35,14 +35,9 @@ import Testing
 
     @Test func missingParameterErrorCarriesTheName() {
         #expect(throws: TemplateError.self) { try GoTemplate("{{.X}}").render([:]) }
-        do {
-            _ = try GoTemplate("{{.X}}").render([:], missingHint: "use PORT")
-        } catch let problem as TemplateError {
-            #expect(problem.missingParameter == "X")
-            #expect(problem.message.hasPrefix("template parameter .X is not set; use PORT"))
-        } catch {
-            Issue.record("unexpected \(error)")
-        }
+        let problem = #expect(throws: TemplateError.self) { try GoTemplate("{{.X}}").render([:], missingHint: "use PORT") }
+        #expect(problem?.missingParameter == "X")
+        #expect(problem?.message.hasPrefix("template parameter .X is not set; use PORT") == true)
     }
 
     @Test func ifElseChoosesByTruth() throws {

@@ -123,8 +123,8 @@ import Testing
     }
 
     @Test func loadNamesAFileItCannotRead() {
-        #expect(throws: ConfigError.self) { try MLServiceFile.load(contentsOf: "/nonexistent/digits.yaml") }
-        #expect((try? MLServiceFile.load(contentsOf: "/nonexistent/digits.yaml")) == nil)
+        let error = #expect(throws: ConfigError.self) { try MLServiceFile.load(contentsOf: "/nonexistent/digits.yaml") }
+        #expect(error?.description.contains("/nonexistent/digits.yaml") == true, "the message names the file: \(String(describing: error))")
     }
 
     @Test func workingDirIsRelativeToTheYAMLDirectory() throws {
