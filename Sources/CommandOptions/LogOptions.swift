@@ -14,9 +14,15 @@ public struct LogOptions: ParsableArguments {
 
     public var level: Logger.Level { Logger.Level(rawValue: logLevel) ?? .info }
 
-    /// Sends every log line to standard error and returns the process's logger at `level`.
+    /// Sends every log line to standard error, at `level` for every logger in the process, and returns
+    /// the process's own logger.
     public func standardErrorLogger(label: String) -> Logger {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let level = self.level
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
         var logger = Logger(label: label)
         logger.logLevel = level
         return logger

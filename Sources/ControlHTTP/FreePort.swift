@@ -4,14 +4,29 @@ import Glibc
 import Darwin
 #endif
 
+import Synchronization
+
 /// Free loopback ports, found by binding port 0. Each socket stays bound until all are known, so
-/// one call never returns the same port twice.
+/// one call never returns the same port twice, and none of the last `remembered` ports handed out
+/// is handed out again by this process: callers (a plan's service ports, each replica's three
+/// ports) take ports in separate calls and bind them later, and the kernel may offer a closed
+/// port again. Only recent ones are remembered, so a long run never runs out.
 public enum FreePort {
+    private struct Recent {
+        var ports: Set<Int> = []
+        var order: [Int] = []
+    }
+    private static let recent = Mutex(Recent())
+    static let remembered = 4096
+
     public static func take(_ count: Int) throws -> [Int] {
         var sockets: [Int32] = []
         defer { sockets.forEach { close($0) } }
         var ports: [Int] = []
-        for _ in 0..<count {
+        var attempts = 0
+        while ports.count < count {
+            attempts += 1
+            guard attempts <= count + 1000 else { throw FreePortError() }
             #if canImport(Glibc)
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             #else
@@ -30,7 +45,15 @@ public enum FreePort {
                 }
             }
             guard bound else { throw FreePortError() }
-            ports.append(Int(UInt16(bigEndian: address.sin_port)))
+            let port = Int(UInt16(bigEndian: address.sin_port))
+            // The socket stays bound either way, so the kernel offers another port next time round.
+            let fresh = recent.withLock { recent in
+                guard recent.ports.insert(port).inserted else { return false }
+                recent.order.append(port)
+                if recent.order.count > remembered { recent.ports.remove(recent.order.removeFirst()) }
+                return true
+            }
+            if fresh { ports.append(port) }
         }
         return ports
     }

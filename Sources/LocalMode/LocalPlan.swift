@@ -85,7 +85,6 @@ public struct LocalPlan: Sendable {
             for spelling in key.spellings { annotations.removeValue(forKey: spelling) }
             annotations[key.name] = String(field)
         }
-        if AnnotationKeys.minScale.lookup(in: annotations) == nil { annotations[AnnotationKeys.minScale.name] = "1" }
         let concurrency = component.containerConcurrency ?? 0
         let policy: TargetPolicy
         do {

@@ -108,9 +108,6 @@ public final class LocalProcessDriver: ReplicaDriver, Service {
         try Task.checkCancellation()
     }
 
-    /// The current view of every target.
-    public var states: [TargetState] { shared.withLockedValue { $0.published } }
-
     // MARK: The supervisor loop
 
     public func run() async throws {
@@ -121,7 +118,7 @@ public final class LocalProcessDriver: ReplicaDriver, Service {
             while !Task.isShuttingDownGracefully, !Task.isCancelled, !shared.withLockedValue({ $0.stopping }) {
                 let desired = shared.withLockedValue { $0.desired }
                 await supervisor.reconcile(desired: desired, group: group)
-                publish(supervisor.states(desired: desired))
+                publish(supervisor.states)
                 await sleepOrWake(.milliseconds(supervisor.hasPendingWork ? 25 : 100))
             }
         } onGracefulShutdown: { [shared] in

@@ -40,11 +40,8 @@ public struct RoutesFile: Service {
         try? await gracefulShutdown()
     }
 
+    /// Atomically (a temporary file renamed over the old one), so the activator never reads half a file.
     private func write(_ config: RoutingConfig) throws {
-        let temporary = path + ".tmp"
-        try config.fileText.write(toFile: temporary, atomically: false, encoding: .utf8)
-        guard rename(temporary, path) == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-        }
+        try config.fileText.write(toFile: path, atomically: true, encoding: .utf8)
     }
 }

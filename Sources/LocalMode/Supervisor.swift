@@ -73,10 +73,9 @@ final class Supervisor {
         records.contains { !$0.leaving.isEmpty || $0.live.contains { !$0.ready } }
     }
 
-    func states(desired: [String: Int]) -> [TargetState] {
+    var states: [TargetState] {
         records.map { record in
-            TargetState(name: record.spec.name, requested: desired[record.spec.name] ?? 0,
-                        endpoints: record.live.map(\.endpoint), ready: record.live.filter(\.ready).map(\.endpoint),
+            TargetState(name: record.spec.name, endpoints: record.live.map(\.endpoint), ready: record.live.filter(\.ready).map(\.endpoint),
                         failure: record.failure)
         }
     }
@@ -99,7 +98,7 @@ final class Supervisor {
             records[index].leaving += records[index].live
             records[index].live = []
         }
-        publish(states(desired: [:]))
+        publish(states)
         while records.contains(where: { !$0.leaving.isEmpty }) {
             for index in records.indices { advanceStops(&records[index]) }
             if Task.isCancelled {

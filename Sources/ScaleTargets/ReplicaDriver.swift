@@ -6,8 +6,6 @@ import ActivatorCore
 /// autoscaler nor the activator can tell which one they run on.
 public struct TargetState: Sendable, Equatable {
     public var name: String
-    /// Replicas asked for.
-    public var requested: Int
     /// Every replica that is running, ready or not: the activator probes them itself.
     public var endpoints: [EndpointAddress]
     /// Replicas whose readiness check passed.
@@ -15,10 +13,8 @@ public struct TargetState: Sendable, Equatable {
     /// Why the target cannot come up (a crash loop), while that lasts.
     public var failure: String?
 
-    public init(name: String, requested: Int = 0, endpoints: [EndpointAddress] = [], ready: [EndpointAddress] = [],
-                failure: String? = nil) {
+    public init(name: String, endpoints: [EndpointAddress] = [], ready: [EndpointAddress] = [], failure: String? = nil) {
         self.name = name
-        self.requested = requested
         self.endpoints = endpoints
         self.ready = ready
         self.failure = failure

@@ -79,25 +79,22 @@ struct ClusterOptions: ParsableArguments {
     func setUp(file: String, logToFile: Bool) throws -> Setup {
         let logDirectory = self.logDirectory ?? (NSTemporaryDirectory() as NSString).appendingPathComponent("thaw-up-\(getpid())")
         try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
-        let level = logging.level
         var events: EventLog?
+        var logger: Logger
         if logToFile {
             let log = EventLog(path: logDirectory + "/thaw.log")
             events = log
+            let level = logging.level
             LoggingSystem.bootstrap { label in
                 var handler = log.handler(label: label)
                 handler.logLevel = level
                 return handler
             }
+            logger = Logger(label: "thaw")
+            logger.logLevel = level
         } else {
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
+            logger = logging.standardErrorLogger(label: "thaw")
         }
-        var logger = Logger(label: "thaw")
-        logger.logLevel = level
 
         let services: MLServiceFile
         do {

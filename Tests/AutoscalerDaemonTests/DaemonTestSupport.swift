@@ -104,6 +104,5 @@ struct LoopFixture {
 /// A target state with `running` endpoints of which the first `ready` are ready.
 func targetState(_ name: String, running: Int, ready: Int, failure: String? = nil) -> TargetState {
     let endpoints = (0..<running).map { EndpointAddress(host: "10.0.0.\($0 + 1)", port: 8080) }
-    return TargetState(name: name, requested: running, endpoints: endpoints, ready: Array(endpoints.prefix(ready)),
-                       failure: failure)
+    return TargetState(name: name, endpoints: endpoints, ready: Array(endpoints.prefix(ready)), failure: failure)
 }

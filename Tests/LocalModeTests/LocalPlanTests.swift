@@ -93,7 +93,7 @@ struct LocalPlanTests {
         let plan = try plan()
         let endpoint = try #require(EndpointAddress("127.0.0.1:9001"))
         let routes = DriverRoutes.routes(plan.routes, with: [
-            .init(name: "shop-a", requested: 1, endpoints: [endpoint], ready: [endpoint]),
+            .init(name: "shop-a", endpoints: [endpoint], ready: [endpoint]),
             .init(name: "shop-b", failure: "crash-looping"),
         ])
         #expect(routes.targets.first { $0.name == "shop-a" }?.endpoints == [endpoint])
