@@ -70,7 +70,7 @@ public struct Activator: Service {
 
     public func run() async throws {
         let reporter = AutoscalerReporter(url: options.autoscaler, role: options.role, eventLoopGroup: group, metrics: metrics, logger: logger)
-        let directory = RouteDirectory(metrics: metrics, pokes: reporter)
+        let directory = RouteDirectory(metrics: metrics, pokes: options.role == .activator ? reporter : nil)
         directory.apply(source.initial)
         let draining = Draining(false)
         let pools = try await UpstreamPools.make(group: group, connectTimeout: options.connectTimeout)

@@ -23,14 +23,12 @@ final class AutoscalerReporter: PokeSink, Sendable {
     /// Who the reports say measured them, and whether idle seconds are reported too.
     private let source: String
     private let reportIdle: Bool
-    /// A sidecar never pokes: its replica exists, and the activator in front pokes for it.
-    private let sendsPokes: Bool
 
     init(url: AutoscalerURL?, role: ProxyRole, eventLoopGroup: any EventLoopGroup, metrics: ActivatorMetrics, logger: Logger) {
         self.url = url
         switch role {
-        case .activator: (source, reportIdle, sendsPokes) = ("activator", false, true)
-        case .sidecar(let replica): (source, reportIdle, sendsPokes) = (replica, true, false)
+        case .activator: (source, reportIdle) = ("activator", false)
+        case .sidecar(let replica): (source, reportIdle) = (replica, true)
         }
         self.eventLoopGroup = eventLoopGroup
         self.metrics = metrics
@@ -39,7 +37,6 @@ final class AutoscalerReporter: PokeSink, Sendable {
     }
 
     func poke(_ poke: Poke) {
-        guard sendsPokes else { return }
         pokeContinuation.yield(poke)
     }
 

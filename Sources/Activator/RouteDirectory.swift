@@ -17,9 +17,9 @@ final class RouteDirectory: Sendable {
     /// Bumped on every change, so readers can keep a copy and refresh it only when it moved.
     private let version = Atomic<UInt64>(1)
     private let metrics: ActivatorMetrics
-    private let pokes: any PokeSink
+    private let pokes: (any PokeSink)?
 
-    init(metrics: ActivatorMetrics, pokes: any PokeSink) {
+    init(metrics: ActivatorMetrics, pokes: (any PokeSink)?) {
         self.metrics = metrics
         self.pokes = pokes
     }

@@ -35,9 +35,10 @@ final class TargetRuntime: Sendable {
     private let state: Mutex<State>
     private let timeoutNanoseconds: Synchronization.Atomic<Int64>
     let metrics: TargetMetrics
-    private let pokes: PokeSink
+    /// Nil in a sidecar: its replica exists, and the activator in front pokes for it.
+    private let pokes: (any PokeSink)?
 
-    init(config: TargetConfig, metrics: TargetMetrics, pokes: PokeSink) {
+    init(config: TargetConfig, metrics: TargetMetrics, pokes: (any PokeSink)?) {
         name = config.name
         self.metrics = metrics
         self.pokes = pokes
@@ -64,10 +65,7 @@ final class TargetRuntime: Sendable {
             let admission = state.balancer.admit(waiter(), now: Clock.monotonicSeconds())
             return (admission, state.balancer.queueLength)
         }
-        if case .queued(_, true) = admission {
-            pokes.poke(Poke(target: name, source: "activator", queueLength: queueLength))
-        }
-        return admission
+        return forwardingPoke(admission) { queueLength }
     }
 
     func release(_ endpoint: EndpointAddress) {
@@ -81,9 +79,16 @@ final class TargetRuntime: Sendable {
             state.probedReady.remove(endpoint)
             return state.balancer.reroute(waiter, from: endpoint, now: Clock.monotonicSeconds())
         }
-        if case .queued(_, true) = admission {
-            pokes.poke(Poke(target: name, source: "activator", queueLength: state.withLock { $0.balancer.queueLength }))
-        }
+        return forwardingPoke(admission) { state.withLock { $0.balancer.queueLength } }
+    }
+
+    /// Sends the poke the balancer asks for; with nowhere to send it, the admission says no poke
+    /// happened, so nothing counts one.
+    private func forwardingPoke(_ admission: TargetBalancer<WaitingRequest>.Admission,
+                                queueLength: () -> Int) -> TargetBalancer<WaitingRequest>.Admission {
+        guard case .queued(let ticket, true) = admission else { return admission }
+        guard let pokes else { return .queued(ticket: ticket, poke: false) }
+        pokes.poke(Poke(target: name, source: "activator", queueLength: queueLength()))
         return admission
     }
 

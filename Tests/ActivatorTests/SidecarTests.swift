@@ -186,6 +186,25 @@ final class SidecarProcess: Sendable {
         #expect(try await model.stats()["requests"] == Double(proxied + direct))
     }
 
+    @Test func aRequestWaitingForTheModelServerPokesNoOne() async throws {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-queue-pokes-\(UUID().uuidString).jsonl").path
+        let readyFile = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-model-ready-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: readyFile) }
+        let autoscaler = try await Backend.start(name: "autoscaler", arguments: ["--record", log])
+        let model = try await Backend.start(name: "model", arguments: ["--ready-file", readyFile.path])
+        let sidecar = try await SidecarProcess(target: "loading", replica: "loading-1", upstream: model,
+                                               arguments: ["--autoscaler-url", "http://\(autoscaler.address)"])
+        // The model server is still loading: the request waits in the sidecar, which is where an
+        // activator would poke. A sidecar's replica exists, so it must not.
+        async let waiting = sidecar.request("/")
+        try await Self.waitFor("the request to wait") { try await sidecar.status()["queueLength"] as? Int == 1 }
+        try Data().write(to: readyFile)
+        #expect(try await waiting.status == 200, "answered once the model server is ready")
+        let metrics = try await sidecar.admin("/metrics").body
+        #expect(metrics.contains(#"thaw_queue_pokes_total{target="loading"} 0"#), "no poke counted; metrics:\n\(metrics)")
+        #expect(!((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("/v1/poke"), "no poke sent")
+    }
+
     @Test func metricsCountAnsweredRequestsByCode() async throws {
         let model = try await Backend.start(name: "model")
         let sidecar = try await SidecarProcess(target: "metered", replica: "metered-1", upstream: model)
