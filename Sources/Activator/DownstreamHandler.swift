@@ -207,15 +207,8 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         closeAfterResponse = !Self.connectionContinues(after: head)
         armTimer(for: now + timeout, context: context)
         let eventLoop = context.eventLoop
-        let admission = target.admit { self.waiter(for: request, on: eventLoop) }
-        if isSidecar, head.headers.contains(name: ProxyHeaders.proxiedBy) {
-            // Counted like the balancer counts requests: only those it took in, not those it refused.
-            if case .rejected = admission {} else {
-                request.proxied = true
-                target.proxiedStarted()
-            }
-        }
-        admit(request, admission)
+        request.proxied = isSidecar && head.headers.contains(name: ProxyHeaders.proxiedBy)
+        admit(request, target.admit(proxied: request.proxied) { self.waiter(for: request, on: eventLoop) })
     }
 
     /// One timer per connection, not per request: it is re-armed only when it would fire too late,
@@ -263,16 +256,12 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     /// A queued request was given an endpoint (or turned away) by another thread.
     private func dispatched(_ request: ProxiedRequest, _ result: Result<EndpointAddress, Rejection>) {
         guard request === self.request, !request.finished else {
-            if case .success(let endpoint) = result { request.target.release(endpoint) }
-            if !request.finished, request.proxied {
-                request.finished = true
-                request.target.proxiedFinished()
-            }
+            if case .success(let endpoint) = result { request.target.release(endpoint, proxied: request.proxied) }
             return
         }
         request.ticket = nil
         if request.expired {
-            if case .success(let endpoint) = result { request.target.release(endpoint) }
+            if case .success(let endpoint) = result { request.target.release(endpoint, proxied: request.proxied) }
             fail(request, .timedOut(target: request.target.name, seconds: Double(request.timeout.nanoseconds) / 1e9, queued: true),
                  releasing: nil)
             return
@@ -310,7 +299,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                 request.target.metrics.retries.increment()
                 request.endpoint = nil
                 let eventLoop = context?.eventLoop ?? pool.eventLoop
-                admit(request, request.target.reroute(waiter(for: request, on: eventLoop), from: endpoint))
+                admit(request, request.target.reroute(waiter(for: request, on: eventLoop), proxied: request.proxied, from: endpoint))
             }
         }
     }
@@ -495,8 +484,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private func complete(_ request: ProxiedRequest, status: Int?, releasing endpoint: EndpointAddress? = nil) {
         guard !request.finished else { return }
         request.finished = true
-        if request.proxied { request.target.proxiedFinished() }
-        if let endpoint = endpoint ?? request.endpoint { request.target.release(endpoint) }
+        if let endpoint = endpoint ?? request.endpoint { request.target.release(endpoint, proxied: request.proxied) }
         request.endpoint = nil
         let seconds = Double((NIODeadline.now() - request.arrival).nanoseconds) / 1e9
         let code = status ?? 0
@@ -561,7 +549,6 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         if let ticket = request.ticket, request.target.cancel(ticket: ticket) != nil {
             request.ticket = nil
             request.finished = true
-            if request.proxied { request.target.proxiedFinished() }
             request.target.metrics.finished(status: 499, seconds: Double((NIODeadline.now() - request.arrival).nanoseconds) / 1e9)
         } else if request.ticket == nil {
             request.upstream?.close()

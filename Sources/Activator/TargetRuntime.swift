@@ -26,9 +26,6 @@ final class TargetRuntime: Sendable {
         var probing: Set<EndpointAddress> = []
         /// Set when the routing table no longer has this target.
         var removed = false
-        /// Requests that came through an activator (measured by a sidecar only), so the autoscaler
-        /// can subtract what the activator already reported.
-        var proxied: ConcurrencyMeter
     }
 
     let name: String
@@ -47,8 +44,7 @@ final class TargetRuntime: Sendable {
                                                       queueLimit: config.queueLimit, now: now)
         _ = balancer.setFailure(config.failure, now: now)
         timeoutNanoseconds = Synchronization.Atomic(Self.nanoseconds(config.timeoutSeconds))
-        state = Mutex(State(balancer: balancer, readinessPath: config.readinessPath, configured: config.endpoints,
-                            proxied: ConcurrencyMeter(now: now)))
+        state = Mutex(State(balancer: balancer, readinessPath: config.readinessPath, configured: config.endpoints))
     }
 
     private static func nanoseconds(_ seconds: Double) -> Int64 { Int64(seconds * 1e9) }
@@ -57,27 +53,28 @@ final class TargetRuntime: Sendable {
     var timeout: TimeAmount { .nanoseconds(timeoutNanoseconds.load(ordering: .relaxed)) }
 
     /// Asks for an endpoint for a new request; pokes the autoscaler when the balancer says so.
-    func admit(_ waiter: () -> WaitingRequest) -> TargetBalancer<WaitingRequest>.Admission {
+    /// `proxied`: an activator forwarded it (a sidecar counts those apart).
+    func admit(proxied: Bool, _ waiter: () -> WaitingRequest) -> TargetBalancer<WaitingRequest>.Admission {
         let (admission, queueLength) = state.withLock { state -> (TargetBalancer<WaitingRequest>.Admission, Int) in
             if state.removed {
                 return (.rejected(.targetFailed(target: name, reason: "it was removed from the routing table")), 0)
             }
-            let admission = state.balancer.admit(waiter(), now: Clock.monotonicSeconds())
+            let admission = state.balancer.admit(waiter(), proxied: proxied, now: Clock.monotonicSeconds())
             return (admission, state.balancer.queueLength)
         }
         return forwardingPoke(admission) { queueLength }
     }
 
-    func release(_ endpoint: EndpointAddress) {
-        let dispatches = state.withLock { $0.balancer.release(endpoint, now: Clock.monotonicSeconds()) }
+    func release(_ endpoint: EndpointAddress, proxied: Bool) {
+        let dispatches = state.withLock { $0.balancer.release(endpoint, proxied: proxied, now: Clock.monotonicSeconds()) }
         run(dispatches)
     }
 
     /// The request could not reach `endpoint`: stop routing there until a probe passes again.
-    func reroute(_ waiter: WaitingRequest, from endpoint: EndpointAddress) -> TargetBalancer<WaitingRequest>.Admission {
+    func reroute(_ waiter: WaitingRequest, proxied: Bool, from endpoint: EndpointAddress) -> TargetBalancer<WaitingRequest>.Admission {
         let admission = state.withLock { state in
             state.probedReady.remove(endpoint)
-            return state.balancer.reroute(waiter, from: endpoint, now: Clock.monotonicSeconds())
+            return state.balancer.reroute(waiter, proxied: proxied, from: endpoint, now: Clock.monotonicSeconds())
         }
         return forwardingPoke(admission) { state.withLock { $0.balancer.queueLength } }
     }
@@ -90,15 +87,6 @@ final class TargetRuntime: Sendable {
         guard let pokes else { return .queued(ticket: ticket, poke: false) }
         pokes.poke(Poke(target: name, source: "activator", queueLength: queueLength()))
         return admission
-    }
-
-    /// A request that an activator forwarded started or finished (counted by sidecars).
-    func proxiedStarted() {
-        state.withLock { $0.proxied.started(proxied: true, at: Clock.monotonicSeconds()) }
-    }
-
-    func proxiedFinished() {
-        state.withLock { $0.proxied.finished(proxied: true, at: Clock.monotonicSeconds()) }
     }
 
     /// True when some endpoint passed its probe and has not failed since.
@@ -194,15 +182,14 @@ final class TargetRuntime: Sendable {
     /// and `whenIdle` is false. (A sidecar reports idle seconds too: they are what lets the
     /// autoscaler tell "no traffic" from "no data".)
     func report(wallClock: Double, source: String, whenIdle: Bool) -> StatReport? {
-        let (period, proxied, queueLength) = state.withLock { state in
-            let now = Clock.monotonicSeconds()
-            return (state.balancer.report(now: now), state.proxied.report(at: now), state.balancer.queueLength)
+        let (period, queueLength) = state.withLock { state in
+            (state.balancer.report(now: Clock.monotonicSeconds()), state.balancer.queueLength)
         }
         guard whenIdle || !period.isIdle || queueLength > 0 else { return nil }
         return StatReport(target: name, source: source, timestamp: wallClock,
                           averageConcurrency: period.averageConcurrency, requestCount: Double(period.requestCount),
-                          queueLength: queueLength, averageProxiedConcurrency: proxied.averageProxiedConcurrency,
-                          proxiedRequestCount: Double(proxied.proxiedRequestCount))
+                          queueLength: queueLength, averageProxiedConcurrency: period.averageProxiedConcurrency,
+                          proxiedRequestCount: Double(period.proxiedRequestCount))
     }
 
     private func run(_ dispatches: [TargetBalancer<WaitingRequest>.Dispatch]) {

@@ -35,6 +35,7 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
     private struct Queued: Sendable {
         var ticket: UInt64
         var waiter: Waiter
+        var proxied: Bool
     }
 
     public let name: String
@@ -67,10 +68,12 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
     public func inFlight(at endpoint: EndpointAddress) -> Int { slots[endpoint]?.inFlight ?? 0 }
 
     /// Asks for an endpoint for a new request. The waiter is only made if the request has to wait,
-    /// so the common path allocates nothing for it.
-    public mutating func admit(_ waiter: @autoclosure () -> Waiter, now: Double) -> Admission {
+    /// so the common path allocates nothing for it. `proxied` marks a request an activator
+    /// forwarded (a sidecar reports those apart, so the autoscaler does not count them twice); the
+    /// same flag must come back with `release` and `reroute`.
+    public mutating func admit(_ waiter: @autoclosure () -> Waiter, proxied: Bool = false, now: Double) -> Admission {
         if queue.isEmpty, let endpoint = pickEndpoint() {
-            meter.started(at: now)
+            meter.started(proxied: proxied, at: now)
             slots[endpoint, default: Slot()].inFlight += 1
             return .forward(endpoint)
         }
@@ -80,13 +83,13 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
         guard queue.count < queueLimit else {
             return .rejected(.queueFull(target: name, limit: queueLimit))
         }
-        meter.started(at: now)
-        return enqueue(waiter(), front: false, now: now)
+        meter.started(proxied: proxied, at: now)
+        return enqueue(waiter(), proxied: proxied, front: false, now: now)
     }
 
-    private mutating func enqueue(_ waiter: Waiter, front: Bool, now: Double) -> Admission {
+    private mutating func enqueue(_ waiter: Waiter, proxied: Bool, front: Bool, now: Double) -> Admission {
         nextTicket += 1
-        let entry = Queued(ticket: nextTicket, waiter: waiter)
+        let entry = Queued(ticket: nextTicket, waiter: waiter, proxied: proxied)
         let wasEmpty = queue.isEmpty
         if front { queue.prepend(entry) } else { queue.append(entry) }
         var poke = false
@@ -98,8 +101,8 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
     }
 
     /// A forwarded request is done (answered, failed or cut off): frees its slot and hands it to the next waiter.
-    public mutating func release(_ endpoint: EndpointAddress, now: Double) -> [Dispatch] {
-        meter.finished(at: now)
+    public mutating func release(_ endpoint: EndpointAddress, proxied: Bool = false, now: Double) -> [Dispatch] {
+        meter.finished(proxied: proxied, at: now)
         if var slot = slots[endpoint] {
             slot.inFlight = max(0, slot.inFlight - 1)
             slots[endpoint] = slot.inFlight == 0 && !ready.contains(endpoint) ? nil : slot
@@ -110,7 +113,7 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
     /// A forwarded request could not reach `endpoint` before sending it a byte (connection refused or
     /// reset): the endpoint stops getting traffic until it is probed ready again, and the request is
     /// given another endpoint or goes back to the front of the queue.
-    public mutating func reroute(_ waiter: Waiter, from endpoint: EndpointAddress, now: Double) -> Admission {
+    public mutating func reroute(_ waiter: Waiter, proxied: Bool = false, from endpoint: EndpointAddress, now: Double) -> Admission {
         if var slot = slots[endpoint] {
             slot.inFlight = max(0, slot.inFlight - 1)
             slots[endpoint] = slot
@@ -122,18 +125,19 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
             return .forward(next)
         }
         if ready.isEmpty, let failure {
-            meter.finished(at: now)
+            meter.finished(proxied: proxied, at: now)
             return .rejected(.targetFailed(target: name, reason: failure))
         }
-        return enqueue(waiter, front: true, now: now)
+        return enqueue(waiter, proxied: proxied, front: true, now: now)
     }
 
     /// Takes a queued request out (its timeout fired, or its client went away). Nil when it was
     /// already given an endpoint, in which case the caller must `release` that endpoint itself.
     public mutating func cancel(ticket: UInt64, now: Double) -> Waiter? {
         guard let index = queue.firstIndex(where: { $0.ticket == ticket }) else { return nil }
-        meter.finished(at: now)
-        return queue.remove(at: index).waiter
+        let entry = queue.remove(at: index)
+        meter.finished(proxied: entry.proxied, at: now)
+        return entry.waiter
     }
 
     /// The endpoints that passed their readiness probe now. In-flight counts of endpoints that stay are kept.
@@ -156,16 +160,13 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
     public mutating func setFailure(_ reason: String?, now: Double) -> [Waiter] {
         failure = reason
         guard reason != nil, ready.isEmpty else { return [] }
-        let waiters = queue.map(\.waiter)
-        for _ in queue { meter.finished(at: now) }
-        queue.removeAll()
-        return waiters
+        return removeAllWaiting(now: now)
     }
 
     /// Hands every waiting request back (shutdown past its drain deadline).
     public mutating func removeAllWaiting(now: Double) -> [Waiter] {
         let waiters = queue.map(\.waiter)
-        for _ in queue { meter.finished(at: now) }
+        for entry in queue { meter.finished(proxied: entry.proxied, at: now) }
         queue.removeAll()
         return waiters
     }

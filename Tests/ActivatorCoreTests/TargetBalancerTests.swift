@@ -55,6 +55,24 @@ private func pairs(_ dispatches: [Balancer.Dispatch]) -> [String] {
         #expect(abs(balancer.inFlight(at: a) - balancer.inFlight(at: b)) <= 1)
     }
 
+    @Test func proxiedRequestsAreMeasuredApartWhicheverWayTheyEnd() throws {
+        var balancer = Balancer(name: "t", capacity: 1, queueLimit: 10, now: 0)
+        _ = balancer.setReady([a])
+        let forwarded = try #require(balancer.admit("p1", proxied: true, now: 0).forwarded)   // in flight 0–2 s
+        let queued = try #require(balancer.admit("p2", proxied: true, now: 0).ticket)         // waits 0–1 s, then leaves
+        _ = balancer.admit("d1", now: 0)                                                        // direct, waits 0–2 s
+        #expect(balancer.cancel(ticket: queued, now: 1) == "p2")
+        _ = balancer.release(forwarded, proxied: true, now: 2)
+        let period = balancer.report(now: 2)
+        #expect(period.requestCount == 3)
+        #expect(period.proxiedRequestCount == 2)
+        #expect(period.averageProxiedConcurrency == 1.5, "(2 s + 1 s) of proxied requests over 2 s")
+        // The direct one got the endpoint after p1 and finishes: nothing proxied is left in flight.
+        _ = balancer.release(a, now: 3)
+        let next = balancer.report(now: 4)
+        #expect(next.averageProxiedConcurrency == 0)
+    }
+
     @Test func picksTheIdleEndpointAmongBusyOnes() throws {
         var balancer = Balancer(name: "t", capacity: 0, queueLimit: 10, now: 0)
         _ = balancer.setReady([a, b, c])
