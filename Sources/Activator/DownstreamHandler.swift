@@ -312,7 +312,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         if context.channel.isWritable { upstream.resumeReads() } else { upstream.pauseReads() }
         let expectsContinue = request.head.headers[canonicalForm: "expect"].contains { $0.lowercased() == "100-continue" }
         upstream.expectResponse(toHEAD: request.head.method == .HEAD)
-        upstream.write(RequestWriter.head(request.head, clientIP: clientIP))
+        upstream.write(request.writer.head(request.head, clientIP: clientIP))
         for part in request.held {
             switch part {
             case .body(let body): request.writer.body(body, into: upstream.write)
@@ -610,12 +610,13 @@ final class ProxiedRequest {
         self.timeout = timeout
         self.deadline = arrival + timeout
         writer = RequestWriter(for: head)
-        hasBody = writer.chunked || (head.headers.first(name: "content-length").map { $0 != "0" } ?? false)
     }
 
     /// The request carries a body (chunked, or a Content-Length above 0); such a request is never
-    /// sent to a replica twice.
-    let hasBody: Bool
+    /// sent to a replica twice. Read only when a forward fails, so not worked out per request.
+    var hasBody: Bool {
+        writer.chunked || (head.headers.first(name: "content-length").map { $0 != "0" } ?? false)
+    }
 
     enum HeldPart {
         case body(ByteBuffer)

@@ -13,10 +13,14 @@ struct RequestWriter {
     /// sidecar answer its request as a readiness probe.
     private static let dropped: Set<String> = HopByHop.nameStrings.union(["expect", ProxyHeaders.probe.lowercased()])
     private static let proxiedBy = ProxyHeaders.proxiedBy.lowercased()
-    /// Lengths of every name the loop below treats specially, so most headers skip lowercasing.
-    private static let specialLengths: Set<Int> = Set((dropped.union([
-        "forwarded", "x-forwarded-for", "x-forwarded-proto", "content-length", "transfer-encoding", proxiedBy,
-    ])).map(\.utf8.count))
+    private static let proxiedByLine = "\(proxiedBy): \(ProxyHeaders.activator)\r\n"
+    /// Indexed by name length: true for the lengths of every name the loop below treats specially,
+    /// so most headers skip lowercasing with one array read.
+    private static let specialLength: [Bool] = {
+        let lengths = dropped.union(["forwarded", "x-forwarded-for", "x-forwarded-proto", "content-length", "transfer-encoding", proxiedBy])
+            .map(\.utf8.count)
+        return (0...lengths.max()!).map(lengths.contains)
+    }()
 
     /// True when the body goes on in chunked framing (the client sent it so).
     let chunked: Bool
@@ -32,9 +36,10 @@ struct RequestWriter {
         head.headers.contains(name: "transfer-encoding")
     }
 
-    /// The head as the replica receives it. An HTTP/1.0 client's request goes on as HTTP/1.0, so the
-    /// replica never answers it with a chunked body the client could not read.
-    static func head(_ head: HTTPRequestHead, clientIP: String?) -> ByteBuffer {
+    /// The head (the one this writer was made for) as the replica receives it. An HTTP/1.0 client's
+    /// request goes on as HTTP/1.0, so the replica never answers it with a chunked body the client
+    /// could not read.
+    func head(_ head: HTTPRequestHead, clientIP: String?) -> ByteBuffer {
         var out = ByteBuffer()
         out.reserveCapacity(512)
         out.writeString(head.method.rawValue)
@@ -51,7 +56,6 @@ struct RequestWriter {
         var forwardedFor: String?
         var forwarded: String?
         var hasProto = false
-        let chunked = isChunked(head)
         if chunked {
             // The codings as the client sent them (e.g. `gzip, chunked`): only the chunking is redone.
             out.writeStaticString("transfer-encoding: ")
@@ -59,7 +63,8 @@ struct RequestWriter {
             out.writeStaticString("\r\n")
         }
         for (name, value) in head.headers {
-            if Self.specialLengths.contains(name.utf8.count) {
+            let length = name.utf8.count
+            if length < Self.specialLength.count, Self.specialLength[length] {
                 switch name.lowercased() {
                 case let lower where Self.dropped.contains(lower) || lower == Self.proxiedBy:
                     continue
@@ -114,10 +119,7 @@ struct RequestWriter {
             if let forwarded { out.writeString("forwarded: \(forwarded)\r\n") }
         }
         if !hasProto { out.writeStaticString("x-forwarded-proto: http\r\n") }
-        out.writeString(ProxyHeaders.proxiedBy.lowercased())
-        out.writeStaticString(": ")
-        out.writeString(ProxyHeaders.activator)
-        out.writeStaticString("\r\n")
+        out.writeString(Self.proxiedByLine)
         // HTTP/1.0 closes by default: this hop asks for keep-alive itself.
         if head.version == .http1_0, head.isKeepAlive { out.writeStaticString("connection: keep-alive\r\n") }
         out.writeStaticString("\r\n")
