@@ -72,6 +72,7 @@ let package = Package(
         ]),
         // Flag checks shared by every executable.
         .target(name: "CommandOptions", dependencies: [
+            "ControlHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -82,7 +82,7 @@ public struct Activator: Service {
                                                         pools: pools, draining: draining)))
         }
         let admin = try await ControlServer.bind(host: options.host, port: options.adminPort, group: group) { [metrics] request in
-            Self.adminReply(request.head, directory: directory, metrics: metrics, draining: draining.withLockedValue { $0 }, role: options.role)
+            Self.adminReply(request, directory: directory, metrics: metrics, draining: draining.withLockedValue { $0 }, role: options.role)
         }
         let bound = Bound(proxy: proxy.localAddress!, admin: admin.localAddress!,
                           hostPorts: Dictionary(extra.map { ($0.0.host, $0.1.localAddress!) }, uniquingKeysWith: { first, _ in first }))
@@ -152,20 +152,20 @@ public struct Activator: Service {
         logger.warning("drain deadline passed with requests still open")
     }
 
-    static func adminReply(_ head: HTTPRequestHead, directory: RouteDirectory, metrics: ActivatorMetrics, draining: Bool,
+    static func adminReply(_ request: ControlServer.Request, directory: RouteDirectory, metrics: ActivatorMetrics, draining: Bool,
                            role: ProxyRole = .activator) -> ControlServer.Reply {
-        switch head.uri.split(separator: "?").first.map(String.init) ?? "" {
+        switch request.path {
         case "/metrics":
             metrics.refresh(directory.targets)
             return .init(status: .ok, contentType: "text/plain; version=0.0.4", body: metrics.registry.emitToString())
         case "/healthz":
-            return .init(status: .ok, contentType: "text/plain", body: "ok\n")
+            return .text("ok")
         case "/readyz":
-            if draining { return .init(status: .serviceUnavailable, contentType: "text/plain", body: "draining\n") }
+            if draining { return .text("draining", status: .serviceUnavailable) }
             if case .sidecar = role, !directory.targets.contains(where: \.hasReadyEndpoint) {
-                return .init(status: .serviceUnavailable, contentType: "text/plain", body: "the model server is not ready yet\n")
+                return .text("the model server is not ready yet", status: .serviceUnavailable)
             }
-            return .init(status: .ok, contentType: "text/plain", body: "ready\n")
+            return .text("ready")
         case "/status":
             let targets = directory.targets.map(\.snapshot)
             let encoder = JSONEncoder()
@@ -173,8 +173,7 @@ public struct Activator: Service {
             let body = (try? encoder.encode(["targets": targets])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
             return .init(status: .ok, contentType: "application/json", body: body + "\n")
         default:
-            return .init(status: .notFound, contentType: "text/plain",
-                         body: "not found: the admin port serves /metrics, /healthz, /readyz and /status\n")
+            return .text("not found: the admin port serves /metrics, /healthz, /readyz and /status", status: .notFound)
         }
     }
 }

@@ -82,9 +82,7 @@ struct ThawActivator: AsyncParsableCommand {
         try FlagCheck.port(adminPort, flag: "--admin-port")
         try FlagCheck.drainSeconds(drainSeconds)
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be from 1 to 256, got \(threads)") }
-        if let autoscalerURL, AutoscalerURL(autoscalerURL) == nil {
-            throw ValidationError("--autoscaler-url must look like http://HOST:PORT[/PREFIX], got \"\(autoscalerURL)\"")
-        }
+        try FlagCheck.autoscalerURL(autoscalerURL)
         if parsedHostPorts.count != hostPorts.count {
             throw ValidationError("--host-port must be PORT=HOST with a port from 1 to 65535, e.g. 8081=digits.thaw.local; got \(hostPorts)")
         }
@@ -104,7 +102,7 @@ struct ThawActivator: AsyncParsableCommand {
         options.host = host
         options.port = port
         options.adminPort = adminPort
-        options.autoscaler = autoscalerURL.flatMap(AutoscalerURL.init)
+        options.autoscaler = try FlagCheck.autoscalerURL(autoscalerURL)
         options.drainDeadline = .milliseconds(Int64(drainSeconds * 1000))
         options.hostPorts = parsedHostPorts
         let group = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) } ?? MultiThreadedEventLoopGroup.singleton

@@ -32,9 +32,7 @@ struct Run: AsyncParsableCommand {
 
     func validate() throws {
         try FlagCheck.port(port)
-        if let autoscaler, AutoscalerURL(autoscaler) == nil {
-            throw ValidationError("--autoscaler must be http://host:port[/prefix], got \"\(autoscaler)\"")
-        }
+        try FlagCheck.autoscalerURL(autoscaler, flag: "--autoscaler")
     }
 
     func run() async throws {
@@ -45,8 +43,8 @@ struct Run: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        var url: AutoscalerURL?
-        if let text = autoscaler ?? config.autoscaler {
+        var url = try FlagCheck.autoscalerURL(autoscaler, flag: "--autoscaler")
+        if url == nil, let text = config.autoscaler {
             guard let parsed = AutoscalerURL(text) else {
                 throw ValidationError("\(file): field \"autoscaler\" must be http://host:port[/prefix], got \"\(text)\"")
             }

@@ -78,9 +78,7 @@ struct ThawQueue: AsyncParsableCommand {
         }
         guard timeoutSeconds > 0 else { throw ValidationError("--timeout-seconds must be above 0, got \(timeoutSeconds)") }
         try FlagCheck.drainSeconds(drainSeconds)
-        if let autoscalerURL, AutoscalerURL(autoscalerURL) == nil {
-            throw ValidationError("--autoscaler-url must look like http://HOST:PORT[/PREFIX], got \"\(autoscalerURL)\"")
-        }
+        try FlagCheck.autoscalerURL(autoscalerURL)
     }
 
     func run() async throws {
@@ -96,7 +94,7 @@ struct ThawQueue: AsyncParsableCommand {
         options.host = host
         options.port = port
         options.adminPort = adminPort
-        options.autoscaler = autoscalerURL.flatMap(AutoscalerURL.init)
+        options.autoscaler = try FlagCheck.autoscalerURL(autoscalerURL)
         options.drainDeadline = .milliseconds(Int64(drainSeconds * 1000))
         options.role = .sidecar(replica: replica)
         options.fixedHost = target
