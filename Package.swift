@@ -184,11 +184,9 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/thaw-collector"),
         .executableTarget(name: "ThawAutoscaler", dependencies: [
-            "CommandOptions",
-            "Activator", "AutoscalerDaemon", "ControlHTTP", "LocalMode", "MLService",
+            "CommandOptions", "LocalMode", "MLService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
-            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/thaw-autoscaler"),
         .testTarget(name: "AutoscalingTests", dependencies: ["Autoscaling"]),

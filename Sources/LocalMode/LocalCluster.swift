@@ -47,6 +47,36 @@ public struct LocalCluster: Sendable {
         public var autoscaler: String
     }
 
+    /// The autoscaler's half of local mode, wired to itself: the plan, the local-process driver
+    /// and the autoscaler daemon. `thaw up` adds an activator in the same process; `thaw-autoscaler`
+    /// runs this half alone and leaves the activator to another process.
+    public struct Scaling: Sendable {
+        public let plan: LocalPlan
+        public let driver: LocalProcessDriver
+        public let autoscaler: Autoscaler
+        /// `host:port` of the autoscaler's intake.
+        public let address: String
+
+        /// - Parameter port: the autoscaler's port; 0 picks a free one.
+        public init(file: MLServiceFile, options: Options, port: Int, logger: Logger) throws {
+            let group = MultiThreadedEventLoopGroup.singleton
+            plan = try LocalPlan(file: file, config: options.config, timeoutSeconds: options.timeoutSeconds) { try FreePort.take(1)[0] }
+            let listenPort = port == 0 ? try FreePort.take(1)[0] : port
+            address = "\(options.host):\(listenPort)"
+            var driverOptions = LocalProcessDriver.Options(
+                queueExecutable: options.binDirectory + "/thaw-queue", autoscalerURL: "http://\(address)",
+                logDirectory: options.logDirectory)
+            driverOptions.drainSeconds = options.drainSeconds
+            driverOptions.extraPath = [options.binDirectory]
+            driver = LocalProcessDriver(targets: plan.targets, options: driverOptions, group: group, logger: logger.labelled("driver"))
+            var autoscalerOptions = Autoscaler.Options()
+            autoscalerOptions.host = options.host
+            autoscalerOptions.port = listenPort
+            autoscaler = Autoscaler(options: autoscalerOptions, targets: plan.scaled, driver: driver, group: group,
+                                    logger: logger.labelled("autoscaler"))
+        }
+    }
+
     public let plan: LocalPlan
     public let addresses: Addresses
     public let driver: LocalProcessDriver
@@ -55,30 +85,17 @@ public struct LocalCluster: Sendable {
 
     public init(file: MLServiceFile, options: Options, logger: Logger) throws {
         let group = MultiThreadedEventLoopGroup.singleton
-        plan = try LocalPlan(file: file, config: options.config, timeoutSeconds: options.timeoutSeconds) { try FreePort.take(1)[0] }
-        let ports = try FreePort.take(2)
+        let scaling = try Scaling(file: file, options: options, port: 0, logger: logger)
+        (plan, driver, autoscaler) = (scaling.plan, scaling.driver, scaling.autoscaler)
+        let adminPort = try FreePort.take(1)[0]
         let mainPort = options.port == 0 ? try FreePort.take(1)[0] : options.port
-        addresses = Addresses(activator: "\(options.host):\(mainPort)", activatorAdmin: "\(options.host):\(ports[0])",
-                              autoscaler: "\(options.host):\(ports[1])")
-
-        var driverOptions = LocalProcessDriver.Options(
-            queueExecutable: options.binDirectory + "/thaw-queue", autoscalerURL: "http://\(addresses.autoscaler)",
-            logDirectory: options.logDirectory)
-        driverOptions.drainSeconds = options.drainSeconds
-        driverOptions.extraPath = [options.binDirectory]
-        driver = LocalProcessDriver(targets: plan.targets, options: driverOptions, group: group,
-                                    logger: logger.labelled("driver"))
-
-        var autoscalerOptions = Autoscaler.Options()
-        autoscalerOptions.host = options.host
-        autoscalerOptions.port = ports[1]
-        autoscaler = Autoscaler(options: autoscalerOptions, targets: plan.scaled, driver: driver, group: group,
-                                logger: logger.labelled("autoscaler"))
+        addresses = Addresses(activator: "\(options.host):\(mainPort)", activatorAdmin: "\(options.host):\(adminPort)",
+                              autoscaler: scaling.address)
 
         var activatorOptions = Activator.Options()
         activatorOptions.host = options.host
         activatorOptions.port = mainPort
-        activatorOptions.adminPort = ports[0]
+        activatorOptions.adminPort = adminPort
         activatorOptions.autoscaler = AutoscalerURL("http://\(addresses.autoscaler)")
         activatorOptions.drainDeadline = .milliseconds(Int64(options.drainSeconds * 1000))
         activatorOptions.hostPorts = plan.hostPorts

@@ -45,7 +45,7 @@ public final class LocalProcessDriver: ReplicaDriver, Service {
         /// Where replica logs go.
         public var logDirectory: String
         /// How long a sidecar may drain on scale-down or shutdown.
-        public var drainSeconds: Double = 30
+        public var drainSeconds: Double = 10
         public var crashLoopThreshold = 3
         public var firstBackoff: Duration = .milliseconds(500)
         public var maxBackoff: Duration = .seconds(20)

@@ -1,13 +1,9 @@
-import Activator
 import ArgumentParser
 import CommandOptions
-import AutoscalerDaemon
-import ControlHTTP
 import Foundation
 import LocalMode
 import Logging
 import MLService
-import NIOPosix
 import ServiceLifecycle
 
 @main
@@ -56,28 +52,19 @@ struct ThawAutoscaler: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.standardErrorLogger(label: "thaw-autoscaler")
 
-        let services: MLServiceFile
-        let plan: LocalPlan
+        let logDirectory = self.logDirectory ?? (NSTemporaryDirectory() as NSString).appendingPathComponent("thaw-autoscaler-\(getpid())")
+        let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+        var options = LocalCluster.Options(binDirectory: binDirectory, logDirectory: logDirectory)
+        options.host = host
+        options.drainSeconds = drainSeconds
+        let scaling: LocalCluster.Scaling
         do {
-            services = try MLServiceFile.load(contentsOf: file)
-            plan = try LocalPlan(file: services, config: LocalCluster.defaultConfig) { try FreePort.take(1)[0] }
+            scaling = try LocalCluster.Scaling(file: try MLServiceFile.load(contentsOf: file), options: options, port: port, logger: logger)
         } catch {
             throw ValidationError("\(error)")
         }
+        let (plan, driver, autoscaler) = (scaling.plan, scaling.driver, scaling.autoscaler)
         for warning in plan.warnings { logger.warning("\(warning)") }
-        let listenPort = port == 0 ? try FreePort.take(1)[0] : port
-        let logDirectory = self.logDirectory ?? (NSTemporaryDirectory() as NSString).appendingPathComponent("thaw-autoscaler-\(getpid())")
-        let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
-
-        var driverOptions = LocalProcessDriver.Options(queueExecutable: binDirectory + "/thaw-queue",
-                                                       autoscalerURL: "http://\(host):\(listenPort)", logDirectory: logDirectory)
-        driverOptions.drainSeconds = drainSeconds
-        driverOptions.extraPath = [binDirectory]
-        let driver = LocalProcessDriver(targets: plan.targets, options: driverOptions, logger: logger)
-        var options = Autoscaler.Options()
-        options.host = host
-        options.port = listenPort
-        let autoscaler = Autoscaler(options: options, targets: plan.scaled, driver: driver, logger: logger)
         let routes = RoutesFile(path: routesFile, routes: plan.routes, driver: driver, logger: logger)
         do {
             try routes.writeInitial()
@@ -86,8 +73,8 @@ struct ThawAutoscaler: AsyncParsableCommand {
         }
 
         let hostPorts = plan.hostPorts.map { "--host-port \($0.port)=\($0.host)" }.joined(separator: " ")
-        print("thaw-autoscaler: http://\(host):\(listenPort); routes in \(routesFile); replica logs in \(logDirectory)")
-        print("run the activator with: thaw-activator --config \(routesFile) --autoscaler-url http://\(host):\(listenPort) \(hostPorts)")
+        print("thaw-autoscaler: http://\(scaling.address); routes in \(routesFile); replica logs in \(logDirectory)")
+        print("run the activator with: thaw-activator --config \(routesFile) --autoscaler-url http://\(scaling.address) \(hostPorts)")
         fflush(nil)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: autoscaler), .init(service: routes, successTerminationBehavior: .ignore), .init(service: driver)],
