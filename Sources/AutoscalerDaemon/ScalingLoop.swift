@@ -70,14 +70,10 @@ public actor ScalingLoop {
                 continue
             }
             metrics.statsReceived.increment()
-            // Reports go into the buckets of the seconds their sender measured, so a backlog replayed after
-            // an outage lands where it belongs rather than in one bucket. A stamp from the future (clock
-            // skew) counts as now; one older than the stable window can no longer matter and is dropped.
-            guard stat.timestamp.isFinite, stat.timestamp >= now.seconds - entry.scaler.spec.stableWindow.secondsValue else {
+            guard let time = Self.reportTime(stat.timestamp, of: entry, now: now) else {
                 metrics.statsRejected.increment()
                 continue
             }
-            let time = Timestamp(seconds: min(stat.timestamp, now.seconds))
             let request = RequestStat(averageConcurrency: stat.averageConcurrency, requestCount: stat.requestCount,
                                       averageProxiedConcurrency: stat.averageProxiedConcurrency,
                                       proxiedRequestCount: stat.proxiedRequestCount)
@@ -104,19 +100,18 @@ public actor ScalingLoop {
                 metrics.statsRejected.increment()
                 continue
             }
-            guard let entry = collectorEntry(value.target, metric: metric, timestamp: value.timestamp, now: now, unknown: &unknown) else {
+            guard let (entry, time) = collectorEntry(value.target, metric: metric, timestamp: value.timestamp, now: now, unknown: &unknown) else {
                 continue
             }
             if entry.signalFailure != nil {
                 logger.notice("the collector reads the signal again; deciding on it", metadata: ["target": "\(value.target)", "metric": "\(metric.name)"])
             }
             targets[value.target]!.signalFailure = nil
-            targets[value.target]!.scaler.record(value.value, for: metric,
-                                                 at: Timestamp(seconds: min(value.timestamp, now.seconds)))
+            targets[value.target]!.scaler.record(value.value, for: metric, at: time)
         }
         for failure in batch.failures {
             let metric = MetricKind(failure.metric)
-            guard let entry = collectorEntry(failure.target, metric: metric, timestamp: failure.timestamp, now: now, unknown: &unknown) else {
+            guard let (entry, _) = collectorEntry(failure.target, metric: metric, timestamp: failure.timestamp, now: now, unknown: &unknown) else {
                 continue
             }
             let wasFallingBack = entry.scaler.fallbackReplicas(for: metric) != nil
@@ -138,21 +133,31 @@ public actor ScalingLoop {
         return unknown
     }
 
-    /// The entry a collector report is for, when the target exists, scales on `metric`, and the report
-    /// is recent enough to matter (older than the stable window, it says nothing about now). Counts
-    /// the report as received or rejected; an unknown target or metric is added to `unknown`.
-    private func collectorEntry(_ target: String, metric: MetricKind, timestamp: Double, now: Timestamp, unknown: inout [String]) -> Entry? {
+    /// The entry a collector report is for and when it counts, when the target exists, scales on
+    /// `metric`, and the report is recent enough. Counts the report as received or rejected; an
+    /// unknown target or metric is added to `unknown`.
+    private func collectorEntry(_ target: String, metric: MetricKind, timestamp: Double, now: Timestamp,
+                                unknown: inout [String]) -> (Entry, Timestamp)? {
         guard let entry = targets[target], entry.scaler.spec.metric == metric || entry.scaler.secondary?.spec.metric == metric else {
             unknown.append(target)
             metrics.statsRejected.increment()
             return nil
         }
-        guard timestamp.isFinite, timestamp >= now.seconds - entry.scaler.spec.stableWindow.secondsValue else {
+        guard let time = Self.reportTime(timestamp, of: entry, now: now) else {
             metrics.statsRejected.increment()
             return nil
         }
         metrics.statsReceived.increment()
-        return entry
+        return (entry, time)
+    }
+
+    /// When a report counts. Reports go into the buckets of the seconds their sender measured, so a
+    /// backlog replayed after an outage lands where it belongs rather than in one bucket. A stamp
+    /// from the future (clock skew) counts as now; one older than the stable window can no longer
+    /// matter and is dropped (nil).
+    private static func reportTime(_ timestamp: Double, of entry: Entry, now: Timestamp) -> Timestamp? {
+        guard timestamp.isFinite, timestamp >= now.seconds - entry.scaler.spec.stableWindow.secondsValue else { return nil }
+        return Timestamp(seconds: min(timestamp, now.seconds))
     }
 
     /// Handles a poke; returns false when the target is unknown.
