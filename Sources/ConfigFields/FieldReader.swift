@@ -113,16 +113,24 @@ public struct FieldReader {
         }
         var result: [String: String] = [:]
         for (name, value) in map {
-            switch value {
-            case let text as String: result[name] = text
-            case let flag as Bool: result[name] = flag ? "true" : "false"
-            case let number as Int: result[name] = String(number)
-            case let number as Double: result[name] = FieldReader.format(number)
-            default:
+            guard let text = Self.scalarText(value) else {
                 throw error("field \"\(path)\(key).\(name)\" must be a string, got \(Self.describe(value))")
             }
+            result[name] = text
         }
         return result
+    }
+
+    /// A scalar as the text it stands for (a string, or a number or boolean a YAML user left
+    /// unquoted); nil for lists, maps and null.
+    public static func scalarText(_ value: Any) -> String? {
+        switch value {
+        case let text as String: text
+        case let flag as Bool: flag ? "true" : "false"
+        case let number as Int: String(number)
+        case let number as Double: FieldReader.format(number)
+        default: nil
+        }
     }
 
     public static func describe(_ value: Any) -> String {

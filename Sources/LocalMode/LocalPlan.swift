@@ -39,7 +39,7 @@ public struct LocalPlan: Sendable {
                 let reachable = release.name == service.defaultRelease || release.name == service.canary
                 try add(target: name, hosts: [host], component: release.predictor, config: config, reachable: reachable,
                         timeoutSeconds: timeoutSeconds, describe: "MLService \(service.name), release \(release.name) predictor",
-                        extra: { ["PORT": String($0)] })
+                        extra: { ComponentSpec.replicaParameters(port: $0, predictorHost: nil) })
                 let canaryShare = service.canary == nil ? 0 : service.canaryTrafficPercent
                 let (role, share) = release.name == service.canary ? ("canary", canaryShare)
                     : release.name == service.defaultRelease ? ("default", 100 - canaryShare) : ("idle", 0)
@@ -58,7 +58,7 @@ public struct LocalPlan: Sendable {
                 hostPorts.append(.init(port: predictorPort, host: predictorHost))
                 try add(target: name, hosts: [serviceHost, "\(name).\(Self.domain)"], component: transformer, config: config, reachable: true,
                         timeoutSeconds: timeoutSeconds, describe: "MLService \(service.name), transformer",
-                        extra: { ["PORT": String($0), "PREDICTOR_HOST": "127.0.0.1:\(predictorPort)"] })
+                        extra: { ComponentSpec.replicaParameters(port: $0, predictorHost: "127.0.0.1:\(predictorPort)") })
                 addresses.transformer = name
                 addresses.predictorHost = predictorHost
                 addresses.predictorPort = predictorPort

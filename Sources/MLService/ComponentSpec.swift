@@ -1,10 +1,17 @@
 /// A predictor or transformer: what the autoscaler needs to size it and the supervisor to start it.
 public struct ComponentSpec: Sendable, Equatable {
-    /// Template parameters the supervisor supplies to every predictor replica.
-    public static let predictorReplicaParameters = ["PORT"]
-    /// Template parameters the supervisor supplies to every transformer replica: its own port and the
-    /// address of the predictor it forwards to.
-    public static let transformerReplicaParameters = ["PORT", "PREDICTOR_HOST"]
+    /// The template parameters (also set as environment) the supervisor gives every replica: its own
+    /// `PORT`, and for a transformer `PREDICTOR_HOST`, the address of the predictors it forwards to.
+    public static func replicaParameters(port: Int, predictorHost: String?) -> [String: String] {
+        var parameters = ["PORT": String(port)]
+        if let predictorHost { parameters["PREDICTOR_HOST"] = predictorHost }
+        return parameters
+    }
+
+    /// The names `replicaParameters` sets for a predictor (`forTransformer` false) or a transformer.
+    public static func replicaParameterNames(forTransformer: Bool) -> [String] {
+        replicaParameters(port: 0, predictorHost: forTransformer ? "" : nil).keys.sorted()
+    }
 
     /// Nil when unset (callers treat that as 1); 0 allows scaling to zero.
     public var minReplicas: Int?

@@ -28,13 +28,8 @@ extension FieldReader {
     /// leave env values such as `2` unquoted.
     func text(_ key: String) throws -> String? {
         guard let raw = fields[key], !(raw is NSNull) else { return nil }
-        switch raw {
-        case let text as String: return text
-        case let flag as Bool: return flag ? "true" : "false"
-        case let number as Int: return String(number)
-        case let number as Double: return FieldReader.format(number)
-        default: throw error("field \(quoted(key)) must be a string, got \(Self.describe(raw))")
-        }
+        guard let text = Self.scalarText(raw) else { throw error("field \(quoted(key)) must be a string, got \(Self.describe(raw))") }
+        return text
     }
 
     /// A list of templates, each checked to parse so a syntax error names the field it is in.

@@ -105,7 +105,7 @@ struct ServiceReader: Sendable {
             process: ProcessTemplate(component: "MLService \(service), release \(name) predictor", command: container.command,
                                      args: container.args, env: container.env,
                                      workingDirectory: container.workingDirectory ?? baseDirectory, parameters: parameters))
-        try check(component, "release \(name) predictor", at: predictor, replicaParameters: ComponentSpec.predictorReplicaParameters)
+        try check(component, "release \(name) predictor", at: predictor, transformer: false)
         return ReleaseSpec(name: name, predictor: component, runtime: model?.runtime, modelPath: model?.path)
     }
 
@@ -120,14 +120,14 @@ struct ServiceReader: Sendable {
         }
         let (minReplicas, maxReplicas) = try replicas(reader)
         let hint = "a transformer has no model.parameters; its templates may use only "
-            + ComponentSpec.transformerReplicaParameters.map { "{{.\($0)}}" }.joined(separator: " and ")
+            + ComponentSpec.replicaParameterNames(forTransformer: true).map { "{{.\($0)}}" }.joined(separator: " and ")
         let component = ComponentSpec(
             minReplicas: minReplicas, maxReplicas: maxReplicas, annotations: template.annotations,
             containerConcurrency: template.containerConcurrency,
             process: ProcessTemplate(component: "MLService \(service), transformer", command: container.command,
                                      args: container.args, env: container.env,
                                      workingDirectory: container.workingDirectory ?? baseDirectory, missingParameterHint: hint))
-        try check(component, "transformer", at: reader, replicaParameters: ComponentSpec.transformerReplicaParameters)
+        try check(component, "transformer", at: reader, transformer: true)
         return component
     }
 
@@ -154,8 +154,8 @@ struct ServiceReader: Sendable {
     /// Renders the component once with stand-in replica values, so a parameter that is not set fails
     /// when the file is read rather than at the first scale-up. The message names the component
     /// without the service, which the document's label already names.
-    private func check(_ component: ComponentSpec, _ label: String, at reader: FieldReader, replicaParameters: [String]) throws {
-        let standIns = Dictionary(uniqueKeysWithValues: replicaParameters.map { ($0, $0 == "PORT" ? "8080" : "127.0.0.1:8080") })
+    private func check(_ component: ComponentSpec, _ label: String, at reader: FieldReader, transformer: Bool) throws {
+        let standIns = ComponentSpec.replicaParameters(port: 8080, predictorHost: transformer ? "127.0.0.1:8080" : nil)
         var process = component.process
         process.component = label
         do {
