@@ -213,6 +213,7 @@ let package = Package(
         ]),
         .testTarget(name: "LocalModeTests", dependencies: [
             "LocalMode", "MLService", "ActivatorCore", "ControlHTTP", "AutoscalerDaemon", "ThawTestSupport",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

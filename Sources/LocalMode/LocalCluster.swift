@@ -58,8 +58,14 @@ public struct LocalCluster: Sendable {
         public let address: String
 
         /// - Parameter port: the autoscaler's port; 0 picks a free one.
+        /// - Throws: `LocalPlanError` when the file cannot be planned or the sidecar is not built.
         public init(file: MLServiceFile, options: Options, port: Int, logger: Logger) throws {
             let group = MultiThreadedEventLoopGroup.singleton
+            // Checked once, here: otherwise every target would crash-loop on its first replica.
+            let sidecar = options.binDirectory + "/thaw-queue"
+            guard FileManager.default.isExecutableFile(atPath: sidecar) else {
+                throw LocalPlanError("the sidecar \(sidecar) is missing or not executable; build it (swift build)")
+            }
             plan = try LocalPlan(file: file, config: options.config, timeoutSeconds: options.timeoutSeconds) { try FreePort.take(1)[0] }
             let listenPort = port == 0 ? try FreePort.take(1)[0] : port
             address = "\(options.host):\(listenPort)"

@@ -264,9 +264,6 @@ final class Supervisor {
         let ports = try FreePort.take(3)
         let (queuePort, modelPort, adminPort) = (ports[0], ports[1], ports[2])
         let command = try record.spec.command(modelPort)
-        guard FileManager.default.isExecutableFile(atPath: options.queueExecutable) else {
-            throw ChildProcess.SpawnError(description: "the sidecar \(options.queueExecutable) is missing or not executable; build it (swift build)")
-        }
         var environment = ProcessInfo.processInfo.environment
         let inheritedPath = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         environment["PATH"] = (options.extraPath + [inheritedPath]).joined(separator: ":")

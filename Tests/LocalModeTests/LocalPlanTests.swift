@@ -1,6 +1,7 @@
 import ActivatorCore
 @testable import AutoscalerDaemon
 import Foundation
+import Logging
 import MLService
 import Testing
 @testable import LocalMode
@@ -44,6 +45,16 @@ struct LocalPlanTests {
                 containerConcurrency: 4
                 containers: [{name: t, command: ["transform"], args: ["--to={{.PREDICTOR_HOST}}"]}]
         """
+
+    @Test func aMissingSidecarStopsLocalModeBeforeAnythingStarts() throws {
+        let parsed = try MLServiceFile.parse(Self.file, file: "shop.yaml", baseDirectory: "/srv")
+        let options = LocalCluster.Options(binDirectory: "/nonexistent/bin", logDirectory: "/tmp")
+        #expect {
+            _ = try LocalCluster.Scaling(file: parsed, options: options, port: 0, logger: Logger(label: "test"))
+        } throws: { error in
+            "\(error)".contains("the sidecar /nonexistent/bin/thaw-queue is missing or not executable")
+        }
+    }
 
     func plan() throws -> LocalPlan {
         let parsed = try MLServiceFile.parse(Self.file, file: "shop.yaml", baseDirectory: "/srv")
