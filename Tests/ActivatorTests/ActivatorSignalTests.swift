@@ -16,14 +16,6 @@ import ThawTestSupport
         }
     }
 
-    static func waitFor(_ what: String, timeout: Double = 10, _ condition: () -> Bool) async throws {
-        let end = Date().addingTimeInterval(timeout)
-        while !condition() {
-            guard Date() < end else { throw TestFailure("timed out waiting for \(what)") }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-    }
-
     @Test func aRequestForAnIdleTargetPokesTheAutoscalerAtOnceAndStatsFollowEverySecond() async throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-autoscaler-\(UUID().uuidString).jsonl").path
         let autoscaler = try await Backend.start(name: "autoscaler", arguments: ["--record", log])
@@ -34,13 +26,13 @@ import ThawTestSupport
                 timeoutSeconds: 3
             """, arguments: ["--autoscaler-url", "http://\(autoscaler.address)"])
         async let answer = activator.request(host: "idle.local")
-        try await Self.waitFor("a poke") { Self.recorded(log).contains { $0["path"] as? String == "/v1/poke" } }
+        try await waitUntil("a poke") { Self.recorded(log).contains { $0["path"] as? String == "/v1/poke" } }
         let poke = try #require(Self.recorded(log).first { $0["path"] as? String == "/v1/poke" }?["body"] as? [String: Any])
         #expect(poke["target"] as? String == "idle")
         #expect(poke["queueLength"] as? Int == 1)
         #expect(poke["source"] as? String == "activator")
 
-        try await Self.waitFor("a stat report") { Self.recorded(log).contains { $0["path"] as? String == "/v1/stats" } }
+        try await waitUntil("a stat report") { Self.recorded(log).contains { $0["path"] as? String == "/v1/stats" } }
         let batch = try #require(Self.recorded(log).first { $0["path"] as? String == "/v1/stats" }?["body"] as? [String: Any])
         let stat = try #require((batch["stats"] as? [[String: Any]])?.first)
         #expect(stat["target"] as? String == "idle")
@@ -63,7 +55,7 @@ import ThawTestSupport
         for _ in 0..<5 { #expect(try await activator.request(host: "served.local").status == 200) }
         try await activator.process.waitFor("cannot send stats to the autoscaler")
         let autoscaler = try await Backend.start(name: "autoscaler", arguments: ["--record", log], port: port)
-        try await Self.waitFor("the stats sent while the autoscaler was down") {
+        try await waitUntil("the stats sent while the autoscaler was down") {
             Self.recorded(log).contains { $0["path"] as? String == "/v1/stats" }
         }
         let stats = Self.recorded(log).filter { $0["path"] as? String == "/v1/stats" }

@@ -58,7 +58,7 @@ final class SidecarProcess: Sendable {
 
     /// Waits until the sidecar's probe and /readyz both answer 200.
     func waitForReady(timeout: Double = 20) async throws {
-        try await SidecarTests.waitFor("the sidecar to turn ready", timeout: timeout) {
+        try await waitUntil("the sidecar to turn ready", timeout: timeout) {
             let probe = try await self.probe().status
             let readyz = try await self.admin("/readyz").status
             return probe == 200 && readyz == 200
@@ -68,14 +68,6 @@ final class SidecarProcess: Sendable {
 
 /// `thaw-queue`, the replica sidecar, checked end to end: real processes on 127.0.0.1.
 @Suite(.serialized) struct SidecarTests {
-    static func waitFor(_ what: String, timeout: Double = 10, _ condition: () async throws -> Bool) async throws {
-        let end = Date().addingTimeInterval(timeout)
-        while try await !condition() {
-            guard Date() < end else { throw TestFailure("timed out after \(timeout) s waiting for \(what)") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
-
     /// Every stat report that the fake autoscaler recorded under /v1/stats.
     static func statReports(_ log: String) -> [[String: Any]] {
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
@@ -154,7 +146,7 @@ final class SidecarProcess: Sendable {
                                                arguments: ["--autoscaler-url", "http://\(autoscaler.address)"])
         try await sidecar.waitForReady()
         // Idle seconds are reported too: the autoscaler needs them to tell "no traffic" from "no data".
-        try await Self.waitFor("an idle stat report") {
+        try await waitUntil("an idle stat report") {
             Self.statReports(log).contains { $0["requestCount"] as? Double == 0 }
         }
         let proxied = 4, direct = 3
@@ -169,10 +161,10 @@ final class SidecarProcess: Sendable {
         func sum(_ key: String) -> Double {
             Self.statReports(log).compactMap { $0[key] as? Double }.reduce(0, +)
         }
-        try await Self.waitFor("every request in the stat reports") { sum("requestCount") >= Double(proxied + direct) }
+        try await waitUntil("every request in the stat reports") { sum("requestCount") >= Double(proxied + direct) }
         // Two more reporting periods, so a double count or a counted probe would show.
         let settle = Self.statReports(log).count
-        try await Self.waitFor("two more stat reports") { Self.statReports(log).count >= settle + 2 }
+        try await waitUntil("two more stat reports") { Self.statReports(log).count >= settle + 2 }
 
         let reports = Self.statReports(log)
         #expect(!reports.isEmpty)
@@ -197,7 +189,7 @@ final class SidecarProcess: Sendable {
         // The model server is still loading: the request waits in the sidecar, which is where an
         // activator would poke. A sidecar's replica exists, so it must not.
         async let waiting = sidecar.request("/")
-        try await Self.waitFor("the request to wait") { try await sidecar.status()["queueLength"] as? Int == 1 }
+        try await waitUntil("the request to wait") { try await sidecar.status()["queueLength"] as? Int == 1 }
         try Data().write(to: readyFile)
         #expect(try await waiting.status == 200, "answered once the model server is ready")
         let metrics = try await sidecar.admin("/metrics").body
@@ -224,11 +216,11 @@ final class SidecarProcess: Sendable {
                                                arguments: ["--drain-seconds", "10"])
         try await sidecar.waitForReady()
         async let slow = sidecar.request("/slow?ms=6000")
-        try await Self.waitFor("the request to be in flight") { try await sidecar.status()["activeRequests"] as? Int == 1 }
+        try await waitUntil("the request to be in flight") { try await sidecar.status()["activeRequests"] as? Int == 1 }
         sidecar.process.signal(SIGTERM)
         try await sidecar.process.waitFor("shutting down")
         #expect(try await sidecar.admin("/readyz").status == 503, "not ready while draining")
-        try await Self.waitFor("the proxy port to stop accepting connections", timeout: 4) {
+        try await waitUntil("the proxy port to stop accepting connections", timeout: 4) {
             (try? await sidecar.request("/", timeout: 0.5)) == nil
         }
         let response = try await slow

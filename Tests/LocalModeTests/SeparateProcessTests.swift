@@ -9,8 +9,7 @@ import ThawTestSupport
 @Suite(.serialized)
 struct SeparateProcessTests {
     @Test func aRequestToAnActivatorProcessScalesFromZeroThroughTheAutoscalerProcess() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-split-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try scratchDirectory("split")
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("services.yaml")
         try EchoService.yaml(name: "apart", releases: [("v1", "")], annotations: LocalModeTests.fastScaling)

@@ -44,7 +44,7 @@ struct CollectorOverPrometheusTests {
                   - targets: ['127.0.0.1:\(exporter.port)']
                     labels: {namespace: gpu-operator, pod: nvidia-dcgm-exporter-abcde}
             """)
-        let directory = try scratchDirectory()
+        let directory = try scratchDirectory("collector")
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("collector.yaml")
         try """

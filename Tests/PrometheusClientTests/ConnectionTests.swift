@@ -123,13 +123,6 @@ extension SourceError {
     }
 }
 
-/// A fresh directory for files a test writes (secrets, certificates), removed by the caller.
-func scratchDirectory() throws -> URL {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-connection-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    return directory
-}
-
 /// Auth, TLS trust and headers against a real Prometheus, and credentials that rotate on a fake.
 @Suite(.serialized)
 struct ConnectionTests {
@@ -137,7 +130,7 @@ struct ConnectionTests {
     static let passwordHash = "$2b$04$u6jCkeiAR3ZMuTqF0Imho.YeGEFLSh/iqBuNeLkyPL7qg0QjJoTye"
 
     @Test func basicAuthReadsWithTheRightPasswordOnly() async throws {
-        let directory = try scratchDirectory()
+        let directory = try scratchDirectory("connection")
         defer { try? FileManager.default.removeItem(at: directory) }
         let prometheus = try await PrometheusServer(backfill: ProbeHistory.openMetrics, scrapesItself: false, webConfig: """
             basic_auth_users:
@@ -165,7 +158,7 @@ struct ConnectionTests {
     }
 
     @Test func httpsIsTrustedThroughTheCAFile() async throws {
-        let directory = try scratchDirectory()
+        let directory = try scratchDirectory("connection")
         defer { try? FileManager.default.removeItem(at: directory) }
         let certificates = try await TestCertificates(in: directory)
         let prometheus = try await PrometheusServer(backfill: ProbeHistory.openMetrics, scrapesItself: false, webConfig: """
@@ -193,7 +186,7 @@ struct ConnectionTests {
     }
 
     @Test func aRotatedBearerTokenIsUsedOnTheNextRead() throws {
-        let directory = try scratchDirectory()
+        let directory = try scratchDirectory("connection")
         defer { try? FileManager.default.removeItem(at: directory) }
         let tokenFile = directory.appendingPathComponent("token")
         try "token-one\n".write(to: tokenFile, atomically: true, encoding: .utf8)
@@ -226,7 +219,7 @@ struct ConnectionTests {
     }
 
     @Test func aMissingOrEmptyTokenFileIsACredentialsErrorAndSendsNothing() throws {
-        let directory = try scratchDirectory()
+        let directory = try scratchDirectory("connection")
         defer { try? FileManager.default.removeItem(at: directory) }
         let fake = try FakeSource { _ in .text("no credentials needed here") }
         let empty = directory.appendingPathComponent("empty")
