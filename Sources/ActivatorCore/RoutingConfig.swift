@@ -6,7 +6,7 @@ import Foundation
 ///
 /// This is the shape every endpoint source produces, whether it reads a file, runs local replicas or
 /// watches Kubernetes, so the data path never knows where its routes came from.
-public struct RoutingConfig: Sendable, Equatable {
+public struct RoutingConfig: Sendable, Equatable, Encodable {
     public var targets: [TargetConfig]
     public var services: [ServiceConfig]
 
@@ -17,7 +17,7 @@ public struct RoutingConfig: Sendable, Equatable {
 }
 
 /// One thing whose replicas are scaled: requests for it are queued while it has no ready endpoint.
-public struct TargetConfig: Sendable, Equatable {
+public struct TargetConfig: Sendable, Equatable, Encodable {
     public static let defaultQueueLimit = 10_000
     public static let defaultTimeoutSeconds = 300.0
 
@@ -56,7 +56,7 @@ public struct TargetConfig: Sendable, Equatable {
 }
 
 /// A service's own host: a share of its requests goes to the canary release, the rest to the default.
-public struct ServiceConfig: Sendable, Equatable {
+public struct ServiceConfig: Sendable, Equatable, Encodable {
     public var name: String
     public var hosts: [String]
     public var pathPrefix: String
@@ -65,6 +65,13 @@ public struct ServiceConfig: Sendable, Equatable {
     public var canaryTarget: String?
     /// Percentage (0...100) of the service's requests sent to `canaryTarget`.
     public var canaryTrafficPercent: Double
+
+    /// The routing file's field names.
+    enum CodingKeys: String, CodingKey {
+        case name, hosts, pathPrefix, canaryTrafficPercent
+        case defaultTarget = "default"
+        case canaryTarget = "canary"
+    }
 
     public init(name: String, hosts: [String], pathPrefix: String = "/", defaultTarget: String,
                 canaryTarget: String? = nil, canaryTrafficPercent: Double = 0) {
@@ -198,23 +205,9 @@ extension RoutingConfig {
     /// The routing file for this table, in the format `load(contentsOf:)` reads (JSON, which is
     /// also YAML), so a process that owns the endpoints can drive a separate activator through it.
     public var fileText: String {
-        let targets: [[String: Any]] = self.targets.map { target in
-            var fields: [String: Any] = [
-                "name": target.name, "hosts": target.hosts, "pathPrefix": target.pathPrefix,
-                "endpoints": target.endpoints.map(\.description), "containerConcurrency": target.containerConcurrency,
-                "readinessPath": target.readinessPath, "queueLimit": target.queueLimit, "timeoutSeconds": target.timeoutSeconds,
-            ]
-            if let failure = target.failure { fields["failure"] = failure }
-            return fields
-        }
-        let services: [[String: Any]] = self.services.map { service in
-            var fields: [String: Any] = ["name": service.name, "hosts": service.hosts, "pathPrefix": service.pathPrefix,
-                                         "default": service.defaultTarget, "canaryTrafficPercent": service.canaryTrafficPercent]
-            if let canary = service.canaryTarget { fields["canary"] = canary }
-            return fields
-        }
-        let data = (try? JSONSerialization.data(withJSONObject: ["targets": targets, "services": services],
-                                                options: [.prettyPrinted, .sortedKeys])) ?? Data("{}".utf8)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = (try? encoder.encode(self)) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 }

@@ -72,6 +72,21 @@ import Testing
                                          defaultTarget: "mnist-v1", canaryTarget: "mnist-v2", canaryTrafficPercent: 20))
     }
 
+    /// The file a process writes for a separate activator reads back as the same table, every
+    /// field set away from its default.
+    @Test func theWrittenFileReadsBackAsTheSameTable() throws {
+        let endpoint = try #require(EndpointAddress("127.0.0.1:9001"))
+        let config = RoutingConfig(targets: [
+            TargetConfig(name: "shop-a", hosts: ["shop-a.local"], pathPrefix: "/v2", endpoints: [endpoint], containerConcurrency: 4,
+                         readinessPath: "/ready", queueLimit: 40, timeoutSeconds: 12.5, failure: "crash-looping: exited with status 1"),
+            TargetConfig(name: "shop-b"),
+        ], services: [
+            ServiceConfig(name: "shop", hosts: ["shop.local"], pathPrefix: "/v2", defaultTarget: "shop-a", canaryTarget: "shop-b",
+                          canaryTrafficPercent: 20),
+        ])
+        #expect(try RoutingConfig.parse(config.fileText, file: "routes.json") == config, "file:\n\(config.fileText)")
+    }
+
     @Test func appliesDefaultsForOmittedFields() throws {
         let config = try RoutingConfig.parse("""
             targets:
