@@ -7,6 +7,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
+import TrafficStats
 
 /// The activator as one service: the proxy port, the admin port, readiness probing, reporting to
 /// the autoscaler and following the endpoint source, started and stopped together.
@@ -194,6 +195,22 @@ public enum ProxyRole: Sendable, Equatable {
         case .sidecar: "thaw-queue"
         }
     }
+
+    var isSidecar: Bool {
+        if case .sidecar = self { true } else { false }
+    }
+
+    /// The `source` of its stat reports: the autoscaler subtracts a replica's proxied requests from
+    /// what the activator reported, and tells the two apart by this.
+    var statSource: String {
+        switch self {
+        case .activator: ProxyHeaders.activator
+        case .sidecar(let replica): replica
+        }
+    }
+
+    /// The namespace of its Prometheus series (`thaw_activator_*`, `thaw_queue_*`).
+    public var metricsNamespace: String { isSidecar ? "thaw_queue" : "thaw_activator" }
 }
 
 /// Set once shutdown begins; read by every connection's readiness answers.

@@ -26,10 +26,8 @@ final class AutoscalerReporter: PokeSink, Sendable {
 
     init(url: AutoscalerURL?, role: ProxyRole, eventLoopGroup: any EventLoopGroup, metrics: ActivatorMetrics, logger: Logger) {
         self.url = url
-        switch role {
-        case .activator: (source, reportIdle) = ("activator", false)
-        case .sidecar(let replica): (source, reportIdle) = (replica, true)
-        }
+        // A sidecar reports idle seconds too: they tell "no traffic" from "no data".
+        (source, reportIdle) = (role.statSource, role.isSidecar)
         self.eventLoopGroup = eventLoopGroup
         self.metrics = metrics
         self.logger = logger

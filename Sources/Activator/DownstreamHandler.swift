@@ -52,7 +52,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         self.directory = directory
         self.pool = pool
         self.settings = settings
-        if case .sidecar = settings.role { isSidecar = true } else { isSidecar = false }
+        isSidecar = settings.role.isSidecar
         self.logger = logger
     }
 

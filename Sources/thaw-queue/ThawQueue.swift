@@ -101,7 +101,7 @@ struct ThawQueue: AsyncParsableCommand {
         // One replica's traffic: two event loops are plenty and keep the sidecar small.
         let loops = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let sidecar = Activator(options: options, source: FixedRoutes(routes), group: loops,
-                                metrics: ActivatorMetrics(namespace: "thaw_queue"), logger: logger)
+                                metrics: ActivatorMetrics(namespace: options.role.metricsNamespace), logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: sidecar, successTerminationBehavior: .gracefullyShutdownGroup)]
         if let supervisorPID {
             services.append(.init(service: SupervisorWatch(supervisor: supervisorPID, model: modelPID, logger: logger),
