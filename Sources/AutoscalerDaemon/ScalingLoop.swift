@@ -18,8 +18,6 @@ public actor ScalingLoop {
         var lastStep: TargetScaler.Step?
         var queueLength = 0
         var queueReportedAt: Timestamp?
-        /// The collector's newest failure to read this target's signal; nil once a value arrives.
-        var signalFailure: String?
     }
 
     private var targets: [String: Entry] = [:]
@@ -103,10 +101,9 @@ public actor ScalingLoop {
             guard let (entry, time) = collectorEntry(value.target, metric: metric, timestamp: value.timestamp, now: now, unknown: &unknown) else {
                 continue
             }
-            if entry.signalFailure != nil {
+            if entry.scaler.failureReason != nil {
                 logger.notice("the collector reads the signal again; deciding on it", metadata: ["target": "\(value.target)", "metric": "\(metric.name)"])
             }
-            targets[value.target]!.signalFailure = nil
             targets[value.target]!.scaler.record(value.value, for: metric, at: time)
         }
         for failure in batch.failures {
@@ -115,15 +112,15 @@ public actor ScalingLoop {
                 continue
             }
             let wasFallingBack = entry.scaler.fallbackReplicas(for: metric) != nil
-            guard targets[failure.target]!.scaler.recordFailure(for: metric, empty: failure.empty, readyReplicas: entry.state.ready.count) else {
+            guard targets[failure.target]!.scaler.recordFailure(for: metric, reason: failure.reason, empty: failure.empty,
+                                                                readyReplicas: entry.state.ready.count) else {
                 continue
             }
             entry.metrics.signalFailures.increment()
-            if entry.signalFailure == nil {
+            if entry.scaler.failureReason == nil {
                 logger.warning("the collector cannot read the signal; holding the current scale for it", metadata: [
                     "target": "\(failure.target)", "metric": "\(metric.name)", "reason": "\(failure.reason)"])
             }
-            targets[failure.target]!.signalFailure = failure.reason
             if !wasFallingBack, let replicas = targets[failure.target]!.scaler.fallbackReplicas(for: metric) {
                 logger.warning("the signal keeps failing; applying the fallback replica count", metadata: [
                     "target": "\(failure.target)", "metric": "\(metric.name)", "replicas": "\(replicas)"])
@@ -249,7 +246,7 @@ public actor ScalingLoop {
                 excessBurstCapacity: decision?.excessBurstCapacity, rps: rps,
                 queueLength: queueFresh ? entry.queueLength : 0,
                 activity: entry.scaler.planner.activity.description, reason: entry.lastStep?.plan.reason ?? "starting",
-                holding: entry.lastStep?.holding ?? false, failure: entry.state.failure, signalFailure: entry.signalFailure,
+                holding: entry.lastStep?.holding ?? false, failure: entry.state.failure, signalFailure: entry.scaler.failureReason,
                 fallbackReplicas: entry.lastStep?.fallbackWant)
         }
     }

@@ -29,8 +29,21 @@ public struct TargetScaler: Sendable {
     public private(set) var lastPushed: [MetricKind: Timestamp] = [:]
     /// Pushed values older than this mean the signal is missing: its decider then holds the scale.
     public let pushedStaleAfter: Duration
-    /// Failed reads of a pushed signal since its last value, by metric (the collector reports each).
-    public private(set) var consecutiveFailures: [MetricKind: Int] = [:]
+    /// Failed reads of a pushed signal since its last value, and the newest reason, by metric (the
+    /// collector reports each).
+    public private(set) var failures: [MetricKind: SignalFailures] = [:]
+
+    public struct SignalFailures: Sendable, Equatable {
+        public var count = 0
+        public var reason: String?
+    }
+
+    public var consecutiveFailures: [MetricKind: Int] { failures.mapValues(\.count) }
+
+    /// Why a pushed signal is failing now, for `/status`; nil while every signal has values.
+    public var failureReason: String? {
+        failures.sorted { $0.key.name < $1.key.name }.lazy.compactMap(\.value.reason).first
+    }
     /// The replica count to run once a pushed signal has failed often enough; nil holds the scale.
     public let fallback: SignalFallback?
 
@@ -51,7 +64,7 @@ public struct TargetScaler: Sendable {
     public mutating func record(_ value: Double, for metric: MetricKind, at time: Timestamp) {
         metrics.record(value, for: metric, at: time)
         lastPushed[metric] = max(lastPushed[metric] ?? time, time)
-        consecutiveFailures[metric] = 0
+        failures[metric] = SignalFailures()
     }
 
     /// Records that the collector could not read `metric` (source down, nothing selected): the
@@ -61,21 +74,22 @@ public struct TargetScaler: Sendable {
     /// target at zero looks like: it is not counted, or the fallback would wake an idle target.
     /// Returns whether it counted.
     @discardableResult
-    public mutating func recordFailure(for metric: MetricKind, empty: Bool = false, readyReplicas: Int) -> Bool {
+    public mutating func recordFailure(for metric: MetricKind, reason: String? = nil, empty: Bool = false, readyReplicas: Int) -> Bool {
         if empty, readyReplicas == 0 { return false }
-        consecutiveFailures[metric, default: 0] += 1
+        failures[metric, default: SignalFailures()].count += 1
+        failures[metric]!.reason = reason ?? "the collector could not read it"
         return true
     }
 
     /// True when `metric` is pushed and is failing, or its newest value is older than `pushedStaleAfter`.
     private func pushedSignalMissing(_ metric: MetricKind, now: Timestamp) -> Bool {
-        guard let last = lastPushed[metric], consecutiveFailures[metric, default: 0] == 0 else { return true }
+        guard let last = lastPushed[metric], failures[metric, default: SignalFailures()].count == 0 else { return true }
         return now - last > pushedStaleAfter
     }
 
     /// The fallback replica count when `metric` has failed `afterFailures` times in a row.
     public func fallbackReplicas(for metric: MetricKind) -> Int? {
-        guard let fallback, consecutiveFailures[metric, default: 0] >= fallback.afterFailures else { return nil }
+        guard let fallback, failures[metric, default: SignalFailures()].count >= fallback.afterFailures else { return nil }
         return fallback.replicas
     }
 
