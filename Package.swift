@@ -40,6 +40,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
     ],
     targets: [
+        // Vocabulary: the small types every layer speaks (endpoint addresses, the routing table's
+        // shape, a local replica's command). Depends on nothing.
+        .target(name: "ThawVocabulary"),
         // The pure decision core: no I/O, no dependency beyond the standard library.
         .target(name: "Autoscaling"),
         // Annotations and config-autoscaler keys, parsed and validated into decider and replica specs.
@@ -85,28 +88,31 @@ let package = Package(
         ]),
         .executableTarget(name: "ThawCLI", dependencies: [
             "CommandOptions",
-            "Simulation", "LocalMode", "AutoscalerDaemon", "MLService", "ControlHTTP", "ActivatorCore",
+            "Simulation", "LocalMode", "AutoscalerDaemon", "MLService", "ControlHTTP", "Activator", "ThawVocabulary",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/thaw"),
-        // The stat and poke messages the activator and sidecars send the autoscaler, and how they measure.
+        // The stat and poke messages the activator and sidecars send the autoscaler.
         .target(name: "TrafficStats"),
-        // The activator's rules without I/O: routing, canary split, balancing and queueing.
+        // The activator's rules without I/O: routing, canary split, balancing, queueing and measuring
+        // concurrency.
         .target(name: "ActivatorCore", dependencies: [
-            "TrafficStats", "ConfigFields",
+            "ThawVocabulary",
             .product(name: "DequeModule", package: "swift-collections"),
         ], swiftSettings: dataPathSettings),
+        // The routing file (YAML or JSON): read and validated with located errors, and written.
+        .target(name: "RoutingFile", dependencies: ["ThawVocabulary", "ActivatorCore", "ConfigFields"]),
         // Small HTTP for control traffic: one-shot calls (probes, pokes, stats) and the admin/intake server.
         .target(name: "ControlHTTP", dependencies: [
-            "ActivatorCore",
+            "ThawVocabulary",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         // The one abstraction over where replicas run: scale a target, watch its endpoints and failures.
-        .target(name: "ScaleTargets", dependencies: ["ActivatorCore"]),
+        .target(name: "ScaleTargets", dependencies: ["ThawVocabulary"]),
         // The autoscaler daemon: stat and poke intake, the per-target decision loop, metrics, status.
         .target(name: "AutoscalerDaemon", dependencies: [
             "Autoscaling", "ScalingPolicy", "TrafficStats", "ControlHTTP", "ScaleTargets",
@@ -116,18 +122,27 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
-        // Local mode: replicas as local processes (the local driver), and MLService files turned into
-        // targets, routes and policies for the activator and the autoscaler.
-        .target(name: "LocalMode", dependencies: [
-            "ScaleTargets", "ActivatorCore", "Activator", "AutoscalerDaemon", "ScalingPolicy", "MLService", "ControlHTTP", "TrafficStats",
+        // The local driver: each replica a model-server process behind a thaw-queue sidecar, started,
+        // probed, restarted with backoff and stopped without cutting a request off.
+        .target(name: "LocalDriver", dependencies: [
+            "ThawVocabulary", "ScaleTargets", "ControlHTTP", "TrafficStats",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // Local mode's wiring: an MLService file planned into targets, routes and policies, the local
+        // driver and the autoscaler daemon wired to each other, the routing file kept for a separate
+        // activator, and what `thaw status` shows. No proxy code: `thaw up` adds the activator.
+        .target(name: "LocalMode", dependencies: [
+            "ThawVocabulary", "LocalDriver", "ScaleTargets", "AutoscalerDaemon", "ScalingPolicy", "MLService", "RoutingFile", "ControlHTTP",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         // The activator's data path and services on SwiftNIO.
         .target(name: "Activator", dependencies: [
-            "ActivatorCore", "TrafficStats", "ControlHTTP",
+            "ThawVocabulary", "ActivatorCore", "RoutingFile", "ScaleTargets", "TrafficStats", "ControlHTTP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -138,7 +153,7 @@ let package = Package(
         ], swiftSettings: dataPathSettings),
         .executableTarget(name: "ThawActivator", dependencies: [
             "CommandOptions",
-            "Activator", "ControlHTTP",
+            "Activator", "ControlHTTP", "ThawVocabulary",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -153,7 +168,7 @@ let package = Package(
         ], path: "Sources/echo-backend"),
         // MLService and MLServiceRuntime documents, and the Go-template subset runtimes use.
         .target(name: "MLService", dependencies: [
-            "ConfigFields",
+            "ThawVocabulary", "ConfigFields",
             .product(name: "Yams", package: "Yams"),
         ]),
         // The example model (a KServe V2 digit classifier) and its transformer, run by `make demo`.
@@ -171,7 +186,7 @@ let package = Package(
         ], path: "examples/digits/transformer"),
         .executableTarget(name: "ThawQueue", dependencies: [
             "CommandOptions",
-            "Activator", "ActivatorCore", "ControlHTTP",
+            "Activator", "ControlHTTP", "ThawVocabulary",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -190,11 +205,11 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/thaw-autoscaler"),
         .testTarget(name: "AutoscalingTests", dependencies: ["Autoscaling"]),
-        .testTarget(name: "ScalingPolicyTests", dependencies: ["ScalingPolicy"]),
+        .testTarget(name: "ScalingPolicyTests", dependencies: ["ScalingPolicy", "Autoscaling"]),
         // Running the package's own executables from tests: finding them, output, exit, memory.
         .target(name: "ThawTestSupport", path: "Tests/ThawTestSupport"),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "ThawTestSupport"]),
-        .testTarget(name: "MLServiceTests", dependencies: ["MLService"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Autoscaling", "ThawTestSupport"]),
+        .testTarget(name: "MLServiceTests", dependencies: ["MLService", "ConfigFields", "ThawVocabulary"]),
         .testTarget(name: "SeriesSignalsTests", dependencies: ["SeriesSignals"]),
         .testTarget(name: "RemoteReadFormatTests", dependencies: ["RemoteReadFormat"]),
         .testTarget(name: "RemoteReadCodecTests", dependencies: ["RemoteReadCodec", "RemoteReadFormat", "SeriesSignals", "CPromPB"]),
@@ -207,21 +222,23 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "AutoscalerDaemonTests", dependencies: [
-            "AutoscalerDaemon", "Autoscaling", "ScalingPolicy", "ScaleTargets", "TrafficStats", "ControlHTTP", "ActivatorCore",
+            "AutoscalerDaemon", "Autoscaling", "ScalingPolicy", "ScaleTargets", "TrafficStats", "ControlHTTP", "ThawVocabulary",
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "LocalModeTests", dependencies: [
-            "LocalMode", "MLService", "ActivatorCore", "ControlHTTP", "AutoscalerDaemon", "ThawTestSupport",
+            "LocalMode", "MLService", "ThawVocabulary", "ScaleTargets", "ControlHTTP", "AutoscalerDaemon", "ThawTestSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "ExampleTests", dependencies: ["ThawTestSupport"]),
-        .testTarget(name: "ActivatorCoreTests", dependencies: ["ActivatorCore", "TrafficStats"]),
+        .testTarget(name: "ThawVocabularyTests", dependencies: ["ThawVocabulary"]),
+        .testTarget(name: "ActivatorCoreTests", dependencies: ["ActivatorCore", "ThawVocabulary", "TrafficStats"]),
+        .testTarget(name: "RoutingFileTests", dependencies: ["RoutingFile", "ThawVocabulary", "ConfigFields"]),
         .testTarget(name: "ActivatorTests", dependencies: [
-            "Activator", "ActivatorCore", "ControlHTTP", "TrafficStats", "ThawTestSupport",
+            "Activator", "ActivatorCore", "ThawVocabulary", "ControlHTTP", "ThawTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -7,6 +7,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
+import ThawVocabulary
 import TrafficStats
 
 /// The activator as one service: the proxy port, the admin port, readiness probing, reporting to
@@ -33,15 +34,6 @@ public struct Activator: Service {
         /// or the address a transformer is given for its predictors, where no Host header can be set.
         public var hostPorts: [HostPort] = []
         public init() {}
-    }
-
-    public struct HostPort: Sendable, Equatable {
-        public var port: Int
-        public var host: String
-        public init(port: Int, host: String) {
-            self.port = port
-            self.host = host
-        }
     }
 
     /// Where the servers listen once bound (port 0 picks a free one).

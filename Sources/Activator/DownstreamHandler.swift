@@ -2,6 +2,7 @@ import ActivatorCore
 import Logging
 import NIOCore
 import NIOHTTP1
+import ThawVocabulary
 import TrafficStats
 
 /// Serves one client connection: routes each request, waits for an endpoint when none has room,

@@ -1,6 +1,8 @@
 import ActivatorCore
 import Foundation
 import Logging
+import RoutingFile
+import ThawVocabulary
 
 /// Where the activator learns its routes and each target's replica endpoints.
 ///

@@ -2,6 +2,7 @@ import ActivatorCore
 import ControlHTTP
 import Logging
 import NIOCore
+import ThawVocabulary
 import TrafficStats
 
 /// Probes every endpoint that has not yet passed its readiness check, tens of milliseconds apart,

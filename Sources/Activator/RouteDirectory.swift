@@ -1,6 +1,7 @@
 import ActivatorCore
 import NIOConcurrencyHelpers
 import Synchronization
+import ThawVocabulary
 
 /// The routing table and the live target states behind it, swapped as one when routes change.
 ///

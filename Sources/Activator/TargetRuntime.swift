@@ -2,6 +2,7 @@ import ActivatorCore
 import NIOConcurrencyHelpers
 import NIOCore
 import Synchronization
+import ThawVocabulary
 import TrafficStats
 
 /// A request waiting for an endpoint: how to wake it, on its own event loop.

@@ -3,6 +3,7 @@ import ControlHTTP
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import ThawVocabulary
 
 /// What an upstream connection reports to the request using it. Both live on one event loop.
 protocol UpstreamDelegate: AnyObject {

@@ -1,3 +1,4 @@
+import ThawVocabulary
 /// Maps a request's `Host` header and path to where it goes, and nothing else: a request that
 /// matches no route is refused, so the activator can never be used as an open proxy.
 public struct RoutingTable: Sendable {

@@ -1,4 +1,4 @@
-import ActivatorCore
+import ThawVocabulary
 
 /// The autoscaler's base URL, `http://host:port[/prefix]`: where activators, sidecars and the
 /// collector send what they measure.

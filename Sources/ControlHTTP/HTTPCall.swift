@@ -1,7 +1,7 @@
-import ActivatorCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import ThawVocabulary
 
 /// One small HTTP/1.1 exchange on its own connection: readiness probes, pokes, stat reports and status.
 ///

@@ -1,19 +1,20 @@
-import Activator
-import ActivatorCore
 import AutoscalerDaemon
 import ControlHTTP
 import Foundation
+import LocalDriver
 import Logging
 import MLService
-import NIOCore
 import NIOPosix
 import ScalingPolicy
-import ServiceLifecycle
+import ThawVocabulary
 
-/// Thaw's whole loop on one machine: the activator and the autoscaler in this process, replicas
-/// as local processes, all wired for one MLService file. `thaw up`, `thaw demo` and the end-to-end
-/// tests run exactly this.
-public struct LocalCluster: Sendable {
+/// Thaw's whole loop on one machine: replicas as local processes, the autoscaler deciding for them,
+/// and an activator in front, all wired for one MLService file.
+///
+/// This module wires the autoscaler's half (`Scaling`) and describes the whole (`RunFile`); the
+/// activator is added by whoever runs one (`thaw up` in its own process, or `thaw-activator` reading
+/// the routing file), so `thaw-autoscaler` links no proxy code.
+public enum LocalCluster {
     public struct Options: Sendable {
         public var host = "127.0.0.1"
         /// The activator's main port, which routes by Host header (0 picks a free port).
@@ -45,6 +46,12 @@ public struct LocalCluster: Sendable {
         public var activator: String
         public var activatorAdmin: String
         public var autoscaler: String
+
+        public init(activator: String, activatorAdmin: String, autoscaler: String) {
+            self.activator = activator
+            self.activatorAdmin = activatorAdmin
+            self.autoscaler = autoscaler
+        }
     }
 
     /// The autoscaler's half of local mode, wired to itself: the plan, the local-process driver
@@ -83,44 +90,19 @@ public struct LocalCluster: Sendable {
         }
     }
 
-    public let plan: LocalPlan
-    public let addresses: Addresses
-    public let driver: LocalProcessDriver
-    public let autoscaler: Autoscaler
-    public let activator: Activator
-
-    public init(file: MLServiceFile, options: Options, logger: Logger) throws {
-        let group = MultiThreadedEventLoopGroup.singleton
-        let scaling = try Scaling(file: file, options: options, port: 0, logger: logger)
-        (plan, driver, autoscaler) = (scaling.plan, scaling.driver, scaling.autoscaler)
-        let adminPort = try FreePort.take(1)[0]
-        let mainPort = options.port == 0 ? try FreePort.take(1)[0] : options.port
-        addresses = Addresses(activator: "\(options.host):\(mainPort)", activatorAdmin: "\(options.host):\(adminPort)",
-                              autoscaler: scaling.address)
-
-        var activatorOptions = Activator.Options()
-        activatorOptions.host = options.host
-        activatorOptions.port = mainPort
-        activatorOptions.adminPort = adminPort
-        activatorOptions.autoscaler = AutoscalerURL("http://\(addresses.autoscaler)")
-        activatorOptions.drainDeadline = .milliseconds(Int64(options.drainSeconds * 1000))
-        activatorOptions.hostPorts = plan.hostPorts
-        activator = Activator(options: activatorOptions, source: DriverRoutes(routes: plan.routes, driver: driver), group: group,
-                              metrics: ActivatorMetrics(), logger: logger.labelled("activator"))
-    }
-
-    /// The services in start order. A graceful shutdown runs in reverse: the activator stops
-    /// taking requests and drains first, then replicas stop, then the autoscaler.
-    public var services: [ServiceGroupConfiguration.ServiceConfiguration] {
-        [.init(service: autoscaler), .init(service: driver), .init(service: activator)]
-    }
-
     /// What `thaw status` needs to find and describe a running `thaw up`.
     public struct RunFile: Codable, Sendable {
         public var pid: Int32
         public var addresses: Addresses
         public var services: [ServiceSummary]
         public var logDirectory: String
+
+        public init(pid: Int32, addresses: Addresses, services: [ServiceSummary], logDirectory: String) {
+            self.pid = pid
+            self.addresses = addresses
+            self.services = services
+            self.logDirectory = logDirectory
+        }
     }
 
     public struct ServiceSummary: Codable, Sendable {
@@ -152,10 +134,6 @@ public struct LocalCluster: Sendable {
         /// The share of the service's traffic it gets.
         public var trafficPercent: Int
         public var role: String
-    }
-
-    public func runFile(logDirectory: String) -> RunFile {
-        RunFile(pid: getpid(), addresses: addresses, services: plan.services, logDirectory: logDirectory)
     }
 
     /// Where `thaw up` leaves its run file for `thaw status`.

@@ -1,8 +1,9 @@
-import Activator
-import ActivatorCore
 import AutoscalerDaemon
+import LocalDriver
 import MLService
+import RoutingFile
 import ScalingPolicy
+import ThawVocabulary
 
 /// Everything `thaw up` runs for an MLService file: the scale targets with their commands and
 /// policies, the activator's routes, and the ports a person or a transformer uses.
@@ -14,7 +15,7 @@ public struct LocalPlan: Sendable {
     public var targets: [LocalTarget] = []
     public var scaled: [ScaledTarget] = []
     public var routes = RoutingConfig()
-    public var hostPorts: [Activator.HostPort] = []
+    public var hostPorts: [HostPort] = []
     /// How a person reaches each service, and each release's role and share.
     public var services: [LocalCluster.ServiceSummary] = []
     /// Warnings about the file and about settings the plan overrode.

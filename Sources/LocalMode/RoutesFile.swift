@@ -1,8 +1,9 @@
-import ActivatorCore
 import Foundation
 import Logging
+import RoutingFile
 import ScaleTargets
 import ServiceLifecycle
+import ThawVocabulary
 
 /// Keeps a routing file in step with the driver, for an activator running as its own process
 /// (`thaw-activator --config FILE`), which reloads it on change. Written whole to a temporary
@@ -29,7 +30,7 @@ public struct RoutesFile: Service {
         try? await cancelWhenGracefulShutdown {
             try await driver.watch { states in
                 do {
-                    try write(DriverRoutes.routes(routes, with: states))
+                    try write(routes.following(states))
                 } catch {
                     logger.error("cannot write the routing file", metadata: ["file": "\(path)", "error": "\(error)"])
                 }

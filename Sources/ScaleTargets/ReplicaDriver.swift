@@ -1,4 +1,4 @@
-import ActivatorCore
+import ThawVocabulary
 
 /// What the autoscaler and the activator know of one scale target's replicas.
 ///
@@ -27,4 +27,19 @@ public protocol ReplicaDriver: Sendable {
     func setReplicas(_ count: Int, of target: String)
     /// Calls `update` with every target's state now and after every change, until cancelled.
     func watch(_ update: @escaping @Sendable ([TargetState]) -> Void) async throws
+}
+
+extension RoutingConfig {
+    /// The same routes with each target's endpoints and failure as a driver reports them: what an
+    /// activator in front of that driver routes to, in this process or through a routing file.
+    public func following(_ states: [TargetState]) -> RoutingConfig {
+        var config = self
+        let byName = Dictionary(states.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for index in config.targets.indices {
+            guard let state = byName[config.targets[index].name] else { continue }
+            config.targets[index].endpoints = state.endpoints
+            config.targets[index].failure = state.failure
+        }
+        return config
+    }
 }

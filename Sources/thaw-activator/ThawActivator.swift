@@ -5,6 +5,7 @@ import ControlHTTP
 import Logging
 import NIOPosix
 import ServiceLifecycle
+import ThawVocabulary
 
 @main
 struct ThawActivator: AsyncParsableCommand {
@@ -69,11 +70,11 @@ struct ThawActivator: AsyncParsableCommand {
     @Option(name: .customLong("host-port"), help: ArgumentHelp("One more proxy port whose requests all route as if sent to HOST (repeatable): a service's own port, or a transformer's PREDICTOR_HOST.", valueName: "PORT=HOST"))
     var hostPorts: [String] = []
 
-    private var parsedHostPorts: [Activator.HostPort] {
+    private var parsedHostPorts: [HostPort] {
         hostPorts.compactMap { text in
             let parts = text.split(separator: "=", maxSplits: 1)
             guard parts.count == 2, let port = Int(parts[0]), (1...65535).contains(port), !parts[1].isEmpty else { return nil }
-            return Activator.HostPort(port: port, host: String(parts[1]))
+            return HostPort(port: port, host: String(parts[1]))
         }
     }
 

@@ -1,5 +1,4 @@
 import Activator
-import ActivatorCore
 import ArgumentParser
 import CommandOptions
 import ControlHTTP
@@ -7,6 +6,7 @@ import Foundation
 import Logging
 import NIOPosix
 import ServiceLifecycle
+import ThawVocabulary
 
 @main
 struct ThawQueue: AsyncParsableCommand {

@@ -1,4 +1,3 @@
-import ActivatorCore
 import ArgumentParser
 import AutoscalerDaemon
 import ControlHTTP
@@ -7,6 +6,7 @@ import LocalMode
 import NIOConcurrencyHelpers
 import NIOPosix
 import ServiceLifecycle
+import ThawVocabulary
 
 /// `thaw demo`: `thaw up` plus a scripted load, printing a timeline, then a clean exit.
 struct Demo: AsyncParsableCommand {
@@ -77,7 +77,7 @@ struct Demo: AsyncParsableCommand {
 
 /// The scripted traffic and the timeline it prints.
 struct DemoScript: Service {
-    let cluster: LocalCluster
+    let cluster: InProcessCluster
     let service: LocalCluster.ServiceSummary
     let path: String
     let bodies: [[UInt8]]

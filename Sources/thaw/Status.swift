@@ -1,10 +1,10 @@
-import ActivatorCore
 import ArgumentParser
 import AutoscalerDaemon
 import ControlHTTP
 import Foundation
 import LocalMode
 import NIOPosix
+import ThawVocabulary
 
 /// `thaw status`: the live table of a running `thaw up`, printed once.
 struct Status: AsyncParsableCommand {

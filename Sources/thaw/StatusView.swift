@@ -5,7 +5,7 @@ import ServiceLifecycle
 /// The live table on the terminal (redrawn every second), or a summary line in the log every few
 /// seconds when stdout is not a terminal.
 struct StatusView: Service {
-    let cluster: LocalCluster
+    let cluster: InProcessCluster
     let runFile: LocalCluster.RunFile
     let events: EventLog?
     let terminal: Bool

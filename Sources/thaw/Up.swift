@@ -69,7 +69,7 @@ struct ClusterOptions: ParsableArguments {
     }
 
     struct Setup {
-        var cluster: LocalCluster
+        var cluster: InProcessCluster
         var runFile: LocalCluster.RunFile
         var logger: Logger
         var events: EventLog?
@@ -110,9 +110,9 @@ struct ClusterOptions: ParsableArguments {
         options.port = port
         options.drainSeconds = drainSeconds
         options.timeoutSeconds = timeoutSeconds
-        let cluster: LocalCluster
+        let cluster: InProcessCluster
         do {
-            cluster = try LocalCluster(file: services, options: options, logger: logger)
+            cluster = try InProcessCluster(file: services, options: options, logger: logger)
         } catch {
             throw CommandFailure("\(file): \(error)")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ActivatorCore
 import TrafficStats
 
 @Suite struct ConcurrencyMeterTests {

@@ -1,5 +1,6 @@
 import ActivatorCore
 import Testing
+import ThawVocabulary
 
 @Suite struct RoutingTableTests {
     static let config = RoutingConfig(

@@ -1,5 +1,6 @@
 import ActivatorCore
 import Testing
+import ThawVocabulary
 
 private let a = EndpointAddress(host: "10.0.0.1", port: 8080)
 private let b = EndpointAddress(host: "10.0.0.2", port: 8080)

@@ -7,6 +7,7 @@ import NIOHTTP1
 import NIOPosix
 import Testing
 import ThawTestSupport
+import ThawVocabulary
 
 /// A real `echo-backend` process on a free port.
 struct Backend: Sendable {

@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 import ThawTestSupport
+import ThawVocabulary
 
 /// What the activator tells the autoscaler, how it shuts down, and how it treats HTTP details,
 /// checked against real processes.

@@ -1,10 +1,10 @@
-import ActivatorCore
 import Autoscaling
 import AutoscalerDaemon
 import Logging
 import ScaleTargets
 import ScalingPolicy
 import Synchronization
+import ThawVocabulary
 import TrafficStats
 
 /// A clock the test moves by hand; the loop reads it through its injected `() -> Timestamp`.

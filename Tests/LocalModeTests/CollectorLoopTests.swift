@@ -1,4 +1,3 @@
-import ActivatorCore
 import ControlHTTP
 import Foundation
 import NIOCore
@@ -6,6 +5,7 @@ import NIOPosix
 import Synchronization
 import Testing
 import ThawTestSupport
+import ThawVocabulary
 
 /// A stand-in dcgm-exporter: a real HTTP server whose page the test rewrites (GPU load going up,
 /// the exporter failing) while a real `thaw-collector` scrapes it.

@@ -1,4 +1,3 @@
-import ActivatorCore
 import AutoscalerDaemon
 import ControlHTTP
 import Foundation
@@ -7,6 +6,7 @@ import NIOHTTP1
 import NIOPosix
 import Testing
 import ThawTestSupport
+import ThawVocabulary
 
 /// A real `thaw up` process on an MLService file written for one test, with its addresses parsed
 /// from what it prints, and helpers to send traffic and read the autoscaler's status.

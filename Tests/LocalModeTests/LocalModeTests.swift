@@ -1,10 +1,10 @@
-import ActivatorCore
 import AutoscalerDaemon
 import ControlHTTP
 import Foundation
 import NIOCore
 import Testing
 import ThawTestSupport
+import ThawVocabulary
 
 /// The whole loop with real processes: `thaw up`, its activator and autoscaler, replicas of
 /// echo-backend behind thaw-queue sidecars. Serialized: each test runs a small cluster on 2 cores.
@@ -108,7 +108,7 @@ struct LocalModeTests {
         }
         try #require(models.count == 1, "one model-server process; children: \(up.childPids())")
         kill(models[0], SIGKILL)
-        try await up.process.waitFor("replica=phoenix-v1-2 target=phoenix-v1 [LocalMode] replica ready", timeout: 30)
+        try await up.process.waitFor("replica=phoenix-v1-2 target=phoenix-v1 [LocalDriver] replica ready", timeout: 30)
         let replaced = try await up.waitUntil("the new replica counted ready", timeout: 10) { $0["phoenix-v1"]?.ready == 1 }
         #expect(replaced["phoenix-v1"]?.failure == nil, "one crash is not a crash loop")
         #expect(try await up.request("phoenix", path: "/headers").status == 200)

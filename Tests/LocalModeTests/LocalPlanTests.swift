@@ -1,10 +1,11 @@
-import ActivatorCore
 @testable import AutoscalerDaemon
 import Foundation
 import Logging
 import MLService
+import ScaleTargets
 import Testing
 @testable import LocalMode
+import ThawVocabulary
 
 /// How an MLService file becomes targets, routes and policies, and how the status table reads.
 struct LocalPlanTests {
@@ -103,9 +104,9 @@ struct LocalPlanTests {
     @Test func driverStatesFillTheRoutesEndpointsAndFailures() throws {
         let plan = try plan()
         let endpoint = try #require(EndpointAddress("127.0.0.1:9001"))
-        let routes = DriverRoutes.routes(plan.routes, with: [
-            .init(name: "shop-a", endpoints: [endpoint], ready: [endpoint]),
-            .init(name: "shop-b", failure: "crash-looping"),
+        let routes = plan.routes.following([
+            TargetState(name: "shop-a", endpoints: [endpoint], ready: [endpoint]),
+            TargetState(name: "shop-b", failure: "crash-looping"),
         ])
         #expect(routes.targets.first { $0.name == "shop-a" }?.endpoints == [endpoint])
         #expect(routes.targets.first { $0.name == "shop-b" }?.failure == "crash-looping")

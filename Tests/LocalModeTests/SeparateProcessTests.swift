@@ -1,8 +1,8 @@
-import ActivatorCore
 import ControlHTTP
 import Foundation
 import Testing
 import ThawTestSupport
+import ThawVocabulary
 
 /// The same loop as separate processes: thaw-autoscaler with the local driver writes the routing
 /// file, and a thaw-activator process follows it and pokes the autoscaler over HTTP.

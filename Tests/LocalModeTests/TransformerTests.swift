@@ -1,9 +1,9 @@
-import ActivatorCore
 import ControlHTTP
 import Foundation
 import NIOCore
 import Testing
 import ThawTestSupport
+import ThawVocabulary
 
 /// The example service (digits model server and transformer) under `thaw up`: the transformer
 /// reaches the predictors through the activator, and each is scaled on its own traffic.

@@ -1,5 +1,6 @@
 import Testing
 @testable import MLService
+import ThawVocabulary
 
 @Suite struct ProcessTemplateTests {
     @Test func rendersAReleaseForItsPort() throws {

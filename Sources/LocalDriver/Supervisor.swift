@@ -3,12 +3,12 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import ActivatorCore
 import ControlHTTP
 import Foundation
 import Logging
 import NIOCore
 import ScaleTargets
+import ThawVocabulary
 import TrafficStats
 
 /// The local driver's bookkeeping: every target's replicas and their processes, moved one step

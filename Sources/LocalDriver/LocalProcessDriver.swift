@@ -1,13 +1,12 @@
-import ActivatorCore
 import ControlHTTP
 import Foundation
 import Logging
-import MLService
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ScaleTargets
 import ServiceLifecycle
+import ThawVocabulary
 import TrafficStats
 
 /// How to run one replica of a target on this machine.

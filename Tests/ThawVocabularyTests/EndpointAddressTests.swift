@@ -1,5 +1,5 @@
-import ActivatorCore
 import Testing
+import ThawVocabulary
 
 @Suite struct EndpointAddressTests {
     @Test func parsesHostAndPortAndBracketedIPv6() {

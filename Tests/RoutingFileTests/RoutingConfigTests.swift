@@ -1,6 +1,7 @@
-import ActivatorCore
 import ConfigFields
+import RoutingFile
 import Testing
+import ThawVocabulary
 
 @Suite struct RoutingConfigTests {
     static let file = "routes.yaml"
