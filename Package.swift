@@ -103,7 +103,7 @@ let package = Package(
             .product(name: "DequeModule", package: "swift-collections"),
         ], swiftSettings: dataPathSettings),
         // The routing file (YAML or JSON): read and validated with located errors, and written.
-        .target(name: "RoutingFile", dependencies: ["ThawVocabulary", "ActivatorCore", "ConfigFields"]),
+        .target(name: "RoutingFile", dependencies: ["ThawVocabulary", "ConfigFields"]),
         // Small HTTP for control traffic: one-shot calls (probes, pokes, stats) and the admin/intake server.
         .target(name: "ControlHTTP", dependencies: [
             "ThawVocabulary",
@@ -235,6 +235,8 @@ let package = Package(
         ]),
         .testTarget(name: "ExampleTests", dependencies: ["ThawTestSupport"]),
         .testTarget(name: "ThawVocabularyTests", dependencies: ["ThawVocabulary"]),
+        // The module graph itself, read from this manifest: layers, no upward edge, no I/O in pure cores.
+        .testTarget(name: "ArchitectureTests"),
         .testTarget(name: "ActivatorCoreTests", dependencies: ["ActivatorCore", "ThawVocabulary", "TrafficStats"]),
         .testTarget(name: "RoutingFileTests", dependencies: ["RoutingFile", "ThawVocabulary", "ConfigFields"]),
         .testTarget(name: "ActivatorTests", dependencies: [

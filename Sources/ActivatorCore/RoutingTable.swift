@@ -1,4 +1,5 @@
 import ThawVocabulary
+
 /// Maps a request's `Host` header and path to where it goes, and nothing else: a request that
 /// matches no route is refused, so the activator can never be used as an open proxy.
 public struct RoutingTable: Sendable {
@@ -34,8 +35,8 @@ public struct RoutingTable: Sendable {
     }
 
     private mutating func add(host: String, _ route: Route) {
-        routes[Self.normalizedHost(host), default: []].append(route)
-        routes[Self.normalizedHost(host)]!.sort { $0.pathPrefix.utf8.count > $1.pathPrefix.utf8.count }
+        routes[HostName.normalized(host), default: []].append(route)
+        routes[HostName.normalized(host)]!.sort { $0.pathPrefix.utf8.count > $1.pathPrefix.utf8.count }
     }
 
     /// Every host the table answers for, for error messages and status output.
@@ -43,7 +44,7 @@ public struct RoutingTable: Sendable {
 
     /// The route for a request, or nil when no host and path prefix match.
     public func destination(host: String, path: String) -> Destination? {
-        guard let candidates = routes[Self.normalizedHost(host)] else { return nil }
+        guard let candidates = routes[HostName.normalized(host)] else { return nil }
         return candidates.first { Self.matches(path, prefix: $0.pathPrefix) }?.destination
     }
 
@@ -67,23 +68,6 @@ public struct RoutingTable: Sendable {
             guard let canaryTarget, CanarySplit.choosesCanary(draw: draw, percent: percent) else { return defaultTarget }
             return canaryTarget
         }
-    }
-
-    /// Hosts compare case-insensitively and without the port (`Mnist.local:8080` is `mnist.local`).
-    public static func normalizedHost(_ host: String) -> String {
-        // The usual Host header is already normal: answer it without building a new string.
-        if !host.utf8.contains(where: { (65...90).contains($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "[") }),
-           host.utf8.last != UInt8(ascii: ".") {
-            return host
-        }
-        var text = Substring(host)
-        if text.hasPrefix("[") {
-            if let end = text.firstIndex(of: "]") { text = text[...end] }
-        } else if let colon = text.lastIndex(of: ":") {
-            text = text[..<colon]
-        }
-        if text.hasSuffix(".") { text = text.dropLast() }
-        return text.lowercased()
     }
 }
 

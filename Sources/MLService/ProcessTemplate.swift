@@ -1,4 +1,5 @@
 import ThawVocabulary
+
 /// How to start one replica of a component, with its templates still unrendered: the port (and for
 /// a transformer the predictor's address) is known only when the supervisor starts the replica.
 public struct ProcessTemplate: Sendable, Equatable {

@@ -1,4 +1,3 @@
-import ActivatorCore
 import ConfigFields
 import Foundation
 import ThawVocabulary
@@ -47,7 +46,7 @@ extension RoutingConfig {
         let routes = targets.map { ($0.name, $0.hosts, $0.pathPrefix, "target") } + services.map { ($0.name, $0.hosts, $0.pathPrefix, "service") }
         for (name, hosts, prefix, kind) in routes {
             for host in hosts {
-                let key = RoutingTable.normalizedHost(host) + " " + prefix
+                let key = HostName.normalized(host) + " " + prefix
                 if let other = claimed[key] {
                     throw ConfigError(file: file, "host \"\(host)\" with path prefix \"\(prefix)\" is claimed by both \(other) and \(kind) \"\(name)\"; each host and prefix must route to one place")
                 }

@@ -37,12 +37,12 @@ import ThawVocabulary
     }
 
     @Test func normalisesHosts() {
-        #expect(RoutingTable.normalizedHost("Mnist.Local:8080") == "mnist.local")
-        #expect(RoutingTable.normalizedHost("mnist.local.") == "mnist.local")
-        #expect(RoutingTable.normalizedHost("Mnist.Local.:8080") == "mnist.local")
-        #expect(RoutingTable.normalizedHost("[::1]:8080") == "[::1]")
-        #expect(RoutingTable.normalizedHost("[::1]") == "[::1]")
-        #expect(RoutingTable.normalizedHost("EXAMPLE") == "example")
+        #expect(HostName.normalized("Mnist.Local:8080") == "mnist.local")
+        #expect(HostName.normalized("mnist.local.") == "mnist.local")
+        #expect(HostName.normalized("Mnist.Local.:8080") == "mnist.local")
+        #expect(HostName.normalized("[::1]:8080") == "[::1]")
+        #expect(HostName.normalized("[::1]") == "[::1]")
+        #expect(HostName.normalized("EXAMPLE") == "example")
     }
 
     @Test func bracketedIPv6HostMatchesWithAndWithoutPort() {
