@@ -146,7 +146,6 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -233,6 +232,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        .testTarget(name: "LocalDriverTests", dependencies: ["LocalDriver"]),
         .testTarget(name: "ExampleTests", dependencies: ["ThawTestSupport"]),
         .testTarget(name: "ThawVocabularyTests", dependencies: ["ThawVocabulary"]),
         // The module graph itself, read from this manifest: layers, no upward edge, no I/O in pure cores.

@@ -2,11 +2,11 @@ import ActivatorCore
 import ControlHTTP
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 import ThawVocabulary
 import TrafficStats
 
@@ -65,7 +65,7 @@ public struct Activator: Service {
         let reporter = AutoscalerReporter(url: options.autoscaler, role: options.role, eventLoopGroup: group, metrics: metrics, logger: logger)
         let directory = RouteDirectory(metrics: metrics, pokes: options.role == .activator ? reporter : nil)
         directory.apply(source.initial)
-        let draining = Draining(false)
+        let draining = Draining()
         let pools = try await UpstreamPools.make(group: group, connectTimeout: options.connectTimeout)
 
         let proxy = try await bindProxy(port: options.port, fixedHost: options.fixedHost, directory: directory, pools: pools, draining: draining)
@@ -75,7 +75,7 @@ public struct Activator: Service {
                                                         pools: pools, draining: draining)))
         }
         let admin = try await ControlServer.bind(host: options.host, port: options.adminPort, group: group) { [metrics] request in
-            Self.adminReply(request, directory: directory, metrics: metrics, draining: draining.withLockedValue { $0 }, role: options.role)
+            Self.adminReply(request, directory: directory, metrics: metrics, draining: draining.isOn, role: options.role)
         }
         let bound = Bound(proxy: proxy.localAddress!, admin: admin.localAddress!,
                           hostPorts: Dictionary(extra.map { ($0.0.host, $0.1.localAddress!) }, uniquingKeysWith: { first, _ in first }))
@@ -96,8 +96,9 @@ public struct Activator: Service {
             }
             tasks.addTask { try await prober.run() }
             tasks.addTask { try await reporter.run(targets: { directory.targets }) }
-            await gracefulShutdownOrCancellation()
-            draining.withLockedValue { $0 = true }
+            // Returns on graceful shutdown, and throws at once when the task is cancelled: either way, drain.
+            try? await gracefulShutdown()
+            draining.begin()
             logger.info("shutting down: no new connections; draining queued and in-flight requests", metadata: ["deadline": "\(options.drainDeadline)"])
             try? await proxy.close()
             for (_, channel) in extra { try? await channel.close() }
@@ -206,7 +207,11 @@ public enum ProxyRole: Sendable, Equatable {
 }
 
 /// Set once shutdown begins; read by every connection's readiness answers.
-typealias Draining = NIOLockedValueBox<Bool>
+final class Draining: Sendable {
+    private let flag = Atomic(false)
+    var isOn: Bool { flag.load(ordering: .acquiring) }
+    func begin() { flag.store(true, ordering: .releasing) }
+}
 
 /// What every connection of one listener shares.
 final class DownstreamSettings: Sendable {
@@ -245,13 +250,4 @@ struct UpstreamPools: Sendable {
             pool.eventLoop.execute { pool.value.closeIdle(except: keep) }
         }
     }
-}
-
-/// Returns when graceful shutdown is requested or the task is cancelled, whichever comes first.
-private func gracefulShutdownOrCancellation() async {
-    await withGracefulShutdownHandler {
-        while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-    } onGracefulShutdown: {}
 }

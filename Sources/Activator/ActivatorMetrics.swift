@@ -1,4 +1,4 @@
-import NIOConcurrencyHelpers
+import Synchronization
 import Prometheus
 
 /// The proxy's Prometheus metrics, served on the admin port.
@@ -63,7 +63,7 @@ final class TargetMetrics: Sendable {
     let buffered: ValueHistogram
     let retries: Prometheus.Counter
     let pokes: Prometheus.Counter
-    private let byStatus = NIOLockedValueBox<[Int: (requests: Prometheus.Counter, latency: ValueHistogram)]>([:])
+    private let byStatus = Mutex<[Int: (requests: Prometheus.Counter, latency: ValueHistogram)]>([:])
 
     private let namespace: String
 
@@ -97,7 +97,7 @@ final class TargetMetrics: Sendable {
 
     /// The series for one status code; callers on the hot path keep the last one they used.
     func series(for status: Int) -> StatusSeries {
-        byStatus.withLockedValue { cache in
+        byStatus.withLock { cache in
             if let series = cache[status] { return series }
             let labels = [("target", target), ("code", String(status))]
             let name = { ActivatorMetrics.name($0, $1, $2, namespace: self.namespace) }

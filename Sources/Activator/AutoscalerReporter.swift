@@ -2,7 +2,6 @@ import ActivatorCore
 import ControlHTTP
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import TrafficStats
 

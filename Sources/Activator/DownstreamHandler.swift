@@ -196,7 +196,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         if isSidecar, head.headers.contains(name: ProxyHeaders.probe) {
             // A readiness probe (from the activator or the local driver) is answered from this
             // sidecar's own probe of its model server, and never counted as traffic.
-            let ready = target.hasReadyEndpoint && !settings.draining.withLockedValue { $0 }
+            let ready = target.hasReadyEndpoint && !settings.draining.isOn
             respondEarly(head: head, status: ready ? .ok : .serviceUnavailable,
                          message: ready ? "ready" : "not ready: the model server has not passed its readiness check", context: context)
             return

@@ -1,5 +1,5 @@
 import ActivatorCore
-import NIOConcurrencyHelpers
+import Synchronization
 import Synchronization
 import ThawVocabulary
 
@@ -13,7 +13,7 @@ final class RouteDirectory: Sendable {
         var targets: [String: TargetRuntime]
     }
 
-    private let current = NIOLockedValueBox(Snapshot(table: RoutingTable(RoutingConfig()), targets: [:]))
+    private let current = Mutex(Snapshot(table: RoutingTable(RoutingConfig()), targets: [:]))
     private let draws = Atomic<UInt64>(0)
     /// Bumped on every change, so readers can keep a copy and refresh it only when it moved.
     private let version = Atomic<UInt64>(1)
@@ -35,7 +35,7 @@ final class RouteDirectory: Sendable {
     func resolve(host: String, path: String, cache: inout Cache) -> TargetRuntime? {
         let latest = version.load(ordering: .acquiring)
         if cache.version != latest || cache.snapshot == nil {
-            cache.snapshot = current.withLockedValue { $0 }
+            cache.snapshot = current.withLock { $0 }
             cache.version = latest
         }
         return resolve(host: host, path: path, in: cache.snapshot!)
@@ -47,12 +47,12 @@ final class RouteDirectory: Sendable {
         return snapshot.targets[RoutingTable.target(for: destination, draw: draw)]
     }
 
-    var targets: [TargetRuntime] { current.withLockedValue { Array($0.targets.values) }.sorted { $0.name < $1.name } }
+    var targets: [TargetRuntime] { current.withLock { Array($0.targets.values) }.sorted { $0.name < $1.name } }
 
     /// Applies a new routing table: new targets start empty, kept ones are updated in place,
     /// dropped ones fail their waiting requests.
     func apply(_ config: RoutingConfig) {
-        let previous = current.withLockedValue { $0.targets }
+        let previous = current.withLock { $0.targets }
         var targets: [String: TargetRuntime] = [:]
         for target in config.targets {
             if let existing = previous[target.name] {
@@ -62,7 +62,7 @@ final class RouteDirectory: Sendable {
                 targets[target.name] = TargetRuntime(config: target, metrics: metrics.target(target.name), pokes: pokes)
             }
         }
-        current.withLockedValue { $0 = Snapshot(table: RoutingTable(config), targets: targets) }
+        current.withLock { $0 = Snapshot(table: RoutingTable(config), targets: targets) }
         version.add(1, ordering: .releasing)
         for (name, runtime) in previous where targets[name] == nil { runtime.remove() }
     }

@@ -1,5 +1,4 @@
 import ActivatorCore
-import NIOConcurrencyHelpers
 import NIOCore
 import Synchronization
 import ThawVocabulary
@@ -40,7 +39,7 @@ final class TargetRuntime: Sendable {
         name = config.name
         self.metrics = metrics
         self.pokes = pokes
-        let now = Clock.monotonicSeconds()
+        let now = MonotonicSeconds.now()
         var balancer = TargetBalancer<WaitingRequest>(name: config.name, capacity: config.containerConcurrency,
                                                       queueLimit: config.queueLimit, now: now)
         _ = balancer.setFailure(config.failure, now: now)
@@ -60,14 +59,14 @@ final class TargetRuntime: Sendable {
             if state.removed {
                 return (.rejected(.targetFailed(target: name, reason: "it was removed from the routing table")), 0)
             }
-            let admission = state.balancer.admit(waiter(), proxied: proxied, now: Clock.monotonicSeconds())
+            let admission = state.balancer.admit(waiter(), proxied: proxied, now: MonotonicSeconds.now())
             return (admission, state.balancer.queueLength)
         }
         return forwardingPoke(admission) { queueLength }
     }
 
     func release(_ endpoint: EndpointAddress, proxied: Bool) {
-        let dispatches = state.withLock { $0.balancer.release(endpoint, proxied: proxied, now: Clock.monotonicSeconds()) }
+        let dispatches = state.withLock { $0.balancer.release(endpoint, proxied: proxied, now: MonotonicSeconds.now()) }
         run(dispatches)
     }
 
@@ -75,7 +74,7 @@ final class TargetRuntime: Sendable {
     func reroute(_ waiter: WaitingRequest, proxied: Bool, from endpoint: EndpointAddress) -> TargetBalancer<WaitingRequest>.Admission {
         let admission = state.withLock { state in
             state.probedReady.remove(endpoint)
-            return state.balancer.reroute(waiter, proxied: proxied, from: endpoint, now: Clock.monotonicSeconds())
+            return state.balancer.reroute(waiter, proxied: proxied, from: endpoint, now: MonotonicSeconds.now())
         }
         return forwardingPoke(admission) { state.withLock { $0.balancer.queueLength } }
     }
@@ -97,7 +96,7 @@ final class TargetRuntime: Sendable {
 
     /// Nil when the request already got an endpoint (its wake-up is on the way).
     func cancel(ticket: UInt64) -> WaitingRequest? {
-        state.withLock { $0.balancer.cancel(ticket: ticket, now: Clock.monotonicSeconds()) }
+        state.withLock { $0.balancer.cancel(ticket: ticket, now: MonotonicSeconds.now()) }
     }
 
     /// Applies a target's entry from a new routing table.
@@ -110,7 +109,7 @@ final class TargetRuntime: Sendable {
             state.probedReady.formIntersection(config.endpoints)
             var dispatches = state.balancer.setReady(config.endpoints.filter(state.probedReady.contains))
             dispatches += state.balancer.setLimits(capacity: config.containerConcurrency, queueLimit: config.queueLimit)
-            let failed = state.balancer.setFailure(config.failure, now: Clock.monotonicSeconds())
+            let failed = state.balancer.setFailure(config.failure, now: MonotonicSeconds.now())
             return (dispatches, failed)
         }
         run(dispatches)
@@ -125,7 +124,7 @@ final class TargetRuntime: Sendable {
             state.configured = []
             state.probedReady = []
             _ = state.balancer.setReady([])
-            return state.balancer.removeAllWaiting(now: Clock.monotonicSeconds())
+            return state.balancer.removeAllWaiting(now: MonotonicSeconds.now())
         }
         for waiter in failed {
             waiter.resume(.failure(.targetFailed(target: name, reason: "it was removed from the routing table")))
@@ -134,7 +133,7 @@ final class TargetRuntime: Sendable {
 
     /// Fails every waiting request (shutdown after the drain deadline).
     func failWaiting(_ rejection: Rejection) {
-        let failed = state.withLock { $0.balancer.removeAllWaiting(now: Clock.monotonicSeconds()) }
+        let failed = state.withLock { $0.balancer.removeAllWaiting(now: MonotonicSeconds.now()) }
         for waiter in failed { waiter.resume(.failure(rejection)) }
     }
 
@@ -184,7 +183,7 @@ final class TargetRuntime: Sendable {
     /// autoscaler tell "no traffic" from "no data".)
     func report(wallClock: Double, source: String, whenIdle: Bool) -> StatReport? {
         let (period, queueLength) = state.withLock { state in
-            (state.balancer.report(now: Clock.monotonicSeconds()), state.balancer.queueLength)
+            (state.balancer.report(now: MonotonicSeconds.now()), state.balancer.queueLength)
         }
         guard whenIdle || !period.isIdle || queueLength > 0 else { return nil }
         return StatReport(target: name, source: source, timestamp: wallClock,
@@ -203,7 +202,8 @@ protocol PokeSink: Sendable {
     func poke(_ poke: Poke)
 }
 
-enum Clock {
-    /// Seconds on a monotonic clock, for rates and waits.
-    static func monotonicSeconds() -> Double { Double(NIODeadline.now().uptimeNanoseconds) / 1e9 }
+/// The balancer's time: seconds on a monotonic clock (NIO's, the one its deadlines use), for the
+/// concurrency meter's periods and queue waits.
+enum MonotonicSeconds {
+    static func now() -> Double { Double(NIODeadline.now().uptimeNanoseconds) / 1e9 }
 }

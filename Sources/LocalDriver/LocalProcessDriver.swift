@@ -1,7 +1,7 @@
 import ControlHTTP
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
+import Synchronization
 import NIOCore
 import NIOPosix
 import ScaleTargets
@@ -62,16 +62,23 @@ public final class LocalProcessDriver: ReplicaDriver, Service {
         var desired: [String: Int] = [:]
         var published: [TargetState] = []
         var watchers: [UUID: AsyncStream<[TargetState]>.Continuation] = [:]
-        /// Bumped by every request for a change, so the supervisor wakes early.
-        var version = 0
+        /// A change was asked for since the supervisor last read `desired`.
+        var changed = false
+        /// Wakes the supervisor's wait, while it waits.
+        var wake: AsyncStream<Void>.Continuation?
         var stopping = false
+
+        mutating func signalChange() {
+            changed = true
+            wake?.yield()
+        }
     }
 
     private let targets: [LocalTarget]
     private let options: Options
     private let logger: Logger
     private let group: any EventLoopGroup
-    private let shared = NIOLockedValueBox(Shared())
+    private let shared = Mutex(Shared())
 
     public init(targets: [LocalTarget], options: Options, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 logger: Logger) {
@@ -79,26 +86,26 @@ public final class LocalProcessDriver: ReplicaDriver, Service {
         self.options = options
         self.group = group
         self.logger = logger
-        shared.withLockedValue { state in
+        shared.withLock { state in
             state.published = targets.map { TargetState(name: $0.name) }
         }
     }
 
     public func setReplicas(_ count: Int, of target: String) {
-        shared.withLockedValue {
+        shared.withLock {
             $0.desired[target] = max(0, count)
-            $0.version += 1
+            $0.signalChange()
         }
     }
 
     public func watch(_ update: @escaping @Sendable ([TargetState]) -> Void) async throws {
         let id = UUID()
         let (stream, continuation) = AsyncStream.makeStream(of: [TargetState].self, bufferingPolicy: .bufferingNewest(1))
-        let current = shared.withLockedValue { state in
+        let current = shared.withLock { state in
             state.watchers[id] = continuation
             return state.published
         }
-        defer { _ = shared.withLockedValue { $0.watchers.removeValue(forKey: id) } }
+        defer { _ = shared.withLock { $0.watchers.removeValue(forKey: id) } }
         update(current)
         for await states in stream {
             try Task.checkCancellation()
@@ -114,37 +121,51 @@ public final class LocalProcessDriver: ReplicaDriver, Service {
         ChildProcess.takeChildExits()
         let supervisor = Supervisor(targets: targets, options: options, logger: logger)
         await withGracefulShutdownHandler {
-            while !Task.isShuttingDownGracefully, !Task.isCancelled, !shared.withLockedValue({ $0.stopping }) {
-                let desired = shared.withLockedValue { $0.desired }
+            while !Task.isShuttingDownGracefully, !Task.isCancelled, !shared.withLock({ $0.stopping }) {
+                let desired = shared.withLock { state in
+                    state.changed = false
+                    return state.desired
+                }
                 await supervisor.reconcile(desired: desired, group: group)
                 publish(supervisor.states)
                 await sleepOrWake(.milliseconds(supervisor.hasPendingWork ? 25 : 100))
             }
-        } onGracefulShutdown: { [shared] in
-            shared.withLockedValue {
+        } onGracefulShutdown: {
+            self.shared.withLock {
                 $0.stopping = true
-                $0.version += 1
+                $0.signalChange()
             }
         }
         logger.info("stopping every replica")
         await supervisor.stopAll(group: group) { self.publish($0) }
-        shared.withLockedValue { state in
+        shared.withLock { state in
             for continuation in state.watchers.values { continuation.finish() }
         }
         logger.info("all replicas stopped")
     }
 
-    /// Sleeps for `duration`, or less when a change is asked for meanwhile.
+    /// Sleeps for `duration`, or less when a change is asked for meanwhile (or was, since the
+    /// supervisor last read the desired counts): a scale-up starts its replicas at once.
     private func sleepOrWake(_ duration: Duration) async {
-        let version = shared.withLockedValue { $0.version }
-        let end = ContinuousClock.now + duration
-        while ContinuousClock.now < end, shared.withLockedValue({ $0.version }) == version {
-            try? await Task.sleep(for: .milliseconds(5))
+        let (wake, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let pending = shared.withLock { state in
+            if !state.changed { state.wake = continuation }
+            return state.changed
         }
+        guard !pending else { return }
+        await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                try? await Task.sleep(for: duration)
+                continuation.finish()
+            }
+            for await _ in wake { break }
+            tasks.cancelAll()
+        }
+        shared.withLock { $0.wake = nil }
     }
 
     private func publish(_ states: [TargetState]) {
-        shared.withLockedValue { shared in
+        shared.withLock { shared in
             guard shared.published != states else { return }
             shared.published = states
             for continuation in shared.watchers.values { continuation.yield(states) }

@@ -19,18 +19,9 @@ final class Supervisor {
         let endpoint: EndpointAddress
         let model: ChildProcess
         let queue: ChildProcess
-        var ready = false
+        var phase = ReplicaPhase.starting
         var modelExit: ChildProcess.Exit?
         var queueExit: ChildProcess.Exit?
-        /// Set when the replica is being stopped; it is no longer published.
-        var stopRequested: ContinuousClock.Instant?
-        var queueTermSent: ContinuousClock.Instant?
-        var modelTermSent: ContinuousClock.Instant?
-        /// SIGKILL already sent to the sidecar's or the model server's group.
-        var queueKilled = false
-        var modelKilled = false
-        /// Crashed: both processes were killed and only need reaping.
-        var killed = false
 
         init(id: String, endpoint: EndpointAddress, model: ChildProcess, queue: ChildProcess) {
             self.id = id
@@ -46,6 +37,23 @@ final class Supervisor {
         }
 
         var gone: Bool { modelExit != nil && queueExit != nil }
+
+        /// Sends what a phase transition asks for: SIGTERM to the process, SIGKILL to its whole group.
+        func perform(_ actions: [ReplicaPhase.Action]) {
+            for action in actions {
+                switch action {
+                case .terminate(let process): child(process).signal(SIGTERM)
+                case .kill(let process, _): child(process).signal(SIGKILL)
+                }
+            }
+        }
+
+        func child(_ process: ReplicaPhase.Process) -> ChildProcess {
+            switch process {
+            case .sidecar: queue
+            case .model: model
+            }
+        }
     }
 
     struct Record {
@@ -70,12 +78,12 @@ final class Supervisor {
 
     /// Something is in motion (a replica starting or stopping): look again soon.
     var hasPendingWork: Bool {
-        records.contains { !$0.leaving.isEmpty || $0.live.contains { !$0.ready } }
+        records.contains { !$0.leaving.isEmpty || $0.live.contains { $0.phase.isStarting } }
     }
 
     var states: [TargetState] {
         records.map { record in
-            TargetState(name: record.spec.name, endpoints: record.live.map(\.endpoint), ready: record.live.filter(\.ready).map(\.endpoint),
+            TargetState(name: record.spec.name, endpoints: record.live.map(\.endpoint), ready: record.live.filter(\.phase.isReady).map(\.endpoint),
                         failure: record.failure)
         }
     }
@@ -94,7 +102,7 @@ final class Supervisor {
     /// Stops every replica, publishing each step, and returns when every process is gone.
     func stopAll(group: any EventLoopGroup, publish: ([TargetState]) -> Void) async {
         for index in records.indices {
-            for replica in records[index].live { beginStop(replica) }
+            for replica in records[index].live { replica.phase.stop(at: .now) }
             records[index].leaving += records[index].live
             records[index].live = []
         }
@@ -130,10 +138,11 @@ final class Supervisor {
             }
         }
         for (replica, reason) in crashed {
+            let wasReady = replica.phase.isReady
             record.live.removeAll { $0 === replica }
             kill(replica)
             record.leaving.append(replica)
-            recordCrash(&record, "replica \(replica.id): \(reason)", wasReady: replica.ready)
+            recordCrash(&record, "replica \(replica.id): \(reason)", wasReady: wasReady)
         }
     }
 
@@ -154,56 +163,34 @@ final class Supervisor {
     /// Kills both process groups outright: whatever the model server started dies with it, even
     /// when the group's leader is already gone. (A group's ID is not reused while it has members.)
     private func kill(_ replica: Replica) {
-        replica.killed = true
-        replica.model.signal(SIGKILL)
-        replica.queue.signal(SIGKILL)
-    }
-
-    private func beginStop(_ replica: Replica) {
-        if replica.stopRequested == nil { replica.stopRequested = .now }
+        replica.perform(replica.phase.kill())
     }
 
     /// Graceful stop, step by step: unpublished for a moment so no new request is routed there,
     /// then the sidecar drains and exits, then the model server is stopped.
     private func advanceStops(_ record: inout Record) {
         let now = ContinuousClock.now
+        let drainLimit = Duration.seconds(options.drainSeconds + 2)
         for replica in record.leaving {
             replica.reap()
-            if replica.killed { continue }
-            guard let requested = replica.stopRequested else { continue }
-            if replica.queueTermSent == nil, now - requested >= .milliseconds(50) {
-                replica.queue.signal(SIGTERM)
-                replica.queueTermSent = now
+            let actions = replica.phase.advance(at: now, sidecarExited: replica.queueExit != nil, modelExited: replica.modelExit != nil,
+                                                drainLimit: drainLimit)
+            for case .kill(let process, overdue: true) in actions {
+                logger.warning(process == .sidecar ? "sidecar did not stop after draining; killing it"
+                                                   : "model server did not stop within 5 s of SIGTERM; killing it",
+                               metadata: ["replica": "\(replica.id)"])
             }
-            if let sent = replica.queueTermSent, replica.queueExit == nil, !replica.queueKilled, now - sent > .seconds(options.drainSeconds + 2) {
-                logger.warning("sidecar did not stop after draining; killing it", metadata: ["replica": "\(replica.id)"])
-                replica.queue.signal(SIGKILL)
-                replica.queueKilled = true
-            }
-            if replica.queueExit != nil, replica.modelTermSent == nil {
-                replica.model.signal(SIGTERM)
-                replica.modelTermSent = now
-            }
-            if let sent = replica.modelTermSent, replica.modelExit == nil, !replica.modelKilled, now - sent > .seconds(5) {
-                logger.warning("model server did not stop within 5 s of SIGTERM; killing it", metadata: ["replica": "\(replica.id)"])
-                replica.model.signal(SIGKILL)
-                replica.modelKilled = true
-            }
-            if replica.modelExit != nil, !replica.modelKilled {
-                // The leader is gone; anything it started and left behind in its group goes too.
-                replica.model.signal(SIGKILL)
-                replica.modelKilled = true
-            }
+            replica.perform(actions)
         }
         let gone = record.leaving.filter(\.gone)
         record.leaving.removeAll(where: \.gone)
-        for replica in gone where !replica.killed {
+        for replica in gone where replica.phase != .killed {
             logger.info("replica stopped", metadata: ["target": "\(record.spec.name)", "replica": "\(replica.id)"])
         }
     }
 
     private func probe(group: any EventLoopGroup) async {
-        let pending = records.flatMap { record in record.live.filter { !$0.ready }.map { ($0, record.spec.readinessPath) } }
+        let pending = records.flatMap { record in record.live.filter(\.phase.isStarting).map { ($0, record.spec.readinessPath) } }
         guard !pending.isEmpty else { return }
         let results = await withTaskGroup(of: (String, Bool).self) { tasks in
             for (replica, path) in pending {
@@ -220,8 +207,8 @@ final class Supervisor {
             return ready
         }
         for index in records.indices {
-            for replica in records[index].live where results.contains(replica.id) && !replica.ready {
-                replica.ready = true
+            for replica in records[index].live where results.contains(replica.id) && replica.phase.isStarting {
+                replica.phase = .ready
                 records[index].consecutiveCrashes = 0
                 if records[index].failure != nil {
                     logger.notice("target recovered: a replica is ready", metadata: ["target": "\(records[index].spec.name)"])
@@ -236,11 +223,11 @@ final class Supervisor {
         if record.live.count > desired {
             // Not-ready replicas go first (they serve nothing yet), then the newest.
             let order = record.live.enumerated().sorted { a, b in
-                if a.element.ready != b.element.ready { return !a.element.ready }
+                if a.element.phase.isReady != b.element.phase.isReady { return !a.element.phase.isReady }
                 return a.offset > b.offset
             }.map(\.element)
             for replica in order.prefix(record.live.count - desired) {
-                beginStop(replica)
+                replica.phase.stop(at: .now)
                 record.live.removeAll { $0 === replica }
                 record.leaving.append(replica)
                 logger.info("stopping replica", metadata: ["target": "\(record.spec.name)", "replica": "\(replica.id)"])

@@ -1,12 +1,12 @@
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
+import Synchronization
 
 /// Where `thaw up`'s log goes while the live view owns the terminal: every line to a file, and the
 /// newest notable ones kept for the view's "recent events" section.
 public final class EventLog: Sendable {
     private let file: FileHandle?
-    private let recent = NIOLockedValueBox<[String]>([])
+    private let recent = Mutex<[String]>([])
     private let keep: Int
 
     public init(path: String, keep: Int = 8) {
@@ -15,10 +15,10 @@ public final class EventLog: Sendable {
         self.keep = keep
     }
 
-    public var recentLines: [String] { recent.withLockedValue { $0 } }
+    public var recentLines: [String] { recent.withLock { $0 } }
 
     func write(level: Logger.Level, label: String, message: String, metadata: Logger.Metadata) {
-        let time = Self.clock.withLockedValue { $0.string(from: Date()) }
+        let time = Self.clock.withLock { $0.string(from: Date()) }
         let details = metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let line = "\(time) \(level) \(label): \(message)\(details.isEmpty ? "" : " " + details)"
         file?.write(Data((line + "\n").utf8))
@@ -26,7 +26,7 @@ public final class EventLog: Sendable {
         let short = "\(time) \(message) " + ["target", "replica", "from", "to", "trigger", "error"]
             .compactMap { key in metadata[key].map { "\(key)=\(String(describing: $0).split(separator: "\n").first ?? "")" } }
             .joined(separator: " ")
-        recent.withLockedValue { lines in
+        recent.withLock { lines in
             lines.append(String(short.prefix(160)))
             if lines.count > keep { lines.removeFirst(lines.count - keep) }
         }
@@ -36,10 +36,10 @@ public final class EventLog: Sendable {
         ["scaling", "replica ready", "replica stopped", "replica failed", "crash", "holding", "cannot"].contains { message.contains($0) }
     }
 
-    private static let clock: NIOLockedValueBox<DateFormatter> = {
+    private static let clock: Mutex<DateFormatter> = {
         let formatter = DateFormatter()
         formatter.dateFormat = "HH:mm:ss.SSS"
-        return NIOLockedValueBox(formatter)
+        return Mutex(formatter)
     }()
 
     /// A swift-log handler writing here.

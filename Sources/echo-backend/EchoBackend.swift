@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import NIOConcurrencyHelpers
+import Synchronization
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -80,12 +80,12 @@ final class Counters: Sendable {
         var inFlight = 0, maxInFlight = 0, requests = 0
         var readyAt = 0.0, firstRequestAt = 0.0, lastRequestAt = 0.0
     }
-    private let state = NIOLockedValueBox(State())
+    private let state = Mutex(State())
     private static func wallClock() -> Double { Date().timeIntervalSince1970 }
 
     func started() {
         let now = Self.wallClock()
-        state.withLockedValue {
+        state.withLock {
             $0.inFlight += 1
             $0.requests += 1
             $0.maxInFlight = max($0.maxInFlight, $0.inFlight)
@@ -93,20 +93,20 @@ final class Counters: Sendable {
             $0.lastRequestAt = now
         }
     }
-    func finished() { state.withLockedValue { $0.inFlight -= 1 } }
+    func finished() { state.withLock { $0.inFlight -= 1 } }
     func answeredReady() {
         let now = Self.wallClock()
-        state.withLockedValue { if $0.readyAt == 0 { $0.readyAt = now } }
+        state.withLock { if $0.readyAt == 0 { $0.readyAt = now } }
     }
     var json: String {
-        state.withLockedValue {
+        state.withLock {
             #"{"requests":\#($0.requests),"maxInFlight":\#($0.maxInFlight),"readyAt":\#($0.readyAt),"firstRequestAt":\#($0.firstRequestAt),"lastRequestAt":\#($0.lastRequestAt)}"#
         }
     }
 
-    private let recordLock = NIOLock()
+    private let recordLock = Mutex(())
     func record(_ line: String, to path: String) {
-        recordLock.withLock {
+        recordLock.withLock { _ in
             guard let handle = FileHandle(forWritingAtPath: path) ?? {
                 _ = FileManager.default.createFile(atPath: path, contents: nil)
                 return FileHandle(forWritingAtPath: path)

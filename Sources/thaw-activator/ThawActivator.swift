@@ -47,20 +47,9 @@ struct ThawActivator: AsyncParsableCommand {
     @Option(name: .long, help: "Routing file (YAML or JSON) with targets and services.")
     var config: String
 
-    @Option(name: .long, help: "Address to listen on, for both ports.")
-    var host = "127.0.0.1"
+    @OptionGroup var listening: ProxyProcessOptions<Self>
 
-    @Option(name: .long, help: "Proxy port for user traffic (0 picks a free port).")
-    var port = 8080
-
-    @Option(name: .customLong("admin-port"), help: "Port for /metrics, /healthz, /readyz and /status (0 picks a free port).")
-    var adminPort = 9090
-
-    @Option(name: .customLong("autoscaler-url"), help: "Autoscaler base URL for pokes and stats, e.g. http://127.0.0.1:8090.")
-    var autoscalerURL: String?
-
-    @Option(name: .customLong("drain-seconds"), help: "On SIGTERM, how long queued and in-flight requests may take to finish.")
-    var drainSeconds = 30.0
+    @OptionGroup var proxy: ProxyOptions<Self>
 
     @Option(name: .customLong("threads"), help: "Event-loop threads (default: one per core).")
     var threads: Int?
@@ -79,11 +68,7 @@ struct ThawActivator: AsyncParsableCommand {
     }
 
     func validate() throws {
-        try FlagCheck.port(port)
-        try FlagCheck.port(adminPort, flag: "--admin-port")
-        try FlagCheck.drainSeconds(drainSeconds)
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be from 1 to 256, got \(threads)") }
-        try FlagCheck.autoscalerURL(autoscalerURL)
         if parsedHostPorts.count != hostPorts.count {
             throw ValidationError("--host-port must be PORT=HOST with a port from 1 to 65535, e.g. 8081=digits.thaw.local; got \(hostPorts)")
         }
@@ -100,11 +85,11 @@ struct ThawActivator: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         var options = Activator.Options()
-        options.host = host
-        options.port = port
-        options.adminPort = adminPort
-        options.autoscaler = try FlagCheck.autoscalerURL(autoscalerURL)
-        options.drainDeadline = .milliseconds(Int64(drainSeconds * 1000))
+        options.host = listening.host
+        options.port = proxy.port
+        options.adminPort = listening.adminPort
+        options.autoscaler = listening.autoscaler
+        options.drainDeadline = proxy.drainDeadline
         options.hostPorts = parsedHostPorts
         let group = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) } ?? MultiThreadedEventLoopGroup.singleton
         let activator = Activator(options: options, source: source, group: group, metrics: metrics, logger: logger)
@@ -114,4 +99,13 @@ struct ThawActivator: AsyncParsableCommand {
             logger: logger))
         try await services.run()
     }
+}
+
+extension ThawActivator: ProxyFlagDefaults, ProxyProcessDefaults {
+    static let port = 8080
+    static let portHelp = "Proxy port for user traffic (0 picks a free port)."
+    static let drainSeconds = 30.0
+    static let drainHelp = "On SIGTERM, how long queued and in-flight requests may take to finish."
+    static let adminPort = 9090
+    static let autoscalerHelp = "Autoscaler base URL for pokes and stats, e.g. http://127.0.0.1:8090."
 }

@@ -42,23 +42,12 @@ struct ThawQueue: AsyncParsableCommand {
     @Option(name: .customLong("container-concurrency"), help: "Most requests the model server gets at once; 0 = unlimited.")
     var containerConcurrency = 0
 
-    @Option(name: .long, help: "Address to listen on, for both ports.")
-    var host = "127.0.0.1"
+    @OptionGroup var listening: ProxyProcessOptions<Self>
 
-    @Option(name: .long, help: "Port for traffic to this replica (0 picks a free port).")
-    var port = 8012
-
-    @Option(name: .customLong("admin-port"), help: "Port for /metrics, /healthz, /readyz and /status (0 picks a free port).")
-    var adminPort = 9091
-
-    @Option(name: .customLong("autoscaler-url"), help: "Autoscaler base URL for stat reports, e.g. http://127.0.0.1:8090.")
-    var autoscalerURL: String?
+    @OptionGroup var proxy: ProxyOptions<Self>
 
     @Option(name: .customLong("timeout-seconds"), help: "Longest a request may take here, waiting included (504 after).")
     var timeoutSeconds = 300.0
-
-    @Option(name: .customLong("drain-seconds"), help: "On SIGTERM, how long queued and in-flight requests may take to finish.")
-    var drainSeconds = 30.0
 
     @OptionGroup var logging: LogOptions
 
@@ -69,16 +58,12 @@ struct ThawQueue: AsyncParsableCommand {
     var modelPID: Int32?
 
     func validate() throws {
-        try FlagCheck.port(port)
-        try FlagCheck.port(adminPort, flag: "--admin-port")
         guard EndpointAddress(upstream) != nil else { throw ValidationError("--upstream must be HOST:PORT, got \"\(upstream)\"") }
         guard readinessPath.hasPrefix("/") else { throw ValidationError("--readiness-path must start with /, got \"\(readinessPath)\"") }
         guard (0...1000).contains(containerConcurrency) else {
             throw ValidationError("--container-concurrency must be from 0 (unlimited) to 1000, got \(containerConcurrency)")
         }
         guard timeoutSeconds > 0 else { throw ValidationError("--timeout-seconds must be above 0, got \(timeoutSeconds)") }
-        try FlagCheck.drainSeconds(drainSeconds)
-        try FlagCheck.autoscalerURL(autoscalerURL)
     }
 
     func run() async throws {
@@ -91,11 +76,11 @@ struct ThawQueue: AsyncParsableCommand {
             queueLimit: containerConcurrency == 0 ? TargetConfig.defaultQueueLimit : 10 * containerConcurrency,
             timeoutSeconds: timeoutSeconds)])
         var options = Activator.Options()
-        options.host = host
-        options.port = port
-        options.adminPort = adminPort
-        options.autoscaler = try FlagCheck.autoscalerURL(autoscalerURL)
-        options.drainDeadline = .milliseconds(Int64(drainSeconds * 1000))
+        options.host = listening.host
+        options.port = proxy.port
+        options.adminPort = listening.adminPort
+        options.autoscaler = listening.autoscaler
+        options.drainDeadline = proxy.drainDeadline
         options.role = .sidecar(replica: replica)
         options.fixedHost = target
         // One replica's traffic: two event loops are plenty and keep the sidecar small.
@@ -123,11 +108,21 @@ struct SupervisorWatch: Service {
     let logger: Logger
 
     func run() async throws {
-        while getppid() == supervisor {
-            try await Task.sleep(for: .milliseconds(250))
-            if Task.isShuttingDownGracefully { return }
+        // A process learns that its parent is gone only by looking: getppid() changes to the reaper's.
+        let orphaned: Void? = try? await cancelWhenGracefulShutdown {
+            while getppid() == supervisor { try await Task.sleep(for: .milliseconds(250)) }
         }
+        guard orphaned != nil else { return }
         logger.warning("the supervisor (pid \(supervisor)) is gone; stopping the model server and this sidecar")
         if let model { kill(-model, SIGTERM) }
     }
+}
+
+extension ThawQueue: ProxyFlagDefaults, ProxyProcessDefaults {
+    static let port = 8012
+    static let portHelp = "Port for traffic to this replica (0 picks a free port)."
+    static let drainSeconds = 30.0
+    static let drainHelp = "On SIGTERM, how long queued and in-flight requests may take to finish."
+    static let adminPort = 9091
+    static let autoscalerHelp = "Autoscaler base URL for stat reports, e.g. http://127.0.0.1:8090."
 }

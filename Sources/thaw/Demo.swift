@@ -3,7 +3,7 @@ import AutoscalerDaemon
 import ControlHTTP
 import Foundation
 import LocalMode
-import NIOConcurrencyHelpers
+import Synchronization
 import NIOPosix
 import ServiceLifecycle
 import ThawVocabulary
@@ -87,30 +87,31 @@ struct DemoScript: Service {
 
     private final class Tally: Sendable {
         struct Counts { var ok = 0, failed = 0, latencies: [Double] = [], lastError: String? }
-        let second = NIOLockedValueBox(Counts())
-        let total = NIOLockedValueBox(Counts())
+        let second = Mutex(Counts())
+        let total = Mutex(Counts())
+        /// The most ready replicas seen, by target.
+        let peaks = Mutex<[String: Int]>([:])
         func record(_ seconds: Double, ok: Bool, error: String?) {
-            for box in [second, total] {
-                box.withLockedValue { counts in
-                    if ok { counts.ok += 1; counts.latencies.append(seconds) } else { counts.failed += 1; counts.lastError = error ?? counts.lastError }
-                }
+            func add(_ counts: inout Counts) {
+                if ok { counts.ok += 1; counts.latencies.append(seconds) } else { counts.failed += 1; counts.lastError = error ?? counts.lastError }
             }
+            second.withLock { add(&$0) }
+            total.withLock { add(&$0) }
         }
-        func takeSecond() -> Counts { second.withLockedValue { counts in defer { counts = Counts() }; return counts } }
+        func takeSecond() -> Counts { second.withLock { counts in defer { counts = Counts() }; return counts } }
     }
 
     func run() async throws {
         let start = ContinuousClock.now
         let endpoint = EndpointAddress(host: "127.0.0.1", port: service.port)
         let tally = Tally()
-        let peaks = NIOLockedValueBox<[String: Int]>([:])
         @Sendable func line(_ phase: String) async {
             let seconds = Int((ContinuousClock.now - start).secondsValue)
             let counts = tally.takeSecond()
             let sorted = counts.latencies.sorted()
             let p50 = sorted.isEmpty ? "-" : String(format: "%.0fms", sorted[sorted.count / 2] * 1000)
             let targets = await cluster.autoscaler.loop.status()
-            peaks.withLockedValue { peaks in
+            tally.peaks.withLock { peaks in
                 for target in targets { peaks[target.name] = max(peaks[target.name] ?? 0, target.ready) }
             }
             let replicas = targets.map { "\(short($0.name)) \($0.ready)/\($0.requested)\($0.panicking ? " panic" : "")" }.joined(separator: "  ")
@@ -175,7 +176,7 @@ struct DemoScript: Service {
                 break
             }
         }
-        let totals = tally.total.withLockedValue { $0 }
+        let totals = tally.total.withLock { $0 }
         let sorted = totals.latencies.sorted()
         print("\nsummary")
         print(String(format: "  scale from zero: the first request took %.2f s (transformer and predictor started, model loaded)", coldSeconds))
@@ -187,7 +188,7 @@ struct DemoScript: Service {
         if let slowest = pokes.max() {
             print(String(format: "  pokes: %d, each decided and handed to the driver within %.2f ms of arriving (slowest)", pokes.count, slowest))
         }
-        print("  peak ready replicas: " + peaks.withLockedValue { $0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        print("  peak ready replicas: " + tally.peaks.withLock { $0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         print(zeroAfter.map { String(format: "  back to zero %.0f s after the traffic stopped", $0) } ?? "  not all targets were back to zero within \(idleLimit)")
         print("\nstopping: draining and stopping every replica")
         fflush(nil)

@@ -11,10 +11,10 @@ struct StatusView: Service {
     let terminal: Bool
 
     func run() async throws {
-        var lastLine = ""
-        var lastPrinted = Date.distantPast
-        await withGracefulShutdownHandler {
-            while !Task.isShuttingDownGracefully, !Task.isCancelled {
+        try? await cancelWhenGracefulShutdown {
+            var lastLine = ""
+            var lastPrinted = Date.distantPast
+            while true {
                 let targets = await cluster.autoscaler.loop.status()
                 if terminal {
                     var screen = "\u{1B}[H\u{1B}[2J" + StatusTable.render(runFile, targets: targets)
@@ -31,9 +31,9 @@ struct StatusView: Service {
                     }
                 }
                 fflush(nil)
-                try? await Task.sleep(for: .seconds(1))
+                try await Task.sleep(for: .seconds(1))
             }
-        } onGracefulShutdown: {}
+        }
         if terminal { print("\nshutting down: draining requests and stopping replicas (log: \(runFile.logDirectory)/thaw.log)") }
     }
 }

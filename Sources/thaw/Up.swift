@@ -45,14 +45,10 @@ struct Up: AsyncParsableCommand {
 
 /// Options shared by `thaw up` and `thaw demo`.
 struct ClusterOptions: ParsableArguments {
-    @Option(name: .long, help: "The activator's port; it routes by Host header (0 picks a free port).")
-    var port = 8080
+    @OptionGroup var proxy: ProxyOptions<Self>
 
     @Option(name: .customLong("log-dir"), help: "Where replica logs (and thaw's own log, under the live view) go. Default: a new directory under /tmp.")
     var logDirectory: String?
-
-    @Option(name: .customLong("drain-seconds"), help: "How long requests may take to finish on scale-down and shutdown.")
-    var drainSeconds = 10.0
 
     @Option(name: .customLong("timeout-seconds"), help: "Longest a request may wait and run (504 after).")
     var timeoutSeconds = 300.0
@@ -63,8 +59,6 @@ struct ClusterOptions: ParsableArguments {
     var runFilePath = LocalCluster.defaultRunFilePath
 
     func validate() throws {
-        try FlagCheck.port(port)
-        try FlagCheck.drainSeconds(drainSeconds)
         guard timeoutSeconds > 0 else { throw ValidationError("--timeout-seconds must be above 0, got \(timeoutSeconds)") }
     }
 
@@ -107,8 +101,8 @@ struct ClusterOptions: ParsableArguments {
         }
         let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
         var options = LocalCluster.Options(binDirectory: binDirectory, logDirectory: logDirectory)
-        options.port = port
-        options.drainSeconds = drainSeconds
+        options.port = proxy.port
+        options.drainSeconds = proxy.drainSeconds
         options.timeoutSeconds = timeoutSeconds
         let cluster: InProcessCluster
         do {
@@ -140,6 +134,13 @@ struct ClusterOptions: ParsableArguments {
         lines.append("  replica logs: \(run.logDirectory)")
         return lines.joined(separator: "\n")
     }
+}
+
+extension ClusterOptions: ProxyFlagDefaults {
+    static let port = 8080
+    static let portHelp = "The activator's port; it routes by Host header (0 picks a free port)."
+    static let drainSeconds = 10.0
+    static let drainHelp = "How long requests may take to finish on scale-down and shutdown."
 }
 
 /// Runs the services until SIGTERM or SIGINT, then shuts them down in reverse order.

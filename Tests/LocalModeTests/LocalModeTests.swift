@@ -2,6 +2,7 @@ import AutoscalerDaemon
 import ControlHTTP
 import Foundation
 import NIOCore
+import Synchronization
 import Testing
 import ThawTestSupport
 import ThawVocabulary
@@ -140,10 +141,9 @@ struct LocalModeTests {
 }
 
 /// A flag one task sets and others poll.
-final class ManagedFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
+final class ManagedFlag: Sendable {
+    private let value = Atomic(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
 }
 

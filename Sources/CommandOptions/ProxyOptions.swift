@@ -1,0 +1,58 @@
+import ArgumentParser
+import ControlHTTP
+
+/// What differs between the processes that run Thaw's proxy: their default ports and drain time,
+/// and what their main port is for.
+public protocol ProxyFlagDefaults {
+    static var port: Int { get }
+    static var portHelp: String { get }
+    static var drainSeconds: Double { get }
+    static var drainHelp: String { get }
+}
+
+/// The flags of every process that runs Thaw's proxy (thaw-activator, thaw-queue, and the activator
+/// inside thaw up and thaw demo): the port that takes traffic and how long a shutdown drains.
+public struct ProxyOptions<Defaults: ProxyFlagDefaults>: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(Defaults.portHelp))
+    public var port = Defaults.port
+
+    @Option(name: .customLong("drain-seconds"), help: ArgumentHelp(Defaults.drainHelp))
+    public var drainSeconds = Defaults.drainSeconds
+
+    public init() {}
+
+    public func validate() throws {
+        try FlagCheck.port(port)
+        try FlagCheck.drainSeconds(drainSeconds)
+    }
+
+    public var drainDeadline: Duration { .milliseconds(Int64(drainSeconds * 1000)) }
+}
+
+/// The flags of a proxy that runs as its own process (thaw-activator, thaw-queue): where it listens,
+/// its admin port, and the autoscaler it reports to.
+public struct ProxyProcessOptions<Defaults: ProxyProcessDefaults>: ParsableArguments {
+    @Option(name: .long, help: "Address to listen on, for both ports.")
+    public var host = "127.0.0.1"
+
+    @Option(name: .customLong("admin-port"), help: "Port for /metrics, /healthz, /readyz and /status (0 picks a free port).")
+    public var adminPort = Defaults.adminPort
+
+    @Option(name: .customLong("autoscaler-url"), help: ArgumentHelp(Defaults.autoscalerHelp))
+    public var autoscalerURL: String?
+
+    public init() {}
+
+    public func validate() throws {
+        try FlagCheck.port(adminPort, flag: "--admin-port")
+        try FlagCheck.autoscalerURL(autoscalerURL)
+    }
+
+    /// The checked `--autoscaler-url` (`validate()` has refused a malformed one).
+    public var autoscaler: AutoscalerURL? { autoscalerURL.flatMap(AutoscalerURL.init) }
+}
+
+public protocol ProxyProcessDefaults {
+    static var adminPort: Int { get }
+    static var autoscalerHelp: String { get }
+}
