@@ -6,7 +6,9 @@
 # Everything shares this machine's cores, so absolute numbers measure CPU cost per request; compare
 # the ratios, which come from the same run. Settings (environment): DURATION (s, default 10),
 # CONNECTIONS (64), THREADS (wrk threads, 2), PROXY_THREADS (activator threads = nginx workers, 2),
-# ROUNDS (interleaved rounds per proxy, 2), BODY (response size in bytes; default: the 13-byte hello).
+# ROUNDS (interleaved rounds per proxy, 2), BODY (response size in bytes; default: the 13-byte hello),
+# BASELINE (another thaw-activator executable, e.g. one built from an earlier commit: it runs as a
+# fourth proxy in the same rounds, and the activator is compared with it too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +18,8 @@ THREADS=${THREADS:-2}
 PROXY_THREADS=${PROXY_THREADS:-2}
 ROUNDS=${ROUNDS:-2}
 BODY=${BODY:-}
+BASELINE=${BASELINE:-}
+[ -z "$BASELINE" ] || [ -x "$BASELINE" ] || { echo "error: BASELINE=$BASELINE is not an executable" >&2; exit 1; }
 URL_PATH=/
 [ -n "$BODY" ] && URL_PATH="/big?n=$BODY"
 for tool in wrk nginx; do
@@ -47,6 +51,11 @@ targets:
 YAML
 "$BIN/thaw-activator" --config "$WORK/routes.yaml" --port "$ACTIVATOR_PORT" --admin-port "$ADMIN_PORT" \
   --threads "$PROXY_THREADS" --log-level warning >"$WORK/activator.log" 2>&1 & PIDS+=($!); ACTIVATOR_PID=$!
+if [ -n "$BASELINE" ]; then
+  BASELINE_PORT=$(free_port); BASELINE_ADMIN_PORT=$(free_port)
+  "$BASELINE" --config "$WORK/routes.yaml" --port "$BASELINE_PORT" --admin-port "$BASELINE_ADMIN_PORT" \
+    --threads "$PROXY_THREADS" --log-level warning >"$WORK/baseline.log" 2>&1 & PIDS+=($!); BASELINE_PID=$!
+fi
 
 mkdir -p "$WORK/nginx/logs"
 cat >"$WORK/nginx/nginx.conf" <<NGINX
@@ -78,8 +87,10 @@ nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & PIDS+=($!)
 
 wait_for "http://127.0.0.1:$BACKEND_PORT/"
 wait_for "http://127.0.0.1:$NGINX_PORT/"
-for _ in $(seq 1 100); do
-  [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.local' "http://127.0.0.1:$ACTIVATOR_PORT/")" = 200 ] && break; sleep 0.05
+for port in $ACTIVATOR_PORT ${BASELINE_PORT:-}; do
+  for _ in $(seq 1 100); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.local' "http://127.0.0.1:$port/")" = 200 ] && break; sleep 0.05
+  done
 done
 
 # cpu_ticks FIELD PID...: user (14) or system (15) clock ticks used so far by these processes.
@@ -114,6 +125,7 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "  round $round"
   run nginx "$NGINX_PORT" "$NGINX_PIDS"
   run activator "$ACTIVATOR_PORT" "$ACTIVATOR_PID"
+  [ -z "$BASELINE" ] || run baseline "$BASELINE_PORT" "$BASELINE_PID"
 done
 
 echo
@@ -126,9 +138,14 @@ for line in open(sys.argv[1]):
     rows.setdefault(name, []).append(tuple(float(v) for v in values))
 med = {n: tuple(statistics.median(v[i] for v in vals) for i in range(6)) for n, vals in rows.items()}
 print(f"{'':10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'server CPU us/req':>18} {'user':>7} {'kernel':>7}")
-for n in ("direct", "nginx", "activator"):
+for n in ("direct", "nginx", "activator", "baseline"):
+    if n not in med: continue
     r = med[n]; print(f"{n:10} {r[0]:9.0f} {r[1]:8.3f} {r[2]:8.3f} {r[3]:18.2f} {r[4]:7.2f} {r[5]:7.2f}")
 a, g, d = med["activator"], med["nginx"], med["direct"]
 print(f"activator / nginx throughput: {a[0]/g[0]:.2f}x   p99: {a[2]/g[2]:.2f}x   CPU per request: {a[3]/g[3]:.2f}x   (below 1 is better for p99 and CPU)")
 print(f"activator / direct throughput: {a[0]/d[0]:.2f}x   nginx / direct: {g[0]/d[0]:.2f}x")
+if "baseline" in med:
+    b = med["baseline"]
+    print(f"baseline / nginx throughput: {b[0]/g[0]:.2f}x   p99: {b[2]/g[2]:.2f}x   CPU per request: {b[3]/g[3]:.2f}x")
+    print(f"activator / baseline throughput: {a[0]/b[0]:.2f}x   p99: {a[2]/b[2]:.2f}x   CPU per request: {a[3]/b[3]:.2f}x")
 PY
