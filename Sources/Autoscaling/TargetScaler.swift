@@ -1,8 +1,9 @@
 /// One target's whole decision loop with no I/O: reports into the windows, the decider, the replica
 /// planner, and the rules for when to decide early and when not to decide at all.
 ///
-/// The autoscaler daemon owns one per target and calls it from its intake and its tick; the unit
-/// tests drive it with made-up times, so the daemon's behaviour is the behaviour tested here.
+/// The autoscaler daemon owns one per target and calls it from its intake and its tick;
+/// `thaw simulate --replay` drives it the same way on simulated time, and the unit tests with
+/// made-up times, so the daemon's behaviour is the behaviour replayed and tested here.
 /// Each signal is read as decided, missing or falling back, and the readings are combined in one
 /// place: the largest demand wins, a missing signal never lowers the scale, and with no replica
 /// ready, requests waiting in the activator wake the target whatever it scales on.
