@@ -41,11 +41,19 @@ public actor ScalingLoop {
         for target in targets {
             let scaler = TargetScaler(spec: target.policy.decider, replicas: target.policy.replicas,
                                       secondary: target.policy.secondary, fallback: target.policy.fallback, now: now)
-            let initial = scaler.planner.initialReplicas
-            self.targets[target.name] = Entry(scaler: scaler, metrics: metrics.target(target.name), requested: initial,
-                                              state: TargetState(name: target.name))
-            self.targets[target.name]!.metrics.targetPerReplica.set(to: target.policy.decider.targetValue)
+            let entry = Entry(scaler: scaler, metrics: metrics.target(target.name), requested: scaler.planner.initialReplicas,
+                              state: TargetState(name: target.name))
+            entry.metrics.targetPerReplica.set(to: target.policy.decider.targetValue)
+            self.targets[target.name] = entry
         }
+    }
+
+    /// Runs `body` on the entry of target `name` in place; nil when there is no such target.
+    /// `body` must not reach `targets` itself (it is being changed): act on what it returns instead.
+    @discardableResult
+    private func withEntry<Result>(_ name: String, _ body: (inout Entry) -> Result) -> Result? {
+        guard let index = targets.index(forKey: name) else { return nil }
+        return body(&targets.values[index])
     }
 
     /// Asks the driver for every target's initial scale; called once before anything else.
@@ -62,13 +70,13 @@ public actor ScalingLoop {
         let now = clock()
         var unknown: [String] = []
         for stat in batch.stats {
-            guard let entry = targets[stat.target] else {
+            guard let spec = targets[stat.target]?.scaler.spec else {
                 unknown.append(stat.target)
                 metrics.statsRejected.increment()
                 continue
             }
             metrics.statsReceived.increment()
-            guard let time = Self.reportTime(stat.timestamp, of: entry, now: now) else {
+            guard let time = Self.reportTime(stat.timestamp, spec: spec, now: now) else {
                 metrics.statsRejected.increment()
                 continue
             }
@@ -76,13 +84,14 @@ public actor ScalingLoop {
                                       averageProxiedConcurrency: stat.averageProxiedConcurrency,
                                       proxiedRequestCount: stat.proxiedRequestCount)
             let fromReplica = stat.source != ProxyHeaders.activator
-            let ready = targets[stat.target]!.state.ready.count
-            let urgent = targets[stat.target]!.scaler.record(request, fromReplica: fromReplica, at: time, readyReplicas: ready)
-            if !fromReplica {
-                targets[stat.target]!.queueLength = stat.queueLength
-                targets[stat.target]!.queueReportedAt = now
+            let urgent = withEntry(stat.target) { entry in
+                if !fromReplica {
+                    entry.queueLength = stat.queueLength
+                    entry.queueReportedAt = now
+                }
+                return entry.scaler.record(request, fromReplica: fromReplica, at: time, readyReplicas: entry.state.ready.count)
             }
-            if urgent { decide(stat.target, trigger: "panic threshold crossed", now: now) }
+            if urgent == true { decide(stat.target, trigger: "panic threshold crossed", now: now) }
         }
         return unknown
     }
@@ -98,76 +107,88 @@ public actor ScalingLoop {
                 metrics.statsRejected.increment()
                 continue
             }
-            guard let (entry, time) = collectorEntry(value.target, metric: metric, timestamp: value.timestamp, now: now, unknown: &unknown) else {
+            guard let time = collectorReportTime(value.target, metric: metric, timestamp: value.timestamp, now: now,
+                                                 unknown: &unknown) else {
                 continue
             }
-            if entry.scaler.failureReason != nil {
-                logger.notice("the collector reads the signal again; deciding on it", metadata: ["target": "\(value.target)", "metric": "\(metric.name)"])
-            }
-            targets[value.target]!.scaler.record(value.value, for: metric, at: time)
+            let changes = withEntry(value.target) { $0.scaler.record(value.value, for: metric, at: time) } ?? []
+            act(on: changes, of: value.target, now: now)
         }
         for failure in batch.failures {
             let metric = MetricKind(failure.metric)
-            guard let (entry, _) = collectorEntry(failure.target, metric: metric, timestamp: failure.timestamp, now: now, unknown: &unknown) else {
+            guard collectorReportTime(failure.target, metric: metric, timestamp: failure.timestamp, now: now,
+                                      unknown: &unknown) != nil else {
                 continue
             }
-            let wasFallingBack = entry.scaler.fallbackReplicas(for: metric) != nil
-            guard targets[failure.target]!.scaler.recordFailure(for: metric, reason: failure.reason, empty: failure.empty,
-                                                                readyReplicas: entry.state.ready.count) else {
-                continue
-            }
-            entry.metrics.signalFailures.increment()
-            if entry.scaler.failureReason == nil {
-                logger.warning("the collector cannot read the signal; holding the current scale for it", metadata: [
-                    "target": "\(failure.target)", "metric": "\(metric.name)", "reason": "\(failure.reason)"])
-            }
-            if !wasFallingBack, let replicas = targets[failure.target]!.scaler.fallbackReplicas(for: metric) {
-                logger.warning("the signal keeps failing; applying the fallback replica count", metadata: [
-                    "target": "\(failure.target)", "metric": "\(metric.name)", "replicas": "\(replicas)"])
-                decide(failure.target, trigger: "signal failing, fallback", now: now)
-            }
+            let changes = withEntry(failure.target) { entry in
+                entry.scaler.recordFailure(for: metric, reason: failure.reason, empty: failure.empty,
+                                           readyReplicas: entry.state.ready.count)
+            } ?? []
+            act(on: changes, of: failure.target, now: now)
         }
         return unknown
     }
 
-    /// The entry a collector report is for and when it counts, when the target exists, scales on
-    /// `metric`, and the report is recent enough. Counts the report as received or rejected; an
-    /// unknown target or metric is added to `unknown`.
-    private func collectorEntry(_ target: String, metric: MetricKind, timestamp: Double, now: Timestamp,
-                                unknown: inout [String]) -> (Entry, Timestamp)? {
-        guard let entry = targets[target], entry.scaler.spec.metric == metric || entry.scaler.secondary?.spec.metric == metric else {
+    /// Logs and acts on what a collector report changed about a target's signal.
+    private func act(on changes: [TargetScaler.SignalChange], of name: String, now: Timestamp) {
+        for change in changes {
+            switch change {
+            case .failed(let metric, let reason, let inARow):
+                targets[name]?.metrics.signalFailures.increment()
+                if inARow == 1 {
+                    logger.warning("the collector cannot read the signal; holding the current scale for it", metadata: [
+                        "target": "\(name)", "metric": "\(metric.name)", "reason": "\(reason)"])
+                }
+            case .fallbackStarted(let metric, let replicas):
+                logger.warning("the signal keeps failing; applying the fallback replica count", metadata: [
+                    "target": "\(name)", "metric": "\(metric.name)", "replicas": "\(replicas)"])
+                decide(name, trigger: "signal failing, fallback", now: now)
+            case .recovered(let metric):
+                logger.notice("the collector reads the signal again; deciding on it", metadata: [
+                    "target": "\(name)", "metric": "\(metric.name)"])
+            }
+        }
+    }
+
+    /// When a collector report counts, if the target exists, scales on `metric`, and the report is
+    /// recent enough. Counts the report as received or rejected; an unknown target or metric is
+    /// added to `unknown`.
+    private func collectorReportTime(_ target: String, metric: MetricKind, timestamp: Double, now: Timestamp,
+                                     unknown: inout [String]) -> Timestamp? {
+        guard let scaler = targets[target]?.scaler, scaler.spec.metric == metric || scaler.secondary?.spec.metric == metric else {
             unknown.append(target)
             metrics.statsRejected.increment()
             return nil
         }
-        guard let time = Self.reportTime(timestamp, of: entry, now: now) else {
+        guard let time = Self.reportTime(timestamp, spec: scaler.spec, now: now) else {
             metrics.statsRejected.increment()
             return nil
         }
         metrics.statsReceived.increment()
-        return (entry, time)
+        return time
     }
 
     /// When a report counts. Reports go into the buckets of the seconds their sender measured, so a
     /// backlog replayed after an outage lands where it belongs rather than in one bucket. A stamp
     /// from the future (clock skew) counts as now; one older than the stable window can no longer
     /// matter and is dropped (nil).
-    private static func reportTime(_ timestamp: Double, of entry: Entry, now: Timestamp) -> Timestamp? {
-        guard timestamp.isFinite, timestamp >= now.seconds - entry.scaler.spec.stableWindow.secondsValue else { return nil }
+    private static func reportTime(_ timestamp: Double, spec: DeciderSpec, now: Timestamp) -> Timestamp? {
+        guard timestamp.isFinite, timestamp >= now.seconds - spec.stableWindow.secondsValue else { return nil }
         return Timestamp(seconds: min(timestamp, now.seconds))
     }
 
     /// Handles a poke; returns false when the target is unknown.
     public func poke(_ poke: Poke, arrived: ContinuousClock.Instant) -> Bool {
-        guard targets[poke.target] != nil else { return false }
-        metrics.pokes.increment()
         let now = clock()
-        let previous = targets[poke.target]!
-        let fresh = previous.queueReportedAt.map { now - $0 <= .seconds(2) } ?? false
-        targets[poke.target]!.queueLength = fresh ? max(previous.queueLength, poke.queueLength) : poke.queueLength
-        targets[poke.target]!.queueReportedAt = now
-        let ready = targets[poke.target]!.state.ready.count
-        if targets[poke.target]!.scaler.poke(queueLength: poke.queueLength, readyReplicas: ready, at: now) {
+        let decideNow = withEntry(poke.target) { entry in
+            let fresh = entry.queueReportedAt.map { now - $0 <= .seconds(2) } ?? false
+            entry.queueLength = fresh ? max(entry.queueLength, poke.queueLength) : poke.queueLength
+            entry.queueReportedAt = now
+            return entry.scaler.poke(queueLength: poke.queueLength, readyReplicas: entry.state.ready.count, at: now)
+        }
+        guard let decideNow else { return false }
+        metrics.pokes.increment()
+        if decideNow {
             decide(poke.target, trigger: "poke", now: now)
             let elapsed = ContinuousClock.now - arrived
             metrics.pokeToDecision.record(elapsed.secondsValue)
@@ -186,55 +207,57 @@ public actor ScalingLoop {
 
     /// The driver's newest view of every target.
     public func driverUpdate(_ states: [TargetState]) {
-        for state in states where targets[state.name] != nil {
-            let previous = targets[state.name]!.state
-            targets[state.name]!.state = state
-            let metrics = targets[state.name]!.metrics
-            metrics.actual.set(to: Double(state.endpoints.count))
-            metrics.ready.set(to: Double(state.ready.count))
-            if state.failure != previous.failure, let failure = state.failure {
-                logger.error("target cannot come up", metadata: ["target": "\(state.name)", "failure": "\(failure)"])
+        for state in states {
+            withEntry(state.name) { entry in
+                if state.failure != entry.state.failure, let failure = state.failure {
+                    logger.error("target cannot come up", metadata: ["target": "\(state.name)", "failure": "\(failure)"])
+                }
+                entry.state = state
+                entry.metrics.actual.set(to: Double(state.endpoints.count))
+                entry.metrics.ready.set(to: Double(state.ready.count))
             }
         }
     }
 
     private func decide(_ name: String, trigger: String, now: Timestamp) {
-        guard var entry = targets[name] else { return }
-        let ready = entry.state.ready.count
-        let step = entry.scaler.step(readyReplicas: ready, activatorInPath: true, now: now)
-        if step.holding, entry.lastStep?.holding != true {
-            logger.warning("no stats from ready replicas; holding the current scale until they report again",
-                           metadata: ["target": "\(name)", "ready": "\(ready)", "reason": "\(step.plan.reason)"])
-        } else if !step.holding, entry.lastStep?.holding == true {
-            logger.notice("stats arrive again; deciding normally", metadata: ["target": "\(name)"])
+        withEntry(name) { entry in
+            let ready = entry.state.ready.count
+            let step = entry.scaler.step(readyReplicas: ready, activatorInPath: true, now: now)
+            switch step.holdChange {
+            case .started?:
+                logger.warning("no stats from ready replicas; holding the current scale until they report again",
+                               metadata: ["target": "\(name)", "ready": "\(ready)", "reason": "\(step.plan.reason)"])
+            case .ended?:
+                logger.notice("stats arrive again; deciding normally", metadata: ["target": "\(name)"])
+            case nil:
+                break
+            }
+            entry.lastStep = step
+            if let decision = step.decision {
+                entry.metrics.decisions.increment()
+                entry.metrics.desired.set(to: Double(decision.desired))
+                entry.metrics.stable.set(to: decision.stable)
+                entry.metrics.panic.set(to: decision.panic)
+                entry.metrics.panicMode.set(to: decision.panicking ? 1 : 0)
+                entry.metrics.excessBurstCapacity.set(to: Double(decision.excessBurstCapacity))
+            }
+            entry.metrics.holding.set(to: step.holding ? 1 : 0)
+            entry.metrics.fallback.set(to: step.fallbackWant == nil ? 0 : 1)
+            if let replicas = step.plan.replicas, replicas != entry.requested {
+                logger.info("scaling", metadata: [
+                    "target": "\(name)", "from": "\(entry.requested)", "to": "\(replicas)", "ready": "\(ready)",
+                    "trigger": "\(trigger)", "reason": "\(step.plan.reason)"])
+                entry.requested = replicas
+                entry.metrics.requested.set(to: Double(replicas))
+                driver.setReplicas(replicas, of: name)
+            }
         }
-        entry.lastStep = step
-        if let decision = step.decision {
-            entry.metrics.decisions.increment()
-            entry.metrics.desired.set(to: Double(decision.desired))
-            entry.metrics.stable.set(to: decision.stable)
-            entry.metrics.panic.set(to: decision.panic)
-            entry.metrics.panicMode.set(to: decision.panicking ? 1 : 0)
-            entry.metrics.excessBurstCapacity.set(to: Double(decision.excessBurstCapacity))
-        }
-        entry.metrics.holding.set(to: step.holding ? 1 : 0)
-        entry.metrics.fallback.set(to: step.fallbackWant == nil ? 0 : 1)
-        if let replicas = step.plan.replicas, replicas != entry.requested {
-            logger.info("scaling", metadata: [
-                "target": "\(name)", "from": "\(entry.requested)", "to": "\(replicas)", "ready": "\(ready)",
-                "trigger": "\(trigger)", "reason": "\(step.plan.reason)"])
-            entry.requested = replicas
-            entry.metrics.requested.set(to: Double(replicas))
-            driver.setReplicas(replicas, of: name)
-        }
-        targets[name] = entry
     }
 
     /// Every target as `/status` shows it.
     public func status() -> [TargetStatus] {
         let now = clock()
-        return targets.keys.sorted().map { name in
-            let entry = targets[name]!
+        return targets.sorted { $0.key < $1.key }.map { name, entry in
             let spec = entry.scaler.spec
             let decision = entry.scaler.latest
             let rps = entry.scaler.metrics.averages(for: .rps, at: now)?.panic ?? 0

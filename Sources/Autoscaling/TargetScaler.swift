@@ -1,8 +1,12 @@
 /// One target's whole decision loop with no I/O: reports into the windows, the decider, the replica
 /// planner, and the rules for when to decide early and when not to decide at all.
 ///
-/// The autoscaler daemon owns one per target and calls it from its intake and its tick; the unit
-/// tests drive it with made-up times, so the daemon's behaviour is the behaviour tested here.
+/// The autoscaler daemon owns one per target and calls it from its intake and its tick;
+/// `thaw simulate --replay` drives it the same way on simulated time, and the unit tests with
+/// made-up times, so the daemon's behaviour is the behaviour replayed and tested here.
+/// Its calls say what they changed (a hold starting or ending, a signal failing, a fallback
+/// starting, a signal recovering) and whether to decide now, so a caller acts on what it is told
+/// instead of comparing the scaler's state before and after each call.
 /// Each signal is read as decided, missing or falling back, and the readings are combined in one
 /// place: the largest demand wins, a missing signal never lowers the scale, and with no replica
 /// ready, requests waiting in the activator wake the target whatever it scales on.
@@ -20,6 +24,8 @@ public struct TargetScaler: Sendable {
     public private(set) var lastReplicaReport: Timestamp?
     /// Since when the target has had ready replicas; nil while it has none.
     private var readySince: Timestamp?
+    /// Whether the newest step held the scale for missing replica data.
+    private var holding = false
     /// Replica reports older than this, with replicas ready, mean the data is missing, not zero.
     public let staleAfter: Duration
     /// A second signal (GPU utilization next to concurrency or rps): its own decider, the larger
@@ -59,12 +65,26 @@ public struct TargetScaler: Sendable {
         planner = ReplicaPlanner(policy: replicas, now: now)
     }
 
+    /// What a collector report changed about a pushed signal.
+    public enum SignalChange: Sendable, Equatable {
+        /// A failed read counted: the signal has failed `inARow` times since its last value. The
+        /// first failure is when it starts holding the scale.
+        case failed(MetricKind, reason: String, inARow: Int)
+        /// This failure reached the fallback's threshold: the signal now wants `replicas`.
+        case fallbackStarted(MetricKind, replicas: Int)
+        /// A value arrived for a signal that was failing: it is decided on again.
+        case recovered(MetricKind)
+    }
+
     /// Records a per-target total pushed by the collector (the sum over replicas of, say, GPU
-    /// utilization percent) for `metric`.
-    public mutating func record(_ value: Double, for metric: MetricKind, at time: Timestamp) {
+    /// utilization percent) for `metric`. Says `recovered` when the signal was failing.
+    @discardableResult
+    public mutating func record(_ value: Double, for metric: MetricKind, at time: Timestamp) -> [SignalChange] {
         metrics.record(value, for: metric, at: time)
         lastPushed[metric] = max(lastPushed[metric] ?? time, time)
+        let wasFailing = failures[metric, default: SignalFailures()].count > 0
         failures[metric] = SignalFailures()
+        return wasFailing ? [.recovered(metric)] : []
     }
 
     /// Records that the collector could not read `metric` (source down, nothing selected): the
@@ -72,13 +92,21 @@ public struct TargetScaler: Sendable {
     ///
     /// An `empty` answer (the source works, no replica has a value) with no replica ready is what a
     /// target at zero looks like: it is not counted, or the fallback would wake an idle target.
-    /// Returns whether it counted.
+    /// Returns nothing when it did not count; else `failed`, and `fallbackStarted` when this
+    /// failure is the one that reaches the fallback's threshold.
     @discardableResult
-    public mutating func recordFailure(for metric: MetricKind, reason: String? = nil, empty: Bool = false, readyReplicas: Int) -> Bool {
-        if empty, readyReplicas == 0 { return false }
-        failures[metric, default: SignalFailures()].count += 1
-        failures[metric]!.reason = reason ?? "the collector could not read it"
-        return true
+    public mutating func recordFailure(for metric: MetricKind, reason: String? = nil, empty: Bool = false,
+                                       readyReplicas: Int) -> [SignalChange] {
+        if empty, readyReplicas == 0 { return [] }
+        let wasFallingBack = fallbackReplicas(for: metric) != nil
+        let reason = reason ?? "the collector could not read it"
+        let inARow = failures[metric, default: SignalFailures()].count + 1
+        failures[metric] = SignalFailures(count: inARow, reason: reason)
+        var changes: [SignalChange] = [.failed(metric, reason: reason, inARow: inARow)]
+        if !wasFallingBack, let replicas = fallbackReplicas(for: metric) {
+            changes.append(.fallbackStarted(metric, replicas: replicas))
+        }
+        return changes
     }
 
     /// True when `metric` is pushed and is failing, or its newest value is older than `pushedStaleAfter`.
@@ -127,6 +155,16 @@ public struct TargetScaler: Sendable {
         /// A pushed signal has failed past its threshold: the replica count wanted with its fallback
         /// in force (the fallback count, or another signal's desired count when that is larger).
         public var fallbackWant: Int? = nil
+        /// Set on the step that starts or ends a hold, so the caller says so once, not on every held step.
+        public var holdChange: HoldChange? = nil
+    }
+
+    /// How a step changed the hold on missing replica data.
+    public enum HoldChange: Sendable, Equatable {
+        /// Ready replicas have stopped reporting: from this step on the scale is held.
+        case started
+        /// Replica stats arrive again: this step decides normally after a hold.
+        case ended
     }
 
     /// What one signal says in a step.
@@ -155,9 +193,13 @@ public struct TargetScaler: Sendable {
         } else {
             readySince = nil
         }
-        if let silence = missingDataFor(readyReplicas: readyReplicas, now: now) {
+        let silence = missingDataFor(readyReplicas: readyReplicas, now: now)
+        let holdsNow = silence != nil
+        let holdChange: HoldChange? = holdsNow == holding ? nil : (holdsNow ? .started : .ended)
+        holding = holdsNow
+        if let silence {
             let plan = planner.hold(reason: "holding the scale: no stats from the \(readyReplicas) ready replica(s) for \(silence)")
-            return Step(decision: nil, plan: plan, holding: true)
+            return Step(decision: nil, plan: plan, holding: true, holdChange: holdChange)
         }
         var readings = [reading(of: &decider, readyReplicas: readyReplicas, now: now)]
         if var second = secondary {
@@ -202,7 +244,7 @@ public struct TargetScaler: Sendable {
         if let decision { latest = decision }
         let plan = planner.plan(desired: wanted, excessBurstCapacity: excessBurstCapacity,
                                 readyReplicas: readyReplicas, activatorInPath: activatorInPath, now: now)
-        return Step(decision: decision, plan: plan, holding: false, fallbackWant: fallbackWant)
+        return Step(decision: decision, plan: plan, holding: false, fallbackWant: fallbackWant, holdChange: holdChange)
     }
 
     /// How long ready replicas have been silent, when that is longer than `staleAfter`.

@@ -6,7 +6,7 @@ public enum ReplayReport {
     public static func text(timeline: [ReplaySecond], summary: ReplaySummary, metric: MetricKind) -> String {
         var lines = [header(metric: metric)]
         var shown: ReplaySecond?
-        for second in timeline where shown == nil || second.trigger == "poke" || differs(second, from: shown!) {
+        for second in timeline where shown == nil || second.earlyTrigger != nil || differs(second, from: shown!) {
             lines.append(row(second))
             shown = second
         }
@@ -79,7 +79,7 @@ public enum ReplayReport {
     private static func row(_ s: ReplaySecond) -> String {
         let stable = s.decision.map { number($0.stable) } ?? "", panic = s.decision.map { number($0.panic) } ?? ""
         let desired = s.decision.map { String($0.desired) + ($0.panicking ? "!" : "") } ?? ""
-        let note = [s.trigger == "poke" ? "poke" : nil, s.overCapacity ? "over capacity" : nil, s.reason]
+        let note = [s.earlyTrigger, s.overCapacity ? "over capacity" : nil, s.reason]
             .compactMap { $0 }.joined(separator: "; ")
         return pad(String(s.t), 5) + pad(number(s.rps), 9) + pad(number(s.concurrency), 8) + pad(stable, 10)
             + pad(panic, 10) + pad(desired, 8) + pad(String(s.replicas), 9) + pad(String(s.ready), 6) + "  "

@@ -20,7 +20,8 @@ public struct ReplaySecond: Sendable, Equatable {
     public var t: Int
     public var rps: Double
     public var concurrency: Double
-    /// Why a decision ran this second: "tick", "poke", or nil.
+    /// Why the daemon decided in this second: "tick" (every 2 s), "poke" (requests waiting with no
+    /// ready replica), "panic" (a report crossed the panic threshold), or nil when it did not.
     public var trigger: String?
     public var decision: ScaleDecision?
     public var want: Int
@@ -32,7 +33,11 @@ public struct ReplaySecond: Sendable, Equatable {
     /// Ready replicas x per-replica capacity, in the policy metric's unit.
     public var capacity: Double
     public var overCapacity: Bool
+    /// Why the newest plan is what it is; between decisions, the last decision's plan stands.
     public var reason: String
+
+    /// The trigger of a decision taken at once rather than on the tick.
+    var earlyTrigger: String? { trigger == "tick" ? nil : trigger }
 }
 
 /// Totals over a replay: the cost and the shortfall of a policy.
@@ -50,9 +55,15 @@ public struct ReplaySummary: Sendable, Equatable {
     public var scaleChanges: Int
 }
 
-/// Runs the whole loop for one service against a per-second demand trace: stats into the windows,
-/// a decision every 2 seconds and at once on a poke, the replica planner, and replicas that become
-/// ready only after a start delay. Everything runs on simulated time, so a day replays in moments.
+/// Runs the autoscaler daemon's own loop for one service (its `TargetScaler`) against a per-second
+/// demand trace, on simulated time, so a day replays in moments and shows what the daemon would do.
+///
+/// Each second the daemon's inputs arrive as they would: ready replicas report every second, idle
+/// or not; with none ready, requests wait in the activator, which reports them and pokes. Like the
+/// daemon, the replay decides on the 2-second tick, at once on a poke, and at once on a report that
+/// crosses the panic threshold, and plans nothing in between. A second's reports all arrive before
+/// its decision, and several reasons to decide in one second decide once. Replicas asked for become
+/// ready after the start delay.
 public struct ReplaySimulator {
     public let policy: TargetPolicy
     public let options: ReplayOptions
@@ -64,11 +75,12 @@ public struct ReplaySimulator {
 
     public func run(_ trace: DemandTrace) -> (timeline: [ReplaySecond], summary: ReplaySummary) {
         let spec = policy.decider
-        var planner = ReplicaPlanner(policy: policy.replicas, now: .epoch)
-        let startReplicas = options.initialReplicas ?? planner.initialReplicas
-        var metrics = MetricAggregator(spec: spec)
-        var decider = Decider(spec: spec, readyReplicas: startReplicas, now: .epoch)
-        var latest: ScaleDecision?
+        let startReplicas = options.initialReplicas ?? policy.replicas.initialScale
+        // A demand trace holds requests only: a collector-read second signal would read as missing
+        // and hold every scale-down, so the replay scales on the request signal alone.
+        var scaler = TargetScaler(spec: spec, replicas: policy.replicas, readyReplicas: startReplicas, now: .epoch)
+        // What the newest step planned; nothing is planned before the first one (the tick at t=0).
+        var plan = scaler.planner.hold(reason: "starting")
         var ready = startReplicas
         var starting = StartingReplicas()
         var timeline: [ReplaySecond] = []
@@ -81,31 +93,19 @@ public struct ReplaySimulator {
 
             let demand = second < trace.perSecond.count ? trace.perSecond[second] : 0
             let (rps, concurrency) = convert(demand, from: trace.signal)
-            if ready > 0 || demand > 0 {
-                metrics.record(RequestStat(averageConcurrency: concurrency, requestCount: rps), at: now)
-            }
-
-            var trigger: String?
-            if second % 2 == 0 {
-                trigger = "tick"
-            } else if latest?.desired == 0, concurrency > 0 {
-                trigger = "poke"
-            }
+            let trigger = deliver(RequestStat(averageConcurrency: concurrency, requestCount: rps), second: second,
+                                  readyReplicas: ready, to: &scaler)
             var decided: ScaleDecision?
             if trigger != nil {
-                decided = decider.decide(readyReplicas: ready, metrics: metrics, now: now)
-                if let decided {
-                    latest = decided
-                    summary.decisions += 1
+                // The daemon's own step; in local mode the activator is always in the request path.
+                let step = scaler.step(readyReplicas: ready, activatorInPath: true, now: now)
+                decided = step.decision
+                if decided != nil { summary.decisions += 1 }
+                plan = step.plan
+                if let target = plan.replicas, target != ready + starting.total {
+                    summary.scaleChanges += 1
+                    scale(to: target, ready: &ready, starting: &starting, now: now)
                 }
-            }
-
-            let plan = planner.plan(desired: latest?.desired,
-                                    excessBurstCapacity: latest?.excessBurstCapacity ?? spec.initialExcessBurstCapacity,
-                                    readyReplicas: ready, activatorInPath: planner.activatorInPathSince != nil, now: now)
-            if let target = plan.replicas, target != ready + starting.total {
-                summary.scaleChanges += 1
-                scale(to: target, ready: &ready, starting: &starting, now: now)
             }
 
             let load = spec.metric == .rps ? rps : concurrency
@@ -125,6 +125,24 @@ public struct ReplaySimulator {
                 reason: plan.reason))
         }
         return (timeline, summary)
+    }
+
+    /// Hands one second's reports to the scaler as the daemon receives them, and says why the daemon
+    /// decides in this second (nil: it does not).
+    private func deliver(_ stat: RequestStat, second: Int, readyReplicas ready: Int, to scaler: inout TargetScaler) -> String? {
+        let now = Timestamp(seconds: Double(second))
+        if ready > 0 {
+            // Sent even when idle, as sidecars do, so the scaler never takes the replicas for silent.
+            if scaler.record(stat, fromReplica: true, at: now, readyReplicas: ready) { return "panic" }
+        } else if stat.requestCount > 0 {
+            // No replica to serve them: the requests wait in the activator, which reports them and
+            // pokes with the number waiting (the concurrency, by Little's law). With no replica
+            // ready a poke always decides, so whether the report crossed the threshold adds nothing.
+            _ = scaler.record(stat, fromReplica: false, at: now, readyReplicas: 0)
+            let waiting = Int(min(stat.averageConcurrency.rounded(.up), Double(Int32.max)))
+            if scaler.poke(queueLength: waiting, readyReplicas: 0, at: now) { return "poke" }
+        }
+        return second.isMultiple(of: 2) ? "tick" : nil
     }
 
     private func convert(_ demand: Double, from signal: DemandTrace.Signal) -> (rps: Double, concurrency: Double) {

@@ -17,9 +17,11 @@ struct Simulate: ParsableCommand {
                                     {"t":..,"desired":..,"excessBurstCapacity":..,"panicking":..,"stable":..,"panic":..}
 
               --replay DEMAND.csv   per-second demand for one service, with a header "t,rps" or
-                                    "t,concurrency" (the t column is optional). Runs the whole loop
-                                    (decisions every 2 s and on pokes, bounds, scale to zero, replicas
-                                    ready after --start-delay) and prints a timeline and a summary.
+                                    "t,concurrency" (the t column is optional). Runs the autoscaler's
+                                    own loop on simulated time (decisions every 2 s, at once on pokes
+                                    and on reports that cross the panic threshold, bounds, scale to
+                                    zero, replicas ready after --start-delay) and prints a timeline
+                                    and a summary.
 
             POLICY (YAML or JSON) may hold `annotations:` (autoscaling.knative.dev/* and
             autoscaling.thaw.dev/* keys), `config:` (config-autoscaler keys), `containerConcurrency:`

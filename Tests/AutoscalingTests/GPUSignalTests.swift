@@ -143,7 +143,7 @@ struct GPUSignalTests {
         var scaler = TargetScaler(spec: gpu, replicas: replicas, fallback: SignalFallback(replicas: 4, afterFailures: 1),
                                   readyReplicas: 0, now: ts(0))
         for t in 0..<30 {
-            let counted = scaler.recordFailure(for: .gpu, empty: true, readyReplicas: 0)
+            let counted = !scaler.recordFailure(for: .gpu, empty: true, readyReplicas: 0).isEmpty
             #expect(!counted, "nothing selected, nothing ready: the normal idle state")
             let step = scaler.step(readyReplicas: 0, activatorInPath: true, now: ts(Double(t)))
             #expect(step.fallbackWant == nil)
@@ -151,7 +151,7 @@ struct GPUSignalTests {
         }
         #expect(scaler.consecutiveFailures[.gpu, default: 0] == 0)
         // With replicas ready, the same empty answer is a failure: their series should be there.
-        let counted = scaler.recordFailure(for: .gpu, empty: true, readyReplicas: 2)
+        let counted = !scaler.recordFailure(for: .gpu, empty: true, readyReplicas: 2).isEmpty
         #expect(counted)
         #expect(scaler.fallbackReplicas(for: .gpu) == 4)
     }

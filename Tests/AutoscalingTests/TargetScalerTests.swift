@@ -351,4 +351,58 @@ struct TargetScalerTests {
         let holding2 = scaler.step(readyReplicas: 1, activatorInPath: true, now: ts(11)).holding
         #expect(holding2)
     }
+
+    // MARK: - What changed
+
+    @Test("a step says when a hold starts and when it ends, once each")
+    func stepsSayWhenAHoldStartsAndEnds() {
+        var scaler = makeScaler(readyReplicas: 2)
+        for t in 0...5 {
+            _ = scaler.record(load(10), fromReplica: true, at: ts(Double(t)), readyReplicas: 2)
+            let change = scaler.step(readyReplicas: 2, activatorInPath: true, now: ts(Double(t))).holdChange
+            #expect(change == nil, "t=\(t): reporting replicas are not held")
+        }
+        let started = scaler.step(readyReplicas: 2, activatorInPath: true, now: ts(10))
+        #expect(started.holding)
+        #expect(started.holdChange == .started)
+        let stillHeld = scaler.step(readyReplicas: 2, activatorInPath: true, now: ts(12))
+        #expect(stillHeld.holding)
+        #expect(stillHeld.holdChange == nil, "the hold started once")
+
+        _ = scaler.record(load(10), fromReplica: true, at: ts(13), readyReplicas: 2)
+        let ended = scaler.step(readyReplicas: 2, activatorInPath: true, now: ts(13))
+        #expect(!ended.holding)
+        #expect(ended.holdChange == .ended)
+        _ = scaler.record(load(10), fromReplica: true, at: ts(14), readyReplicas: 2)
+        #expect(scaler.step(readyReplicas: 2, activatorInPath: true, now: ts(14)).holdChange == nil)
+    }
+
+    @Test("failures say how many in a row, the one that reaches the threshold starts the fallback once, and a value recovers")
+    func failuresSayWhenTheFallbackStartsAndAValueRecovers() {
+        let (_, gpu, replicas) = GPUSignalTests.specs()
+        var scaler = TargetScaler(spec: gpu, replicas: replicas, fallback: SignalFallback(replicas: 5, afterFailures: 2),
+                                  readyReplicas: 2, now: ts(0))
+        #expect(scaler.record(100, for: .gpu, at: ts(0)).isEmpty, "a value for a healthy signal changes nothing")
+
+        #expect(scaler.recordFailure(for: .gpu, reason: "source down", readyReplicas: 2)
+                == [.failed(.gpu, reason: "source down", inARow: 1)])
+        #expect(scaler.recordFailure(for: .gpu, reason: "source down", readyReplicas: 2)
+                == [.failed(.gpu, reason: "source down", inARow: 2), .fallbackStarted(.gpu, replicas: 5)])
+        #expect(scaler.recordFailure(for: .gpu, readyReplicas: 2)
+                == [.failed(.gpu, reason: "the collector could not read it", inARow: 3)], "the fallback started once")
+
+        #expect(scaler.record(100, for: .gpu, at: ts(1)) == [.recovered(.gpu)])
+        #expect(scaler.record(100, for: .gpu, at: ts(2)).isEmpty, "recovered once")
+        #expect(scaler.recordFailure(for: .gpu, reason: "source down", readyReplicas: 2)
+                == [.failed(.gpu, reason: "source down", inARow: 1)], "a value starts the count again")
+    }
+
+    @Test("an empty answer for a target at zero changes nothing")
+    func emptyAnswerAtZeroChangesNothing() {
+        let (_, gpu, replicas) = GPUSignalTests.specs()
+        var scaler = TargetScaler(spec: gpu, replicas: replicas, fallback: SignalFallback(replicas: 5, afterFailures: 1),
+                                  readyReplicas: 0, now: ts(0))
+        #expect(scaler.recordFailure(for: .gpu, reason: "no series", empty: true, readyReplicas: 0).isEmpty)
+        #expect(scaler.record(100, for: .gpu, at: ts(1)).isEmpty, "nothing was failing")
+    }
 }

@@ -28,14 +28,15 @@ import Testing
             $0.initialReplicas = 0
             $0.startDelay = .seconds(4)
         }
-        // The windows are empty until t=3, so no decision exists yet and nothing pokes.
-        #expect(timeline[3].trigger == nil)
-        // The first tick with data (t=4) decides ceil(20 / 10) = 2 replicas; they are ready at t=8.
-        #expect(timeline[4].decision?.desired == 2)
-        #expect(timeline[4].replicas == 2)
-        #expect(timeline[7].ready == 0)
-        #expect(timeline[8].ready == 2)
-        #expect(summary.secondsWithoutReadyReplica == 5, "t=3...7 had demand and no ready replica")
+        // The requests waiting in the activator at t=3 poke, and the daemon decides at once: the
+        // activator's 20 rps plus the 2 waiting requests the poke counts, ceil(22 / 10) = 3 replicas,
+        // ready at t=7.
+        #expect(timeline[3].trigger == "poke")
+        #expect(timeline[3].decision?.desired == 3)
+        #expect(timeline[3].replicas == 3)
+        #expect(timeline[6].ready == 0)
+        #expect(timeline[7].ready == 3)
+        #expect(summary.secondsWithoutReadyReplica == 4, "t=3...6 had demand and no ready replica")
     }
 
     @Test func scalesToZeroAfterAQuietStableWindowAndGracePeriodThenPokes() throws {
@@ -48,8 +49,9 @@ import Testing
         let zeroAt = try #require(timeline.first { $0.replicas == 0 }?.t)
         // Demand stops after t=5; the 10 s stable window holds data until t=15, so the decision
         // reaches 0 at t=16; the target is then marked inactive and, with the activator already in
-        // the path for longer than the 4 s grace period, scaled to zero on the next step.
-        #expect(zeroAt == 17)
+        // the path for longer than the 4 s grace period, scaled to zero on the next step: the tick
+        // at t=18, as nothing asks the daemon to decide in between.
+        #expect(zeroAt == 18)
         #expect(timeline[zeroAt - 1].activity == .inactive(.noTraffic))
         // The burst at t=45 (odd second) pokes an immediate decision instead of waiting for t=46.
         #expect(timeline[45].trigger == "poke")
@@ -58,6 +60,36 @@ import Testing
         #expect(timeline[47].ready == 1)
         #expect(summary.peakReplicas == 1)
         #expect(summary.secondsWithoutReadyReplica == 1)
+    }
+
+    @Test func aBurstThatCrossesThePanicThresholdIsDecidedAtOnceNotAtTheNextTick() throws {
+        let policy = """
+            annotations:
+              autoscaling.knative.dev/metric: rps
+              autoscaling.knative.dev/target: "10"
+              autoscaling.knative.dev/target-utilization-percentage: "100"
+              autoscaling.knative.dev/window: 10s
+            """
+        // One replica serves 5 rps; at t=3 (an odd second, between ticks) 30 rps arrive.
+        let csv = "t,rps\n0,5\n1,5\n2,5\n3,30\n4,30\n5,30\n6,30\n7,30\n8,30"
+        let (timeline, summary) = try replay(csv, policy: policy) {
+            $0.initialReplicas = 1
+            $0.startDelay = .seconds(4)
+        }
+        #expect(timeline[1].trigger == nil, "a calm odd second waits for the tick")
+        // The replica's report at t=3 puts the 1 s panic window at ceil(30 / 10) = 3 replicas' worth
+        // against 1 ready: past the threshold of 2, so the daemon decides on the report, not at t=4.
+        #expect(timeline[3].trigger == "panic")
+        #expect(timeline[3].decision?.panicking == true)
+        #expect(timeline[3].decision?.desired == 3)
+        #expect(timeline[3].replicas == 3, "the two new replicas are asked for at t=3")
+        #expect(timeline[6].ready == 1)
+        #expect(timeline[7].ready == 3, "ready after the 4 s start delay, a second before a tick-only loop would have them")
+        // Once panicking, further reports over the threshold wait for the tick.
+        #expect(timeline[4].trigger == "tick")
+        #expect(timeline[5].trigger == nil)
+        let report = ReplayReport.text(timeline: timeline, summary: summary, metric: .rps)
+        #expect(report.split(separator: "\n").contains { $0.hasPrefix("    3 ") && $0.contains("panic; ") })
     }
 
     @Test func minScaleKeepsReplicasAndMaxScaleCapsThem() throws {
