@@ -1,13 +1,14 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-/// Release settings for the modules on the request path, measured with `make bench-activator`:
-/// cross-module optimisation lets the proxy specialise the balancer's generics instead of looking
-/// up generic metadata per request, and dynamic exclusivity checks (a thread-local lookup on every
-/// access to a handler's state) are left to the compiler's static checks. Debug builds and tests
-/// keep every check.
-let dataPathSettings: [SwiftSetting] = [
-    .unsafeFlags(["-cross-module-optimization", "-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+/// Release settings for the proxy's channel handlers, measured with `make bench-activator`: dynamic
+/// exclusivity checks (a thread-local lookup on every access to a handler's state, which only its
+/// own event loop touches) are left to the compiler's static checks. Debug builds and tests keep
+/// every check. SwiftPM refuses a product with unsafe flags to packages that depend on this one by
+/// version, so the module that has them (`Activator`) is not a library product; the balancer it
+/// specialises (`ActivatorCore`) gets that from `@inlinable`, with no flag, and is one.
+let handlerSettings: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
 let package = Package(
@@ -28,7 +29,9 @@ let package = Package(
         .library(name: "MLService", targets: ["MLService"]),
         .library(name: "TrafficStats", targets: ["TrafficStats"]),
         .library(name: "ActivatorCore", targets: ["ActivatorCore"]),
-        .library(name: "Activator", targets: ["Activator"]),
+        .library(name: "ThawVocabulary", targets: ["ThawVocabulary"]),
+        .library(name: "RoutingFile", targets: ["RoutingFile"]),
+        .library(name: "ScaleTargets", targets: ["ScaleTargets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -101,7 +104,7 @@ let package = Package(
         .target(name: "ActivatorCore", dependencies: [
             "ThawVocabulary",
             .product(name: "DequeModule", package: "swift-collections"),
-        ], swiftSettings: dataPathSettings),
+        ]),
         // The routing file (YAML or JSON): read and validated with located errors, and written.
         .target(name: "RoutingFile", dependencies: ["ThawVocabulary", "ConfigFields"]),
         // Small HTTP for control traffic: one-shot calls (probes, pokes, stats) and the admin/intake server.
@@ -149,7 +152,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Prometheus", package: "swift-prometheus"),
-        ], swiftSettings: dataPathSettings),
+        ], swiftSettings: handlerSettings),
         .executableTarget(name: "ThawActivator", dependencies: [
             "CommandOptions",
             "Activator", "ControlHTTP", "ThawVocabulary",

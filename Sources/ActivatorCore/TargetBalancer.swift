@@ -10,6 +10,10 @@ import ThawVocabulary
 ///
 /// `Waiter` is whatever the caller needs to resume a queued request (a callback, an id); the balancer
 /// only stores it and hands it back with the endpoint it was given.
+///
+/// The per-request calls are `@inlinable`, so a caller in another module (the proxy) specialises
+/// them for its own `Waiter` instead of running generic code that looks up metadata on every
+/// request; that takes no compiler flag, so the module stays a product others can depend on.
 public struct TargetBalancer<Waiter: Sendable>: Sendable {
     /// The outcome of asking for an endpoint.
     public enum Admission: Sendable {
@@ -25,16 +29,31 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
     public struct Dispatch: Sendable {
         public var waiter: Waiter
         public var endpoint: EndpointAddress
+
+        @inlinable init(waiter: Waiter, endpoint: EndpointAddress) {
+            self.waiter = waiter
+            self.endpoint = endpoint
+        }
     }
 
-    private struct Slot: Sendable {
-        var inFlight = 0
+    @usableFromInline
+    struct Slot: Sendable {
+        @usableFromInline var inFlight = 0
+
+        @inlinable init() {}
     }
 
-    private struct Queued: Sendable {
-        var ticket: UInt64
-        var waiter: Waiter
-        var proxied: Bool
+    @usableFromInline
+    struct Queued: Sendable {
+        @usableFromInline var ticket: UInt64
+        @usableFromInline var waiter: Waiter
+        @usableFromInline var proxied: Bool
+
+        @inlinable init(ticket: UInt64, waiter: Waiter, proxied: Bool) {
+            self.ticket = ticket
+            self.waiter = waiter
+            self.proxied = proxied
+        }
     }
 
     public let name: String
@@ -43,13 +62,13 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
     public private(set) var queueLimit: Int
     /// Why the target cannot come up, while the endpoint source says so.
     public private(set) var failure: String?
-    private var ready: [EndpointAddress] = []
-    private var slots: [EndpointAddress: Slot] = [:]
-    private var queue = Deque<Queued>()
-    private var nextTicket: UInt64 = 0
-    private var rotation = 0
-    private var lastPoke: Double?
-    private var meter: ConcurrencyMeter
+    @usableFromInline var ready: [EndpointAddress] = []
+    @usableFromInline var slots: [EndpointAddress: Slot] = [:]
+    @usableFromInline var queue = Deque<Queued>()
+    @usableFromInline var nextTicket: UInt64 = 0
+    @usableFromInline var rotation = 0
+    @usableFromInline var lastPoke: Double?
+    @usableFromInline var meter: ConcurrencyMeter
     /// The fewest seconds between two pokes for the same target while requests keep waiting.
     public static var pokeInterval: Double { 1 }
 
@@ -60,16 +79,17 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
         self.meter = ConcurrencyMeter(now: now)
     }
 
-    public var readyEndpoints: [EndpointAddress] { ready }
-    public var queueLength: Int { queue.count }
+    @inlinable public var readyEndpoints: [EndpointAddress] { ready }
+    @inlinable public var queueLength: Int { queue.count }
     /// Requests held by the activator for this target: waiting plus being forwarded.
-    public var activeRequests: Int { meter.current }
-    public func inFlight(at endpoint: EndpointAddress) -> Int { slots[endpoint]?.inFlight ?? 0 }
+    @inlinable public var activeRequests: Int { meter.current }
+    @inlinable public func inFlight(at endpoint: EndpointAddress) -> Int { slots[endpoint]?.inFlight ?? 0 }
 
     /// Asks for an endpoint for a new request. The waiter is only made if the request has to wait,
     /// so the common path allocates nothing for it. `proxied` marks a request an activator
     /// forwarded (a sidecar reports those apart, so the autoscaler does not count them twice); the
     /// same flag must come back with `release` and `reroute`.
+    @inlinable
     public mutating func admit(_ waiter: @autoclosure () -> Waiter, proxied: Bool = false, now: Double) -> Admission {
         if queue.isEmpty, let endpoint = pickEndpoint() {
             meter.started(proxied: proxied, at: now)
@@ -86,7 +106,8 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
         return enqueue(waiter(), proxied: proxied, front: false, now: now)
     }
 
-    private mutating func enqueue(_ waiter: Waiter, proxied: Bool, front: Bool, now: Double) -> Admission {
+    @inlinable
+    mutating func enqueue(_ waiter: Waiter, proxied: Bool, front: Bool, now: Double) -> Admission {
         nextTicket += 1
         let entry = Queued(ticket: nextTicket, waiter: waiter, proxied: proxied)
         let wasEmpty = queue.isEmpty
@@ -100,6 +121,7 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
     }
 
     /// A forwarded request is done (answered, failed or cut off): frees its slot and hands it to the next waiter.
+    @inlinable
     public mutating func release(_ endpoint: EndpointAddress, proxied: Bool = false, now: Double) -> [Dispatch] {
         meter.finished(proxied: proxied, at: now)
         if var slot = slots[endpoint] {
@@ -112,6 +134,7 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
     /// A forwarded request could not reach `endpoint` before sending it a byte (connection refused or
     /// reset): the endpoint stops getting traffic until it is probed ready again, and the request is
     /// given another endpoint or goes back to the front of the queue.
+    @inlinable
     public mutating func reroute(_ waiter: Waiter, proxied: Bool = false, from endpoint: EndpointAddress, now: Double) -> Admission {
         if var slot = slots[endpoint] {
             slot.inFlight = max(0, slot.inFlight - 1)
@@ -132,6 +155,7 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
 
     /// Takes a queued request out (its timeout fired, or its client went away). Nil when it was
     /// already given an endpoint, in which case the caller must `release` that endpoint itself.
+    @inlinable
     public mutating func cancel(ticket: UInt64, now: Double) -> Waiter? {
         guard let index = queue.firstIndex(where: { $0.ticket == ticket }) else { return nil }
         let entry = queue.remove(at: index)
@@ -140,6 +164,7 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
     }
 
     /// The endpoints that passed their readiness probe now. In-flight counts of endpoints that stay are kept.
+    @inlinable
     public mutating func setReady(_ endpoints: [EndpointAddress]) -> [Dispatch] {
         ready = endpoints
         for endpoint in endpoints where slots[endpoint] == nil { slots[endpoint] = Slot() }
@@ -163,6 +188,7 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
     }
 
     /// Hands every waiting request back (shutdown past its drain deadline).
+    @inlinable
     public mutating func removeAllWaiting(now: Double) -> [Waiter] {
         let waiters = queue.map(\.waiter)
         for entry in queue { meter.finished(proxied: entry.proxied, at: now) }
@@ -171,9 +197,11 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
     }
 
     /// Closes the current stats period.
+    @inlinable
     public mutating func report(now: Double) -> ConcurrencyMeter.Period { meter.report(at: now) }
 
-    private mutating func dispatchWaiting() -> [Dispatch] {
+    @inlinable
+    mutating func dispatchWaiting() -> [Dispatch] {
         var dispatches: [Dispatch] = []
         while !queue.isEmpty, let endpoint = pickEndpoint() {
             slots[endpoint, default: Slot()].inFlight += 1
@@ -184,7 +212,8 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
 
     /// The ready endpoint with the fewest requests in flight and a free slot. Ties rotate, so equal
     /// endpoints share the load instead of the first one taking every request.
-    private mutating func pickEndpoint() -> EndpointAddress? {
+    @inlinable
+    mutating func pickEndpoint() -> EndpointAddress? {
         let count = ready.count
         guard count > 0 else { return nil }
         rotation = rotation &+ 1

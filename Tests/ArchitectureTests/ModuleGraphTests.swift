@@ -26,13 +26,29 @@ import Testing
         var packages: [String] = []
     }
 
-    static func manifest() throws -> [String: Target] {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// Runs a command to its end; standard output and error together.
+    static func run(_ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    static func dumpedManifest() throws -> [String: Any] {
         // Its own scratch path: `swift test` holds the lock on .build while this runs.
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-manifest-\(getpid())")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-manifest-\(getpid())-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["swift", "package", "--package-path", root.path, "--scratch-path", scratch.path, "dump-package"]
         let output = Pipe()
         process.standardOutput = output
@@ -41,8 +57,12 @@ import Testing
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw ManifestError("swift package dump-package exited \(process.terminationStatus)") }
-        guard let json = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let list = json["targets"] as? [[String: Any]] else { throw ManifestError("no targets in the dumped manifest") }
+        guard let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw ManifestError("the dumped manifest is not a JSON object") }
+        return json
+    }
+
+    static func manifest() throws -> [String: Target] {
+        guard let list = try dumpedManifest()["targets"] as? [[String: Any]] else { throw ManifestError("no targets in the dumped manifest") }
         var targets: [String: Target] = [:]
         for entry in list {
             guard let name = entry["name"] as? String, let type = entry["type"] as? String else { continue }
@@ -107,5 +127,55 @@ import Testing
         }
         #expect(seen.contains("LocalMode") && seen.contains("AutoscalerDaemon"), "closure: \(seen.sorted())")
         #expect(!seen.contains("Activator") && !seen.contains("ActivatorCore"), "thaw-autoscaler links \(seen.sorted())")
+    }
+
+    /// SwiftPM refuses a product whose modules use unsafe flags to a package that depends on this
+    /// one by version. A consumer package that asks for every library product, from a tagged copy of
+    /// this package, must resolve.
+    @Test(.timeLimit(.minutes(5))) func everyLibraryProductCanBeADependencyByVersion() throws {
+        guard let products = try Self.dumpedManifest()["products"] as? [[String: Any]] else { throw ManifestError("no products") }
+        let libraries = products.compactMap { product -> String? in
+            guard let type = product["type"] as? [String: Any], type["library"] != nil else { return nil }
+            return product["name"] as? String
+        }
+        #expect(libraries.contains("ActivatorCore") && libraries.contains("Autoscaling"), "library products: \(libraries)")
+
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-consumer-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        // The package as it is in this working tree (what git tracks, and what it would track), tagged.
+        let copy = work.appendingPathComponent("thaw")
+        let listed = try Self.run(["git", "-C", Self.root.path, "ls-files", "--cached", "--others", "--exclude-standard"])
+        #expect(listed.status == 0, "git ls-files: \(listed.output)")
+        for path in listed.output.split(separator: "\n").map(String.init) {
+            let source = Self.root.appendingPathComponent(path)
+            guard FileManager.default.fileExists(atPath: source.path) else { continue }
+            let destination = copy.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: source, to: destination)
+        }
+        for command in [["git", "init", "-q"], ["git", "add", "-A"],
+                        ["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "copy"],
+                        ["git", "tag", "1.0.0"]] {
+            let result = try Self.run(command, in: copy)
+            try #require(result.status == 0, "\(command.joined(separator: " ")): \(result.output)")
+        }
+
+        let consumer = work.appendingPathComponent("consumer")
+        try FileManager.default.createDirectory(at: consumer.appendingPathComponent("Sources/Consumer"), withIntermediateDirectories: true)
+        try "print(\"consumer\")\n".write(to: consumer.appendingPathComponent("Sources/Consumer/main.swift"), atomically: true, encoding: .utf8)
+        let dependencies = libraries.map { ".product(name: \"\($0)\", package: \"thaw\")" }.joined(separator: ", ")
+        try """
+            // swift-tools-version:6.1
+            import PackageDescription
+            let package = Package(
+                name: "Consumer", platforms: [.macOS(.v15)],
+                dependencies: [.package(url: "\(copy.absoluteString)", from: "1.0.0")],
+                targets: [.executableTarget(name: "Consumer", dependencies: [\(dependencies)])])
+            """.write(to: consumer.appendingPathComponent("Package.swift"), atomically: true, encoding: .utf8)
+        // Resolves, then loads the whole graph, where the unsafe-flags check is made (as `swift build`
+        // would, without building anything).
+        let loaded = try Self.run(["swift", "package", "--package-path", consumer.path, "--scratch-path",
+                                   consumer.appendingPathComponent(".build").path, "show-dependencies"])
+        #expect(loaded.status == 0 && !loaded.output.contains("unsafe build flags"), "swift package show-dependencies:\n\(loaded.output)")
     }
 }
