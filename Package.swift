@@ -43,18 +43,68 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
     ],
     targets: [
-        // Vocabulary: the small types every layer speaks (endpoint addresses, the routing table's
-        // shape, a local replica's command). Depends on nothing.
+        // Layers, lowest first: a module depends on its own layer or below, never up
+        // (Tests/ArchitectureTests checks this, and the README's code map lists every module).
+
+        // MARK: Vocabulary: the small types every layer speaks. Depends on nothing.
+
+        // Endpoint addresses, host names, the routing table's shape, a local replica's command.
         .target(name: "ThawVocabulary"),
+        // The stat and poke messages the activator and sidecars send the autoscaler.
+        .target(name: "TrafficStats"),
+
+        // MARK: Pure cores: decisions and documents, no I/O; time is a value passed in.
+
         // The pure decision core: no I/O, no dependency beyond the standard library.
         .target(name: "Autoscaling"),
         // Annotations and config-autoscaler keys, parsed and validated into decider and replica specs.
         .target(name: "ScalingPolicy", dependencies: ["Autoscaling"]),
+        // `thaw simulate`: trace decisions, and replays that drive TargetScaler on simulated time.
+        .target(name: "Simulation", dependencies: [
+            "Autoscaling", "ScalingPolicy", "ConfigFields",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        // The activator's rules without I/O: routing, canary split, balancing, queueing and measuring
+        // concurrency.
+        .target(name: "ActivatorCore", dependencies: [
+            "ThawVocabulary",
+            .product(name: "DequeModule", package: "swift-collections"),
+        ]),
+        // The routing file (YAML or JSON): read and validated with located errors, and written.
+        .target(name: "RoutingFile", dependencies: ["ThawVocabulary", "ConfigFields"]),
+        // The one abstraction over where replicas run: scale a target, watch its endpoints and failures.
+        .target(name: "ScaleTargets", dependencies: ["ThawVocabulary"]),
+        // Typed, located errors for every input file Thaw reads.
+        .target(name: "ConfigFields", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // MLService and MLServiceRuntime documents, and the Go-template subset runtimes use.
+        .target(name: "MLService", dependencies: [
+            "ThawVocabulary", "ConfigFields",
+            .product(name: "Yams", package: "Yams"),
+        ]),
         // From Prometheus series (remote read, or an exporter's text) to one value per replica: parsing,
         // replica labels, gauge averages and counter rates. Pure.
         .target(name: "SeriesSignals"),
         // Remote-read wire pieces that need no C library: stream frames, CRC32C, XOR chunk decoding.
         .target(name: "RemoteReadFormat"),
+
+        // MARK: I/O pieces: sockets, processes, C libraries.
+
+        // Small HTTP for control traffic: one-shot calls (probes, pokes, stats) and the admin/intake server.
+        .target(name: "ControlHTTP", dependencies: [
+            "ThawVocabulary",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        // The local driver: each replica a model-server process behind a thaw-queue sidecar, started,
+        // probed, restarted with backoff and stopped without cutting a request off.
+        .target(name: "LocalDriver", dependencies: [
+            "ThawVocabulary", "ScaleTargets", "ControlHTTP", "TrafficStats",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         // The C libraries the collector reads Prometheus with (Debian's -dev packages; `make test` installs them).
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
@@ -66,56 +116,9 @@ let package = Package(
         // HTTP reads from metrics sources on libcurl (auth, TLS trust, headers): Prometheus' remote
         // read and an exporter's /metrics page.
         .target(name: "PrometheusClient", dependencies: ["CCurl", "RemoteReadCodec", "RemoteReadFormat", "SeriesSignals"]),
-        // The collector daemon: signal definitions, polling Prometheus or exporters, pushing per-target
-        // values (or failures) to the autoscaler.
-        .target(name: "Collector", dependencies: [
-            "PrometheusClient", "RemoteReadCodec", "SeriesSignals", "TrafficStats", "ControlHTTP", "ConfigFields", "ScalingPolicy",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
-        ]),
-        // Flag checks shared by every executable.
-        .target(name: "CommandOptions", dependencies: [
-            "ControlHTTP",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
-        // Typed, located errors for every input file Thaw reads.
-        .target(name: "ConfigFields", dependencies: [.product(name: "Yams", package: "Yams")]),
-        // Trace and replay simulation over the decision core.
-        .target(name: "Simulation", dependencies: [
-            "Autoscaling", "ScalingPolicy", "ConfigFields",
-            .product(name: "Yams", package: "Yams"),
-        ]),
-        .executableTarget(name: "ThawCLI", dependencies: [
-            "CommandOptions",
-            "Simulation", "LocalMode", "AutoscalerDaemon", "MLService", "ControlHTTP", "Activator", "ThawVocabulary",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], path: "Sources/thaw"),
-        // The stat and poke messages the activator and sidecars send the autoscaler.
-        .target(name: "TrafficStats"),
-        // The activator's rules without I/O: routing, canary split, balancing, queueing and measuring
-        // concurrency.
-        .target(name: "ActivatorCore", dependencies: [
-            "ThawVocabulary",
-            .product(name: "DequeModule", package: "swift-collections"),
-        ]),
-        // The routing file (YAML or JSON): read and validated with located errors, and written.
-        .target(name: "RoutingFile", dependencies: ["ThawVocabulary", "ConfigFields"]),
-        // Small HTTP for control traffic: one-shot calls (probes, pokes, stats) and the admin/intake server.
-        .target(name: "ControlHTTP", dependencies: [
-            "ThawVocabulary",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-        ]),
-        // The one abstraction over where replicas run: scale a target, watch its endpoints and failures.
-        .target(name: "ScaleTargets", dependencies: ["ThawVocabulary"]),
+
+        // MARK: Daemons: the pieces above wired into running services.
+
         // The autoscaler daemon: stat and poke intake, the per-target decision loop, metrics, status.
         .target(name: "AutoscalerDaemon", dependencies: [
             "Autoscaling", "ScalingPolicy", "TrafficStats", "ControlHTTP", "ScaleTargets",
@@ -124,24 +127,6 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Prometheus", package: "swift-prometheus"),
-        ]),
-        // The local driver: each replica a model-server process behind a thaw-queue sidecar, started,
-        // probed, restarted with backoff and stopped without cutting a request off.
-        .target(name: "LocalDriver", dependencies: [
-            "ThawVocabulary", "ScaleTargets", "ControlHTTP", "TrafficStats",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ]),
-        // Local mode's wiring: an MLService file planned into targets, routes and policies, the local
-        // driver and the autoscaler daemon wired to each other, the routing file kept for a separate
-        // activator, and what `thaw status` shows. No proxy code: `thaw up` adds the activator.
-        .target(name: "LocalMode", dependencies: [
-            "ThawVocabulary", "LocalDriver", "ScaleTargets", "AutoscalerDaemon", "ScalingPolicy", "MLService", "RoutingFile", "ControlHTTP",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // The activator's data path and services on SwiftNIO.
         .target(name: "Activator", dependencies: [
@@ -153,6 +138,42 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], swiftSettings: handlerSettings),
+        // The collector daemon: signal definitions, polling Prometheus or exporters, pushing per-target
+        // values (or failures) to the autoscaler.
+        .target(name: "Collector", dependencies: [
+            "PrometheusClient", "RemoteReadCodec", "SeriesSignals", "TrafficStats", "ControlHTTP", "ConfigFields", "ScalingPolicy",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+        // Local mode's wiring: an MLService file planned into targets, routes and policies, the local
+        // driver and the autoscaler daemon wired to each other, the routing file kept for a separate
+        // activator, and what `thaw status` shows. No proxy code: `thaw up` adds the activator.
+        .target(name: "LocalMode", dependencies: [
+            "ThawVocabulary", "LocalDriver", "ScaleTargets", "AutoscalerDaemon", "ScalingPolicy", "MLService", "RoutingFile", "ControlHTTP",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
+        // MARK: Executables, and the flags they share.
+
+        // Flag checks shared by every executable.
+        .target(name: "CommandOptions", dependencies: [
+            "ControlHTTP",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "ThawCLI", dependencies: [
+            "CommandOptions",
+            "Simulation", "LocalMode", "AutoscalerDaemon", "MLService", "ControlHTTP", "Activator", "ThawVocabulary",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/thaw"),
         .executableTarget(name: "ThawActivator", dependencies: [
             "CommandOptions",
             "Activator", "ControlHTTP", "ThawVocabulary",
@@ -161,6 +182,26 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/thaw-activator"),
+        .executableTarget(name: "ThawQueue", dependencies: [
+            "CommandOptions",
+            "Activator", "ControlHTTP", "ThawVocabulary",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Sources/thaw-queue"),
+        .executableTarget(name: "ThawAutoscaler", dependencies: [
+            "CommandOptions", "LocalMode", "MLService",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Sources/thaw-autoscaler"),
+        .executableTarget(name: "ThawCollector", dependencies: [
+            "Collector", "CommandOptions", "ControlHTTP", "PrometheusClient", "RemoteReadCodec", "SeriesSignals",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Sources/thaw-collector"),
         // A small HTTP backend for tests and benchmarks: readiness, echo, slow and failing answers.
         .executableTarget(name: "EchoBackend", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -168,11 +209,6 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ], path: "Sources/echo-backend"),
-        // MLService and MLServiceRuntime documents, and the Go-template subset runtimes use.
-        .target(name: "MLService", dependencies: [
-            "ThawVocabulary", "ConfigFields",
-            .product(name: "Yams", package: "Yams"),
-        ]),
         // The example model (a KServe V2 digit classifier) and its transformer, run by `make demo`.
         .executableTarget(name: "DigitsModelServer", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -186,26 +222,9 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ], path: "examples/digits/transformer"),
-        .executableTarget(name: "ThawQueue", dependencies: [
-            "CommandOptions",
-            "Activator", "ControlHTTP", "ThawVocabulary",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ], path: "Sources/thaw-queue"),
-        .executableTarget(name: "ThawCollector", dependencies: [
-            "Collector", "CommandOptions", "ControlHTTP", "PrometheusClient", "RemoteReadCodec", "SeriesSignals",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ], path: "Sources/thaw-collector"),
-        .executableTarget(name: "ThawAutoscaler", dependencies: [
-            "CommandOptions", "LocalMode", "MLService",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ], path: "Sources/thaw-autoscaler"),
+
+        // MARK: Tests
+
         .testTarget(name: "AutoscalingTests", dependencies: ["Autoscaling"]),
         .testTarget(name: "ScalingPolicyTests", dependencies: ["ScalingPolicy", "Autoscaling"]),
         // Running the package's own executables from tests: finding them, output, exit, memory.
