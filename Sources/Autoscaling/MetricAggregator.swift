@@ -8,6 +8,8 @@ public struct MetricAggregator: Sendable {
     public private(set) var panicWindow: Duration
     public let algorithm: AggregationAlgorithm
     private var windows: [MetricKind: StableAndPanic] = [:]
+    /// Pushed signals (`MetricKind.isPushed`) are sampled gauges: their windows average samples.
+    private var sampled: [MetricKind: SampleWindow] = [:]
 
     private struct StableAndPanic: Sendable {
         var stable: BucketWindow
@@ -24,8 +26,13 @@ public struct MetricAggregator: Sendable {
         self.init(stableWindow: spec.stableWindow, panicWindow: spec.panicWindow, algorithm: spec.aggregation)
     }
 
-    /// Adds one observation of `metric` at `time` into both windows.
+    /// Adds one observation of `metric` at `time` into both windows: a report's share of that
+    /// second for a request signal, one sample of the level for a pushed one.
     public mutating func record(_ value: Double, for metric: MetricKind, at time: Timestamp) {
+        if metric.isPushed {
+            sampled[metric, default: SampleWindow(window: stableWindow)].record(value, at: time)
+            return
+        }
         if windows[metric] == nil {
             windows[metric] = StableAndPanic(
                 stable: BucketWindow(window: stableWindow, algorithm: algorithm),
@@ -44,6 +51,11 @@ public struct MetricAggregator: Sendable {
 
     /// The averages of `metric` at `now`, or nil when nothing was recorded during the last stable window.
     public func averages(for metric: MetricKind, at now: Timestamp) -> WindowAverages? {
+        if metric.isPushed {
+            // The stable window holds a sample whenever the panic window does, not the other way round.
+            guard let samples = sampled[metric], let stable = samples.average(at: now) else { return nil }
+            return WindowAverages(stable: stable, panic: samples.average(over: panicWindow, at: now) ?? stable)
+        }
         guard let pair = windows[metric], !pair.stable.isEmpty(at: now) else { return nil }
         return WindowAverages(stable: pair.stable.average(at: now), panic: pair.panic.average(at: now))
     }
@@ -56,6 +68,7 @@ public struct MetricAggregator: Sendable {
             windows[metric]!.stable.resize(to: stableWindow, at: now)
             windows[metric]!.panic.resize(to: panicWindow, at: now)
         }
+        for metric in sampled.keys { sampled[metric]!.resize(to: stableWindow) }
     }
 }
 
