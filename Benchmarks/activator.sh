@@ -8,7 +8,8 @@
 # CONNECTIONS (64), THREADS (wrk threads, 2), PROXY_THREADS (activator threads = nginx workers, 2),
 # ROUNDS (interleaved rounds per proxy, 2), BODY (response size in bytes; default: the 13-byte hello),
 # BASELINE (another thaw-activator executable, e.g. one built from an earlier commit: it runs as a
-# fourth proxy in the same rounds, and the activator is compared with it too).
+# fourth proxy in the same rounds, and the activator is compared with it too), ACTIVATOR (a
+# thaw-activator executable to measure instead of this tree's release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,8 @@ echo "==> building thaw-activator and echo-backend (release)"
 swift build -c release --product thaw-activator >/dev/null
 swift build -c release --product echo-backend >/dev/null
 BIN=$(swift build -c release --show-bin-path)
+ACTIVATOR=${ACTIVATOR:-$BIN/thaw-activator}
+[ -x "$ACTIVATOR" ] || { echo "error: ACTIVATOR=$ACTIVATOR is not an executable" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/thaw-bench.XXXXXX)
 PIDS=()
@@ -49,7 +52,7 @@ targets:
     endpoints: ["127.0.0.1:$BACKEND_PORT"]
     readinessPath: /ready
 YAML
-"$BIN/thaw-activator" --config "$WORK/routes.yaml" --port "$ACTIVATOR_PORT" --admin-port "$ADMIN_PORT" \
+"$ACTIVATOR" --config "$WORK/routes.yaml" --port "$ACTIVATOR_PORT" --admin-port "$ADMIN_PORT" \
   --threads "$PROXY_THREADS" --log-level warning >"$WORK/activator.log" 2>&1 & PIDS+=($!); ACTIVATOR_PID=$!
 if [ -n "$BASELINE" ]; then
   BASELINE_PORT=$(free_port); BASELINE_ADMIN_PORT=$(free_port)

@@ -3,17 +3,22 @@
 /// Counting requests at the instant of a report would miss short bursts entirely; Knative's
 /// queue-proxy and activator integrate concurrency over time instead, and so do we. Time is passed
 /// in (seconds as `Double`, any origin), so the meter is a pure value and every rule is a unit test.
+///
+/// `started` and `finished` run twice per request: they are `@inlinable`, so the proxy compiles
+/// them into its request path.
 public struct ConcurrencyMeter: Sendable {
     /// Requests in flight right now.
-    public private(set) var current: Int = 0
+    @inlinable public var current: Int { inFlight }
     /// Requests in flight right now that came through the activator.
-    public private(set) var currentProxied: Int = 0
-    private var periodStart: Double
-    private var lastChange: Double
-    private var weighted: Double = 0
-    private var weightedProxied: Double = 0
-    private var arrivals: Int = 0
-    private var proxiedArrivals: Int = 0
+    @inlinable public var currentProxied: Int { proxiedInFlight }
+    @usableFromInline var inFlight = 0
+    @usableFromInline var proxiedInFlight = 0
+    @usableFromInline var periodStart: Double
+    @usableFromInline var lastChange: Double
+    @usableFromInline var weighted: Double = 0
+    @usableFromInline var weightedProxied: Double = 0
+    @usableFromInline var arrivals: Int = 0
+    @usableFromInline var proxiedArrivals: Int = 0
 
     public init(now: Double) {
         periodStart = now
@@ -30,29 +35,32 @@ public struct ConcurrencyMeter: Sendable {
         public var isIdle: Bool { requestCount == 0 && averageConcurrency == 0 }
     }
 
-    private mutating func advance(to now: Double) {
+    @inlinable
+    mutating func advance(to now: Double) {
         let elapsed = max(0, now - lastChange)
-        weighted += Double(current) * elapsed
-        weightedProxied += Double(currentProxied) * elapsed
+        weighted += Double(inFlight) * elapsed
+        weightedProxied += Double(proxiedInFlight) * elapsed
         lastChange = max(lastChange, now)
     }
 
     /// A request arrived.
+    @inlinable
     public mutating func started(proxied: Bool = false, at now: Double) {
         advance(to: now)
-        current += 1
+        inFlight += 1
         arrivals += 1
         if proxied {
-            currentProxied += 1
+            proxiedInFlight += 1
             proxiedArrivals += 1
         }
     }
 
     /// A request finished (answered, failed or dropped).
+    @inlinable
     public mutating func finished(proxied: Bool = false, at now: Double) {
         advance(to: now)
-        current = max(0, current - 1)
-        if proxied { currentProxied = max(0, currentProxied - 1) }
+        inFlight = max(0, inFlight - 1)
+        if proxied { proxiedInFlight = max(0, proxiedInFlight - 1) }
     }
 
     /// Closes the period ending at `now` and starts the next one.

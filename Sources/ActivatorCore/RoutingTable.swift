@@ -2,6 +2,8 @@ import ThawVocabulary
 
 /// Maps a request's `Host` header and path to where it goes, and nothing else: a request that
 /// matches no route is refused, so the activator can never be used as an open proxy.
+///
+/// The per-request lookups are `@inlinable`, so the proxy compiles them into its own request path.
 public struct RoutingTable: Sendable {
     /// Where a matched request goes.
     public enum Destination: Sendable, Equatable {
@@ -11,13 +13,19 @@ public struct RoutingTable: Sendable {
         case service(name: String, defaultTarget: String, canaryTarget: String?, canaryPercent: Double)
     }
 
-    private struct Route: Sendable {
-        var pathPrefix: String
-        var destination: Destination
+    @usableFromInline
+    struct Route: Sendable {
+        @usableFromInline var pathPrefix: String
+        @usableFromInline var destination: Destination
+
+        init(pathPrefix: String, destination: Destination) {
+            self.pathPrefix = pathPrefix
+            self.destination = destination
+        }
     }
 
     /// Routes per normalised host, longest path prefix first.
-    private var routes: [String: [Route]] = [:]
+    @usableFromInline var routes: [String: [Route]] = [:]
 
     public init(_ config: RoutingConfig) {
         for target in config.targets {
@@ -43,6 +51,7 @@ public struct RoutingTable: Sendable {
     public var hosts: [String] { routes.keys.sorted() }
 
     /// The route for a request, or nil when no host and path prefix match.
+    @inlinable
     public func destination(host: String, path: String) -> Destination? {
         guard let candidates = routes[HostName.normalized(host)] else { return nil }
         return candidates.first { Self.matches(path, prefix: $0.pathPrefix) }?.destination
@@ -50,6 +59,7 @@ public struct RoutingTable: Sendable {
 
     /// Prefixes match whole path segments, as a Kubernetes Ingress `Prefix` path does: `/v2` matches
     /// `/v2`, `/v2/models` and `/v2?x`, not `/v2beta`.
+    @inlinable
     static func matches(_ path: String, prefix: String) -> Bool {
         guard path.hasPrefix(prefix) else { return false }
         if prefix.hasSuffix("/") { return true }
@@ -60,6 +70,7 @@ public struct RoutingTable: Sendable {
 
     /// Resolves a destination to one target. `draw` is the request's number in a sequence shared by
     /// all requests (any increasing counter); see `CanarySplit`.
+    @inlinable
     public static func target(for destination: Destination, draw: UInt64) -> String {
         switch destination {
         case .target(let name):
@@ -78,8 +89,9 @@ public struct RoutingTable: Sendable {
 /// any window, so the share is within a request or two of the configured percentage at every point,
 /// with no bursts of consecutive canary requests, and needs only a shared counter.
 public enum CanarySplit {
-    private static let goldenFraction = 0.6180339887498949
+    @usableFromInline static let goldenFraction = 0.6180339887498949
 
+    @inlinable
     public static func choosesCanary(draw: UInt64, percent: Double) -> Bool {
         guard percent > 0 else { return false }
         guard percent < 100 else { return true }
