@@ -32,6 +32,7 @@ let package = Package(
         .library(name: "ThawVocabulary", targets: ["ThawVocabulary"]),
         .library(name: "RoutingFile", targets: ["RoutingFile"]),
         .library(name: "ScaleTargets", targets: ["ScaleTargets"]),
+        .library(name: "ConfigFields", targets: ["ConfigFields"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -53,7 +54,7 @@ let package = Package(
         // The stat and poke messages the activator and sidecars send the autoscaler.
         .target(name: "TrafficStats"),
 
-        // MARK: Pure cores: decisions and documents, no I/O; time is a value passed in.
+        // MARK: Pure cores: decisions and documents; no sockets, processes or clocks (time is a value passed in).
 
         // The pure decision core: no I/O, no dependency beyond the standard library.
         .target(name: "Autoscaling"),
@@ -61,7 +62,7 @@ let package = Package(
         .target(name: "ScalingPolicy", dependencies: ["Autoscaling"]),
         // `thaw simulate`: trace decisions, and replays that drive TargetScaler on simulated time.
         .target(name: "Simulation", dependencies: [
-            "Autoscaling", "ScalingPolicy", "ConfigFields",
+            "Autoscaling", "ScalingPolicy", "ConfigFields", "ThawVocabulary",
             .product(name: "Yams", package: "Yams"),
         ]),
         // The activator's rules without I/O: routing, canary split, balancing, queueing and measuring
@@ -75,7 +76,7 @@ let package = Package(
         // The one abstraction over where replicas run: scale a target, watch its endpoints and failures.
         .target(name: "ScaleTargets", dependencies: ["ThawVocabulary"]),
         // Typed, located errors for every input file Thaw reads.
-        .target(name: "ConfigFields", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "ConfigFields", dependencies: ["ThawVocabulary", .product(name: "Yams", package: "Yams")]),
         // MLService and MLServiceRuntime documents, and the Go-template subset runtimes use.
         .target(name: "MLService", dependencies: [
             "ThawVocabulary", "ConfigFields",
@@ -160,7 +161,8 @@ let package = Package(
 
         // MARK: Executables, and the flags they share.
 
-        // Flag checks shared by every executable.
+        // What every executable's command line shares: flag checks, --log-level, and the proxy flags of
+        // thaw-activator, thaw-queue and thaw up (ProxyOptions, ProxyProcessOptions).
         .target(name: "CommandOptions", dependencies: [
             "ControlHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

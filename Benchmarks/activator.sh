@@ -27,8 +27,8 @@ for tool in wrk nginx; do
   command -v $tool >/dev/null || { echo "error: $tool is not installed; run 'make bench-activator', which installs it" >&2; exit 1; }
 done
 
-echo "==> building thaw-activator and echo-backend (release)"
-swift build -c release --product thaw-activator >/dev/null
+echo "==> building ${ACTIVATOR:+echo-backend}${ACTIVATOR:-thaw-activator and echo-backend} (release)"
+[ -n "${ACTIVATOR:-}" ] || swift build -c release --product thaw-activator >/dev/null
 swift build -c release --product echo-backend >/dev/null
 BIN=$(swift build -c release --show-bin-path)
 ACTIVATOR=${ACTIVATOR:-$BIN/thaw-activator}

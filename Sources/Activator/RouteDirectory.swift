@@ -1,6 +1,5 @@
 import ActivatorCore
 import Synchronization
-import Synchronization
 import ThawVocabulary
 
 /// The routing table and the live target states behind it, swapped as one when routes change.

@@ -256,15 +256,10 @@ public enum Rejection: Sendable, Equatable, Error, CustomStringConvertible {
             "target \(target) cannot come up: \(reason)"
         case .timedOut(let target, let seconds, let queued):
             queued
-                ? "target \(target): no replica could take the request within its timeout of \(Self.seconds(seconds)) (timeoutSeconds)"
-                : "target \(target): the replica did not answer within the request timeout of \(Self.seconds(seconds)) (timeoutSeconds)"
+                ? "target \(target): no replica could take the request within its timeout of \(NumberText.plain(seconds)) s (timeoutSeconds)"
+                : "target \(target): the replica did not answer within the request timeout of \(NumberText.plain(seconds)) s (timeoutSeconds)"
         case .shuttingDown(let target):
             "target \(target): the activator is shutting down and its drain deadline passed"
         }
-    }
-
-    /// Whole seconds without a fraction ("300 s"), as the routing file's `timeoutSeconds` is usually written.
-    private static func seconds(_ value: Double) -> String {
-        value.rounded() == value && abs(value) < 1e15 ? "\(Int64(value)) s" : "\(value) s"
     }
 }

@@ -51,7 +51,7 @@ public actor ScalingLoop {
     /// Runs `body` on the entry of target `name` in place; nil when there is no such target.
     /// `body` must not reach `targets` itself (it is being changed): act on what it returns instead.
     @discardableResult
-    private func withEntry<Result>(_ name: String, _ body: (inout Entry) -> Result) -> Result? {
+    private func withEntry<Value>(_ name: String, _ body: (inout Entry) -> Value) -> Value? {
         guard let index = targets.index(forKey: name) else { return nil }
         return body(&targets.values[index])
     }

@@ -1,7 +1,8 @@
 /// The stable and panic windows of every signal recorded for one scale target.
 ///
-/// Stats from several sources (each replica's sidecar, each activator) arrive independently and
-/// are added into the same 1-second buckets, so a bucket holds the target's total at that second.
+/// Request stats from several sources (each replica's sidecar, each activator) arrive independently
+/// and are added into the same 1-second buckets, so a bucket holds the target's total at that
+/// second. A pushed signal is a sampled level instead, averaged over the samples in its windows.
 /// Windows are created on first use per metric, which is what lets a new signal plug in unchanged.
 public struct MetricAggregator: Sendable {
     public private(set) var stableWindow: Duration
@@ -30,7 +31,7 @@ public struct MetricAggregator: Sendable {
     /// second for a request signal, one sample of the level for a pushed one.
     public mutating func record(_ value: Double, for metric: MetricKind, at time: Timestamp) {
         if metric.isPushed {
-            sampled[metric, default: SampleWindow(window: stableWindow)].record(value, at: time)
+            sampled[metric, default: SampleWindow(window: stableWindow, algorithm: algorithm)].record(value, at: time)
             return
         }
         if windows[metric] == nil {

@@ -1,4 +1,5 @@
 import Foundation
+import ThawVocabulary
 
 /// Typed access to one decoded JSON/YAML object, with errors that name the field and what it expects.
 public struct FieldReader {
@@ -42,12 +43,6 @@ public struct FieldReader {
             }
             return FieldReader(fields: object, file: file, line: line, path: "\(path)\(key)[\(index)].")
         }
-    }
-
-    /// Numbers as JSON writes them: whole values without a fraction.
-    public static func format(_ value: Double) -> String {
-        if value.rounded() == value, abs(value) < 1e15 { return String(Int64(value)) }
-        return "\(value)"
     }
 
     public func error(_ message: String) -> ConfigError { ConfigError(file: file, line: line, message) }
@@ -128,7 +123,7 @@ public struct FieldReader {
         case let text as String: text
         case let flag as Bool: flag ? "true" : "false"
         case let number as Int: String(number)
-        case let number as Double: FieldReader.format(number)
+        case let number as Double: NumberText.plain(number)
         default: nil
         }
     }
@@ -137,7 +132,7 @@ public struct FieldReader {
         switch value {
         case let text as String: return "\"\(text)\""
         case let flag as Bool: return flag ? "true" : "false"
-        case let number as Double: return FieldReader.format(number)
+        case let number as Double: return NumberText.plain(number)
         case let number as Int: return String(number)
         case is [Any]: return "a list"
         case is [String: Any]: return "an object"

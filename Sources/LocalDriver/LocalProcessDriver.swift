@@ -62,16 +62,7 @@ public final class LocalProcessDriver: ReplicaDriver, Service {
         var desired: [String: Int] = [:]
         var published: [TargetState] = []
         var watchers: [UUID: AsyncStream<[TargetState]>.Continuation] = [:]
-        /// A change was asked for since the supervisor last read `desired`.
-        var changed = false
-        /// Wakes the supervisor's wait, while it waits.
-        var wake: AsyncStream<Void>.Continuation?
         var stopping = false
-
-        mutating func signalChange() {
-            changed = true
-            wake?.yield()
-        }
     }
 
     private let targets: [LocalTarget]
@@ -79,6 +70,8 @@ public final class LocalProcessDriver: ReplicaDriver, Service {
     private let logger: Logger
     private let group: any EventLoopGroup
     private let shared = Mutex(Shared())
+    /// Wakes the supervisor when a scale is asked for, or shutdown begins.
+    private let changes = ChangeSignal()
 
     public init(targets: [LocalTarget], options: Options, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 logger: Logger) {
@@ -92,10 +85,8 @@ public final class LocalProcessDriver: ReplicaDriver, Service {
     }
 
     public func setReplicas(_ count: Int, of target: String) {
-        shared.withLock {
-            $0.desired[target] = max(0, count)
-            $0.signalChange()
-        }
+        shared.withLock { $0.desired[target] = max(0, count) }
+        changes.signal()
     }
 
     public func watch(_ update: @escaping @Sendable ([TargetState]) -> Void) async throws {
@@ -122,19 +113,16 @@ public final class LocalProcessDriver: ReplicaDriver, Service {
         let supervisor = Supervisor(targets: targets, options: options, logger: logger)
         await withGracefulShutdownHandler {
             while !Task.isShuttingDownGracefully, !Task.isCancelled, !shared.withLock({ $0.stopping }) {
-                let desired = shared.withLock { state in
-                    state.changed = false
-                    return state.desired
-                }
+                _ = changes.take()
+                let desired = shared.withLock { $0.desired }
                 await supervisor.reconcile(desired: desired, group: group)
                 publish(supervisor.states)
-                await sleepOrWake(.milliseconds(supervisor.hasPendingWork ? 25 : 100))
+                // Processes are looked at again soon while something is starting or stopping.
+                await changes.wait(upTo: .milliseconds(supervisor.hasPendingWork ? 25 : 100))
             }
         } onGracefulShutdown: {
-            self.shared.withLock {
-                $0.stopping = true
-                $0.signalChange()
-            }
+            self.shared.withLock { $0.stopping = true }
+            self.changes.signal()
         }
         logger.info("stopping every replica")
         await supervisor.stopAll(group: group) { self.publish($0) }
@@ -142,26 +130,6 @@ public final class LocalProcessDriver: ReplicaDriver, Service {
             for continuation in state.watchers.values { continuation.finish() }
         }
         logger.info("all replicas stopped")
-    }
-
-    /// Sleeps for `duration`, or less when a change is asked for meanwhile (or was, since the
-    /// supervisor last read the desired counts): a scale-up starts its replicas at once.
-    private func sleepOrWake(_ duration: Duration) async {
-        let (wake, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        let pending = shared.withLock { state in
-            if !state.changed { state.wake = continuation }
-            return state.changed
-        }
-        guard !pending else { return }
-        await withTaskGroup(of: Void.self) { tasks in
-            tasks.addTask {
-                try? await Task.sleep(for: duration)
-                continuation.finish()
-            }
-            for await _ in wake { break }
-            tasks.cancelAll()
-        }
-        shared.withLock { $0.wake = nil }
     }
 
     private func publish(_ states: [TargetState]) {

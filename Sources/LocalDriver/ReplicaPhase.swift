@@ -10,29 +10,32 @@ enum ReplicaPhase: Equatable, Sendable {
     case starting
     case ready
     /// Taken out of the published endpoints at `since`; the sidecar is signalled once the routes
-    /// have had a moment to change.
-    case unpublished(since: ContinuousClock.Instant)
+    /// have had a moment to change. `modelKilled` once the model server's group got SIGKILL.
+    case unpublished(since: ContinuousClock.Instant, modelKilled: Bool = false)
     /// The sidecar got SIGTERM at `since` and finishes its requests; `killed` once it ran past the
-    /// drain limit and got SIGKILL.
-    case drainingSidecar(since: ContinuousClock.Instant, killed: Bool)
+    /// drain limit and got SIGKILL. `modelKilled` as above.
+    case drainingSidecar(since: ContinuousClock.Instant, killed: Bool, modelKilled: Bool = false)
     /// The sidecar is gone and the model server got SIGTERM at `since`; `killed` once its group got
     /// SIGKILL (after the limit, or to clear what it left behind).
     case stoppingModel(since: ContinuousClock.Instant, killed: Bool)
     /// Crashed, or no time was left at shutdown: both process groups were killed, only reaping is left.
     case killed
 
-    enum Process: Equatable, Sendable { case sidecar, model }
+    /// The replica's two processes.
+    enum Member: Equatable, Sendable { case sidecar, model }
 
     enum Action: Equatable, Sendable {
-        case terminate(Process)
+        case terminate(Member)
         /// SIGKILL to the process group; `overdue` when the process ran past its limit (worth a warning).
-        case kill(Process, overdue: Bool)
+        case kill(Member, overdue: Bool)
     }
 
     /// How long the routes get to drop an unpublished replica before its sidecar is signalled.
     static let unpublishDelay: Duration = .milliseconds(50)
     /// How long a model server may take to exit after SIGTERM.
     static let modelStopLimit: Duration = .seconds(5)
+    /// How long a sidecar may take to exit after SIGTERM: its own drain time, and a margin.
+    static func drainLimit(drainSeconds: Double) -> Duration { .seconds(drainSeconds + 2) }
 
     var isReady: Bool { self == .ready }
     var isStarting: Bool { self == .starting }
@@ -64,14 +67,19 @@ enum ReplicaPhase: Equatable, Sendable {
         switch self {
         case .starting, .ready, .killed:
             return nil
-        case .unpublished(let since):
-            if sidecarExited { return (.terminate(.model), .stoppingModel(since: now, killed: false)) }
+        case .unpublished(let since, let modelKilled):
+            if sidecarExited { return (.terminate(.model), .stoppingModel(since: now, killed: modelKilled)) }
+            // A model server that died mid-stop leaves its group to be cleared at once, as below.
+            if modelExited, !modelKilled { return (.kill(.model, overdue: false), .unpublished(since: since, modelKilled: true)) }
             guard now - since >= Self.unpublishDelay else { return nil }
-            return (.terminate(.sidecar), .drainingSidecar(since: now, killed: false))
-        case .drainingSidecar(let since, let killed):
-            if sidecarExited { return (.terminate(.model), .stoppingModel(since: now, killed: false)) }
+            return (.terminate(.sidecar), .drainingSidecar(since: now, killed: false, modelKilled: modelKilled))
+        case .drainingSidecar(let since, let killed, let modelKilled):
+            if sidecarExited { return (.terminate(.model), .stoppingModel(since: now, killed: modelKilled)) }
+            if modelExited, !modelKilled {
+                return (.kill(.model, overdue: false), .drainingSidecar(since: since, killed: killed, modelKilled: true))
+            }
             guard !killed, now - since > drainLimit else { return nil }
-            return (.kill(.sidecar, overdue: true), .drainingSidecar(since: since, killed: true))
+            return (.kill(.sidecar, overdue: true), .drainingSidecar(since: since, killed: true, modelKilled: modelKilled))
         case .stoppingModel(let since, let killed):
             guard !killed else { return nil }
             // Once the leader is gone, anything it started and left behind in its group goes too.

@@ -42,14 +42,14 @@ final class Supervisor {
         func perform(_ actions: [ReplicaPhase.Action]) {
             for action in actions {
                 switch action {
-                case .terminate(let process): child(process).signal(SIGTERM)
-                case .kill(let process, _): child(process).signal(SIGKILL)
+                case .terminate(let member): child(member).signal(SIGTERM)
+                case .kill(let member, _): child(member).signal(SIGKILL)
                 }
             }
         }
 
-        func child(_ process: ReplicaPhase.Process) -> ChildProcess {
-            switch process {
+        func child(_ member: ReplicaPhase.Member) -> ChildProcess {
+            switch member {
             case .sidecar: queue
             case .model: model
             }
@@ -170,14 +170,14 @@ final class Supervisor {
     /// then the sidecar drains and exits, then the model server is stopped.
     private func advanceStops(_ record: inout Record) {
         let now = ContinuousClock.now
-        let drainLimit = Duration.seconds(options.drainSeconds + 2)
+        let drainLimit = ReplicaPhase.drainLimit(drainSeconds: options.drainSeconds)
         for replica in record.leaving {
             replica.reap()
             let actions = replica.phase.advance(at: now, sidecarExited: replica.queueExit != nil, modelExited: replica.modelExit != nil,
                                                 drainLimit: drainLimit)
-            for case .kill(let process, overdue: true) in actions {
-                logger.warning(process == .sidecar ? "sidecar did not stop after draining; killing it"
-                                                   : "model server did not stop within 5 s of SIGTERM; killing it",
+            for case .kill(let member, overdue: true) in actions {
+                logger.warning(member == .sidecar ? "sidecar did not stop after draining; killing it"
+                                                  : "model server did not stop within \(ReplicaPhase.modelStopLimit) of SIGTERM; killing it",
                                metadata: ["replica": "\(replica.id)"])
             }
             replica.perform(actions)

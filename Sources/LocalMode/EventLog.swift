@@ -18,7 +18,7 @@ public final class EventLog: Sendable {
     public var recentLines: [String] { recent.withLock { $0 } }
 
     func write(level: Logger.Level, label: String, message: String, metadata: Logger.Metadata) {
-        let time = Self.clock.withLock { $0.string(from: Date()) }
+        let time = Self.timeFormatter.withLock { $0.string(from: Date()) }
         let details = metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let line = "\(time) \(level) \(label): \(message)\(details.isEmpty ? "" : " " + details)"
         file?.write(Data((line + "\n").utf8))
@@ -36,7 +36,7 @@ public final class EventLog: Sendable {
         ["scaling", "replica ready", "replica stopped", "replica failed", "crash", "holding", "cannot"].contains { message.contains($0) }
     }
 
-    private static let clock: Mutex<DateFormatter> = {
+    private static let timeFormatter: Mutex<DateFormatter> = {
         let formatter = DateFormatter()
         formatter.dateFormat = "HH:mm:ss.SSS"
         return Mutex(formatter)

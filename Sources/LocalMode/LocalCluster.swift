@@ -12,8 +12,8 @@ import ThawVocabulary
 /// and an activator in front, all wired for one MLService file.
 ///
 /// This module wires the autoscaler's half (`Scaling`) and describes the whole (`RunFile`); the
-/// activator is added by whoever runs one (`thaw up` in its own process, or `thaw-activator` reading
-/// the routing file), so `thaw-autoscaler` links no proxy code.
+/// activator is added by whoever runs one (`thaw up`, in the same process as the autoscaler, or a
+/// separate `thaw-activator` reading the routing file), so `thaw-autoscaler` links no proxy code.
 public enum LocalCluster {
     public struct Options: Sendable {
         public var host = "127.0.0.1"
@@ -144,7 +144,8 @@ public enum LocalCluster {
 }
 
 extension Logger {
-    func labelled(_ component: String) -> Logger {
+    /// The same logger with each line naming the component it comes from (driver, autoscaler, activator).
+    public func labelled(_ component: String) -> Logger {
         var copy = self
         copy[metadataKey: "component"] = "\(component)"
         return copy

@@ -1,4 +1,5 @@
 import ConfigFields
+import ThawVocabulary
 
 /// Reads one MLService document into an `MLServiceSpec`, resolving the runtimes its predictors name
 /// against those declared in the same file.
@@ -55,7 +56,7 @@ struct ServiceReader: Sendable {
         var percent = 0
         if let value = try spec.number("canaryTrafficPercent") {
             guard value.rounded() == value, (0...100).contains(value) else {
-                throw spec.error("field \(spec.quoted("canaryTrafficPercent")) must be a whole number from 0 to 100, got \(FieldReader.format(value))")
+                throw spec.error("field \(spec.quoted("canaryTrafficPercent")) must be a whole number from 0 to 100, got \(NumberText.plain(value))")
             }
             guard canary != nil else {
                 throw spec.error("field \(spec.quoted("canaryTrafficPercent")) is set but \(spec.quoted("canary")) is not; name the canary release or remove the percentage")

@@ -1,4 +1,5 @@
 import Foundation
+import ThawVocabulary
 
 /// Writes one JSON object per line with fields in a fixed order, so output diffs and greps well.
 struct JSONLine {
@@ -23,7 +24,7 @@ struct JSONLine {
     var text: String { "{" + parts.joined(separator: ",") + "}" }
 
     /// Whole numbers without a fraction; others in Swift's shortest round-tripping form.
-    static func format(_ value: Double) -> String { FieldReader.format(value) }
+    static func format(_ value: Double) -> String { NumberText.plain(value) }
 
     static func quote(_ text: String) -> String {
         var out = "\""

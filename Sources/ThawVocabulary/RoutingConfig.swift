@@ -80,4 +80,3 @@ public struct ServiceConfig: Sendable, Equatable, Encodable {
         self.canaryTrafficPercent = canaryTrafficPercent
     }
 }
-

@@ -47,7 +47,7 @@ struct ThawActivator: AsyncParsableCommand {
     @Option(name: .long, help: "Routing file (YAML or JSON) with targets and services.")
     var config: String
 
-    @OptionGroup var listening: ProxyProcessOptions<Self>
+    @OptionGroup var proxyProcess: ProxyProcessOptions<Self>
 
     @OptionGroup var proxy: ProxyOptions<Self>
 
@@ -85,10 +85,10 @@ struct ThawActivator: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         var options = Activator.Options()
-        options.host = listening.host
+        options.host = proxyProcess.host
         options.port = proxy.port
-        options.adminPort = listening.adminPort
-        options.autoscaler = listening.autoscaler
+        options.adminPort = proxyProcess.adminPort
+        options.autoscaler = proxyProcess.autoscaler
         options.drainDeadline = proxy.drainDeadline
         options.hostPorts = parsedHostPorts
         let group = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) } ?? MultiThreadedEventLoopGroup.singleton

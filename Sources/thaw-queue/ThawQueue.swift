@@ -42,7 +42,7 @@ struct ThawQueue: AsyncParsableCommand {
     @Option(name: .customLong("container-concurrency"), help: "Most requests the model server gets at once; 0 = unlimited.")
     var containerConcurrency = 0
 
-    @OptionGroup var listening: ProxyProcessOptions<Self>
+    @OptionGroup var proxyProcess: ProxyProcessOptions<Self>
 
     @OptionGroup var proxy: ProxyOptions<Self>
 
@@ -76,10 +76,10 @@ struct ThawQueue: AsyncParsableCommand {
             queueLimit: containerConcurrency == 0 ? TargetConfig.defaultQueueLimit : 10 * containerConcurrency,
             timeoutSeconds: timeoutSeconds)])
         var options = Activator.Options()
-        options.host = listening.host
+        options.host = proxyProcess.host
         options.port = proxy.port
-        options.adminPort = listening.adminPort
-        options.autoscaler = listening.autoscaler
+        options.adminPort = proxyProcess.adminPort
+        options.autoscaler = proxyProcess.autoscaler
         options.drainDeadline = proxy.drainDeadline
         options.role = .sidecar(replica: replica)
         options.fixedHost = target
@@ -109,10 +109,12 @@ struct SupervisorWatch: Service {
 
     func run() async throws {
         // A process learns that its parent is gone only by looking: getppid() changes to the reaper's.
-        let orphaned: Void? = try? await cancelWhenGracefulShutdown {
+        // Shutdown cancels the look-out, and then this returns without stopping anything.
+        let orphaned = (try? await cancelWhenGracefulShutdown {
             while getppid() == supervisor { try await Task.sleep(for: .milliseconds(250)) }
-        }
-        guard orphaned != nil else { return }
+            return true
+        }) ?? false
+        guard orphaned else { return }
         logger.warning("the supervisor (pid \(supervisor)) is gone; stopping the model server and this sidecar")
         if let model { kill(-model, SIGTERM) }
     }

@@ -29,12 +29,10 @@ struct InProcessCluster: Sendable {
         activatorOptions.port = mainPort
         activatorOptions.adminPort = adminPort
         activatorOptions.autoscaler = AutoscalerURL("http://\(addresses.autoscaler)")
-        activatorOptions.drainDeadline = .milliseconds(Int64(options.drainSeconds * 1000))
+        activatorOptions.drainDeadline = .seconds(options.drainSeconds)
         activatorOptions.hostPorts = scaling.plan.hostPorts
-        var activatorLogger = logger
-        activatorLogger[metadataKey: "component"] = "activator"
         activator = Activator(options: activatorOptions, source: DriverRoutes(routes: scaling.plan.routes, driver: scaling.driver),
-                              group: MultiThreadedEventLoopGroup.singleton, metrics: ActivatorMetrics(), logger: activatorLogger)
+                              group: MultiThreadedEventLoopGroup.singleton, metrics: ActivatorMetrics(), logger: logger.labelled("activator"))
     }
 
     /// The services in start order. A graceful shutdown runs in reverse: the activator stops

@@ -77,6 +77,10 @@ struct Simulate: ParsableCommand {
                 let decisions = try TraceSimulator(policy: policy, file: trace).run(events)
                 for decision in decisions { print(decision.jsonLine) }
             } else if let replay {
+                // The daemon scales such a target on the collector's values, which a demand trace does not have.
+                guard !policy.target.decider.metric.isPushed else {
+                    throw SimulationError(file: self.policy ?? "the policy", "metric \(policy.target.decider.metric.name) is read by thaw-collector, not from requests, so a demand trace cannot drive it; replay with metric concurrency or rps (a GPU target set with autoscaling.thaw.dev/gpu-target is fine: it is left out of the replay)")
+                }
                 var options = ReplayOptions()
                 options.startDelay = .seconds(fractional: startDelay)
                 options.requestLatency = latency

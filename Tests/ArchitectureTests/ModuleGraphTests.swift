@@ -28,15 +28,15 @@ import Testing
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Runs a command to its end; standard output and error together.
-    static func run(_ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, output: String) {
+    /// Runs a command to its end; its standard output, and its standard error too unless `quiet`.
+    static func run(_ arguments: [String], in directory: URL? = nil, quiet: Bool = false) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = directory }
         let output = Pipe()
         process.standardOutput = output
-        process.standardError = output
+        process.standardError = quiet ? FileHandle.nullDevice : output
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -47,17 +47,11 @@ import Testing
         // Its own scratch path: `swift test` holds the lock on .build while this runs.
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-manifest-\(getpid())-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["swift", "package", "--package-path", root.path, "--scratch-path", scratch.path, "dump-package"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw ManifestError("swift package dump-package exited \(process.terminationStatus)") }
-        guard let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw ManifestError("the dumped manifest is not a JSON object") }
+        let dumped = try run(["swift", "package", "--package-path", root.path, "--scratch-path", scratch.path, "dump-package"], quiet: true)
+        guard dumped.status == 0 else { throw ManifestError("swift package dump-package exited \(dumped.status)") }
+        guard let json = try JSONSerialization.jsonObject(with: Data(dumped.output.utf8)) as? [String: Any] else {
+            throw ManifestError("the dumped manifest is not a JSON object")
+        }
         return json
     }
 
@@ -105,7 +99,8 @@ import Testing
         for name in named { #expect(targets[name] != nil, "\(name) is in a layer but not in the package") }
     }
 
-    @Test func vocabularyAndPureCoresDoNoIO() throws {
+    /// Sockets, processes, logging and metrics belong to the I/O pieces and the daemons.
+    @Test func vocabularyAndPureCoresUseNoIOPackage() throws {
         let targets = try Self.manifest()
         for target in targets.values where (Self.layer(of: target.name) ?? .max) <= 1 {
             let io = Set(target.packages).intersection(Self.ioPackages)

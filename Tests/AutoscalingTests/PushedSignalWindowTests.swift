@@ -60,3 +60,29 @@ struct PushedSignalWindowTests {
         #expect(scaler.metrics.averages(for: .gpu, at: ts(25))?.panic == 40)
     }
 }
+
+extension PushedSignalWindowTests {
+    @Test func weightedExponentialWeighsNewSamplesMoreAndKeepsASteadyLevel() throws {
+        var steady = SampleWindow(window: .seconds(60), algorithm: .weightedExponential)
+        for t in stride(from: 0, through: 60, by: 5) { steady.record(180, at: ts(Double(t))) }
+        #expect(steady.average(at: ts(62)) == 180)
+
+        var linear = SampleWindow(window: .seconds(60))
+        var weighted = SampleWindow(window: .seconds(60), algorithm: .weightedExponential)
+        for t in stride(from: 0, through: 60, by: 5) {
+            linear.record(t < 50 ? 100 : 200, at: ts(Double(t)))
+            weighted.record(t < 50 ? 100 : 200, at: ts(Double(t)))
+        }
+        let plain = try #require(linear.average(at: ts(60)))
+        let recent = try #require(weighted.average(at: ts(60)))
+        #expect(plain == 125, "(9 × 100 + 3 × 200) / 12 samples inside (0 s, 60 s]")
+        #expect(recent > plain && recent < 200)
+    }
+
+    @Test func averagesAreRoundedLikeBucketAverages() {
+        var window = SampleWindow(window: .seconds(10))
+        for (t, value) in [(1.0, 0.1), (2.0, 0.2), (3.0, 50.0)] { window.record(value, at: ts(t)) }
+        // (0.1 + 0.2 + 50) / 3 is 16.766666…: 6 decimals, as the decider's inputs always are.
+        #expect(window.average(at: ts(3)) == 16.766667)
+    }
+}

@@ -64,3 +64,25 @@ import Testing
         #expect(!phase.isReady && !phase.isStarting)
     }
 }
+
+extension ReplicaPhaseTests {
+    /// A model server that dies while its sidecar still drains: whatever it started goes at once
+    /// (its group is killed), once, and the sidecar still drains to the end.
+    @Test func aModelServerThatDiesMidStopHasItsGroupClearedOnce() {
+        var phase = ReplicaPhase.drainingSidecar(since: t0, killed: false)
+        #expect(phase.advance(at: t0 + .seconds(1), sidecarExited: false, modelExited: true, drainLimit: drainLimit)
+                == [.kill(.model, overdue: false)])
+        #expect(phase.advance(at: t0 + .seconds(2), sidecarExited: false, modelExited: true, drainLimit: drainLimit).isEmpty)
+        // The sidecar exits: the model server is signalled as usual, but its group is not killed twice.
+        #expect(phase.advance(at: t0 + .seconds(3), sidecarExited: true, modelExited: true, drainLimit: drainLimit)
+                == [.terminate(.model)])
+        #expect(phase.advance(at: t0 + .seconds(9), sidecarExited: true, modelExited: true, drainLimit: drainLimit).isEmpty)
+
+        var early = ReplicaPhase.ready
+        early.stop(at: t0)
+        #expect(early.advance(at: t0 + .milliseconds(10), sidecarExited: false, modelExited: true, drainLimit: drainLimit)
+                == [.kill(.model, overdue: false)])
+        #expect(early.advance(at: t0 + .milliseconds(60), sidecarExited: false, modelExited: true, drainLimit: drainLimit)
+                == [.terminate(.sidecar)])
+    }
+}

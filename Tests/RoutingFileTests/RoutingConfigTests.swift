@@ -210,7 +210,7 @@ import ThawVocabulary
         #expect(error.file == Self.file)
         #expect(error.message.contains("services[0].canaryTrafficPercent"))
         #expect(error.message.contains("from 0 to 100"))
-        #expect(error.message.contains(FieldReader.format(percent)))
+        #expect(error.message.contains(NumberText.plain(percent)))
     }
 
     @Test func canaryPercentBoundsAreAccepted() throws {
@@ -332,11 +332,11 @@ import ThawVocabulary
         let error = try parseError("""
             targets:
               - name: a
-                timeoutSeconds: \(FieldReader.format(timeout))
+                timeoutSeconds: \(NumberText.plain(timeout))
             """)
         #expect(error.file == Self.file)
         #expect(error.message.contains("targets[0].timeoutSeconds"))
-        #expect(error.message.contains("got \(FieldReader.format(timeout))"))
+        #expect(error.message.contains("got \(NumberText.plain(timeout))"))
     }
 
     @Test func timeoutUpperBoundIsAccepted() throws {

@@ -67,6 +67,18 @@ import ThawTestSupport
         #expect(result.stderr.contains("bad.jsonl:3: unknown field \"redy\""), "\(result.stderr)")
     }
 
+    /// A target scaled on GPU makes no decision from requests: a replay of one would be a flat line.
+    @Test func aReplayOfAGPUScaledPolicyIsRefusedWithTheReason() throws {
+        let policy = try Self.temporaryFile("policy.yaml", """
+            annotations:
+              autoscaling.knative.dev/metric: gpu
+            """)
+        let result = try Self.thaw(["simulate", "--policy", policy, "--replay", "examples/bursty.csv"])
+        #expect(result.status != 0)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains(policy) && result.stderr.contains("metric gpu is read by thaw-collector"), "\(result.stderr)")
+    }
+
     @Test func invalidAnnotationExitsNonZeroWithEveryProblem() throws {
         let policy = try Self.temporaryFile("policy.yaml", """
             annotations:
