@@ -41,8 +41,12 @@ build: deps
 	@echo "==> building (debug)"
 	$(SWIFT) build $(BUILD_FLAGS)
 
+# The real kubectl checks what the Kubernetes code reads and serves; Debian's kubernetes-client
+# brings one where the machine has none.
+KUBECTL_PACKAGE = $(shell command -v kubectl >/dev/null 2>&1 || echo kubernetes-client)
+
 test:
-	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(TEST_PACKAGES)"
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(TEST_PACKAGES) $(KUBECTL_PACKAGE)"
 	@echo "==> building and running every test"
 	$(SWIFT) build $(BUILD_FLAGS) --build-tests
 	$(SWIFT) test $(BUILD_FLAGS) --skip-build

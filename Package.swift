@@ -75,6 +75,9 @@ let package = Package(
         .target(name: "RoutingFile", dependencies: ["ThawVocabulary", "ConfigFields"]),
         // The one abstraction over where replicas run: scale a target, watch its endpoints and failures.
         .target(name: "ScaleTargets", dependencies: ["ThawVocabulary"]),
+        // Where the Kubernetes API is and how to prove who Thaw is: a kubeconfig's context, or a pod's
+        // service account.
+        .target(name: "KubernetesAccess", dependencies: ["ConfigFields"]),
         // Typed, located errors for every input file Thaw reads.
         .target(name: "ConfigFields", dependencies: ["ThawVocabulary", .product(name: "Yams", package: "Yams")]),
         // MLService and MLServiceRuntime documents, and the Go-template subset runtimes use.
@@ -257,6 +260,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "LocalDriverTests", dependencies: ["LocalDriver"]),
+        .testTarget(name: "KubernetesAccessTests", dependencies: ["KubernetesAccess", "ConfigFields"]),
         .testTarget(name: "ExampleTests", dependencies: ["ThawTestSupport"]),
         .testTarget(name: "ThawVocabularyTests", dependencies: ["ThawVocabulary"]),
         // The module graph itself, read from this manifest: layers, no upward edge, no I/O in pure cores.

@@ -9,7 +9,7 @@ import Testing
     static let layers: [(name: String, targets: Set<String>)] = [
         ("vocabulary", ["ThawVocabulary", "TrafficStats"]),
         ("pure cores", ["Autoscaling", "ScalingPolicy", "ActivatorCore", "SeriesSignals", "RemoteReadFormat", "ConfigFields",
-                        "MLService", "RoutingFile", "ScaleTargets", "Simulation"]),
+                        "MLService", "RoutingFile", "ScaleTargets", "Simulation", "KubernetesAccess"]),
         ("I/O pieces", ["CCurl", "CSnappy", "CProtobufC", "CPromPB", "RemoteReadCodec", "PrometheusClient", "ControlHTTP", "LocalDriver"]),
         ("daemons", ["AutoscalerDaemon", "Activator", "Collector", "LocalMode"]),
         ("executables", ["CommandOptions", "ThawCLI", "ThawActivator", "ThawQueue", "ThawCollector", "ThawAutoscaler",
