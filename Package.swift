@@ -233,7 +233,7 @@ let package = Package(
         .testTarget(name: "AutoscalingTests", dependencies: ["Autoscaling"]),
         .testTarget(name: "ScalingPolicyTests", dependencies: ["ScalingPolicy", "Autoscaling"]),
         // Running the package's own executables from tests: finding them, output, exit, memory.
-        .target(name: "ThawTestSupport", path: "Tests/ThawTestSupport"),
+        .target(name: "ThawTestSupport", path: "Tests/ThawTestSupport", exclude: ["fake_apiserver.py"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Autoscaling", "ThawTestSupport"]),
         .testTarget(name: "MLServiceTests", dependencies: ["MLService", "ConfigFields", "ThawVocabulary"]),
         .testTarget(name: "SeriesSignalsTests", dependencies: ["SeriesSignals"]),
@@ -261,6 +261,8 @@ let package = Package(
         ]),
         .testTarget(name: "LocalDriverTests", dependencies: ["LocalDriver"]),
         .testTarget(name: "KubernetesAccessTests", dependencies: ["KubernetesAccess", "ConfigFields"]),
+        // The fake Kubernetes API server the Kubernetes code is tested against, checked with the real kubectl.
+        .testTarget(name: "KubernetesFakeTests", dependencies: ["ThawTestSupport"]),
         .testTarget(name: "ExampleTests", dependencies: ["ThawTestSupport"]),
         .testTarget(name: "ThawVocabularyTests", dependencies: ["ThawVocabulary"]),
         // The module graph itself, read from this manifest: layers, no upward edge, no I/O in pure cores.

@@ -1,0 +1,50 @@
+import Foundation
+
+/// The fake Kubernetes API server (`fake_apiserver.py`, beside this file) running for one test: HTTPS
+/// with a CA made for the test, a bearer token, and a kubeconfig that points kubectl or Thaw at it.
+public final class FakeKubernetesAPI: @unchecked Sendable {
+    public let port: Int
+    public let token: String
+    public let certificates: TestCertificates
+    public let directory: URL
+    /// A kubeconfig with one context, `fake`, in namespace `ml`.
+    public let kubeconfig: String
+    public let process: TestProcess
+
+    public var server: String { "https://127.0.0.1:\(port)" }
+
+    public static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("fake_apiserver.py").path
+
+    /// - Parameter history: watch events kept; a watch from an older resourceVersion gets 410 Gone.
+    public init(history: Int = 1000, bookmarkSeconds: Double = 1) async throws {
+        directory = try scratchDirectory("kube-api")
+        certificates = try await TestCertificates(in: directory)
+        token = "thaw-test-\(UUID().uuidString)"
+        process = try TestProcess(url: try TestProcess.systemExecutable("python3"),
+                                  arguments: ["-u", Self.script, "--cert", certificates.certificate, "--key", certificates.key,
+                                              "--token", token, "--history", String(history), "--bookmark-interval", String(bookmarkSeconds)],
+                                  name: "fake-apiserver")
+        let line = try await process.waitFor("listening ", timeout: 30)
+        guard let port = Int(line.split(separator: " ").last ?? "") else { throw TestFailure("no port in: \(line)") }
+        self.port = port
+        kubeconfig = directory.appendingPathComponent("kubeconfig").path
+        try """
+            apiVersion: v1
+            kind: Config
+            current-context: fake
+            clusters:
+            - name: fake
+              cluster: {server: "https://127.0.0.1:\(port)", certificate-authority: "\(certificates.authority)"}
+            contexts:
+            - name: fake
+              context: {cluster: fake, user: thaw, namespace: ml}
+            users:
+            - name: thaw
+              user: {token: "\(token)"}
+            """.write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
