@@ -158,4 +158,18 @@ struct KubectlAgainstTheFakeTests {
         let gone = try Self.curl(api, ["\(api.server)/apis/apps/v1/namespaces/ml/deployments?watch=1&resourceVersion=\(version)"])
         #expect(gone.status == 410 && gone.body.contains("\"reason\": \"Expired\""), "\(gone)")
     }
+
+    @Test func aQuietWatchGetsBookmarksAndEndsAtItsTimeout() async throws {
+        let api = try await FakeKubernetesAPI(bookmarkSeconds: 0.5)
+        #expect(try Self.kubectl(api, ["apply", "--validate=false", "-f", "-"], input: Self.deployment(replicas: 1)).status == 0)
+        let listed = try Self.curl(api, ["\(api.server)/apis/apps/v1/namespaces/ml/deployments"])
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(listed.body.utf8)) as? [String: Any])
+        let version = try #require((list["metadata"] as? [String: Any])?["resourceVersion"] as? String)
+        let started = ContinuousClock.now
+        let watched = try Self.curl(api, ["\(api.server)/apis/apps/v1/namespaces/ml/deployments?watch=1&allowWatchBookmarks=true&timeoutSeconds=2&resourceVersion=\(version)"])
+        #expect(watched.status == 200)
+        let events = watched.body.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(!events.isEmpty && events.allSatisfy { $0["type"] as? String == "BOOKMARK" }, "\(watched.body)")
+        #expect(ContinuousClock.now - started >= .seconds(2) && ContinuousClock.now - started < .seconds(8))
+    }
 }
