@@ -119,7 +119,12 @@ let package = Package(
         .target(name: "RemoteReadCodec", dependencies: ["CPromPB", "CProtobufC", "CSnappy", "RemoteReadFormat", "SeriesSignals"]),
         // HTTP reads from metrics sources on libcurl (auth, TLS trust, headers): Prometheus' remote
         // read and an exporter's /metrics page.
-        .target(name: "PrometheusClient", dependencies: ["CCurl", "RemoteReadCodec", "RemoteReadFormat", "SeriesSignals"]),
+        // One blocking HTTP exchange on libcurl (TLS trust, client certificates, streamed bodies), for
+        // every control-plane client.
+        .target(name: "CurlHTTP", dependencies: ["CCurl"]),
+        .target(name: "PrometheusClient", dependencies: ["CurlHTTP", "RemoteReadCodec", "RemoteReadFormat", "SeriesSignals"]),
+        // Calls to the Kubernetes API on libcurl: a cluster's trust and credentials, Status errors, watches.
+        .target(name: "KubernetesClient", dependencies: ["CurlHTTP", "KubernetesAccess"]),
 
         // MARK: Daemons: the pieces above wired into running services.
 
@@ -263,6 +268,7 @@ let package = Package(
         .testTarget(name: "KubernetesAccessTests", dependencies: ["KubernetesAccess", "ConfigFields"]),
         // The fake Kubernetes API server the Kubernetes code is tested against, checked with the real kubectl.
         .testTarget(name: "KubernetesFakeTests", dependencies: ["ThawTestSupport"]),
+        .testTarget(name: "KubernetesClientTests", dependencies: ["KubernetesClient", "KubernetesAccess", "ThawTestSupport"]),
         .testTarget(name: "ExampleTests", dependencies: ["ThawTestSupport"]),
         .testTarget(name: "ThawVocabularyTests", dependencies: ["ThawVocabulary"]),
         // The module graph itself, read from this manifest: layers, no upward edge, no I/O in pure cores.

@@ -1,0 +1,147 @@
+import CurlHTTP
+import Foundation
+import KubernetesAccess
+import Synchronization
+
+/// Why a Kubernetes API call failed, with what the server said.
+public enum KubernetesError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The server answered with an error status; `reason` and `message` from its `Status` body
+    /// (NotFound, Conflict, Expired, Unauthorized, TooManyRequests, …).
+    case status(path: String, code: Int, reason: String, message: String)
+    /// No answer: the connection, TLS or a timeout failed.
+    case transport(path: String, message: String)
+    /// The credentials could not be read (a token file that is missing).
+    case credentials(String)
+
+    public var code: Int? {
+        if case .status(_, let code, _, _) = self { return code }
+        return nil
+    }
+
+    public var description: String {
+        switch self {
+        case .status(let path, let code, let reason, let message): "\(path): \(code) \(reason): \(message)"
+        case .transport(let path, let message): "\(path): \(message)"
+        case .credentials(let message): message
+        }
+    }
+}
+
+/// One event of a watch: ADDED, MODIFIED, DELETED, BOOKMARK or ERROR, and the object as JSON.
+public struct WatchEvent: Sendable {
+    public var type: String
+    public var object: [UInt8]
+}
+
+/// HTTP calls to the Kubernetes API on libcurl, with a cluster's trust and credentials.
+///
+/// Calls block their thread (run them off the concurrency pool). A token named by a file is read
+/// again for every call, so a rotated service-account token is used at once.
+public struct KubernetesClient: Sendable {
+    public let access: ClusterAccess
+    public let timeout: Duration
+
+    public init(access: ClusterAccess, timeout: Duration = .seconds(30)) {
+        self.access = access
+        self.timeout = timeout
+    }
+
+    public func get(_ path: String) throws -> [UInt8] {
+        try send("GET", path, body: nil, contentType: nil).body
+    }
+
+    /// A JSON merge patch (RFC 7386): `{"spec":{"replicas":3}}` needs no resourceVersion.
+    public func mergePatch(_ path: String, _ patch: [UInt8]) throws -> [UInt8] {
+        try send("PATCH", path, body: patch, contentType: "application/merge-patch+json").body
+    }
+
+    public func post(_ path: String, _ object: [UInt8]) throws -> [UInt8] {
+        try send("POST", path, body: object, contentType: "application/json").body
+    }
+
+    /// Streams a watch (`path` carries `watch=1` and its resourceVersion) to `event` until the
+    /// server ends it (its `timeoutSeconds`) or `event` returns false.
+    public func watch(_ path: String, event: @escaping (WatchEvent) -> Bool) throws {
+        let lines = LineSplitter(event: event)
+        _ = try send("GET", path, body: nil, contentType: nil, stream: lines)
+    }
+
+    // MARK: Transport
+
+    /// Newline-delimited JSON events, as a watch sends them, however the bytes are chunked.
+    final class LineSplitter {
+        private var pending: [UInt8] = []
+        let event: (WatchEvent) -> Bool
+        init(event: @escaping (WatchEvent) -> Bool) { self.event = event }
+
+        /// False once the receiver wants no more.
+        func feed(_ bytes: UnsafeRawBufferPointer) -> Bool {
+            pending.append(contentsOf: bytes)
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Array(pending[..<newline])
+                pending.removeSubrange(...newline)
+                guard !line.isEmpty else { continue }
+                guard let decoded = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                      let type = decoded["type"] as? String, let object = decoded["object"],
+                      let data = try? JSONSerialization.data(withJSONObject: object) else { continue }
+                if !event(WatchEvent(type: type, object: Array(data))) { return false }
+            }
+            return true
+        }
+    }
+
+    private func send(_ method: String, _ path: String, body: [UInt8]?, contentType: String?,
+                      stream: LineSplitter? = nil) throws -> (status: Int, body: [UInt8]) {
+        var exchange = CurlExchange(url: access.server.hasSuffix("/") ? String(access.server.dropLast()) + path : access.server + path)
+        exchange.method = method
+        exchange.body = body
+        exchange.headers = ["Accept: application/json"] + (contentType.map { ["Content-Type: \($0)"] } ?? [])
+        switch access.token {
+        case .value(let token): exchange.headers.append("Authorization: Bearer \(token)")
+        case .file(let file):
+            guard let token = try? String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+                  !token.isEmpty else {
+                throw KubernetesError.credentials("the token file \(file) (\(access.origin)) is missing, unreadable or empty")
+            }
+            exchange.headers.append("Authorization: Bearer \(token)")
+        case nil: break
+        }
+        // A watch lasts as long as the server keeps it (its timeoutSeconds); a call does not.
+        exchange.timeoutMilliseconds = stream == nil ? Int(timeout.components.seconds * 1000) : nil
+        exchange.connectTimeoutMilliseconds = Int(min(timeout, .seconds(10)).components.seconds * 1000)
+        switch access.trust {
+        case .system: break
+        case .skipVerification: exchange.verifyPeer = false
+        case .authority(let pem): exchange.authority = Self.pem(pem)
+        }
+        if let certificate = access.clientCertificate {
+            exchange.clientCertificate = (Self.pem(certificate.certificate), Self.pem(certificate.key))
+        }
+        if let basic = access.basicAuth { exchange.basicAuth = (basic.username, basic.password) }
+        let response: CurlExchange.Response
+        do {
+            response = try exchange.perform(stream: stream.map { lines in { lines.feed($0) } })
+        } catch CurlExchange.Failure.timedOut {
+            throw KubernetesError.transport(path: path, message: "\(exchange.url): no answer within \(timeout)")
+        } catch CurlExchange.Failure.transport(let message) {
+            throw KubernetesError.transport(path: path, message: message)
+        }
+        guard (200..<300).contains(response.status) else { throw Self.failure(path: path, status: response.status, body: response.body) }
+        return (response.status, response.body)
+    }
+
+    private static func pem(_ pem: ClusterAccess.PEM) -> CurlExchange.PEM {
+        switch pem {
+        case .file(let path): .file(path)
+        case .data(let bytes): .data(bytes)
+        }
+    }
+
+    /// The server's `Status` reason and message, or the start of its body when it sent none.
+    static func failure(path: String, status: Int, body: [UInt8]) -> KubernetesError {
+        if let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any], object["kind"] as? String == "Status" {
+            return .status(path: path, code: status, reason: object["reason"] as? String ?? "", message: object["message"] as? String ?? "")
+        }
+        return .status(path: path, code: status, reason: "", message: String(decoding: body.prefix(512), as: UTF8.self))
+    }
+}
