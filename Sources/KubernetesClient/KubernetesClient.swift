@@ -61,9 +61,11 @@ public struct KubernetesClient: Sendable {
 
     /// Streams a watch (`path` carries `watch=1` and its resourceVersion) to `event` until the
     /// server ends it (its `timeoutSeconds`) or `event` returns false.
-    public func watch(_ path: String, event: @escaping (WatchEvent) -> Bool) throws {
-        let lines = LineSplitter(event: event)
-        _ = try send("GET", path, body: nil, contentType: nil, stream: lines)
+    public func watch(_ path: String, event: (WatchEvent) -> Bool) throws {
+        // The splitter holds the receiver only while the transfer runs.
+        try withoutActuallyEscaping(event) { event in
+            _ = try send("GET", path, body: nil, contentType: nil, stream: LineSplitter(event: event))
+        }
     }
 
     // MARK: Transport

@@ -22,7 +22,8 @@ public final class FakeKubernetesAPI: @unchecked Sendable {
         token = "thaw-test-\(UUID().uuidString)"
         process = try TestProcess(url: try TestProcess.systemExecutable("python3"),
                                   arguments: ["-u", Self.script, "--cert", certificates.certificate, "--key", certificates.key,
-                                              "--token", token, "--history", String(history), "--bookmark-interval", String(bookmarkSeconds)],
+                                              "--token", token, "--history", String(history), "--bookmark-interval", String(bookmarkSeconds),
+                                              "--verbose"],
                                   name: "fake-apiserver")
         let line = try await process.waitFor("listening ", timeout: 30)
         guard let port = Int(line.split(separator: " ").last ?? "") else { throw TestFailure("no port in: \(line)") }

@@ -1,0 +1,89 @@
+import Dispatch
+import Foundation
+import KubernetesAccess
+import KubernetesClient
+import Synchronization
+import Testing
+import ThawTestSupport
+
+/// A live copy of a collection kept against the fake API server, through watch timeouts and a 410.
+@Suite(.serialized)
+struct CollectionMirrorTests {
+    final class Seen: Sendable {
+        let names = Mutex<[Set<String>]>([])
+        let failures = Mutex<[Int?]>([])
+        let cancelled = Atomic(false)
+        var latest: Set<String> { names.withLock { $0.last ?? [] } }
+    }
+
+    static func deployment(_ name: String, replicas: Int = 1) -> [UInt8] {
+        Array(#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"\#(name)"},"spec":{"replicas":\#(replicas)}}"#.utf8)
+    }
+
+    /// Runs the mirror on its own thread until the test cancels it; returns when it has stopped.
+    static func mirror(_ mirror: CollectionMirror, into seen: Seen, cursor: ListWatchCursor = ListWatchCursor(firstBackoff: .milliseconds(100))) -> DispatchGroup {
+        let done = DispatchGroup()
+        done.enter()
+        Thread.detachNewThread {
+            mirror.run(cursor: cursor, isCancelled: { seen.cancelled.load(ordering: .acquiring) },
+                       failed: { error in seen.failures.withLock { $0.append(error.code) } }) { objects in
+                seen.names.withLock { $0.append(Set(objects.keys)) }
+            }
+            done.leave()
+        }
+        return done
+    }
+
+    @Test func followsCreatesUpdatesAndDeletesAcrossWatchTimeouts() async throws {
+        let api = try await FakeKubernetesAPI(bookmarkSeconds: 0.3)
+        let client = KubernetesClient(access: try ClusterAccess.kubeconfig(contentsOf: api.kubeconfig))
+        _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", Self.deployment("a"))
+        let seen = Seen()
+        // Each watch ends after 1 s: the mirror resumes from the newest version, without listing again.
+        let done = Self.mirror(CollectionMirror(client: client, path: "/apis/apps/v1/namespaces/ml/deployments", watchSeconds: 1), into: seen)
+        try await waitUntil("the first list", timeout: 10) { seen.latest == ["ml/a"] }
+        try await Task.sleep(for: .milliseconds(2500))  // two watch timeouts pass
+        _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", Self.deployment("b"))
+        try await waitUntil("b created", timeout: 10) { seen.latest == ["ml/a", "ml/b"] }
+        _ = try client.mergePatch("/apis/apps/v1/namespaces/ml/deployments/a/scale", Array(#"{"spec":{"replicas":4}}"#.utf8))
+        _ = try Self.delete(api, "/apis/apps/v1/namespaces/ml/deployments/b")
+        try await waitUntil("b deleted", timeout: 10) { seen.latest == ["ml/a"] }
+        seen.cancelled.store(true, ordering: .releasing)
+        #expect(done.wait(timeout: .now() + 10) == .success, "stops within a watch timeout of being cancelled")
+        #expect(seen.failures.withLock { $0 }.isEmpty, "timeouts are not failures: \(seen.failures.withLock { $0 })")
+        let lists = try Self.requests(api, matching: "GET /apis/apps/v1/namespaces/ml/deployments HTTP")
+        #expect(lists == 1, "listed once; every later watch resumed from a version")
+    }
+
+    @Test func aWatchPastTheServersHistoryListsAgain() async throws {
+        let api = try await FakeKubernetesAPI(history: 2)
+        let client = KubernetesClient(access: try ClusterAccess.kubeconfig(contentsOf: api.kubeconfig))
+        _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", Self.deployment("a"))
+        // Resume from version 1, long compacted away: the server answers 410 and the mirror lists.
+        var cursor = ListWatchCursor(firstBackoff: .milliseconds(100))
+        _ = cursor.listed(resourceVersion: "1")
+        for name in ["b", "c", "d"] { _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", Self.deployment(name)) }
+        let seen = Seen()
+        let done = Self.mirror(CollectionMirror(client: client, path: "/apis/apps/v1/namespaces/ml/deployments", watchSeconds: 1),
+                               into: seen, cursor: cursor)
+        try await waitUntil("the list after 410", timeout: 10) { seen.latest == ["ml/a", "ml/b", "ml/c", "ml/d"] }
+        seen.cancelled.store(true, ordering: .releasing)
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(seen.failures.withLock { $0 }.first == 410)
+    }
+
+    static func delete(_ api: FakeKubernetesAPI, _ path: String) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["curl", "-sS", "-o", "/dev/null", "--cacert", api.certificates.authority, "-H", "Authorization: Bearer \(api.token)",
+                             "-X", "DELETE", api.server + path]
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// How many requests the fake logged that contain `text` (it logs every request with --verbose).
+    static func requests(_ api: FakeKubernetesAPI, matching text: String) throws -> Int {
+        api.process.stderr.split(separator: "\n").filter { $0.contains(text) }.count
+    }
+}
