@@ -78,6 +78,8 @@ let package = Package(
         // Where the Kubernetes API is and how to prove who Thaw is: a kubeconfig's context, or a pod's
         // service account.
         .target(name: "KubernetesAccess", dependencies: ["ConfigFields"]),
+        // Which workloads Thaw scales on a cluster, and as what: the class, labels and annotations read.
+        .target(name: "KubernetesTargets", dependencies: ["ScalingPolicy"]),
         // Typed, located errors for every input file Thaw reads.
         .target(name: "ConfigFields", dependencies: ["ThawVocabulary", .product(name: "Yams", package: "Yams")]),
         // MLService and MLServiceRuntime documents, and the Go-template subset runtimes use.
@@ -266,6 +268,7 @@ let package = Package(
         ]),
         .testTarget(name: "LocalDriverTests", dependencies: ["LocalDriver"]),
         .testTarget(name: "KubernetesAccessTests", dependencies: ["KubernetesAccess", "ConfigFields"]),
+        .testTarget(name: "KubernetesTargetsTests", dependencies: ["KubernetesTargets", "ScalingPolicy", "Autoscaling"]),
         // The fake Kubernetes API server the Kubernetes code is tested against, checked with the real kubectl.
         .testTarget(name: "KubernetesFakeTests", dependencies: ["ThawTestSupport"]),
         .testTarget(name: "KubernetesClientTests", dependencies: ["KubernetesClient", "KubernetesAccess", "ThawTestSupport"]),

@@ -7,6 +7,9 @@ public enum AnnotationKeys {
     public static let knativePrefix = "autoscaling.knative.dev/"
     public static let thawPrefix = "autoscaling.thaw.dev/"
     public static let kpaClass = "kpa.autoscaling.knative.dev"
+    /// Thaw's own class on a cluster: the KPA's rules, on workloads Knative leaves alone (it ignores
+    /// classes that are not its own), so Knative and Thaw can share a cluster.
+    public static let thawClass = "kpa.thaw.dev"
     public static let hpaClass = "hpa.autoscaling.knative.dev"
 
     /// One setting and the spellings it accepts, in priority order.

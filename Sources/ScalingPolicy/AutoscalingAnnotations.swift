@@ -52,9 +52,10 @@ public struct AutoscalingAnnotations: Sendable, Equatable {
             if !ok, let found { issues.add(found.key, found.text, problem) }
         }
 
-        // Thaw scales only the KPA class, so any other class is an error and every KPA rule applies.
-        if let (name, text) = K.class.lookup(in: annotations), text != K.kpaClass {
-            issues.add(name, text, "is not a class Thaw scales; expected \(K.kpaClass) (or no class annotation)")
+        // Thaw scales by the KPA's rules only (Knative's class name, or Thaw's own on a cluster), so any
+        // other class is an error and every KPA rule applies.
+        if let (name, text) = K.class.lookup(in: annotations), text != K.kpaClass, text != K.thawClass {
+            issues.add(name, text, "is not a class Thaw scales; expected \(K.thawClass) or \(K.kpaClass) (or no class annotation)")
         }
 
         if let (name, text) = K.metric.lookup(in: annotations) {

@@ -9,7 +9,8 @@ import Testing
     static let layers: [(name: String, targets: Set<String>)] = [
         ("vocabulary", ["ThawVocabulary", "TrafficStats"]),
         ("pure cores", ["Autoscaling", "ScalingPolicy", "ActivatorCore", "SeriesSignals", "RemoteReadFormat", "ConfigFields",
-                        "MLService", "RoutingFile", "ScaleTargets", "Simulation", "KubernetesAccess"]),
+                        "MLService", "RoutingFile", "ScaleTargets", "Simulation", "KubernetesAccess",
+                        "KubernetesTargets"]),
         ("I/O pieces", ["CCurl", "CSnappy", "CProtobufC", "CPromPB", "RemoteReadCodec", "PrometheusClient", "ControlHTTP", "LocalDriver",
                         "KubernetesClient", "CurlHTTP"]),
         ("daemons", ["AutoscalerDaemon", "Activator", "Collector", "LocalMode"]),
