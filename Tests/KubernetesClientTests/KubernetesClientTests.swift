@@ -113,4 +113,33 @@ struct KubernetesClientTests {
         }
         #expect(expired.code == 410 && expired.description.contains("Expired"), "\(expired)")
     }
+
+    /// Bookmarks between events must never pass over one: a watcher resumes from a bookmark, and an
+    /// event behind it would be lost for good. (The fake once bookmarked the revision reached while it
+    /// waited, skipping whatever arrived meanwhile: a mirror then missed a created Deployment.)
+    @Test func frequentBookmarksPassOverNoEvent() async throws {
+        let api = try await FakeKubernetesAPI(bookmarkSeconds: 0.01)
+        let client = KubernetesClient(access: try ClusterAccess.kubeconfig(contentsOf: api.kubeconfig))
+        _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", Array(Self.deployment.utf8))
+        let list = try Self.json(try client.get("/apis/apps/v1/namespaces/ml/deployments"))
+        let version = try #require((list["metadata"] as? [String: Any])?["resourceVersion"] as? String)
+        let names = (0..<40).map { "d\($0)" }
+        async let added: Set<String> = Self.offPool {
+            var seen: Set<String> = []
+            try client.watch("/apis/apps/v1/namespaces/ml/deployments?watch=1&allowWatchBookmarks=true&resourceVersion=\(version)&timeoutSeconds=30") { event in
+                if event.type == "ADDED", let object = try? JSONSerialization.jsonObject(with: Data(event.object)) as? [String: Any],
+                   let name = (object["metadata"] as? [String: Any])?["name"] as? String {
+                    seen.insert(name)
+                }
+                return seen.count < names.count
+            }
+            return seen
+        }
+        for name in names {
+            _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", Array(#"{"metadata":{"name":"\#(name)"},"spec":{"replicas":1}}"#.utf8))
+            try await Task.sleep(for: .milliseconds(15))
+        }
+        let seen = try await added
+        #expect(seen == Set(names), "missing: \(Set(names).subtracting(seen).sorted())")
+    }
 }

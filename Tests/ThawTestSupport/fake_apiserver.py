@@ -393,11 +393,16 @@ class Handler(BaseHTTPRequestHandler):
                 send({"type": "ADDED", "object": obj})
             while time.monotonic() < end:
                 with store.lock:
-                    pending = [(rv, t, k, o) for rv, t, k, o in store.events
-                               if rv > since and k[:3] == resource and (namespace is None or k[3] == namespace)
-                               and self.selected(o, query)]
+                    def matching():
+                        return [(rv, t, k, o) for rv, t, k, o in store.events
+                                if rv > since and k[:3] == resource and (namespace is None or k[3] == namespace)
+                                and self.selected(o, query)]
+                    pending = matching()
                     if not pending:
                         store.lock.wait(timeout=0.2)
+                        # Looked at again under the same lock as the revision: a bookmark at `current`
+                        # must never pass over an event that came in during the wait.
+                        pending = matching()
                         current = store.revision
                 for rv, kind, _, obj in pending:
                     send({"type": kind, "object": obj})
