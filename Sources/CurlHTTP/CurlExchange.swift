@@ -62,9 +62,12 @@ public struct CurlExchange {
     /// returns false) instead of into the response.
     public func perform(stream: ((UnsafeRawBufferPointer) -> Bool)? = nil) throws -> Response {
         guard Self.curlReady, let handle = curl_easy_init() else { throw Failure.transport("\(url): libcurl could not create a handle") }
-        defer { curl_easy_cleanup(handle) }
         var list: UnsafeMutablePointer<curl_slist>?
-        defer { curl_slist_free_all(list) }
+        // The handle may still look at the header list while it closes: free the list after it.
+        defer {
+            curl_easy_cleanup(handle)
+            curl_slist_free_all(list)
+        }
         for header in headers {
             guard let longer = curl_slist_append(list, header) else { throw Failure.transport("\(url): out of memory for headers") }
             list = longer
@@ -85,6 +88,7 @@ public struct CurlExchange {
         }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         let payload = body ?? []
+        var refused: String?
         let code: CURLcode = payload.withUnsafeBytes { bytes in
             errorBuffer.withUnsafeMutableBufferPointer { errors in
                 Self.withBlobs(blobs) { blobPointers in
@@ -103,8 +107,15 @@ public struct CurlExchange {
                         _ = thaw_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0)
                         _ = thaw_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
                     }
-                    for (option, path) in files { _ = thaw_curl_setopt_string(handle, option, path) }
-                    for (option, blob) in blobPointers { _ = thaw_curl_setopt_pointer(handle, option, blob) }
+                    // Trust and credentials must take, or the failure would surface later as a misleading
+                    // TLS error or a 401.
+                    for (option, path) in files where thaw_curl_setopt_string(handle, option, path) != CURLE_OK {
+                        refused = "libcurl refused the TLS file \(path)"
+                    }
+                    for (option, blob) in blobPointers where thaw_curl_setopt_pointer(handle, option, blob) != CURLE_OK {
+                        refused = "this libcurl cannot take a CA or client certificate given inline (CURLOPT_*_BLOB)"
+                    }
+                    if refused != nil { return CURLE_BAD_FUNCTION_ARGUMENT }
                     if let basicAuth {  // curl's default scheme is Basic
                         _ = thaw_curl_setopt_string(handle, CURLOPT_USERNAME, basicAuth.username)
                         _ = thaw_curl_setopt_string(handle, CURLOPT_PASSWORD, basicAuth.password)
@@ -131,10 +142,14 @@ public struct CurlExchange {
                         received.bytes.append(contentsOf: bytes)
                         return length
                     }
-                    return curl_easy_perform(handle)
+                    let result = curl_easy_perform(handle)
+                    // The buffer lives only in this closure; the handle outlives it until cleanup.
+                    _ = thaw_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, nil)
+                    return result
                 }
             }
         }
+        if let refused { throw Failure.transport("\(url): \(refused)") }
         var status = 0
         _ = thaw_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         guard code == CURLE_OK || received.stoppedByReceiver else {

@@ -45,20 +45,28 @@ public struct CollectionMirror: Sendable {
                     }, uniquingKeysWith: { _, newer in newer })
                     changed(objects)
                     action = cursor.listed(resourceVersion: Self.version(of: list) ?? "0")
-                } catch let error as KubernetesError {
-                    failed(error)
-                    action = cursor.failed(status: error.code)
                 } catch {
-                    action = cursor.failed(status: nil)
+                    let failure = Self.failure(error, path: path)
+                    failed(failure)
+                    action = cursor.failed(status: failure.code)
                 }
             case .watch(let version):
-                var gone: Int?
+                var serverError: KubernetesError?
+                var events = 0
+                let started = ContinuousClock.now
                 do {
-                    try client.watch(path + separator + "watch=1&allowWatchBookmarks=true&timeoutSeconds=\(watchSeconds)&resourceVersion=\(version)") { event in
-                        guard let object = try? Self.object(event.object) else { return !isCancelled() }
+                    // The server ends the watch at its timeout; this side gives up 30 s later (a dead connection).
+                    try client.watch(path + separator + "watch=1&allowWatchBookmarks=true&timeoutSeconds=\(watchSeconds)&resourceVersion=\(version)",
+                                     limit: .seconds(watchSeconds + 30)) { event in
+                        events += 1
+                        guard let object = try? Self.object(event.object) else {
+                            serverError = .malformed(path: path, detail: "a watch event's object is not JSON")
+                            return false
+                        }
                         switch event.type {
                         case "ERROR":
-                            gone = object["code"] as? Int ?? 500
+                            // A Status: 410 Expired when the version was compacted away.
+                            serverError = KubernetesClient.failure(path: path, status: object["code"] as? Int ?? 500, body: event.object)
                             return false
                         case "BOOKMARK":
                             break
@@ -72,17 +80,20 @@ public struct CollectionMirror: Sendable {
                         if let version = Self.version(of: object) { cursor.saw(resourceVersion: version) }
                         return !isCancelled()
                     }
-                    if let gone {
-                        failed(.status(path: path, code: gone, reason: "", message: "the watch sent an ERROR event"))
-                        action = cursor.failed(status: gone)
+                    if let serverError {
+                        failed(serverError)
+                        action = cursor.failed(status: serverError.code)
+                    } else if events == 0, ContinuousClock.now - started < .seconds(1) {
+                        // Ended at once with nothing said (a proxy closing watches): back off, do not spin.
+                        failed(.malformed(path: path, detail: "the watch ended at once, without an event"))
+                        action = cursor.failed(status: nil)
                     } else {
                         action = cursor.watchEnded()
                     }
-                } catch let error as KubernetesError {
-                    failed(error)
-                    action = cursor.failed(status: error.code)
                 } catch {
-                    action = cursor.failed(status: nil)
+                    let failure = Self.failure(error, path: path)
+                    failed(failure)
+                    action = cursor.failed(status: failure.code)
                 }
             }
         }
@@ -90,9 +101,17 @@ public struct CollectionMirror: Sendable {
 
     static func object(_ bytes: [UInt8]) throws -> [String: Any] {
         guard let object = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
-            throw KubernetesError.status(path: "", code: 0, reason: "", message: "not a JSON object")
+            throw KubernetesError.malformed(path: "", detail: "not a JSON object")
         }
         return object
+    }
+
+    /// Every failure as a `KubernetesError`, so `failed` hears all of them.
+    static func failure(_ error: any Error, path: String) -> KubernetesError {
+        switch error {
+        case let error as KubernetesError: error
+        default: .malformed(path: path, detail: "the list is not JSON: \(error)")
+        }
     }
 
     static func key(of object: [String: Any]) -> String? {

@@ -12,6 +12,8 @@ public enum KubernetesError: Error, Sendable, Equatable, CustomStringConvertible
     case transport(path: String, message: String)
     /// The credentials could not be read (a token file that is missing).
     case credentials(String)
+    /// The server sent something that is not what the API promises (a body or a watch line that is not JSON).
+    case malformed(path: String, detail: String)
 
     public var code: Int? {
         if case .status(_, let code, _, _) = self { return code }
@@ -23,6 +25,7 @@ public enum KubernetesError: Error, Sendable, Equatable, CustomStringConvertible
         case .status(let path, let code, let reason, let message): "\(path): \(code) \(reason): \(message)"
         case .transport(let path, let message): "\(path): \(message)"
         case .credentials(let message): message
+        case .malformed(let path, let detail): "\(path): \(detail)"
         }
     }
 }
@@ -47,24 +50,27 @@ public struct KubernetesClient: Sendable {
     }
 
     public func get(_ path: String) throws -> [UInt8] {
-        try send("GET", path, body: nil, contentType: nil).body
+        try send("GET", path, body: nil, contentType: nil)
     }
 
     /// A JSON merge patch (RFC 7386): `{"spec":{"replicas":3}}` needs no resourceVersion.
     public func mergePatch(_ path: String, _ patch: [UInt8]) throws -> [UInt8] {
-        try send("PATCH", path, body: patch, contentType: "application/merge-patch+json").body
+        try send("PATCH", path, body: patch, contentType: "application/merge-patch+json")
     }
 
     public func post(_ path: String, _ object: [UInt8]) throws -> [UInt8] {
-        try send("POST", path, body: object, contentType: "application/json").body
+        try send("POST", path, body: object, contentType: "application/json")
     }
 
-    /// Streams a watch (`path` carries `watch=1` and its resourceVersion) to `event` until the
-    /// server ends it (its `timeoutSeconds`) or `event` returns false.
-    public func watch(_ path: String, event: (WatchEvent) -> Bool) throws {
+    /// Streams a watch (`path` carries `watch=1`, its resourceVersion and `timeoutSeconds`) to `event`
+    /// until the server ends it or `event` returns false. `limit` bounds it on this side too (give the
+    /// server's timeout and a margin), so a connection that died without closing cannot hang it.
+    public func watch(_ path: String, limit: Duration, event: (WatchEvent) -> Bool) throws {
         // The splitter holds the receiver only while the transfer runs.
         try withoutActuallyEscaping(event) { event in
-            _ = try send("GET", path, body: nil, contentType: nil, stream: LineSplitter(event: event))
+            let lines = LineSplitter(event: event)
+            _ = try send("GET", path, body: nil, contentType: nil, stream: lines, limit: limit)
+            if let bad = lines.malformed { throw KubernetesError.malformed(path: path, detail: "a watch line is not an event: \(bad)") }
         }
     }
 
@@ -74,6 +80,8 @@ public struct KubernetesClient: Sendable {
     final class LineSplitter {
         private var pending: [UInt8] = []
         let event: (WatchEvent) -> Bool
+        /// The first line that was not an event; the watch stops there, since what follows cannot be trusted.
+        private(set) var malformed: String?
         init(event: @escaping (WatchEvent) -> Bool) { self.event = event }
 
         /// False once the receiver wants no more.
@@ -85,7 +93,10 @@ public struct KubernetesClient: Sendable {
                 guard !line.isEmpty else { continue }
                 guard let decoded = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
                       let type = decoded["type"] as? String, let object = decoded["object"],
-                      let data = try? JSONSerialization.data(withJSONObject: object) else { continue }
+                      let data = try? JSONSerialization.data(withJSONObject: object) else {
+                    malformed = String(decoding: line.prefix(200), as: UTF8.self)
+                    return false
+                }
                 if !event(WatchEvent(type: type, object: Array(data))) { return false }
             }
             return true
@@ -93,7 +104,7 @@ public struct KubernetesClient: Sendable {
     }
 
     private func send(_ method: String, _ path: String, body: [UInt8]?, contentType: String?,
-                      stream: LineSplitter? = nil) throws -> (status: Int, body: [UInt8]) {
+                      stream: LineSplitter? = nil, limit: Duration? = nil) throws -> [UInt8] {
         var exchange = CurlExchange(url: access.server.hasSuffix("/") ? String(access.server.dropLast()) + path : access.server + path)
         exchange.method = method
         exchange.body = body
@@ -108,9 +119,8 @@ public struct KubernetesClient: Sendable {
             exchange.headers.append("Authorization: Bearer \(token)")
         case nil: break
         }
-        // A watch lasts as long as the server keeps it (its timeoutSeconds); a call does not.
-        exchange.timeoutMilliseconds = stream == nil ? Int(timeout.components.seconds * 1000) : nil
-        exchange.connectTimeoutMilliseconds = Int(min(timeout, .seconds(10)).components.seconds * 1000)
+        exchange.timeoutMilliseconds = Self.milliseconds(limit ?? timeout)
+        exchange.connectTimeoutMilliseconds = Self.milliseconds(min(timeout, .seconds(10)))
         switch access.trust {
         case .system: break
         case .skipVerification: exchange.verifyPeer = false
@@ -129,7 +139,12 @@ public struct KubernetesClient: Sendable {
             throw KubernetesError.transport(path: path, message: message)
         }
         guard (200..<300).contains(response.status) else { throw Self.failure(path: path, status: response.status, body: response.body) }
-        return (response.status, response.body)
+        return response.body
+    }
+
+    /// At least 1: libcurl reads 0 as "no limit".
+    private static func milliseconds(_ duration: Duration) -> Int {
+        max(1, Int(duration.components.seconds) * 1000 + Int(duration.components.attoseconds / 1_000_000_000_000_000))
     }
 
     private static func pem(_ pem: ClusterAccess.PEM) -> CurlExchange.PEM {
@@ -140,7 +155,7 @@ public struct KubernetesClient: Sendable {
     }
 
     /// The server's `Status` reason and message, or the start of its body when it sent none.
-    static func failure(path: String, status: Int, body: [UInt8]) -> KubernetesError {
+    public static func failure(path: String, status: Int, body: [UInt8]) -> KubernetesError {
         if let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any], object["kind"] as? String == "Status" {
             return .status(path: path, code: status, reason: object["reason"] as? String ?? "", message: object["message"] as? String ?? "")
         }

@@ -44,8 +44,9 @@ public struct WorkloadTarget: Sendable {
         case invalid(namespace: String, workload: String, reason: String)
     }
 
-    /// Reads a Deployment's or StatefulSet's JSON.
-    public static func read(_ json: [UInt8], config: AutoscalerConfig = AutoscalerConfig()) -> Reading {
+    /// Reads a Deployment's or StatefulSet's JSON. `kind` is the collection's: items of a list carry
+    /// no kind of their own (watch events do, and then theirs is used).
+    public static func read(_ json: [UInt8], kind: String, config: AutoscalerConfig = AutoscalerConfig()) -> Reading {
         guard let object = try? JSONDecoder().decode(Workload.self, from: Data(json)) else { return .notManaged }
         let template = object.spec?.template?.metadata?.annotations ?? [:]
         guard template[AnnotationKeys.class.name] == AnnotationKeys.thawClass else { return .notManaged }
@@ -75,7 +76,7 @@ public struct WorkloadTarget: Sendable {
             return invalid("\(error)")
         }
         return .managed(WorkloadTarget(
-            name: "\(namespace)/\(name)", namespace: namespace, kind: object.kind ?? "Deployment", workload: name,
+            name: "\(namespace)/\(name)", namespace: namespace, kind: object.kind ?? kind, workload: name,
             service: labels[serviceLabel] ?? name, release: labels[releaseLabel] ?? name, component: component, policy: policy,
             containerConcurrency: containerConcurrency, readinessPath: readinessPath, replicas: object.spec?.replicas ?? 1))
     }
@@ -86,7 +87,6 @@ public struct WorkloadTarget: Sendable {
             var name: String
             var namespace: String?
             var labels: [String: String]?
-            var annotations: [String: String]?
         }
         struct Spec: Decodable {
             var replicas: Int?

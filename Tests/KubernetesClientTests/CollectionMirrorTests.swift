@@ -11,6 +11,8 @@ import ThawTestSupport
 struct CollectionMirrorTests {
     final class Seen: Sendable {
         let names = Mutex<[Set<String>]>([])
+        /// The newest spec.replicas of each object.
+        let replicas = Mutex<[String: Int]>([:])
         let failures = Mutex<[Int?]>([])
         let cancelled = Atomic(false)
         var latest: Set<String> { names.withLock { $0.last ?? [] } }
@@ -28,6 +30,10 @@ struct CollectionMirrorTests {
             mirror.run(cursor: cursor, isCancelled: { seen.cancelled.load(ordering: .acquiring) },
                        failed: { error in seen.failures.withLock { $0.append(error.code) } }) { objects in
                 seen.names.withLock { $0.append(Set(objects.keys)) }
+                let counts = objects.compactMapValues { json in
+                    ((try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any])?["spec"] as? [String: Any])?["replicas"] as? Int
+                }
+                seen.replicas.withLock { $0 = counts }
             }
             done.leave()
         }
@@ -46,6 +52,7 @@ struct CollectionMirrorTests {
         _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", Self.deployment("b"))
         try await waitUntil("b created", timeout: 10) { seen.latest == ["ml/a", "ml/b"] }
         _ = try client.mergePatch("/apis/apps/v1/namespaces/ml/deployments/a/scale", Array(#"{"spec":{"replicas":4}}"#.utf8))
+        try await waitUntil("a scaled to 4", timeout: 10) { seen.replicas.withLock { $0["ml/a"] } == 4 }
         _ = try Self.delete(api, "/apis/apps/v1/namespaces/ml/deployments/b")
         try await waitUntil("b deleted", timeout: 10) { seen.latest == ["ml/a"] }
         seen.cancelled.store(true, ordering: .releasing)
@@ -53,6 +60,7 @@ struct CollectionMirrorTests {
         #expect(seen.failures.withLock { $0 }.isEmpty, "timeouts are not failures: \(seen.failures.withLock { $0 })")
         let lists = try Self.requests(api, matching: "GET /apis/apps/v1/namespaces/ml/deployments HTTP")
         #expect(lists == 1, "listed once; every later watch resumed from a version")
+        #expect(try Self.requests(api, matching: "watch=1") >= 3, "the 1 s watches ended and were resumed")
     }
 
     @Test func aWatchPastTheServersHistoryListsAgain() async throws {

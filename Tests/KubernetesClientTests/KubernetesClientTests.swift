@@ -92,14 +92,13 @@ struct KubernetesClientTests {
 
         async let watched: [String] = Self.offPool {
             var seen: [String] = []
-            try client.watch("/apis/apps/v1/namespaces/ml/deployments?watch=1&resourceVersion=\(version)&timeoutSeconds=20") { event in
+            try client.watch("/apis/apps/v1/namespaces/ml/deployments?watch=1&resourceVersion=\(version)&timeoutSeconds=20", limit: .seconds(50)) { event in
                 let object = (try? JSONSerialization.jsonObject(with: Data(event.object)) as? [String: Any]) ?? [:]
                 seen.append("\(event.type) \((object["spec"] as? [String: Any])?["replicas"] as? Int ?? -1)")
                 return seen.count < 2
             }
             return seen
         }
-        try await Task.sleep(for: .milliseconds(500))
         for replicas in [2, 3] {
             _ = try client.mergePatch("/apis/apps/v1/namespaces/ml/deployments/digits-v1/scale", Array(#"{"spec":{"replicas":\#(replicas)}}"#.utf8))
         }
@@ -107,11 +106,16 @@ struct KubernetesClientTests {
         #expect(try await watched == ["MODIFIED 2", "MODIFIED 3"])
         #expect(ContinuousClock.now - started < .seconds(15), "stopped by the receiver, not by the server's timeout")
 
-        // Past the fake's history the server says Gone: the caller must list again.
-        let expired = try #require(throws: KubernetesError.self) {
-            try client.watch("/apis/apps/v1/namespaces/ml/deployments?watch=1&resourceVersion=1") { _ in true }
+        // Past the fake's history the server answers, as a real one does, with an ERROR event holding
+        // a 410 Status: the caller must list again.
+        var events: [WatchEvent] = []
+        try client.watch("/apis/apps/v1/namespaces/ml/deployments?watch=1&resourceVersion=1", limit: .seconds(10)) { event in
+            events.append(event)
+            return true
         }
-        #expect(expired.code == 410 && expired.description.contains("Expired"), "\(expired)")
+        #expect(events.map(\.type) == ["ERROR"])
+        let status = KubernetesClient.failure(path: "watch", status: 410, body: try #require(events.first?.object))
+        #expect(status.code == 410 && status.description.contains("410 Expired: too old resource version: 1"), "\(status)")
     }
 
     /// Bookmarks between events must never pass over one: a watcher resumes from a bookmark, and an
@@ -126,7 +130,8 @@ struct KubernetesClientTests {
         let names = (0..<40).map { "d\($0)" }
         async let added: Set<String> = Self.offPool {
             var seen: Set<String> = []
-            try client.watch("/apis/apps/v1/namespaces/ml/deployments?watch=1&allowWatchBookmarks=true&resourceVersion=\(version)&timeoutSeconds=30") { event in
+            try client.watch("/apis/apps/v1/namespaces/ml/deployments?watch=1&allowWatchBookmarks=true&resourceVersion=\(version)&timeoutSeconds=30",
+                             limit: .seconds(60)) { event in
                 if event.type == "ADDED", let object = try? JSONSerialization.jsonObject(with: Data(event.object)) as? [String: Any],
                    let name = (object["metadata"] as? [String: Any])?["name"] as? String {
                     seen.insert(name)

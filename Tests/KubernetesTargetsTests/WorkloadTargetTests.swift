@@ -22,7 +22,7 @@ import Testing
             labels: #"{"serving.thaw.dev/service": "digits", "serving.thaw.dev/release": "v1", "serving.thaw.dev/component": "predictor"}"#,
             templateAnnotations: #"{"autoscaling.knative.dev/class": "kpa.thaw.dev", "autoscaling.knative.dev/metric": "rps", "autoscaling.knative.dev/target": "25", "autoscaling.knative.dev/min-scale": "0", "serving.thaw.dev/container-concurrency": "4"}"#,
             probe: #", "readinessProbe": {"httpGet": {"path": "/v2/models/digits/ready", "port": 8080}}"#)
-        guard case .managed(let target) = WorkloadTarget.read(json) else { Issue.record("not managed: \(WorkloadTarget.read(json))"); return }
+        guard case .managed(let target) = WorkloadTarget.read(json, kind: "Deployment") else { Issue.record("not managed: \(WorkloadTarget.read(json, kind: "Deployment"))"); return }
         #expect(target.name == "ml/digits-v1")
         #expect(target.kind == "Deployment")
         #expect((target.service, target.release, target.component) == ("digits", "v1", .predictor))
@@ -36,8 +36,10 @@ import Testing
     }
 
     @Test func defaultsComeFromTheWorkload() throws {
-        let json = Self.workload(kind: "StatefulSet", templateAnnotations: #"{"autoscaling.knative.dev/class": "kpa.thaw.dev"}"#, replicas: "")
-        guard case .managed(let target) = WorkloadTarget.read(json) else { Issue.record("not managed"); return }
+        // As a list item: no kind of its own, so the collection's (statefulsets) says what it is.
+        let json = Array(String(decoding: Self.workload(kind: "StatefulSet", templateAnnotations: #"{"autoscaling.knative.dev/class": "kpa.thaw.dev"}"#, replicas: ""), as: UTF8.self)
+            .replacingOccurrences(of: #""apiVersion": "apps/v1", "kind": "StatefulSet","#, with: "").utf8)
+        guard case .managed(let target) = WorkloadTarget.read(json, kind: "StatefulSet") else { Issue.record("not managed"); return }
         #expect(target.kind == "StatefulSet")
         #expect((target.service, target.release, target.component) == ("digits-v1", "digits-v1", .predictor))
         #expect(target.readinessPath == WorkloadTarget.defaultReadinessPath)
@@ -51,7 +53,7 @@ import Testing
         #"{"autoscaling.knative.dev/class": "hpa.autoscaling.knative.dev"}"#,
     ])
     func otherWorkloadsAreLeftAlone(annotations: String) {
-        guard case .notManaged = WorkloadTarget.read(Self.workload(templateAnnotations: annotations)) else {
+        guard case .notManaged = WorkloadTarget.read(Self.workload(templateAnnotations: annotations), kind: "Deployment") else {
             Issue.record("managed: \(annotations)")
             return
         }
@@ -68,7 +70,7 @@ import Testing
          "must be a path starting with /"),
     ])
     func aWrongPolicyIsRefusedWithTheReason(labels: String, annotations: String, reason: String) {
-        guard case .invalid(let namespace, let workload, let message) = WorkloadTarget.read(Self.workload(labels: labels, templateAnnotations: annotations)) else {
+        guard case .invalid(let namespace, let workload, let message) = WorkloadTarget.read(Self.workload(labels: labels, templateAnnotations: annotations), kind: "Deployment") else {
             Issue.record("not refused: \(annotations)")
             return
         }

@@ -219,6 +219,9 @@ class Handler(BaseHTTPRequestHandler):
                 items = [copy.deepcopy(o) for k, o in sorted(store.objects.items())
                          if k[:3] == resource and (namespace is None or k[3] == namespace) and self.selected(o, query)]
                 revision = str(store.revision)
+            for item in items:  # a real list's items carry no kind or apiVersion: the list says them once
+                item.pop("kind", None)
+                item.pop("apiVersion", None)
             return self.send_json(200, {"kind": kind + "List", "apiVersion": api_version,
                                         "metadata": {"resourceVersion": revision}, "items": items})
         if name is None and method != "POST":
@@ -234,8 +237,8 @@ class Handler(BaseHTTPRequestHandler):
                 key = store.key(resource, namespace, name)
                 if key in store.objects:
                     raise Failure(409, "AlreadyExists", f'{resource[2]} "{name}" already exists')
+                self.ensure_namespace(namespace)  # first: events must stay in resourceVersion order
                 obj = self.stamp(obj, kind, api_version, namespace if namespaced else None, name, created=True)
-                self.ensure_namespace(namespace)
                 store.objects[key] = obj
                 store.record("ADDED", key, obj)
                 return self.send_json(201, obj)
@@ -243,8 +246,8 @@ class Handler(BaseHTTPRequestHandler):
             current = store.objects.get(key)
             if current is None:
                 if method == "PATCH" and self.headers.get("Content-Type", "").startswith("application/apply-patch"):
-                    obj = self.stamp(body or {}, kind, api_version, namespace if namespaced else None, name, created=True)
                     self.ensure_namespace(namespace)
+                    obj = self.stamp(body or {}, kind, api_version, namespace if namespaced else None, name, created=True)
                     store.objects[key] = obj
                     store.record("ADDED", key, obj)
                     return self.send_json(201, obj)
@@ -366,6 +369,7 @@ class Handler(BaseHTTPRequestHandler):
         bookmarks = query.get("allowWatchBookmarks") in ("1", "true")
         start = query.get("resourceVersion") or ""
         initial = []
+        expired = None
         with store.lock:
             if start in ("", "0"):
                 # Unset or "0": the current state first, as synthetic ADDED events, then every change.
@@ -375,7 +379,8 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 since = int(start)
                 if since < store.oldest_watchable():
-                    raise Failure(410, "Expired", f"too old resource version: {since} ({store.oldest_watchable() + 1})")
+                    # As a real API server does: 200, then one ERROR event carrying a 410 Status.
+                    expired = status(410, "Expired", f"too old resource version: {since} ({store.oldest_watchable() + 1})")
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
@@ -389,6 +394,9 @@ class Handler(BaseHTTPRequestHandler):
         end = time.monotonic() + timeout
         last_bookmark = time.monotonic()
         try:
+            if expired:
+                send({"type": "ERROR", "object": expired})
+                end = 0
             for obj in initial:
                 send({"type": "ADDED", "object": obj})
             while time.monotonic() < end:
@@ -409,7 +417,8 @@ class Handler(BaseHTTPRequestHandler):
                     since = rv
                 if not pending and bookmarks and time.monotonic() - last_bookmark > self.server.bookmark_interval:
                     since = max(since, current)
-                    send({"type": "BOOKMARK", "object": {"kind": RESOURCES[resource][0], "apiVersion": "v1",
+                    send({"type": "BOOKMARK", "object": {"kind": RESOURCES[resource][0],
+                                                         "apiVersion": f"{resource[0]}/{resource[1]}" if resource[0] else resource[1],
                                                          "metadata": {"resourceVersion": str(since)}}})
                     last_bookmark = time.monotonic()
             self.wfile.write(b"0\r\n\r\n")
