@@ -4,13 +4,18 @@ import Glibc
 import Darwin
 #endif
 
+import Foundation
 import Synchronization
 
-/// Free loopback ports, found by binding port 0. Each socket stays bound until all are known, so
-/// one call never returns the same port twice, and none of the last `remembered` ports handed out
-/// is handed out again by this process: callers (a plan's service ports, each replica's three
-/// ports) take ports in separate calls and bind them later, and the kernel may offer a closed
-/// port again. Only recent ones are remembered, so a long run never runs out.
+/// Free loopback ports for servers that bind them a little later. Each socket stays bound until all
+/// are known, so one call never returns the same port twice, and none of the last `remembered`
+/// ports handed out is handed out again by this process: callers (a plan's service ports, each
+/// replica's three ports) take ports in separate calls and bind them later. Only recent ones are
+/// remembered, so a long run never runs out.
+///
+/// Ports come from below the kernel's ephemeral range (`ip_local_port_range`): the ports binding
+/// port 0 gives are the ones outgoing connections take as their source ports, so one handed out
+/// from there could be taken by any process's next connection before its server binds it.
 public enum FreePort {
     private struct Recent {
         var ports: Set<Int> = []
@@ -18,6 +23,18 @@ public enum FreePort {
     }
     private static let recent = Mutex(Recent())
     static let remembered = 4096
+
+    /// Listening ports to try: from 10000 up to the start of the ephemeral range. Where that range
+    /// starts too low to leave room, 0: the kernel picks, as before.
+    static let listeningRange: Range<Int>? = {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        let ephemeralStart = text.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32768
+        return ephemeralStart - 10000 >= 2000 ? 10000..<ephemeralStart : nil
+    }()
+
+    private static func candidate() -> UInt16 {
+        listeningRange.map { UInt16(Int.random(in: $0)) } ?? 0
+    }
 
     public static func take(_ count: Int) throws -> [Int] {
         var sockets: [Int32] = []
@@ -36,7 +53,7 @@ public enum FreePort {
             sockets.append(fd)
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = 0
+            address.sin_port = Self.candidate().bigEndian
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
             var length = socklen_t(MemoryLayout<sockaddr_in>.size)
             let bound = withUnsafeMutablePointer(to: &address) { pointer in
@@ -44,7 +61,11 @@ public enum FreePort {
                     bind(fd, socketAddress, length) == 0 && getsockname(fd, socketAddress, &length) == 0
                 }
             }
-            guard bound else { throw FreePortError() }
+            guard bound else {
+                // Taken: try another candidate (with no range, the kernel's own choice cannot be taken).
+                guard listeningRange != nil else { throw FreePortError() }
+                continue
+            }
             let port = Int(UInt16(bigEndian: address.sin_port))
             // The socket stays bound either way, so the kernel offers another port next time round.
             let fresh = recent.withLock { recent in

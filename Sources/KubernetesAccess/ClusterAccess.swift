@@ -43,21 +43,11 @@ public struct ClusterAccess: Sendable, Equatable {
     public var trust: Trust
     public var token: BearerToken?
     public var clientCertificate: ClientCertificate?
-    public var basicAuth: BasicAuth?
     /// The context's (or the pod's) namespace; nil when none is named.
     public var namespace: String?
     /// Where this came from, for messages: the kubeconfig and context, or the service account.
     public var origin: String
 
-    public struct BasicAuth: Sendable, Equatable {
-        public var username: String
-        public var password: String
-
-        public init(username: String, password: String) {
-            self.username = username
-            self.password = password
-        }
-    }
 
     public init(server: String, trust: Trust = .system, token: BearerToken? = nil, clientCertificate: ClientCertificate? = nil,
                 namespace: String? = nil, origin: String) {
@@ -144,11 +134,19 @@ public struct ClusterAccess: Sendable, Equatable {
         guard let url = URL(string: server), ["https", "http"].contains(url.scheme ?? ""), url.host != nil else {
             throw cluster.error("field \"\(cluster.path)server\" must be an https:// (or http://) URL with a host, got \"\(server)\"")
         }
+        for field in ["tls-server-name", "proxy-url"] where cluster.has(field) {
+            throw cluster.error("field \"\(cluster.path)\(field)\" is not supported by Thaw yet; reach the API server directly at \"server\"")
+        }
         var trust = Trust.system
+        let authority = try pem(in: cluster, file: "certificate-authority", data: "certificate-authority-data", resolver: resolver)
         if try cluster.bool("insecure-skip-tls-verify") == true {
+            // kubectl refuses this pair too: which one was meant cannot be guessed.
+            guard authority == nil else {
+                throw cluster.error("field \"\(cluster.path)insecure-skip-tls-verify\" is set together with a certificate authority; remove one of them")
+            }
             trust = .skipVerification
-        } else if let pem = try pem(in: cluster, file: "certificate-authority", data: "certificate-authority-data", resolver: resolver) {
-            trust = .authority(pem)
+        } else if let authority {
+            trust = .authority(authority)
         }
         var access = ClusterAccess(server: server, trust: trust, namespace: try chosen.string("namespace"),
                                    origin: "kubeconfig \(file), context \(name)")
@@ -158,10 +156,14 @@ public struct ClusterAccess: Sendable, Equatable {
             let named = (try? user.object(plugin)?.string(plugin == "exec" ? "command" : "name")) ?? nil
             throw user.error("field \"\(user.path)\(plugin)\"\(named.map { " (\($0))" } ?? ""): credential plugins are not run by Thaw; give the user a token, a tokenFile or a client certificate (for example a service account's token from kubectl create token NAME)")
         }
-        if let token = try user.string("token"), !token.isEmpty {
-            access.token = .value(token)
-        } else if let tokenFile = try user.string("tokenFile"), !tokenFile.isEmpty {
+        if user.has("username") || user.has("password") {
+            throw user.error("field \"\(user.path)username\": basic authentication was removed from Kubernetes in 1.19; use a token, a tokenFile or a client certificate")
+        }
+        // As client-go: a token file, which can rotate, wins over a token written in the file.
+        if let tokenFile = try user.string("tokenFile"), !tokenFile.isEmpty {
             access.token = .file(resolver.absolute(tokenFile))
+        } else if let token = try user.string("token"), !token.isEmpty {
+            access.token = .value(token)
         }
         let certificate = try pem(in: user, file: "client-certificate", data: "client-certificate-data", resolver: resolver)
         let key = try pem(in: user, file: "client-key", data: "client-key-data", resolver: resolver)
@@ -170,9 +172,6 @@ public struct ClusterAccess: Sendable, Equatable {
         case (nil, nil): break
         case (_?, nil): throw user.error("the user has a client certificate but no \"\(user.path)client-key\" (or client-key-data)")
         case (nil, _?): throw user.error("the user has a client key but no \"\(user.path)client-certificate\" (or client-certificate-data)")
-        }
-        if let username = try user.string("username") {
-            access.basicAuth = BasicAuth(username: username, password: try user.string("password") ?? "")
         }
         return access
     }
@@ -203,7 +202,6 @@ public struct ClusterAccess: Sendable, Equatable {
         let directory: String
         func absolute(_ path: String) -> String {
             if path.hasPrefix("/") { return path }
-            if path.hasPrefix("~/") { return NSHomeDirectory() + String(path.dropFirst(1)) }
             return URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: directory, isDirectory: true)).standardizedFileURL.path
         }
     }

@@ -129,7 +129,6 @@ public struct KubernetesClient: Sendable {
         if let certificate = access.clientCertificate {
             exchange.clientCertificate = (Self.pem(certificate.certificate), Self.pem(certificate.key))
         }
-        if let basic = access.basicAuth { exchange.basicAuth = (basic.username, basic.password) }
         let response: CurlExchange.Response
         do {
             response = try exchange.perform(stream: stream.map { lines in { lines.feed($0) } })

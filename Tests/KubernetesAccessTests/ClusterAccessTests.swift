@@ -101,6 +101,12 @@ import Testing
         ("current-context: a\ncontexts: [{name: a, context: {cluster: a, user: u}}]\nclusters: [{name: a, cluster: {server: https://a}}]\nusers: [{name: u, user: {client-certificate: c.crt}}]",
          "the user has a client certificate but no \"users[0].user.client-key\""),
         ("- just\n- a list", "expected a map"),
+        ("current-context: a\ncontexts: [{name: a, context: {cluster: a}}]\nclusters: [{name: a, cluster: {server: https://a, insecure-skip-tls-verify: true, certificate-authority: ca.crt}}]",
+         "field \"clusters[0].cluster.insecure-skip-tls-verify\" is set together with a certificate authority"),
+        ("current-context: a\ncontexts: [{name: a, context: {cluster: a}}]\nclusters: [{name: a, cluster: {server: https://a, proxy-url: http://proxy:3128}}]",
+         "field \"clusters[0].cluster.proxy-url\" is not supported by Thaw yet"),
+        ("current-context: a\ncontexts: [{name: a, context: {cluster: a, user: u}}]\nclusters: [{name: a, cluster: {server: https://a}}]\nusers: [{name: u, user: {username: admin, password: secret}}]",
+         "basic authentication was removed from Kubernetes in 1.19"),
     ])
     func everyMistakeNamesItsField(kubeconfig: String, message: String) throws {
         let error = try #require(throws: ConfigError.self) {
@@ -110,14 +116,15 @@ import Testing
         #expect(error.description.contains(message), "\(error)")
     }
 
-    @Test func skipVerificationWinsOverAnAuthority() throws {
+    @Test func skipVerificationAloneAndATokenFileOverAToken() throws {
         let access = try ClusterAccess.kubeconfig("""
             current-context: a
-            contexts: [{name: a, context: {cluster: a}}]
-            clusters: [{name: a, cluster: {server: "https://a:1", insecure-skip-tls-verify: true, certificate-authority: ca.crt}}]
+            contexts: [{name: a, context: {cluster: a, user: u}}]
+            clusters: [{name: a, cluster: {server: "https://a:1", insecure-skip-tls-verify: true}}]
+            users: [{name: u, user: {token: written, tokenFile: secrets/token}}]
             """, file: "k", directory: "/d")
         #expect(access.trust == .skipVerification)
-        #expect(access.token == nil && access.clientCertificate == nil)
+        #expect(access.token == .file("/d/secrets/token"), "the file can rotate; the written token cannot")
     }
 
     @Test func aPodsServiceAccount() throws {
