@@ -87,9 +87,13 @@ public struct KubernetesClient: Sendable {
         /// False once the receiver wants no more.
         func feed(_ bytes: UnsafeRawBufferPointer) -> Bool {
             pending.append(contentsOf: bytes)
-            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = Array(pending[..<newline])
-                pending.removeSubrange(...newline)
+            // One pass over the buffer and one removal at the end: a first watch that replays
+            // thousands of objects must not move the rest of the buffer once per line.
+            var start = pending.startIndex
+            defer { pending.removeSubrange(..<start) }
+            while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Array(pending[start..<newline])
+                start = newline + 1
                 guard !line.isEmpty else { continue }
                 guard let decoded = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
                       let type = decoded["type"] as? String, let object = decoded["object"],
