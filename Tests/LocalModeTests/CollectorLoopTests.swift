@@ -75,13 +75,15 @@ struct CollectorLoopTests {
             "autoscaling.thaw.dev/fallback-replicas": "2", "autoscaling.thaw.dev/fallback-after-failures": "3",
         ], minReplicas: 1, maxReplicas: 6), services: ["gpu"])
         let file = up.directory.appendingPathComponent("collector.yaml")
+        // 2 s rounds, so a 2 s scrape timeout: under a loaded full run a 1 s scrape could time out,
+        // and the failure reason checked below would then be the timeout instead of the 500.
         try """
-            interval: 1s
+            interval: 2s
             exporters: [{url: "\(exporter.url)"}]
             signals:
               - target: gpu-v1
                 selector: 'DCGM_FI_DEV_GPU_UTIL{namespace="ml", pod=~"gpu-v1-.*"}'
-                window: 3s
+                window: 4s
             """.write(to: file, atomically: true, encoding: .utf8)
         let collector = try TestProcess("thaw-collector", ["run", file.path, "--autoscaler", "http://\(up.autoscaler)", "--port", "0"])
         let admin = try await Self.adminAddress(of: collector)
