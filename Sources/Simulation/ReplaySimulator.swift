@@ -68,7 +68,13 @@ public struct ReplaySimulator {
     public let policy: TargetPolicy
     public let options: ReplayOptions
 
-    public init(policy: SimulationPolicy, options: ReplayOptions = ReplayOptions()) {
+    /// - Throws: when the policy scales on a pushed signal (GPU): the daemon decides such a target on
+    ///   the collector's values, which a demand trace does not have, so a replay would be a flat line.
+    public init(policy: SimulationPolicy, options: ReplayOptions = ReplayOptions(), file: String = "the policy") throws {
+        let metric = policy.target.decider.metric
+        guard !metric.isPushed else {
+            throw SimulationError(file: file, "metric \(metric.name) is read by thaw-collector, not from requests, so a demand trace cannot drive it; replay with metric concurrency or rps (a GPU target set with autoscaling.thaw.dev/gpu-target is fine: it is left out of the replay)")
+        }
         self.policy = policy.target
         self.options = options
     }

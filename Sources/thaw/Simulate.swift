@@ -77,17 +77,13 @@ struct Simulate: ParsableCommand {
                 let decisions = try TraceSimulator(policy: policy, file: trace).run(events)
                 for decision in decisions { print(decision.jsonLine) }
             } else if let replay {
-                // The daemon scales such a target on the collector's values, which a demand trace does not have.
-                guard !policy.target.decider.metric.isPushed else {
-                    throw SimulationError(file: self.policy ?? "the policy", "metric \(policy.target.decider.metric.name) is read by thaw-collector, not from requests, so a demand trace cannot drive it; replay with metric concurrency or rps (a GPU target set with autoscaling.thaw.dev/gpu-target is fine: it is left out of the replay)")
-                }
                 var options = ReplayOptions()
                 options.startDelay = .seconds(fractional: startDelay)
                 options.requestLatency = latency
                 options.initialReplicas = initialReplicas
                 options.tailSeconds = tail
                 let demand = try DemandTrace(contentsOf: replay)
-                let result = ReplaySimulator(policy: policy, options: options).run(demand)
+                let result = try ReplaySimulator(policy: policy, options: options, file: self.policy ?? "the policy").run(demand)
                 print(json ? ReplayReport.jsonLines(timeline: result.timeline, summary: result.summary)
                            : ReplayReport.text(timeline: result.timeline, summary: result.summary,
                                                metric: policy.target.decider.metric), terminator: "")

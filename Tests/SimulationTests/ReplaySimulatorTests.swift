@@ -17,7 +17,7 @@ import Testing
         throws -> (timeline: [ReplaySecond], summary: ReplaySummary) {
         var options = ReplayOptions()
         configure(&options)
-        return ReplaySimulator(policy: try SimulationPolicy(text: policy), options: options)
+        return try ReplaySimulator(policy: try SimulationPolicy(text: policy), options: options)
             .run(try DemandTrace(csv: csv))
     }
 
