@@ -267,7 +267,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "LocalDriverTests", dependencies: ["LocalDriver"]),
-        .testTarget(name: "KubernetesAccessTests", dependencies: ["KubernetesAccess", "ConfigFields"]),
+        .testTarget(name: "KubernetesAccessTests", dependencies: ["KubernetesAccess", "ConfigFields", "ThawTestSupport"]),
         .testTarget(name: "KubernetesTargetsTests", dependencies: ["KubernetesTargets", "ScalingPolicy", "Autoscaling"]),
         // The fake Kubernetes API server the Kubernetes code is tested against, checked with the real kubectl.
         .testTarget(name: "KubernetesFakeTests", dependencies: ["ThawTestSupport"]),
@@ -275,7 +275,7 @@ let package = Package(
         .testTarget(name: "ExampleTests", dependencies: ["ThawTestSupport"]),
         .testTarget(name: "ThawVocabularyTests", dependencies: ["ThawVocabulary"]),
         // The module graph itself, read from this manifest: layers, no upward edge, no I/O in pure cores.
-        .testTarget(name: "ArchitectureTests"),
+        .testTarget(name: "ArchitectureTests", dependencies: ["ThawTestSupport"]),
         .testTarget(name: "ActivatorCoreTests", dependencies: ["ActivatorCore", "ThawVocabulary", "TrafficStats"]),
         .testTarget(name: "RoutingFileTests", dependencies: ["RoutingFile", "ThawVocabulary", "ConfigFields"]),
         .testTarget(name: "ActivatorTests", dependencies: [

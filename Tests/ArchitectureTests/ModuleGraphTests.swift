@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ThawTestSupport
 
 /// The package's module graph, read from the manifest itself (`swift package dump-package`), checked
 /// against the layers the README's code map describes: a dependency may point to its own layer or
@@ -30,28 +31,13 @@ import Testing
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Runs a command to its end; its standard output, and its standard error too unless `quiet`.
-    static func run(_ arguments: [String], in directory: URL? = nil, quiet: Bool = false) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = directory }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = quiet ? FileHandle.nullDevice : output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     static func dumpedManifest() throws -> [String: Any] {
         // Its own scratch path: `swift test` holds the lock on .build while this runs.
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-manifest-\(getpid())-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let dumped = try run(["swift", "package", "--package-path", root.path, "--scratch-path", scratch.path, "dump-package"], quiet: true)
-        guard dumped.status == 0 else { throw ManifestError("swift package dump-package exited \(dumped.status)") }
-        guard let json = try JSONSerialization.jsonObject(with: Data(dumped.output.utf8)) as? [String: Any] else {
+        let dumped = try CommandRun.run(["swift", "package", "--package-path", root.path, "--scratch-path", scratch.path, "dump-package"])
+        guard dumped.status == 0 else { throw ManifestError("swift package dump-package exited \(dumped.status): \(dumped.stderr)") }
+        guard let json = try JSONSerialization.jsonObject(with: Data(dumped.stdout.utf8)) as? [String: Any] else {
             throw ManifestError("the dumped manifest is not a JSON object")
         }
         return json
@@ -141,9 +127,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: work) }
         // The package as it is in this working tree (what git tracks, and what it would track), tagged.
         let copy = work.appendingPathComponent("thaw")
-        let listed = try Self.run(["git", "-C", Self.root.path, "ls-files", "--cached", "--others", "--exclude-standard"])
-        #expect(listed.status == 0, "git ls-files: \(listed.output)")
-        for path in listed.output.split(separator: "\n").map(String.init) {
+        let listed = try CommandRun.run(["git", "-C", Self.root.path, "ls-files", "--cached", "--others", "--exclude-standard"])
+        #expect(listed.status == 0, "git ls-files: \(listed.stdout)")
+        for path in listed.stdout.split(separator: "\n").map(String.init) {
             let source = Self.root.appendingPathComponent(path)
             guard FileManager.default.fileExists(atPath: source.path) else { continue }
             let destination = copy.appendingPathComponent(path)
@@ -153,8 +139,8 @@ import Testing
         for command in [["git", "init", "-q"], ["git", "add", "-A"],
                         ["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "copy"],
                         ["git", "tag", "1.0.0"]] {
-            let result = try Self.run(command, in: copy)
-            try #require(result.status == 0, "\(command.joined(separator: " ")): \(result.output)")
+            let result = try CommandRun.run(command, in: copy)
+            try #require(result.status == 0, "\(command.joined(separator: " ")): \(result.stdout + result.stderr)")
         }
 
         let consumer = work.appendingPathComponent("consumer")
@@ -171,8 +157,8 @@ import Testing
             """.write(to: consumer.appendingPathComponent("Package.swift"), atomically: true, encoding: .utf8)
         // Resolves, then loads the whole graph, where the unsafe-flags check is made (as `swift build`
         // would, without building anything).
-        let loaded = try Self.run(["swift", "package", "--package-path", consumer.path, "--scratch-path",
+        let loaded = try CommandRun.run(["swift", "package", "--package-path", consumer.path, "--scratch-path",
                                    consumer.appendingPathComponent(".build").path, "show-dependencies"])
-        #expect(loaded.status == 0 && !loaded.output.contains("unsafe build flags"), "swift package show-dependencies:\n\(loaded.output)")
+        #expect(loaded.status == 0 && !(loaded.stdout + loaded.stderr).contains("unsafe build flags"), "swift package show-dependencies:\n\((loaded.stdout + loaded.stderr))")
     }
 }

@@ -2,6 +2,7 @@ import ConfigFields
 import Foundation
 import KubernetesAccess
 import Testing
+import ThawTestSupport
 
 /// Reading a kubeconfig and a pod's service account: what kubectl would use, every mistake named.
 @Suite struct ClusterAccessTests {
@@ -167,21 +168,11 @@ import Testing
 /// embeds every file it resolves) agrees with what `ClusterAccess` resolved, byte for byte.
 @Suite struct ClusterAccessAgainstKubectlTests {
     static func kubectlView(_ kubeconfig: String, context: String? = nil) throws -> [String: Any] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["kubectl", "--kubeconfig", kubeconfig] + (context.map { ["--context", $0] } ?? [])
-            + ["config", "view", "--minify", "--flatten", "-o", "json"]
         // Not the kubeconfig's directory: relative paths must resolve against the file, not here.
-        process.currentDirectoryURL = URL(fileURLWithPath: "/")
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "kubectl config view: \(message)")
-        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let run = try CommandRun.run(["kubectl", "--kubeconfig", kubeconfig] + (context.map { ["--context", $0] } ?? [])
+                                     + ["config", "view", "--minify", "--flatten", "-o", "json"], in: URL(fileURLWithPath: "/"))
+        try #require(run.status == 0, "kubectl config view: \(run.stderr)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
     }
 
     static func first(_ view: [String: Any], _ list: String, _ field: String) -> [String: Any] {

@@ -81,13 +81,8 @@ struct CollectionMirrorTests {
     }
 
     static func delete(_ api: FakeKubernetesAPI, _ path: String) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["curl", "-sS", "-o", "/dev/null", "--cacert", api.certificates.authority, "-H", "Authorization: Bearer \(api.token)",
-                             "-X", "DELETE", api.server + path]
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+        try CommandRun.run(["curl", "-sS", "-o", "/dev/null", "--cacert", api.certificates.authority,
+                            "-H", "Authorization: Bearer \(api.token)", "-X", "DELETE", api.server + path]).status
     }
 
     /// How many requests the fake logged that contain `text` (it logs every request with --verbose).

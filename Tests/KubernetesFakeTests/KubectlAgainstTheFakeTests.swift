@@ -7,31 +7,12 @@ import ThawTestSupport
 /// fake, so this is what makes those tests worth something.
 @Suite(.serialized)
 struct KubectlAgainstTheFakeTests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
     /// kubectl with the fake's kubeconfig and its own discovery cache, so runs never share state.
-    static func kubectl(_ api: FakeKubernetesAPI, _ arguments: [String], input: String? = nil, token: String? = nil) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    static func kubectl(_ api: FakeKubernetesAPI, _ arguments: [String], input: String? = nil, token: String? = nil) throws -> CommandRun {
         var global = ["kubectl", "--kubeconfig", api.kubeconfig, "--cache-dir", api.directory.appendingPathComponent("cache").path,
                       "--request-timeout", "20s"]
         if let token { global += ["--token", token] }
-        process.arguments = global + arguments
-        let output = Pipe(), errors = Pipe(), stdin = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try stdin.fileHandleForWriting.close()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+        return try CommandRun.run(global + arguments, input: input)
     }
 
     static func deployment(replicas: Int, image: String = "digits:1") -> String {
@@ -118,16 +99,9 @@ struct KubectlAgainstTheFakeTests {
 
     /// curl against the fake: what kubectl does not exercise but Thaw's client relies on.
     static func curl(_ api: FakeKubernetesAPI, _ arguments: [String]) throws -> (status: Int, body: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["curl", "-sS", "--max-time", "10", "--cacert", api.certificates.authority, "-H", "Authorization: Bearer \(api.token)",
-                             "-w", "\n%{http_code}"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let run = try CommandRun.run(["curl", "-sS", "--max-time", "10", "--cacert", api.certificates.authority,
+                                      "-H", "Authorization: Bearer \(api.token)", "-w", "\n%{http_code}"] + arguments)
+        let lines = run.stdout.split(separator: "\n", omittingEmptySubsequences: false)
         return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
     }
 
