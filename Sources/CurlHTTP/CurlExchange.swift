@@ -33,6 +33,8 @@ public struct CurlExchange {
         public var contentType: String
         /// The body, unless it was streamed.
         public var body: [UInt8]
+        /// A `Retry-After` header's wait in seconds (a 429 or 503 says when to come back).
+        public var retryAfterSeconds: Int? = nil
     }
 
     public enum Failure: Error, Sendable {
@@ -159,7 +161,10 @@ public struct CurlExchange {
         }
         var contentType: UnsafeMutablePointer<CChar>?
         _ = thaw_curl_getinfo_string(handle, CURLINFO_CONTENT_TYPE, &contentType)
-        return Response(status: status, contentType: contentType.map { String(cString: $0) } ?? "", body: received.bytes)
+        var retryAfter: curl_off_t = 0
+        _ = thaw_curl_getinfo_off(handle, CURLINFO_RETRY_AFTER, &retryAfter)
+        return Response(status: status, contentType: contentType.map { String(cString: $0) } ?? "", body: received.bytes,
+                        retryAfterSeconds: retryAfter > 0 ? Int(retryAfter) : nil)
     }
 
     /// A `curl_blob` for each inline PEM, valid while `body` runs (libcurl copies it).

@@ -1,11 +1,14 @@
 import Foundation
 
 /// A live copy of one collection (every Deployment of a namespace, say): it lists, then watches,
-/// and follows `ListWatchCursor` through watch timeouts, 410 Gone and failures.
+/// and follows `ListWatchCursor` through watch timeouts, 410 Gone, 429 and failures.
+///
+/// Each object is decoded once, as `Item` (declare only the fields you use), and handed on as a
+/// change, so a consumer of 30,000 pods does not parse them all again on every event.
 ///
 /// Blocking: run it on a thread of its own. `watchSeconds` is the server-side timeout of each watch,
 /// and so the longest it takes to notice `isCancelled` while nothing changes.
-public struct CollectionMirror: Sendable {
+public struct CollectionMirror<Item: Decodable & Sendable>: Sendable {
     public let client: KubernetesClient
     /// The collection's path, e.g. `/apis/apps/v1/namespaces/ml/deployments`.
     public let path: String
@@ -20,17 +23,33 @@ public struct CollectionMirror: Sendable {
         self.watchSeconds = watchSeconds
     }
 
-    /// Objects by `namespace/name` (or `name`), as JSON.
-    public typealias Objects = [String: [UInt8]]
+    /// What changed, keyed by `namespace/name` (or `name` for cluster-scoped objects).
+    public enum Change: Sendable {
+        /// A (re)list: the whole collection, replacing whatever was known.
+        case listed([String: Item])
+        /// Added or modified.
+        case put(String, Item)
+        case deleted(String)
+    }
 
-    /// Calls `changed` with the whole collection after the first list and after every change, until
-    /// `isCancelled` says so. `failed` hears each failure before the wait that follows it.
+    private struct List: Decodable {
+        struct Metadata: Decodable { var resourceVersion: String? }
+        var metadata: Metadata?
+        var items: [Keyed<Item>]?
+    }
+
+    /// Calls `changed` with the whole collection after each list and with every change after it,
+    /// until `isCancelled` says so. `failed` hears each failure before the wait that follows it.
     public func run(cursor: ListWatchCursor = ListWatchCursor(), isCancelled: @escaping () -> Bool,
-                    failed: (KubernetesError) -> Void = { _ in }, changed: (Objects) -> Void) {
+                    failed: (KubernetesError) -> Void = { _ in }, changed: (Change) -> Void) {
         var cursor = cursor
-        var objects: Objects = [:]
         var action = cursor.resume
         let separator = query.isEmpty ? "?" : "?\(query)&"
+        let decoder = JSONDecoder()
+        func fail(_ failure: KubernetesError) {
+            failed(failure)
+            action = cursor.failed(status: failure.code, retryAfter: failure.retryAfter)
+        }
         while !isCancelled() {
             switch action {
             case .wait(let duration):
@@ -38,17 +57,18 @@ public struct CollectionMirror: Sendable {
                 action = cursor.resume
             case .list:
                 do {
-                    let list = try Self.object(try client.get(path + (query.isEmpty ? "" : "?\(query)")))
-                    let items = list["items"] as? [[String: Any]] ?? []
-                    objects = Dictionary(items.compactMap { item in
-                        Self.key(of: item).flatMap { key in (try? JSONSerialization.data(withJSONObject: item)).map { (key, Array($0)) } }
-                    }, uniquingKeysWith: { _, newer in newer })
-                    changed(objects)
-                    action = cursor.listed(resourceVersion: Self.version(of: list) ?? "0")
+                    let body = try client.get(path + (query.isEmpty ? "" : "?\(query)"))
+                    let list: List
+                    do {
+                        list = try decoder.decode(List.self, from: Data(body))
+                    } catch {
+                        throw KubernetesError.malformed(path: path, detail: "the list is not what the API documents: \(error)")
+                    }
+                    let items = list.items ?? []
+                    changed(.listed(Dictionary(items.map { ($0.head.key, $0.item) }, uniquingKeysWith: { _, newer in newer })))
+                    action = cursor.listed(resourceVersion: list.metadata?.resourceVersion ?? "0")
                 } catch {
-                    let failure = Self.failure(error, path: path)
-                    failed(failure)
-                    action = cursor.failed(status: failure.code)
+                    fail(Self.failure(error, path: path))
                 }
             case .watch(let version):
                 var serverError: KubernetesError?
@@ -57,69 +77,46 @@ public struct CollectionMirror: Sendable {
                 do {
                     // The server ends the watch at its timeout; this side gives up 30 s later (a dead connection).
                     try client.watch(path + separator + "watch=1&allowWatchBookmarks=true&timeoutSeconds=\(watchSeconds)&resourceVersion=\(version)",
-                                     limit: .seconds(watchSeconds + 30)) { event in
+                                     as: Item.self, limit: .seconds(watchSeconds + 30)) { event in
                         events += 1
-                        guard let object = try? Self.object(event.object) else {
-                            serverError = .malformed(path: path, detail: "a watch event's object is not JSON")
-                            return false
-                        }
-                        switch event.type {
-                        case "ERROR":
+                        switch (event.type, event.item) {
+                        case ("ERROR", _):
                             // A Status: 410 Expired when the version was compacted away.
-                            serverError = KubernetesClient.failure(path: path, status: object["code"] as? Int ?? 500, body: event.object)
+                            let status = event.status ?? (500, "", "")
+                            serverError = .status(path: path, code: status.code, reason: status.reason, message: status.message)
                             return false
-                        case "BOOKMARK":
+                        case ("BOOKMARK", _):
                             break
-                        case "DELETED":
-                            if let key = Self.key(of: object) { objects[key] = nil }
-                            changed(objects)
+                        case ("DELETED", _):
+                            changed(.deleted(event.key))
+                        case (_, let item?):
+                            changed(.put(event.key, item))
                         default:
-                            if let key = Self.key(of: object) { objects[key] = event.object }
-                            changed(objects)
+                            break
                         }
-                        if let version = Self.version(of: object) { cursor.saw(resourceVersion: version) }
+                        if let version = event.resourceVersion { cursor.saw(resourceVersion: version) }
                         return !isCancelled()
                     }
                     if let serverError {
-                        failed(serverError)
-                        action = cursor.failed(status: serverError.code)
+                        fail(serverError)
                     } else if events == 0, ContinuousClock.now - started < .seconds(1) {
                         // Ended at once with nothing said (a proxy closing watches): back off, do not spin.
-                        failed(.malformed(path: path, detail: "the watch ended at once, without an event"))
-                        action = cursor.failed(status: nil)
+                        fail(.malformed(path: path, detail: "the watch ended at once, without an event"))
                     } else {
                         action = cursor.watchEnded()
                     }
                 } catch {
-                    let failure = Self.failure(error, path: path)
-                    failed(failure)
-                    action = cursor.failed(status: failure.code)
+                    fail(Self.failure(error, path: path))
                 }
             }
         }
-    }
-
-    static func object(_ bytes: [UInt8]) throws -> [String: Any] {
-        guard let object = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
-            throw KubernetesError.malformed(path: "", detail: "not a JSON object")
-        }
-        return object
     }
 
     /// Every failure as a `KubernetesError`, so `failed` hears all of them.
     static func failure(_ error: any Error, path: String) -> KubernetesError {
         switch error {
         case let error as KubernetesError: error
-        default: .malformed(path: path, detail: "the list is not JSON: \(error)")
+        default: .malformed(path: path, detail: "\(error)")
         }
-    }
-
-    static func key(of object: [String: Any]) -> String? {
-        guard let metadata = object["metadata"] as? [String: Any], let name = metadata["name"] as? String else { return nil }
-        return (metadata["namespace"] as? String).map { "\($0)/\(name)" } ?? name
-    }
-
-    static func version(of object: [String: Any]) -> String? {
-        (object["metadata"] as? [String: Any])?["resourceVersion"] as? String
     }
 }

@@ -14,9 +14,20 @@ public enum KubernetesError: Error, Sendable, Equatable, CustomStringConvertible
     case credentials(String)
     /// The server sent something that is not what the API promises (a body or a watch line that is not JSON).
     case malformed(path: String, detail: String)
+    /// 429: the server (its priority and fairness) asks the client to come back after `retryAfterSeconds`.
+    case tooManyRequests(path: String, retryAfterSeconds: Int, message: String)
 
     public var code: Int? {
-        if case .status(_, let code, _, _) = self { return code }
+        switch self {
+        case .status(_, let code, _, _): code
+        case .tooManyRequests: 429
+        default: nil
+        }
+    }
+
+    /// How long the server asked the client to wait, when it did.
+    public var retryAfter: Duration? {
+        if case .tooManyRequests(_, let seconds, _) = self { return .seconds(seconds) }
         return nil
     }
 
@@ -26,14 +37,72 @@ public enum KubernetesError: Error, Sendable, Equatable, CustomStringConvertible
         case .transport(let path, let message): "\(path): \(message)"
         case .credentials(let message): message
         case .malformed(let path, let detail): "\(path): \(detail)"
+        case .tooManyRequests(let path, let seconds, let message): "\(path): 429 TooManyRequests (retry after \(seconds) s): \(message)"
         }
     }
 }
 
-/// One event of a watch: ADDED, MODIFIED, DELETED, BOOKMARK or ERROR, and the object as JSON.
-public struct WatchEvent: Sendable {
+/// One event of a watch: ADDED, MODIFIED, DELETED, BOOKMARK or ERROR.
+///
+/// The line is decoded once: the object as `Item` for the three change types (so a consumer never
+/// parses it again), only its version for a bookmark, and its `Status` for an error.
+public struct WatchEvent<Item: Decodable & Sendable>: Sendable {
     public var type: String
-    public var object: [UInt8]
+    /// `namespace/name`, or `name` for a cluster-scoped object; empty for bookmarks and errors.
+    public var key: String
+    public var resourceVersion: String?
+    /// The object, for ADDED, MODIFIED and DELETED.
+    public var item: Item?
+    /// The `Status` an ERROR event carries (410 Expired when the version was compacted away).
+    public var status: (code: Int, reason: String, message: String)?
+}
+
+/// The fields every object has that a mirror needs: its key and version.
+struct ObjectHead: Decodable {
+    struct Metadata: Decodable {
+        var name: String?
+        var namespace: String?
+        var resourceVersion: String?
+    }
+    var metadata: Metadata?
+    // A Status (an ERROR event's object) has these instead.
+    var code: Int?
+    var reason: String?
+    var message: String?
+
+    var key: String {
+        guard let name = metadata?.name else { return "" }
+        return metadata?.namespace.map { "\($0)/\(name)" } ?? name
+    }
+}
+
+/// One object of a list or watch, decoded as `Item` and keyed from its metadata in the same pass.
+struct Keyed<Item: Decodable>: Decodable {
+    var head: ObjectHead
+    var item: Item
+    init(from decoder: any Decoder) throws {
+        head = try ObjectHead(from: decoder)
+        item = try Item(from: decoder)
+    }
+}
+
+/// A watch line: the event type decides how much of the object is decoded.
+struct WatchLine<Item: Decodable & Sendable>: Decodable {
+    var event: WatchEvent<Item>
+    enum CodingKeys: String, CodingKey { case type, object }
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let type = try container.decode(String.self, forKey: .type)
+        switch type {
+        case "ADDED", "MODIFIED", "DELETED":
+            let keyed = try container.decode(Keyed<Item>.self, forKey: .object)
+            event = WatchEvent(type: type, key: keyed.head.key, resourceVersion: keyed.head.metadata?.resourceVersion, item: keyed.item)
+        default:
+            let head = try container.decode(ObjectHead.self, forKey: .object)
+            event = WatchEvent(type: type, key: "", resourceVersion: head.metadata?.resourceVersion,
+                               status: type == "ERROR" ? (head.code ?? 500, head.reason ?? "", head.message ?? "") : nil)
+        }
+    }
 }
 
 /// HTTP calls to the Kubernetes API on libcurl, with a cluster's trust and credentials.
@@ -65,10 +134,11 @@ public struct KubernetesClient: Sendable {
     /// Streams a watch (`path` carries `watch=1`, its resourceVersion and `timeoutSeconds`) to `event`
     /// until the server ends it or `event` returns false. `limit` bounds it on this side too (give the
     /// server's timeout and a margin), so a connection that died without closing cannot hang it.
-    public func watch(_ path: String, limit: Duration, event: (WatchEvent) -> Bool) throws {
+    public func watch<Item: Decodable & Sendable>(_ path: String, as: Item.Type, limit: Duration,
+                                                  event: (WatchEvent<Item>) -> Bool) throws {
         // The splitter holds the receiver only while the transfer runs.
         try withoutActuallyEscaping(event) { event in
-            let lines = LineSplitter(event: event)
+            let lines = LineSplitter<Item>(event: event)
             _ = try send("GET", path, body: nil, contentType: nil, stream: lines, limit: limit)
             if let bad = lines.malformed { throw KubernetesError.malformed(path: path, detail: "a watch line is not an event: \(bad)") }
         }
@@ -76,13 +146,20 @@ public struct KubernetesClient: Sendable {
 
     // MARK: Transport
 
+    /// What a streamed body is handed to, chunk by chunk; false stops the transfer.
+    protocol LineFeed: AnyObject {
+        func feed(_ bytes: UnsafeRawBufferPointer) -> Bool
+        var malformed: String? { get }
+    }
+
     /// Newline-delimited JSON events, as a watch sends them, however the bytes are chunked.
-    final class LineSplitter {
+    final class LineSplitter<Item: Decodable & Sendable>: LineFeed {
         private var pending: [UInt8] = []
-        let event: (WatchEvent) -> Bool
+        private let decoder = JSONDecoder()
+        let event: (WatchEvent<Item>) -> Bool
         /// The first line that was not an event; the watch stops there, since what follows cannot be trusted.
         private(set) var malformed: String?
-        init(event: @escaping (WatchEvent) -> Bool) { self.event = event }
+        init(event: @escaping (WatchEvent<Item>) -> Bool) { self.event = event }
 
         /// False once the receiver wants no more.
         func feed(_ bytes: UnsafeRawBufferPointer) -> Bool {
@@ -95,20 +172,18 @@ public struct KubernetesClient: Sendable {
                 let line = Array(pending[start..<newline])
                 start = newline + 1
                 guard !line.isEmpty else { continue }
-                guard let decoded = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                      let type = decoded["type"] as? String, let object = decoded["object"],
-                      let data = try? JSONSerialization.data(withJSONObject: object) else {
+                guard let decoded = try? decoder.decode(WatchLine<Item>.self, from: Data(line)) else {
                     malformed = String(decoding: line.prefix(200), as: UTF8.self)
                     return false
                 }
-                if !event(WatchEvent(type: type, object: Array(data))) { return false }
+                if !event(decoded.event) { return false }
             }
             return true
         }
     }
 
     private func send(_ method: String, _ path: String, body: [UInt8]?, contentType: String?,
-                      stream: LineSplitter? = nil, limit: Duration? = nil) throws -> [UInt8] {
+                      stream: (any LineFeed)? = nil, limit: Duration? = nil) throws -> [UInt8] {
         var exchange = CurlExchange(url: access.server.hasSuffix("/") ? String(access.server.dropLast()) + path : access.server + path)
         exchange.method = method
         exchange.body = body
@@ -141,7 +216,15 @@ public struct KubernetesClient: Sendable {
         } catch CurlExchange.Failure.transport(let message) {
             throw KubernetesError.transport(path: path, message: message)
         }
-        guard (200..<300).contains(response.status) else { throw Self.failure(path: path, status: response.status, body: response.body) }
+        guard (200..<300).contains(response.status) else {
+            if response.status == 429 {
+                // Without a Retry-After the API server's own default is 1 s.
+                let status = Self.failure(path: path, status: 429, body: response.body)
+                let message = if case .status(_, _, _, let message) = status { message } else { "" }
+                throw KubernetesError.tooManyRequests(path: path, retryAfterSeconds: response.retryAfterSeconds ?? 1, message: message)
+            }
+            throw Self.failure(path: path, status: response.status, body: response.body)
+        }
         return response.body
     }
 

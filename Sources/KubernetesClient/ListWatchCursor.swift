@@ -49,12 +49,17 @@ public struct ListWatchCursor: Sendable {
     public mutating func watchEnded() -> Action { resume }
 
     /// A list or watch failed: `status` is the HTTP code (or the code of a watch's ERROR event),
-    /// nil when there was no answer at all.
-    public mutating func failed(status: Int?) -> Action {
+    /// nil when there was no answer at all. `retryAfter` is what a 429 asked for.
+    public mutating func failed(status: Int?, retryAfter: Duration? = nil) -> Action {
         if status == 410 {
             // The version is gone from the server's history: only a new list can say what is there.
             resourceVersion = nil
             return .list
+        }
+        if let retryAfter {
+            // The server said when: a throttled client is not failing, and must not come back sooner.
+            // A tenth of jitter still spreads the watchers it throttled together.
+            return .wait(retryAfter + retryAfter * (min(max(jitter(), 0), 0.999) / 10))
         }
         failures += 1
         let exponent = min(failures - 1, 16)

@@ -23,17 +23,20 @@ struct CollectionMirrorTests {
     }
 
     /// Runs the mirror on its own thread until the test cancels it; returns when it has stopped.
-    static func mirror(_ mirror: CollectionMirror, into seen: Seen, cursor: ListWatchCursor = ListWatchCursor(firstBackoff: .milliseconds(100))) -> DispatchGroup {
+    static func mirror(_ mirror: CollectionMirror<Workload>, into seen: Seen, cursor: ListWatchCursor = ListWatchCursor(firstBackoff: .milliseconds(100))) -> DispatchGroup {
         let done = DispatchGroup()
         done.enter()
         Thread.detachNewThread {
+            var objects: [String: Workload] = [:]
             mirror.run(cursor: cursor, isCancelled: { seen.cancelled.load(ordering: .acquiring) },
-                       failed: { error in seen.failures.withLock { $0.append(error.code) } }) { objects in
-                seen.names.withLock { $0.append(Set(objects.keys)) }
-                let counts = objects.compactMapValues { json in
-                    ((try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any])?["spec"] as? [String: Any])?["replicas"] as? Int
+                       failed: { error in seen.failures.withLock { $0.append(error.code) } }) { change in
+                switch change {
+                case .listed(let all): objects = all
+                case .put(let key, let item): objects[key] = item
+                case .deleted(let key): objects[key] = nil
                 }
-                seen.replicas.withLock { $0 = counts }
+                seen.names.withLock { $0.append(Set(objects.keys)) }
+                seen.replicas.withLock { $0 = objects.compactMapValues { $0.spec?.replicas } }
             }
             done.leave()
         }

@@ -92,9 +92,9 @@ struct KubernetesClientTests {
 
         async let watched: [String] = Self.offPool {
             var seen: [String] = []
-            try client.watch("/apis/apps/v1/namespaces/ml/deployments?watch=1&resourceVersion=\(version)&timeoutSeconds=20", limit: .seconds(50)) { event in
-                let object = (try? JSONSerialization.jsonObject(with: Data(event.object)) as? [String: Any]) ?? [:]
-                seen.append("\(event.type) \((object["spec"] as? [String: Any])?["replicas"] as? Int ?? -1)")
+            try client.watch("/apis/apps/v1/namespaces/ml/deployments?watch=1&resourceVersion=\(version)&timeoutSeconds=20",
+                             as: Workload.self, limit: .seconds(50)) { event in
+                seen.append("\(event.type) \(event.item?.spec?.replicas ?? -1)")
                 return seen.count < 2
             }
             return seen
@@ -108,14 +108,14 @@ struct KubernetesClientTests {
 
         // Past the fake's history the server answers, as a real one does, with an ERROR event holding
         // a 410 Status: the caller must list again.
-        var events: [WatchEvent] = []
-        try client.watch("/apis/apps/v1/namespaces/ml/deployments?watch=1&resourceVersion=1", limit: .seconds(10)) { event in
+        var events: [WatchEvent<Workload>] = []
+        try client.watch("/apis/apps/v1/namespaces/ml/deployments?watch=1&resourceVersion=1", as: Workload.self, limit: .seconds(10)) { event in
             events.append(event)
             return true
         }
         #expect(events.map(\.type) == ["ERROR"])
-        let status = KubernetesClient.failure(path: "watch", status: 410, body: try #require(events.first?.object))
-        #expect(status.code == 410 && status.description.contains("410 Expired: too old resource version: 1"), "\(status)")
+        let status = try #require(events.first?.status)
+        #expect(status.code == 410 && status.reason == "Expired" && status.message.contains("too old resource version: 1"), "\(status)")
     }
 
     /// Bookmarks between events must never pass over one: a watcher resumes from a bookmark, and an
@@ -131,11 +131,8 @@ struct KubernetesClientTests {
         async let added: Set<String> = Self.offPool {
             var seen: Set<String> = []
             try client.watch("/apis/apps/v1/namespaces/ml/deployments?watch=1&allowWatchBookmarks=true&resourceVersion=\(version)&timeoutSeconds=30",
-                             limit: .seconds(60)) { event in
-                if event.type == "ADDED", let object = try? JSONSerialization.jsonObject(with: Data(event.object)) as? [String: Any],
-                   let name = (object["metadata"] as? [String: Any])?["name"] as? String {
-                    seen.insert(name)
-                }
+                             as: Workload.self, limit: .seconds(60)) { event in
+                if event.type == "ADDED", let name = event.item?.metadata.name { seen.insert(name) }
                 return seen.count < names.count
             }
             return seen
@@ -147,4 +144,12 @@ struct KubernetesClientTests {
         let seen = try await added
         #expect(seen == Set(names), "missing: \(Set(names).subtracting(seen).sorted())")
     }
+}
+
+/// The few fields of a Deployment these tests look at: a watch decodes only what its caller declares.
+struct Workload: Decodable, Sendable {
+    struct Metadata: Decodable, Sendable { var name: String }
+    struct Spec: Decodable, Sendable { var replicas: Int? }
+    var metadata: Metadata
+    var spec: Spec?
 }

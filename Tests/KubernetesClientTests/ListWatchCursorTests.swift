@@ -40,4 +40,14 @@ import Testing
         guard case .wait(let wait) = wild.failed(status: 503) else { Issue.record("not a wait"); return }
         #expect(wait < .seconds(2), "a jitter source out of range never doubles the wait")
     }
+
+    @Test func tooManyRequestsWaitsWhatTheServerSaidWithoutCountingAFailure() {
+        var cursor = ListWatchCursor(firstBackoff: .milliseconds(500), maxBackoff: .seconds(4), jitter: { 0.5 })
+        _ = cursor.listed(resourceVersion: "7")
+        #expect(cursor.failed(status: 429, retryAfter: .seconds(10)) == .wait(.milliseconds(10_500)),
+                "the server's 10 s, past the 4 s cap, with a twentieth of jitter on top")
+        #expect(cursor.failures == 0)
+        #expect(cursor.failed(status: 500) == .wait(.milliseconds(750)), "the next failure still starts at the first backoff")
+        #expect(cursor.resume == .watch(from: "7"))
+    }
 }
