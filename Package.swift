@@ -79,7 +79,7 @@ let package = Package(
         // service account.
         .target(name: "KubernetesAccess", dependencies: ["ConfigFields"]),
         // Which workloads Thaw scales on a cluster, and as what: the class, labels and annotations read.
-        .target(name: "KubernetesTargets", dependencies: ["ScalingPolicy"]),
+        .target(name: "KubernetesTargets", dependencies: ["ScalingPolicy", "ScaleTargets", "ThawVocabulary"]),
         // Typed, located errors for every input file Thaw reads.
         .target(name: "ConfigFields", dependencies: ["ThawVocabulary", .product(name: "Yams", package: "Yams")]),
         // MLService and MLServiceRuntime documents, and the Go-template subset runtimes use.
@@ -268,7 +268,7 @@ let package = Package(
         ]),
         .testTarget(name: "LocalDriverTests", dependencies: ["LocalDriver"]),
         .testTarget(name: "KubernetesAccessTests", dependencies: ["KubernetesAccess", "ConfigFields", "ThawTestSupport"]),
-        .testTarget(name: "KubernetesTargetsTests", dependencies: ["KubernetesTargets", "ScalingPolicy", "Autoscaling"]),
+        .testTarget(name: "KubernetesTargetsTests", dependencies: ["KubernetesTargets", "ScalingPolicy", "Autoscaling", "ScaleTargets", "ThawVocabulary"]),
         // The fake Kubernetes API server the Kubernetes code is tested against, checked with the real kubectl.
         .testTarget(name: "KubernetesFakeTests", dependencies: ["ThawTestSupport"]),
         .testTarget(name: "KubernetesClientTests", dependencies: ["KubernetesClient", "KubernetesAccess", "ThawTestSupport"]),

@@ -26,6 +26,13 @@ public struct WorkloadTarget: Sendable {
     public var readinessPath: String
     /// `spec.replicas` now (Kubernetes' default of 1 when unset).
     public var replicas: Int
+    public var uid: String?
+    /// The workload's `spec.selector.matchLabels`: its pods are the ones with all of these labels.
+    public var selector: [String: String]
+    /// The port of the pod's `thaw-queue` sidecar, which the activator sends requests to.
+    public var queuePort: Int
+    /// Why the workload cannot roll out (the Deployment's ProgressDeadlineExceeded), while that lasts.
+    public var rolloutFailure: String?
 
     public static let serviceLabel = "serving.thaw.dev/service"
     public static let releaseLabel = "serving.thaw.dev/release"
@@ -33,6 +40,9 @@ public struct WorkloadTarget: Sendable {
     public static let containerConcurrencyKey = "serving.thaw.dev/container-concurrency"
     public static let readinessPathKey = "serving.thaw.dev/readiness-path"
     public static let defaultReadinessPath = "/v2/health/ready"
+    public static let queuePortKey = "serving.thaw.dev/queue-port"
+    /// Knative's queue-proxy port, so a pod spec written for it needs no change.
+    public static let defaultQueuePort = 8012
 
     /// What reading one workload found.
     public enum Reading: Sendable {
@@ -44,10 +54,15 @@ public struct WorkloadTarget: Sendable {
         case invalid(namespace: String, workload: String, reason: String)
     }
 
-    /// Reads a Deployment's or StatefulSet's JSON. `kind` is the collection's: items of a list carry
-    /// no kind of their own (watch events do, and then theirs is used).
+    /// Reads a Deployment's or StatefulSet's JSON; see `read(_:kind:config:)`.
     public static func read(_ json: [UInt8], kind: String, config: AutoscalerConfig = AutoscalerConfig()) -> Reading {
-        guard let object = try? JSONDecoder().decode(Workload.self, from: Data(json)) else { return .notManaged }
+        guard let object = try? JSONDecoder().decode(WorkloadObject.self, from: Data(json)) else { return .notManaged }
+        return read(object, kind: kind, config: config)
+    }
+
+    /// Reads a Deployment or StatefulSet. `kind` is the collection's: items of a list carry no kind
+    /// of their own (watch events do, and then theirs is used).
+    public static func read(_ object: WorkloadObject, kind: String, config: AutoscalerConfig = AutoscalerConfig()) -> Reading {
         let template = object.spec?.template?.metadata?.annotations ?? [:]
         guard template[AnnotationKeys.class.name] == AnnotationKeys.thawClass else { return .notManaged }
         let namespace = object.metadata.namespace ?? "default"
@@ -69,6 +84,17 @@ public struct WorkloadTarget: Sendable {
         guard readinessPath.hasPrefix("/") else {
             return invalid("annotation \(readinessPathKey): \"\(readinessPath)\" must be a path starting with /")
         }
+        var queuePort = defaultQueuePort
+        if let text = template[queuePortKey] {
+            guard let port = Int(text), (1...65535).contains(port) else {
+                return invalid("annotation \(queuePortKey): \"\(text)\" must be a port from 1 to 65535 (the thaw-queue sidecar's)")
+            }
+            queuePort = port
+        }
+        let selector = object.spec?.selector?.matchLabels ?? [:]
+        guard !selector.isEmpty else {
+            return invalid("spec.selector.matchLabels is empty: Thaw finds a workload's pods by those labels")
+        }
         let policy: TargetPolicy
         do {
             policy = try TargetPolicy(annotations: template, config: config, containerConcurrency: containerConcurrency)
@@ -78,42 +104,14 @@ public struct WorkloadTarget: Sendable {
         return .managed(WorkloadTarget(
             name: "\(namespace)/\(name)", namespace: namespace, kind: object.kind ?? kind, workload: name,
             service: labels[serviceLabel] ?? name, release: labels[releaseLabel] ?? name, component: component, policy: policy,
-            containerConcurrency: containerConcurrency, readinessPath: readinessPath, replicas: object.spec?.replicas ?? 1))
+            containerConcurrency: containerConcurrency, readinessPath: readinessPath, replicas: object.spec?.replicas ?? 1,
+            uid: object.metadata.uid, selector: selector, queuePort: queuePort, rolloutFailure: rolloutFailure(object)))
     }
 
-    /// The fields read, and nothing else: a workload carries far more.
-    private struct Workload: Decodable {
-        struct Metadata: Decodable {
-            var name: String
-            var namespace: String?
-            var labels: [String: String]?
-        }
-        struct Spec: Decodable {
-            var replicas: Int?
-            var template: Template?
-        }
-        struct Template: Decodable {
-            var metadata: TemplateMetadata?
-            var spec: PodSpec?
-        }
-        /// A Pod template's metadata has no name of its own.
-        struct TemplateMetadata: Decodable {
-            var annotations: [String: String]?
-        }
-        struct PodSpec: Decodable {
-            var containers: [Container]?
-        }
-        struct Container: Decodable {
-            var readinessProbe: Probe?
-        }
-        struct Probe: Decodable {
-            var httpGet: HTTPGet?
-        }
-        struct HTTPGet: Decodable {
-            var path: String?
-        }
-        var kind: String?
-        var metadata: Metadata
-        var spec: Spec?
+    /// A Deployment whose rollout is past its progress deadline will not come up by waiting.
+    static func rolloutFailure(_ object: WorkloadObject) -> String? {
+        guard let condition = object.status?.conditions?.first(where: { $0.type == "Progressing" }),
+              condition.status == "False", condition.reason == "ProgressDeadlineExceeded" else { return nil }
+        return "\(object.kind ?? "Deployment") \(object.metadata.name): ProgressDeadlineExceeded: \(condition.message ?? "")"
     }
 }

@@ -12,12 +12,21 @@ public struct TargetState: Sendable, Equatable {
     public var ready: [EndpointAddress]
     /// Why the target cannot come up (a crash loop), while that lasts.
     public var failure: String?
+    /// Why a replica is not up yet though nothing failed (no node has room: a GPU node is being
+    /// added). Requests keep waiting, and the target is not scaled back to zero while they do.
+    public var waiting: String?
+    /// The replica count the platform holds now, when someone else can change it (`kubectl scale`
+    /// on a cluster); nil when only this driver sets it.
+    public var declared: Int?
 
-    public init(name: String, endpoints: [EndpointAddress] = [], ready: [EndpointAddress] = [], failure: String? = nil) {
+    public init(name: String, endpoints: [EndpointAddress] = [], ready: [EndpointAddress] = [], failure: String? = nil,
+                waiting: String? = nil, declared: Int? = nil) {
         self.name = name
         self.endpoints = endpoints
         self.ready = ready
         self.failure = failure
+        self.waiting = waiting
+        self.declared = declared
     }
 }
 

@@ -1,0 +1,171 @@
+import Foundation
+import KubernetesTargets
+import ScaleTargets
+import Testing
+import ThawVocabulary
+
+/// From a cluster's objects to targets, endpoints, failures and routes, without a cluster.
+@Suite struct ClusterStateTests {
+    static func decode<T: Decodable>(_ json: String, as: T.Type = T.self) -> T {
+        try! JSONDecoder().decode(T.self, from: Data(json.utf8))
+    }
+
+    static func deployment(_ name: String, namespace: String = "ml", service: String = "digits", release: String? = nil,
+                           component: String = "predictor", annotations: String = "", replicas: Int = 1, conditions: String = "[]") -> WorkloadObject {
+        decode("""
+            {"kind": "Deployment", "apiVersion": "apps/v1",
+             "metadata": {"name": "\(name)", "namespace": "\(namespace)", "uid": "uid-\(name)",
+                          "labels": {"serving.thaw.dev/service": "\(service)", "serving.thaw.dev/release": "\(release ?? name)",
+                                     "serving.thaw.dev/component": "\(component)"}},
+             "spec": {"replicas": \(replicas), "selector": {"matchLabels": {"app": "\(name)"}},
+                      "template": {"metadata": {"labels": {"app": "\(name)"},
+                                                "annotations": {"autoscaling.knative.dev/class": "kpa.thaw.dev" \(annotations)}},
+                                   "spec": {"containers": [{"name": "model", "image": "m:1"}]}}},
+             "status": {"conditions": \(conditions)}}
+            """)
+    }
+
+    static func pod(_ name: String, app: String, namespace: String = "ml", ip: String? = nil, phase: String = "Running", ready: Bool = false,
+                    waiting: String? = nil, unschedulable: Bool = false) -> PodObject {
+        let conditions = unschedulable
+            ? #"[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."}]"#
+            : #"[{"type": "Ready", "status": "\#(ready ? "True" : "False")"}]"#
+        let containers = waiting.map { #"[{"name": "model", "state": {"waiting": {"reason": "\#($0)", "message": "back-off 5m0s"}}}]"# } ?? "[]"
+        return decode("""
+            {"metadata": {"name": "\(name)", "namespace": "\(namespace)", "labels": {"app": "\(app)", "pod-template-hash": "abc"}},
+             "status": {"phase": "\(phase)", \(ip.map { "\"podIP\": \"\($0)\"," } ?? "") "conditions": \(conditions),
+                        "containerStatuses": \(containers)}}
+            """)
+    }
+
+    @Test func podsGiveEachTargetItsEndpointsAndReadyOnes() {
+        var cluster = ClusterState()
+        cluster.replaceWorkloads(["ml/digits-v1": Self.deployment("digits-v1", replicas: 3)], kind: .deployment)
+        cluster.replacePods([
+            "ml/a": Self.pod("a", app: "digits-v1", ip: "10.0.0.1", ready: true),
+            "ml/b": Self.pod("b", app: "digits-v1", ip: "10.0.0.2"),
+            "ml/c": Self.pod("c", app: "digits-v1", phase: "Pending"),
+            "ml/other": Self.pod("other", app: "something-else", ip: "10.0.0.9", ready: true),
+            "prod/a": Self.pod("a", app: "digits-v1", namespace: "prod", ip: "10.0.1.1", ready: true),
+        ])
+        let view = cluster.view()
+        #expect(view.targets.map(\.name) == ["ml/digits-v1"])
+        #expect(view.states == [TargetState(name: "ml/digits-v1", endpoints: [.init(host: "10.0.0.1", port: 8012), .init(host: "10.0.0.2", port: 8012)],
+                                            ready: [.init(host: "10.0.0.1", port: 8012)], declared: 3)],
+                "the sidecar's port on each running pod's IP; a pending pod has none, and other namespaces' pods are not its")
+    }
+
+    @Test func aCrashLoopFailsTheTargetOnlyWhileNoReplicaIsReady() {
+        var cluster = ClusterState()
+        cluster.replaceWorkloads(["ml/digits-v1": Self.deployment("digits-v1")], kind: .deployment)
+        cluster.replacePods(["ml/a": Self.pod("a", app: "digits-v1", ip: "10.0.0.1", waiting: "CrashLoopBackOff")])
+        #expect(cluster.view().states.first?.failure == "pod a: container model: CrashLoopBackOff: back-off 5m0s")
+        #expect(cluster.view().routes.targets.first?.failure == "pod a: container model: CrashLoopBackOff: back-off 5m0s",
+                "the activator fails waiting requests at once with the reason")
+        cluster.put(pod: Self.pod("b", app: "digits-v1", ip: "10.0.0.2", ready: true), key: "ml/b")
+        #expect(cluster.view().states.first?.failure == nil, "a ready replica serves; the crashing one is not a reason to refuse")
+    }
+
+    @Test func imagePullsAndConfigErrorsFailButUnschedulableWaits() {
+        for reason in ["ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError"] {
+            var cluster = ClusterState()
+            cluster.replaceWorkloads(["ml/digits-v1": Self.deployment("digits-v1")], kind: .deployment)
+            cluster.replacePods(["ml/a": Self.pod("a", app: "digits-v1", phase: "Pending", waiting: reason)])
+            #expect(cluster.view().states.first?.failure?.contains(reason) == true, "\(reason)")
+            #expect(cluster.view().states.first?.waiting == nil)
+        }
+        var cluster = ClusterState()
+        cluster.replaceWorkloads(["ml/digits-v1": Self.deployment("digits-v1")], kind: .deployment)
+        cluster.replacePods(["ml/a": Self.pod("a", app: "digits-v1", phase: "Pending", unschedulable: true)])
+        let state = cluster.view().states.first
+        #expect(state?.failure == nil, "no node has room yet: requests keep waiting")
+        #expect(state?.waiting == "pod a: Unschedulable: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu.")
+    }
+
+    @Test func aRolloutPastItsDeadlineFails() {
+        var cluster = ClusterState()
+        cluster.replaceWorkloads(["ml/digits-v1": Self.deployment("digits-v1", conditions: #"""
+            [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet \"digits-v1-abc\" has timed out progressing."}]
+            """#)], kind: .deployment)
+        #expect(cluster.view().states.first?.failure == #"Deployment digits-v1: ProgressDeadlineExceeded: ReplicaSet "digits-v1-abc" has timed out progressing."#)
+    }
+
+    @Test func invalidAnnotationsAndOtherScalersBecomeNoticesNotTargets() {
+        var cluster = ClusterState()
+        cluster.replaceWorkloads([
+            "ml/bad": Self.deployment("bad", annotations: #", "autoscaling.knative.dev/min-scale": "-2""#),
+            "ml/hpa": Self.deployment("hpa", service: "other"),
+            "ml/keda": Self.deployment("keda", service: "third"),
+            "ml/fine": Self.deployment("fine", service: "fine"),
+        ], kind: .deployment)
+        cluster.replaceScalers(["ml/h": Self.decode(#"{"metadata": {"name": "h", "namespace": "ml"}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "hpa"}}}"#)],
+                               collection: "horizontalpodautoscalers")
+        cluster.replaceScalers(["ml/k": Self.decode(#"{"metadata": {"name": "k", "namespace": "ml"}, "spec": {"scaleTargetRef": {"name": "keda"}}}"#)],
+                               collection: "scaledobjects")
+        let view = cluster.view()
+        #expect(view.targets.map(\.name) == ["ml/fine"])
+        let notices = Dictionary(uniqueKeysWithValues: view.notices.map { ($0.workload, $0) })
+        #expect(notices["bad"]?.reason == .invalidPolicy)
+        #expect(notices["bad"]?.message.contains("min-scale") == true, "\(notices["bad"]?.message ?? "")")
+        #expect(notices["bad"]?.uid == "uid-bad", "an Event names the object by uid too")
+        #expect(notices["hpa"]?.reason == .scaledElsewhere)
+        #expect(notices["hpa"]?.message.hasPrefix("HorizontalPodAutoscaler ml/h scales this Deployment") == true)
+        #expect(notices["keda"]?.message.hasPrefix("ScaledObject ml/k scales this Deployment") == true, "KEDA's kind defaults to Deployment")
+        cluster.removeWorkload(key: "ml/fine", kind: .deployment)
+        #expect(cluster.view().targets.isEmpty, "a deleted workload is forgotten")
+    }
+
+    @Test func aServiceSplitsBetweenItsReleasesAsItsServiceObjectSays() throws {
+        var cluster = ClusterState()
+        cluster.replaceWorkloads([
+            "ml/digits-v1": Self.deployment("digits-v1", release: "v1"),
+            "ml/digits-v2": Self.deployment("digits-v2", release: "v2"),
+        ], kind: .deployment)
+        cluster.replaceServices(["ml/digits": Self.decode(#"""
+            {"metadata": {"name": "digits", "namespace": "ml", "annotations": {
+              "serving.thaw.dev/default-release": "v1", "serving.thaw.dev/canary-release": "v2", "serving.thaw.dev/canary-traffic-percent": "20"}}}
+            """#)])
+        let view = cluster.view()
+        #expect(view.routes.services == [ServiceConfig(name: "ml/digits", hosts: ["digits.ml.svc.cluster.local", "digits.ml.svc", "digits.ml"],
+                                                       defaultTarget: "ml/digits-v1", canaryTarget: "ml/digits-v2", canaryTrafficPercent: 20)])
+        #expect(view.routes.targets.map(\.hosts) == [["digits-v1.ml.svc.cluster.local", "digits-v1.ml.svc", "digits-v1.ml"],
+                                                     ["digits-v2.ml.svc.cluster.local", "digits-v2.ml.svc", "digits-v2.ml"]])
+        #expect(view.warnings.isEmpty, "\(view.warnings)")
+        // The routing table takes it: no host twice, every split names a target.
+        #expect(RoutingTableCheck.hostsAreUnique(view.routes))
+    }
+
+    @Test func aTransformerTakesTheServiceNamesAndReachesThePredictorsThroughTheSplit() {
+        var cluster = ClusterState()
+        cluster.replaceWorkloads([
+            "ml/digits": Self.deployment("digits", release: "v1"),
+            "ml/digits-transformer": Self.deployment("digits-transformer", release: "v1", component: "transformer"),
+        ], kind: .deployment)
+        let routes = cluster.view().routes
+        #expect(routes.services.map(\.name) == ["ml/digits-predictor"])
+        #expect(routes.services.first?.hosts.first == "digits-predictor.ml.svc.cluster.local")
+        #expect(routes.services.first?.defaultTarget == "ml/digits")
+        let hosts = Dictionary(uniqueKeysWithValues: routes.targets.map { ($0.name, $0.hosts) })
+        #expect(hosts["ml/digits-transformer"]?.prefix(3) == ["digits.ml.svc.cluster.local", "digits.ml.svc", "digits.ml"])
+        #expect(hosts["ml/digits"] == [], "the predictor named as its service leaves the service's names to the transformer")
+        #expect(RoutingTableCheck.hostsAreUnique(routes))
+    }
+
+    @Test func withoutAServiceObjectTheOnlyOrTheDefaultReleaseTakesTheTraffic() {
+        var cluster = ClusterState()
+        cluster.replaceWorkloads(["ml/a": Self.deployment("a", release: "x"), "ml/b": Self.deployment("b", release: "default")], kind: .deployment)
+        #expect(cluster.view().routes.services.first?.defaultTarget == "ml/b")
+        cluster.replaceWorkloads(["ml/a": Self.deployment("a", release: "x"), "ml/b": Self.deployment("b", release: "y")], kind: .deployment)
+        let view = cluster.view()
+        #expect(view.routes.services.first?.defaultTarget == "ml/a")
+        #expect(view.warnings == ["service ml/digits has releases x, y and no serving.thaw.dev/default-release annotation on its Service; x is the default"])
+    }
+}
+
+/// What the activator's routing table needs of a config.
+enum RoutingTableCheck {
+    static func hostsAreUnique(_ config: RoutingConfig) -> Bool {
+        let hosts = config.targets.flatMap(\.hosts) + config.services.flatMap(\.hosts)
+        return Set(hosts).count == hosts.count
+    }
+}
