@@ -23,22 +23,33 @@ public struct Autoscaler: Service {
 
     let options: Options
     public let loop: ScalingLoop
+    let catalog: any TargetCatalog
     let driver: any ReplicaDriver
     let metrics: AutoscalerMetrics
     let group: any EventLoopGroup
     let logger: Logger
     let onBound: @Sendable (SocketAddress) -> Void
 
+    /// An autoscaler for targets that never change (local mode).
     public init(options: Options, targets: [ScaledTarget], driver: any ReplicaDriver, metrics: AutoscalerMetrics = AutoscalerMetrics(),
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger,
                 onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
+        self.init(options: options, catalog: FixedTargets(targets), driver: driver, metrics: metrics, group: group, logger: logger,
+                  onBound: onBound)
+    }
+
+    /// An autoscaler for the targets `catalog` reports as they come and go (a cluster's workloads).
+    public init(options: Options, catalog: any TargetCatalog, driver: any ReplicaDriver, metrics: AutoscalerMetrics = AutoscalerMetrics(),
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger,
+                onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
         self.options = options
+        self.catalog = catalog
         self.driver = driver
         self.metrics = metrics
         self.group = group
         self.logger = logger
         self.onBound = onBound
-        loop = ScalingLoop(targets: targets, driver: driver, metrics: metrics, logger: logger)
+        loop = ScalingLoop(targets: catalog.initial, driver: driver, metrics: metrics, logger: logger)
     }
 
     public func run() async throws {
@@ -49,14 +60,22 @@ public struct Autoscaler: Service {
         onBound(channel.localAddress!)
         await loop.start()
         await withThrowingTaskGroup(of: Void.self) { tasks in
-            // Driver updates reach the loop in order, through one stream.
-            let (updates, continuation) = AsyncStream.makeStream(of: [TargetState].self, bufferingPolicy: .bufferingNewest(16))
+            // Catalog and driver updates reach the loop in order, through one stream: each holds
+            // everything, so only the newest of a kind matters when they pile up.
+            let (updates, continuation) = AsyncStream.makeStream(of: Update.self, bufferingPolicy: .bufferingNewest(16))
             tasks.addTask { [driver] in
-                defer { continuation.finish() }
-                try await driver.watch { continuation.yield($0) }
+                try await driver.watch { continuation.yield(.states($0)) }
+            }
+            tasks.addTask { [catalog] in
+                try await catalog.watch { continuation.yield(.targets($0)) }
             }
             tasks.addTask { [loop] in
-                for await states in updates { await loop.driverUpdate(states) }
+                for await update in updates {
+                    switch update {
+                    case .states(let states): await loop.driverUpdate(states)
+                    case .targets(let targets): await loop.setTargets(targets)
+                    }
+                }
             }
             tasks.addTask { [loop, options] in
                 while true {
@@ -65,10 +84,16 @@ public struct Autoscaler: Service {
                 }
             }
             try? await gracefulShutdown()
+            continuation.finish()
             tasks.cancelAll()
         }
         try? await channel.close()
         logger.info("thaw-autoscaler stopped")
+    }
+
+    private enum Update: Sendable {
+        case states([TargetState])
+        case targets([ScaledTarget])
     }
 
     static func reply(to request: ControlServer.Request, loop: ScalingLoop, metrics: AutoscalerMetrics) async -> ControlServer.Reply {

@@ -23,7 +23,7 @@ public final class AutoscalerMetrics: Sendable {
 
     /// The gauges of one target.
     final class Target: Sendable {
-        let desired, requested, actual, ready, stable, panic, targetPerReplica, panicMode, excessBurstCapacity, holding, fallback: Gauge
+        let desired, requested, actual, ready, stable, panic, targetPerReplica, panicMode, excessBurstCapacity, holding, fallback, waiting: Gauge
         let decisions, signalFailures: Counter
 
         init(_ name: String, registry: PrometheusCollectorRegistry) {
@@ -42,6 +42,7 @@ public final class AutoscalerMetrics: Sendable {
             excessBurstCapacity = gauge("excess_burst_capacity", "Spare capacity beyond the target burst capacity; negative keeps the activator in the path.")
             holding = gauge("holding", "1 while replicas are ready but their stats stopped arriving: the scale is held.")
             fallback = gauge("fallback", "1 while a collector-read signal has failed past its threshold and the fallback replica count applies.")
+            waiting = gauge("waiting_for_capacity", "1 while a replica waits for room on a node (Unschedulable): not a failure, requests keep waiting.")
             decisions = registry.makeCounter(descriptor: AutoscalerMetrics.name("decisions", "total", "Decisions taken."), labels: labels)
             signalFailures = registry.makeCounter(descriptor: AutoscalerMetrics.name("signal_failures", "total",
                                                                                      "Rounds in which the collector could not read this target's signal."),

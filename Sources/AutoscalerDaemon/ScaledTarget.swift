@@ -5,11 +5,33 @@ import ScalingPolicy
 public struct ScaledTarget: Sendable {
     public var name: String
     public var policy: TargetPolicy
+    /// The replicas a target found already running has (a Deployment's `spec.replicas`): it is
+    /// adopted at that scale and decided from there. Nil starts it at its initial scale.
+    public var current: Int?
 
-    public init(name: String, policy: TargetPolicy) {
+    public init(name: String, policy: TargetPolicy, current: Int? = nil) {
         self.name = name
         self.policy = policy
+        self.current = current
     }
+}
+
+/// Where the autoscaler learns which targets exist and their policies: fixed for local mode, the
+/// annotated workloads of a cluster for Kubernetes. The autoscaler cannot tell them apart.
+public protocol TargetCatalog: Sendable {
+    /// The targets to start with.
+    var initial: [ScaledTarget] { get }
+    /// Calls `update` with every target after each change, until cancelled.
+    func watch(_ update: @escaping @Sendable ([ScaledTarget]) -> Void) async throws
+}
+
+/// The targets of a local-mode plan: they never change.
+public struct FixedTargets: TargetCatalog {
+    public let initial: [ScaledTarget]
+
+    public init(_ targets: [ScaledTarget]) { initial = targets }
+
+    public func watch(_ update: @escaping @Sendable ([ScaledTarget]) -> Void) async throws {}
 }
 
 /// One target's state as `/status` shows it and `thaw status` prints it.
@@ -36,6 +58,8 @@ public struct TargetStatus: Codable, Sendable, Equatable {
     /// Stats stopped arriving from ready replicas; the scale is held.
     public var holding: Bool
     public var failure: String?
+    /// Why a replica is not up though nothing failed (a pod no node has room for yet).
+    public var waiting: String? = nil
     /// While the collector cannot read this target's signal: its newest reason.
     public var signalFailure: String? = nil
     /// While that failure has lasted long enough for the fallback: the replica count it applies.

@@ -1,6 +1,7 @@
 import Autoscaling
 import Foundation
 import Logging
+import ScalingPolicy
 import ScaleTargets
 import TrafficStats
 
@@ -11,6 +12,7 @@ import TrafficStats
 /// The decision itself is the pure `TargetScaler`; this type only routes inputs and applies results.
 public actor ScalingLoop {
     private struct Entry {
+        let policy: TargetPolicy
         var scaler: TargetScaler
         let metrics: AutoscalerMetrics.Target
         var requested: Int
@@ -18,9 +20,14 @@ public actor ScalingLoop {
         var lastStep: TargetScaler.Step?
         var queueLength = 0
         var queueReportedAt: Timestamp?
+        /// Someone else changed the replica count the platform holds: set it again at the next decision.
+        var reassert = false
     }
 
     private var targets: [String: Entry] = [:]
+    /// The driver's newest state of every target it reported, known to the catalog yet or not: a
+    /// target found after its pods were seen starts with what they say.
+    private var latestStates: [String: TargetState] = [:]
     /// The newest poke-to-decision times, for `thaw demo` and benchmarks (the metric has them as a histogram).
     public private(set) var recentPokeLatencies: [Duration] = []
     private let driver: any ReplicaDriver
@@ -38,13 +45,44 @@ public actor ScalingLoop {
         self.logger = logger
         self.clock = clock
         let now = clock()
-        for target in targets {
-            let scaler = TargetScaler(spec: target.policy.decider, replicas: target.policy.replicas,
-                                      secondary: target.policy.secondary, fallback: target.policy.fallback, now: now)
-            let entry = Entry(scaler: scaler, metrics: metrics.target(target.name), requested: scaler.planner.initialReplicas,
-                              state: TargetState(name: target.name))
-            entry.metrics.targetPerReplica.set(to: target.policy.decider.targetValue)
-            self.targets[target.name] = entry
+        for target in targets { self.targets[target.name] = Self.entry(for: target, metrics: metrics, now: now) }
+    }
+
+    private static func entry(for target: ScaledTarget, metrics: AutoscalerMetrics, now: Timestamp) -> Entry {
+        let scaler = TargetScaler(spec: target.policy.decider, replicas: target.policy.replicas,
+                                  secondary: target.policy.secondary, fallback: target.policy.fallback, now: now)
+        let entry = Entry(policy: target.policy, scaler: scaler, metrics: metrics.target(target.name), requested: target.current ?? scaler.planner.initialReplicas,
+                          state: TargetState(name: target.name))
+        entry.metrics.targetPerReplica.set(to: target.policy.decider.targetValue)
+        entry.metrics.requested.set(to: Double(entry.requested))
+        return entry
+    }
+
+    /// The catalog's newest targets: new ones start (at the scale they have, when they have one),
+    /// gone ones are forgotten with their replicas left as they are, and a changed policy starts
+    /// its target's windows afresh at the scale it has.
+    public func setTargets(_ latest: [ScaledTarget]) {
+        let now = clock()
+        let names = Set(latest.map(\.name))
+        for name in targets.keys.sorted() where !names.contains(name) {
+            targets[name] = nil
+            logger.notice("target forgotten; its replicas stay as they are", metadata: ["target": "\(name)"])
+        }
+        for target in latest {
+            if let existing = targets[target.name] {
+                guard existing.policy != target.policy else { continue }
+                var entry = Self.entry(for: ScaledTarget(name: target.name, policy: target.policy, current: existing.requested),
+                                       metrics: metrics, now: now)
+                entry.state = existing.state
+                targets[target.name] = entry
+                logger.notice("target policy changed; deciding on the new one", metadata: ["target": "\(target.name)"])
+            } else {
+                var entry = Self.entry(for: target, metrics: metrics, now: now)
+                entry.state = latestStates[target.name] ?? entry.state
+                targets[target.name] = entry
+                logger.info("target found", metadata: ["target": "\(target.name)", "replicas": "\(entry.requested)"])
+                if target.current == nil { driver.setReplicas(entry.requested, of: target.name) }
+            }
         }
     }
 
@@ -207,11 +245,26 @@ public actor ScalingLoop {
 
     /// The driver's newest view of every target.
     public func driverUpdate(_ states: [TargetState]) {
+        latestStates = Dictionary(states.map { ($0.name, $0) }, uniquingKeysWith: { _, newer in newer })
         for state in states {
             withEntry(state.name) { entry in
                 if state.failure != entry.state.failure, let failure = state.failure {
                     logger.error("target cannot come up", metadata: ["target": "\(state.name)", "failure": "\(failure)"])
                 }
+                if state.waiting != entry.state.waiting, let waiting = state.waiting {
+                    logger.warning("a replica waits for room on a node; requests keep waiting", metadata: [
+                        "target": "\(state.name)", "reason": "\(waiting)"])
+                }
+                // A change of the count the platform holds that is not ours (`kubectl scale`), as HPA
+                // does: logged, and set back at the next decision. Only a change counts, so a view
+                // from before our own write landed is not taken for one.
+                if let declared = state.declared, declared != entry.state.declared, entry.state.declared != nil,
+                   declared != entry.requested {
+                    logger.warning("replicas changed outside Thaw; setting them back at the next decision", metadata: [
+                        "target": "\(state.name)", "found": "\(declared)", "requested": "\(entry.requested)"])
+                    entry.reassert = true
+                }
+                entry.metrics.waiting.set(to: state.waiting == nil ? 0 : 1)
                 entry.state = state
                 entry.metrics.actual.set(to: Double(state.endpoints.count))
                 entry.metrics.ready.set(to: Double(state.ready.count))
@@ -243,13 +296,28 @@ public actor ScalingLoop {
             }
             entry.metrics.holding.set(to: step.holding ? 1 : 0)
             entry.metrics.fallback.set(to: step.fallbackWant == nil ? 0 : 1)
-            if let replicas = step.plan.replicas, replicas != entry.requested {
-                logger.info("scaling", metadata: [
-                    "target": "\(name)", "from": "\(entry.requested)", "to": "\(replicas)", "ready": "\(ready)",
-                    "trigger": "\(trigger)", "reason": "\(step.plan.reason)"])
-                entry.requested = replicas
-                entry.metrics.requested.set(to: Double(replicas))
-                driver.setReplicas(replicas, of: name)
+            if var replicas = step.plan.replicas, replicas != entry.requested {
+                let waitingRequests = entry.queueReportedAt.map { now - $0 <= .seconds(2) } == true ? entry.queueLength : 0
+                if replicas == 0, waitingRequests > 0 {
+                    // Requests still wait in the activator (for a pod no node has room for yet, say):
+                    // going to zero now would strand them (kserve#1247).
+                    replicas = max(entry.requested, 1)
+                    logger.debug("not scaling to zero while requests wait", metadata: ["target": "\(name)", "waiting": "\(waitingRequests)"])
+                }
+                if replicas != entry.requested {
+                    logger.info("scaling", metadata: [
+                        "target": "\(name)", "from": "\(entry.requested)", "to": "\(replicas)", "ready": "\(ready)",
+                        "trigger": "\(trigger)", "reason": "\(step.plan.reason)"])
+                    entry.requested = replicas
+                    entry.metrics.requested.set(to: Double(replicas))
+                    entry.reassert = false
+                    driver.setReplicas(replicas, of: name)
+                }
+            }
+            if entry.reassert {
+                entry.reassert = false
+                logger.info("setting replicas back", metadata: ["target": "\(name)", "to": "\(entry.requested)", "trigger": "\(trigger)"])
+                driver.setReplicas(entry.requested, of: name)
             }
         }
     }
@@ -269,7 +337,7 @@ public actor ScalingLoop {
                 excessBurstCapacity: decision?.excessBurstCapacity, rps: rps,
                 queueLength: queueFresh ? entry.queueLength : 0,
                 activity: entry.scaler.planner.activity.description, reason: entry.lastStep?.plan.reason ?? "starting",
-                holding: entry.lastStep?.holding ?? false, failure: entry.state.failure, signalFailure: entry.scaler.failureReason,
+                holding: entry.lastStep?.holding ?? false, failure: entry.state.failure, waiting: entry.state.waiting, signalFailure: entry.scaler.failureReason,
                 fallbackReplicas: entry.lastStep?.fallbackWant)
         }
     }

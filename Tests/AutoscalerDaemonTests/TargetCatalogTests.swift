@@ -1,0 +1,109 @@
+import Autoscaling
+import AutoscalerDaemon
+import ScaleTargets
+import ScalingPolicy
+import Testing
+import TrafficStats
+
+/// Targets that come and go (a cluster's workloads), scale set outside Thaw, and requests that wait
+/// for a pod no node has room for.
+@Suite("ScalingLoop with a changing catalog")
+struct TargetCatalogTests {
+    @Test("a found target is adopted at the scale it has; one without a scale starts at its initial scale")
+    func foundTargets() async throws {
+        let f = LoopFixture([])
+        await f.loop.start()
+        await f.loop.setTargets([
+            ScaledTarget(name: "ml/running", policy: try testPolicy(minScale: 0, initialScale: 1), current: 3),
+            ScaledTarget(name: "ml/new", policy: try testPolicy(minScale: 0, initialScale: 2)),
+        ])
+        #expect(f.driver.calls == [.init(target: "ml/new", count: 2)], "a running workload is not set to its initial scale")
+        #expect(await f.loop.status().map(\.requested) == [2, 3])
+    }
+
+    @Test("a target gone from the catalog is forgotten and its replicas are left alone")
+    func forgetting() async throws {
+        let f = LoopFixture([])
+        await f.loop.setTargets([ScaledTarget(name: "ml/a", policy: try testPolicy(), current: 2)])
+        await f.loop.setTargets([])
+        f.clock.advance(by: .seconds(30))
+        await f.loop.tick()
+        #expect(f.driver.calls.isEmpty, "no scale-down of a forgotten target")
+        #expect(await f.loop.status().isEmpty)
+        let known = await f.loop.poke(Poke(target: "ml/a", source: "activator", queueLength: 1), arrived: .now)
+        #expect(!known)
+    }
+
+    @Test("a state reported before the catalog knew the target is what it starts with")
+    func stateBeforeTarget() async throws {
+        let f = LoopFixture([])
+        await f.loop.driverUpdate([targetState("ml/a", running: 2, ready: 2)])
+        await f.loop.setTargets([ScaledTarget(name: "ml/a", policy: try testPolicy(), current: 2)])
+        let status = try #require(await f.status("ml/a"))
+        #expect((status.running, status.ready) == (2, 2))
+    }
+
+    @Test("a changed policy replaces the target's scaler and keeps its scale")
+    func policyChange() async throws {
+        let f = LoopFixture([])
+        await f.loop.setTargets([ScaledTarget(name: "ml/a", policy: try testPolicy(minScale: 0), current: 2)])
+        await f.loop.setTargets([ScaledTarget(name: "ml/a", policy: try testPolicy(minScale: 4), current: 2)])
+        #expect(await f.status("ml/a")?.requested == 2)
+        await f.loop.driverUpdate([targetState("ml/a", running: 2, ready: 2)])
+        await f.loop.tick()
+        #expect(f.driver.counts(of: "ml/a") == [4], "the new minimum applies at the next decision")
+    }
+
+    @Test("a scale set outside Thaw is set back at the next decision, and a stale view is not taken for one")
+    func reassert() async throws {
+        let f = LoopFixture([])
+        await f.loop.setTargets([ScaledTarget(name: "ml/a", policy: try testPolicy(minScale: 2), current: 2)])
+        var state = targetState("ml/a", running: 2, ready: 2)
+        state.declared = 2
+        await f.loop.driverUpdate([state])
+        await f.loop.tick()
+        #expect(f.driver.calls.isEmpty)
+        state.declared = 5  // kubectl scale --replicas=5
+        await f.loop.driverUpdate([state])
+        #expect(f.driver.calls.isEmpty, "set back at the next decision, not at once")
+        await f.loop.tick()
+        #expect(f.driver.counts(of: "ml/a") == [2])
+        await f.loop.tick()
+        #expect(f.driver.counts(of: "ml/a") == [2], "once")
+        // The same stale count reported again is not a new change.
+        await f.loop.driverUpdate([state])
+        await f.loop.tick()
+        #expect(f.driver.counts(of: "ml/a") == [2])
+    }
+
+    @Test("no scale to zero while requests wait for a replica that has no node yet")
+    func waitingRequestsKeepOneReplica() async throws {
+        let f = LoopFixture([ScaledTarget(name: "ml/gpu", policy: try testPolicy(minScale: 0, initialScale: 1))])
+        await f.loop.start()
+        var state = targetState("ml/gpu", running: 0, ready: 0)
+        state.waiting = "pod gpu-0: Unschedulable: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
+        await f.loop.driverUpdate([state])
+        // Past the activation timeout (630 s), after which the planner alone gives up and goes to zero.
+        for _ in 0..<140 {
+            f.clock.advance(by: .seconds(5))
+            // The activator holds 3 requests; none is in flight, so it reports no concurrency.
+            _ = await f.loop.ingest(StatBatch(stats: [f.activatorReport("ml/gpu", concurrency: 0, queueLength: 3)]))
+            await f.loop.tick()
+        }
+        let status = try #require(await f.status("ml/gpu"))
+        #expect(status.reason == "scaled to zero", "the planner alone goes to zero after the activation timeout: \(status.reason)")
+        #expect(status.requested == 1)
+        #expect(!f.driver.counts(of: "ml/gpu").contains(0), "\(f.driver.counts(of: "ml/gpu"))")
+        #expect(status.waiting?.contains("Unschedulable") == true)
+        let exposition = f.metrics.registry.emitToString()
+        #expect(exposition.contains(#"thaw_autoscaler_waiting_for_capacity{target="ml/gpu"} 1"#))
+        // The requests gave up (504): nothing waits, so zero is right again.
+        for _ in 0..<10 {
+            f.clock.advance(by: .seconds(1))
+            _ = await f.loop.ingest(StatBatch(stats: [f.activatorReport("ml/gpu", concurrency: 0, queueLength: 0)]))
+            await f.loop.tick()
+        }
+        let after = await f.status("ml/gpu")
+        #expect(f.driver.counts(of: "ml/gpu").last == 0, "\(String(describing: after))")
+    }
+}
