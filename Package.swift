@@ -127,6 +127,12 @@ let package = Package(
         .target(name: "PrometheusClient", dependencies: ["CurlHTTP", "RemoteReadCodec", "RemoteReadFormat", "SeriesSignals"]),
         // Calls to the Kubernetes API on libcurl: a cluster's trust and credentials, Status errors, watches.
         .target(name: "KubernetesClient", dependencies: ["CurlHTTP", "KubernetesAccess"]),
+        // The Kubernetes replica driver: the cluster mirrored, scale writes, Events.
+        .target(name: "KubernetesDriver", dependencies: [
+            "KubernetesClient", "KubernetesTargets", "ScaleTargets", "ScalingPolicy", "ThawVocabulary",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
 
         // MARK: Daemons: the pieces above wired into running services.
 
@@ -174,7 +180,7 @@ let package = Package(
         // What every executable's command line shares: flag checks, --log-level, and the proxy flags of
         // thaw-activator, thaw-queue and thaw up (ProxyOptions, ProxyProcessOptions).
         .target(name: "CommandOptions", dependencies: [
-            "ControlHTTP",
+            "ControlHTTP", "KubernetesAccess", "KubernetesClient", "KubernetesDriver",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -188,7 +194,7 @@ let package = Package(
         ], path: "Sources/thaw"),
         .executableTarget(name: "ThawActivator", dependencies: [
             "CommandOptions",
-            "Activator", "ControlHTTP", "ThawVocabulary",
+            "Activator", "ControlHTTP", "ThawVocabulary", "KubernetesDriver",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -203,7 +209,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/thaw-queue"),
         .executableTarget(name: "ThawAutoscaler", dependencies: [
-            "CommandOptions", "LocalMode", "MLService",
+            "CommandOptions", "LocalMode", "MLService", "AutoscalerDaemon", "KubernetesDriver",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -2,6 +2,7 @@ import Activator
 import ArgumentParser
 import CommandOptions
 import ControlHTTP
+import KubernetesDriver
 import Logging
 import NIOPosix
 import ServiceLifecycle
@@ -39,13 +40,21 @@ struct ThawActivator: AsyncParsableCommand {
                   canary: mnist-v2
                   canaryTrafficPercent: 20
 
+            On a cluster (--kubeconfig, or in a pod with no --config), the routes come from the workloads that \
+            opted in (autoscaling.knative.dev/class: kpa.thaw.dev on the Pod template): each workload answers \
+            NAME.NAMESPACE.svc.cluster.local, NAME.NAMESPACE.svc and NAME.NAMESPACE; a service (label \
+            serving.thaw.dev/service) answers its own name the same ways and splits between its releases as its \
+            Service object's serving.thaw.dev/* annotations say; requests go to each pod's IP at its thaw-queue port.
+
             The admin port serves /metrics (Prometheus), /healthz, /readyz and /status (JSON). SIGTERM stops \
             accepting, drains queued and in-flight requests until --drain-seconds, then exits.
             """
     )
 
     @Option(name: .long, help: "Routing file (YAML or JSON) with targets and services.")
-    var config: String
+    var config: String?
+
+    @OptionGroup var cluster: ClusterOptions
 
     @OptionGroup var proxyProcess: ProxyProcessOptions<Self>
 
@@ -68,6 +77,12 @@ struct ThawActivator: AsyncParsableCommand {
     }
 
     func validate() throws {
+        if cluster.kubeconfig != nil, config != nil {
+            throw ValidationError("give either --config (a routing file) or --kubeconfig (a cluster), not both")
+        }
+        if config == nil, !cluster.selected(localFile: nil) {
+            throw ValidationError("give --config PATH (a routing file) or --kubeconfig PATH (a cluster); in a pod, the service account is used")
+        }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be from 1 to 256, got \(threads)") }
         if parsedHostPorts.count != hostPorts.count {
             throw ValidationError("--host-port must be PORT=HOST with a port from 1 to 65535, e.g. 8081=digits.thaw.local; got \(hostPorts)")
@@ -78,11 +93,18 @@ struct ThawActivator: AsyncParsableCommand {
         let logger = logging.standardErrorLogger(label: "thaw-activator")
 
         let metrics = ActivatorMetrics()
-        let source: RoutingFileSource
-        do {
-            source = try RoutingFileSource(path: config, logger: logger, onReload: metrics.recordConfigReload)
-        } catch {
-            throw ValidationError("\(error)")
+        let source: any EndpointSource
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let config, !cluster.selected(localFile: config) {
+            do {
+                source = try RoutingFileSource(path: config, logger: logger, onReload: metrics.recordConfigReload)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        } else {
+            let watch = try cluster.watch(logger: logger)
+            source = ClusterRoutes(cluster: watch)
+            services.append(.init(service: watch))
         }
         var options = Activator.Options()
         options.host = proxyProcess.host
@@ -93,11 +115,26 @@ struct ThawActivator: AsyncParsableCommand {
         options.hostPorts = parsedHostPorts
         let group = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) } ?? MultiThreadedEventLoopGroup.singleton
         let activator = Activator(options: options, source: source, group: group, metrics: metrics, logger: logger)
-        let services = ServiceGroup(configuration: .init(
-            services: [.init(service: activator, successTerminationBehavior: .gracefullyShutdownGroup)],
+        let serviceGroup = ServiceGroup(configuration: .init(
+            services: [.init(service: activator, successTerminationBehavior: .gracefullyShutdownGroup)] + services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
-        try await services.run()
+        try await serviceGroup.run()
+    }
+}
+
+/// The activator's routes on a cluster: what the workloads that opted in, their pods and their
+/// services' Service objects say, applied only when they changed.
+struct ClusterRoutes: EndpointSource {
+    let cluster: ClusterWatch
+    var initial: RoutingConfig { RoutingConfig() }
+
+    func watch(_ apply: @escaping @Sendable (RoutingConfig) -> Void) async throws {
+        var last: RoutingConfig?
+        for await view in cluster.views() where view.routes != last {
+            last = view.routes
+            apply(view.routes)
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 import ArgumentParser
+import AutoscalerDaemon
 import CommandOptions
 import Foundation
+import KubernetesDriver
 import LocalMode
 import Logging
 import MLService
@@ -16,16 +18,23 @@ struct ThawAutoscaler: AsyncParsableCommand {
             from activators, keeps stable and panic windows per target, and decides every 2 seconds, and at once on a \
             poke or on a report that crosses the panic threshold. Missing stats from ready replicas hold the scale.
 
-            This executable runs it with the local driver: the targets of an MLService file, each replica a local \
-            model-server process behind a thaw-queue sidecar. It writes the routing file a separate activator follows \
-            and prints the thaw-activator command that goes with it. (`thaw up` runs the same pieces in one process.)
+            On a cluster (--kubeconfig, or in a pod with no FILE): the targets are the Deployments and StatefulSets \
+            whose Pod template has autoscaling.knative.dev/class: kpa.thaw.dev, scaled through their scale \
+            subresource; their pods say which replicas are up. A workload with invalid annotations, or one an HPA or \
+            a KEDA ScaledObject scales, is left alone, with a Kubernetes Event saying why.
+
+            With FILE, it runs the local driver: the targets of an MLService file, each replica a local model-server \
+            process behind a thaw-queue sidecar. It writes the routing file a separate activator follows and prints \
+            the thaw-activator command that goes with it. (`thaw up` runs the same pieces in one process.)
 
             Serves /metrics (thaw_autoscaler_*), /healthz, /readyz and /status (JSON).
             """
     )
 
-    @Argument(help: "The YAML file with MLService and MLServiceRuntime documents.")
-    var file: String
+    @Argument(help: "Local mode: the YAML file with MLService and MLServiceRuntime documents.")
+    var file: String?
+
+    @OptionGroup var cluster: ClusterOptions
 
     @Option(name: .long, help: "Address to listen on.")
     var host = "127.0.0.1"
@@ -33,8 +42,8 @@ struct ThawAutoscaler: AsyncParsableCommand {
     @Option(name: .long, help: "Port for stats, pokes, metrics and status (0 picks a free port).")
     var port = 8090
 
-    @Option(name: .customLong("routes-file"), help: "The routing file to keep up to date for thaw-activator --config.")
-    var routesFile: String
+    @Option(name: .customLong("routes-file"), help: "Local mode: the routing file to keep up to date for thaw-activator --config.")
+    var routesFile: String?
 
     @Option(name: .customLong("log-dir"), help: "Where replica logs go. Default: a new directory under /tmp.")
     var logDirectory: String?
@@ -47,10 +56,20 @@ struct ThawAutoscaler: AsyncParsableCommand {
     func validate() throws {
         try FlagCheck.port(port)
         try FlagCheck.drainSeconds(drainSeconds)
+        if cluster.kubeconfig != nil, file != nil {
+            throw ValidationError("give either FILE (local mode) or --kubeconfig (a cluster), not both")
+        }
+        if !cluster.selected(localFile: file) {
+            guard file != nil else { throw ValidationError("give FILE (local mode) or --kubeconfig PATH (a cluster); in a pod, the service account is used") }
+            guard routesFile != nil else { throw ValidationError("local mode needs --routes-file PATH: the routing file thaw-activator --config follows") }
+        }
     }
 
     func run() async throws {
         let logger = logging.standardErrorLogger(label: "thaw-autoscaler")
+        guard let file, let routesFile, !cluster.selected(localFile: file) else {
+            return try await runOnCluster(logger: logger)
+        }
 
         let logDirectory = self.logDirectory ?? (NSTemporaryDirectory() as NSString).appendingPathComponent("thaw-autoscaler-\(getpid())")
         let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
@@ -80,5 +99,34 @@ struct ThawAutoscaler: AsyncParsableCommand {
             services: [.init(service: autoscaler), .init(service: routes, successTerminationBehavior: .ignore), .init(service: driver)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    /// The daemon on a cluster: the annotated workloads are the targets, scaled through the API.
+    func runOnCluster(logger: Logger) async throws {
+        let watch = try cluster.watch(logger: logger)
+        var options = Autoscaler.Options()
+        options.host = host
+        options.port = port
+        let autoscaler = Autoscaler(options: options, catalog: ClusterCatalog(cluster: watch),
+                                    driver: KubernetesReplicaDriver(cluster: watch, logger: logger), logger: logger) { address in
+            print("thaw-autoscaler: http://\(address.ipAddress ?? "?"):\(address.port ?? 0)")
+            fflush(nil)
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: autoscaler), .init(service: watch), .init(service: NoticeRecorder(cluster: watch, logger: logger))],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// The autoscaler's targets on a cluster: the workloads that opted in, at the scale they have.
+struct ClusterCatalog: TargetCatalog {
+    let cluster: ClusterWatch
+    var initial: [ScaledTarget] { [] }
+
+    func watch(_ update: @escaping @Sendable ([ScaledTarget]) -> Void) async throws {
+        for await view in cluster.views() {
+            update(view.targets.map { ScaledTarget(name: $0.name, policy: $0.policy, current: $0.replicas) })
+        }
     }
 }

@@ -13,7 +13,7 @@ import ThawTestSupport
                         "MLService", "RoutingFile", "ScaleTargets", "Simulation", "KubernetesAccess",
                         "KubernetesTargets"]),
         ("I/O pieces", ["CCurl", "CSnappy", "CProtobufC", "CPromPB", "RemoteReadCodec", "PrometheusClient", "ControlHTTP", "LocalDriver",
-                        "KubernetesClient", "CurlHTTP"]),
+                        "KubernetesClient", "KubernetesDriver", "CurlHTTP"]),
         ("daemons", ["AutoscalerDaemon", "Activator", "Collector", "LocalMode"]),
         ("executables", ["CommandOptions", "ThawCLI", "ThawActivator", "ThawQueue", "ThawCollector", "ThawAutoscaler",
                          "EchoBackend", "DigitsModelServer", "DigitsTransformer"]),

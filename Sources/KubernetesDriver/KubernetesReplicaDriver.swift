@@ -1,0 +1,97 @@
+import Dispatch
+import Foundation
+import KubernetesClient
+import KubernetesTargets
+import Logging
+import ScaleTargets
+import Synchronization
+
+/// The replica driver on a cluster: replicas set through each workload's `scale` subresource, and
+/// targets' endpoints, readiness and failures from their pods, as `ClusterWatch` sees them.
+///
+/// Writes go out on a thread of their own, newest count first: a decision never waits for the API
+/// server, and a count superseded before it was sent is never sent.
+public final class KubernetesReplicaDriver: ReplicaDriver {
+    public let cluster: ClusterWatch
+    let logger: Logger
+    /// The kind of each target, by name, from the newest view: what path its scale lives at.
+    private let kinds = Mutex<[String: String]>([:])
+    private let pending = Mutex<[String: Int]>([:])
+    private let wake = DispatchSemaphore(value: 0)
+    /// The writer's view of the clock, for retry backoff.
+    private let retryAfter = Mutex<[String: ContinuousClock.Instant]>([:])
+
+    public init(cluster: ClusterWatch, logger: Logger) {
+        self.cluster = cluster
+        self.logger = logger
+        Thread.detachNewThread { [self] in writeLoop() }
+    }
+
+    public func setReplicas(_ count: Int, of target: String) {
+        pending.withLock { $0[target] = count }
+        wake.signal()
+    }
+
+    public func watch(_ update: @escaping @Sendable ([TargetState]) -> Void) async throws {
+        for await view in cluster.views() {
+            kinds.withLock { kinds in
+                kinds = Dictionary(view.targets.map { ($0.name, $0.kind) }, uniquingKeysWith: { first, _ in first })
+            }
+            update(view.states)
+            wake.signal()  // a target that was not known yet may have a write waiting
+        }
+    }
+
+    /// The scale subresource of a target named `namespace/name`.
+    static func scalePath(of target: String, kind: String) -> String? {
+        let parts = target.split(separator: "/", maxSplits: 1)
+        guard parts.count == 2 else { return nil }
+        let collection = kind == "StatefulSet" ? "statefulsets" : "deployments"
+        return "/apis/apps/v1/namespaces/\(parts[0])/\(collection)/\(parts[1])/scale"
+    }
+
+    private func writeLoop() {
+        var failures: [String: Int] = [:]
+        while true {
+            _ = wake.wait(timeout: .now() + 1)
+            let now = ContinuousClock.now
+            let due = pending.withLock { pending in
+                pending.filter { target, _ in retryAfter.withLock { $0[target].map { $0 <= now } ?? true } }
+            }
+            for (target, count) in due.sorted(by: { $0.key < $1.key }) {
+                guard let kind = kinds.withLock({ $0[target] }) else { continue }  // not in a view yet
+                // Taken only if still the newest: a newer count stays pending and goes next.
+                guard pending.withLock({ pending in
+                    guard pending[target] == count else { return false }
+                    pending[target] = nil
+                    return true
+                }) else { continue }
+                guard let path = Self.scalePath(of: target, kind: kind) else { continue }
+                do {
+                    _ = try cluster.client.mergePatch(path, Array(#"{"spec":{"replicas":\#(count)}}"#.utf8))
+                    failures[target] = nil
+                    retryAfter.withLock { $0[target] = nil }
+                    logger.debug("scale written", metadata: ["target": "\(target)", "replicas": "\(count)"])
+                } catch let error as KubernetesError {
+                    switch error.code {
+                    case 404?:
+                        logger.warning("the workload is gone; not scaling it", metadata: ["target": "\(target)", "error": "\(error)"])
+                    case 422?, 403?, 401?:
+                        logger.error("the API server refused the scale", metadata: ["target": "\(target)", "replicas": "\(count)", "error": "\(error)"])
+                    default:
+                        // Transient (throttled, unavailable, no answer): try again unless a newer count came.
+                        let failed = (failures[target] ?? 0) + 1
+                        failures[target] = failed
+                        let wait = error.retryAfter ?? min(.seconds(30), .milliseconds(250) * (1 << min(failed - 1, 7)))
+                        retryAfter.withLock { $0[target] = ContinuousClock.now + wait }
+                        pending.withLock { pending in if pending[target] == nil { pending[target] = count } }
+                        logger.warning("writing the scale failed; retrying", metadata: [
+                            "target": "\(target)", "replicas": "\(count)", "in": "\(wait)", "error": "\(error)"])
+                    }
+                } catch {
+                    logger.error("writing the scale failed", metadata: ["target": "\(target)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+}
