@@ -83,6 +83,43 @@ struct CollectionMirrorTests {
         #expect(seen.failures.withLock { $0 }.first == 410)
     }
 
+    @Test func aWatchCutMidStreamResumesFromTheLastVersionWithoutListing() async throws {
+        let api = try await FakeKubernetesAPI()
+        let client = KubernetesClient(access: try ClusterAccess.kubeconfig(contentsOf: api.kubeconfig))
+        _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", Self.deployment("a"))
+        let seen = Seen()
+        let done = Self.mirror(CollectionMirror(client: client, path: "/apis/apps/v1/namespaces/ml/deployments", watchSeconds: 30), into: seen)
+        try await waitUntil("the first list", timeout: 10) { seen.latest == ["ml/a"] }
+        _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", Self.deployment("b"))
+        try await waitUntil("b seen on the watch", timeout: 10) { seen.latest == ["ml/a", "ml/b"] }
+        try api.cutWatches()
+        _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", Self.deployment("c"))
+        try await waitUntil("c, created after the cut", timeout: 10) { seen.latest == ["ml/a", "ml/b", "ml/c"] }
+        seen.cancelled.store(true, ordering: .releasing)
+        try api.cutWatches()  // so the mirror does not wait out its 30 s watch
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(seen.failures.withLock { $0 }.count >= 1, "the cut is a failure the mirror hears")
+        #expect(try Self.requests(api, matching: "GET /apis/apps/v1/namespaces/ml/deployments HTTP") == 1, "resumed from a version, not listed again")
+    }
+
+    @Test func throttledListsWaitTheServersRetryAfter() async throws {
+        let api = try await FakeKubernetesAPI()
+        let client = KubernetesClient(access: try ClusterAccess.kubeconfig(contentsOf: api.kubeconfig))
+        _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", Self.deployment("a"))
+        try api.throttle(count: 2, retryAfter: 1)
+        let seen = Seen()
+        let started = ContinuousClock.now
+        // A first backoff of 10 ms: only Retry-After can make the mirror wait about 2 s.
+        let done = Self.mirror(CollectionMirror(client: client, path: "/apis/apps/v1/namespaces/ml/deployments", watchSeconds: 1), into: seen,
+                               cursor: ListWatchCursor(firstBackoff: .milliseconds(10), jitter: { 0 }))
+        try await waitUntil("listed after two 429s", timeout: 10) { seen.latest == ["ml/a"] }
+        let took = ContinuousClock.now - started
+        seen.cancelled.store(true, ordering: .releasing)
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(seen.failures.withLock { $0 } == [429, 429])
+        #expect(took >= .milliseconds(1900), "waited Retry-After twice: \(took)")
+    }
+
     static func delete(_ api: FakeKubernetesAPI, _ path: String) throws -> Int32 {
         try CommandRun.run(["curl", "-sS", "-o", "/dev/null", "--cacert", api.certificates.authority,
                             "-H", "Authorization: Bearer \(api.token)", "-X", "DELETE", api.server + path]).status

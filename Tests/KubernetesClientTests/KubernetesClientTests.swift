@@ -53,6 +53,31 @@ struct KubernetesClientTests {
         #expect(twice.code == 409 && twice.description.contains("AlreadyExists"), "\(twice)")
     }
 
+    @Test func aClientCertificateLogsInWithoutAToken() async throws {
+        let api = try await FakeKubernetesAPI()
+        let access = try ClusterAccess.kubeconfig(contentsOf: api.certificateKubeconfig)
+        #expect(access.token == nil && access.clientCertificate != nil)
+        let client = KubernetesClient(access: access)
+        _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", Array(Self.deployment.utf8))
+        #expect((try Self.json(try client.get("/apis/apps/v1/namespaces/ml/deployments"))["items"] as? [Any])?.count == 1)
+        // Without the certificate, and without a token, the same server refuses.
+        var anonymous = access
+        anonymous.clientCertificate = nil
+        let refused = try #require(throws: KubernetesError.self) { try KubernetesClient(access: anonymous).get("/apis/apps/v1/namespaces/ml/deployments") }
+        #expect(refused.code == 401)
+    }
+
+    @Test func tooManyRequestsCarriesTheServersRetryAfter() async throws {
+        let api = try await FakeKubernetesAPI()
+        let client = KubernetesClient(access: try ClusterAccess.kubeconfig(contentsOf: api.kubeconfig))
+        try api.throttle(count: 1, retryAfter: 7)
+        let throttled = try #require(throws: KubernetesError.self) { try client.get("/apis/apps/v1/namespaces/ml/deployments") }
+        #expect(throttled.code == 429)
+        #expect(throttled.retryAfter == .seconds(7), "\(throttled)")
+        #expect(throttled.description.contains("429 TooManyRequests (retry after 7 s)"), "\(throttled)")
+        _ = try client.get("/apis/apps/v1/namespaces/ml/deployments")
+    }
+
     @Test func aTokenFileIsReadAgainForEveryCall() async throws {
         let api = try await FakeKubernetesAPI()
         let tokenFile = api.directory.appendingPathComponent("token").path

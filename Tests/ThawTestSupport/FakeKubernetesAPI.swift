@@ -7,8 +7,10 @@ public final class FakeKubernetesAPI: @unchecked Sendable {
     public let token: String
     public let certificates: TestCertificates
     public let directory: URL
-    /// A kubeconfig with one context, `fake`, in namespace `ml`.
+    /// A kubeconfig with one context, `fake`, in namespace `ml`, logging in with the token.
     public let kubeconfig: String
+    /// The same cluster, logging in with the test CA's client certificate and no token.
+    public let certificateKubeconfig: String
     public let process: TestProcess
 
     public var server: String { "https://127.0.0.1:\(port)" }
@@ -22,7 +24,7 @@ public final class FakeKubernetesAPI: @unchecked Sendable {
         token = "thaw-test-\(UUID().uuidString)"
         process = try TestProcess(url: try TestProcess.systemExecutable("python3"),
                                   arguments: ["-u", Self.script, "--cert", certificates.certificate, "--key", certificates.key,
-                                              "--token", token, "--history", String(history), "--bookmark-interval", String(bookmarkSeconds),
+                                              "--token", token, "--client-ca", certificates.authority, "--history", String(history), "--bookmark-interval", String(bookmarkSeconds),
                                               "--verbose"],
                                   name: "fake-apiserver")
         let line = try await process.waitFor("listening ", timeout: 30)
@@ -43,6 +45,37 @@ public final class FakeKubernetesAPI: @unchecked Sendable {
             - name: thaw
               user: {token: "\(token)"}
             """.write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+        certificateKubeconfig = directory.appendingPathComponent("kubeconfig-certificate").path
+        try """
+            apiVersion: v1
+            kind: Config
+            current-context: fake
+            clusters:
+            - name: fake
+              cluster: {server: "https://127.0.0.1:\(port)", certificate-authority: "\(certificates.authority)"}
+            contexts:
+            - name: fake
+              context: {cluster: fake, user: thaw-autoscaler, namespace: ml}
+            users:
+            - name: thaw-autoscaler
+              user: {client-certificate: "\(certificates.clientCertificate)", client-key: "\(certificates.clientKey)"}
+            """.write(toFile: certificateKubeconfig, atomically: true, encoding: .utf8)
+    }
+
+    /// Answers the next `count` API requests 429 with `Retry-After: retryAfter`.
+    public func throttle(count: Int, retryAfter: Int) throws {
+        try fault("/fake/throttle?count=\(count)&retryAfter=\(retryAfter)")
+    }
+
+    /// Ends every open watch mid-stream, as a dropped connection does.
+    public func cutWatches() throws {
+        try fault("/fake/cut-watches")
+    }
+
+    private func fault(_ path: String) throws {
+        let run = try CommandRun.run(["curl", "-sS", "-f", "-X", "POST", "--cacert", certificates.authority,
+                                      "-H", "Authorization: Bearer \(token)", server + path])
+        guard run.status == 0 else { throw TestFailure("the fake refused \(path): \(run.stderr)") }
     }
 
     deinit {

@@ -3,13 +3,15 @@
 
 No kube-apiserver runs on the test machines, so the Kubernetes code is tested against this, and
 this is checked by pointing the real kubectl at it (Tests/KubernetesFakeTests). It speaks:
-HTTPS with a bearer token; /version, legacy discovery (/api, /apis, /api/v1, /apis/GROUP/VERSION);
+HTTPS with a bearer token or a client certificate; /version, legacy discovery (/api, /apis, /api/v1, /apis/GROUP/VERSION);
 LIST, GET, POST (create), PUT (update, 409 on a stale resourceVersion), PATCH (merge, strategic
 merge as merge, apply as merge), DELETE; the scale subresource of Deployments and StatefulSets;
 WATCH as newline-delimited JSON events from a resourceVersion, with bookmarks, 410 Gone for a
 version older than the event history it keeps, and timeoutSeconds; Status bodies for every error.
-Not yet: 429 with Retry-After, cut watches, pagination, EndpointSlices (the client and driver of
-issue 12 will need them).
+Faults a test asks for (POST, with the same token): /fake/throttle?count=N&retryAfter=S answers the
+next N API requests 429 with Retry-After: S; /fake/cut-watches ends every open watch mid-stream,
+without the chunked body's end, as a dropped connection does.
+Not served: pagination, EndpointSlices, KEDA's ScaledObjects (a cluster without KEDA: 404).
 State lives in memory; resourceVersions count up from one counter, as etcd revisions do.
 
 Usage: fake_apiserver.py --cert CERT --key KEY --token TOKEN [--port 0] [--history N]
@@ -37,9 +39,10 @@ RESOURCES = {
     ("apps", "v1", "statefulsets"): ("StatefulSet", True, True),
     ("events.k8s.io", "v1", "events"): ("Event", True, False),
     ("coordination.k8s.io", "v1", "leases"): ("Lease", True, False),
+    ("autoscaling", "v2", "horizontalpodautoscalers"): ("HorizontalPodAutoscaler", True, False),
 }
 SHORT_NAMES = {"pods": ["po"], "services": ["svc"], "namespaces": ["ns"], "deployments": ["deploy"], "statefulsets": ["sts"],
-               "events": ["ev"], "leases": []}
+               "events": ["ev"], "leases": [], "horizontalpodautoscalers": ["hpa"]}
 
 
 def now():
@@ -135,15 +138,44 @@ class Handler(BaseHTTPRequestHandler):
 
     def handle_any(self, method):
         try:
-            if self.headers.get("Authorization") != "Bearer " + self.server.token:
+            # A client certificate the CA signed logs in as its CN, as the API server's x509 authenticator does.
+            certified = self.server.client_ca and self.connection.getpeercert()
+            if self.headers.get("Authorization") != "Bearer " + self.server.token and not certified:
                 raise Failure(401, "Unauthorized", "Unauthorized")
             url = urlsplit(self.path)
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            if url.path.startswith("/fake/"):
+                return self.fault(url.path, query)
+            with self.server.faults:
+                throttled = self.server.throttle > 0
+                if throttled:
+                    self.server.throttle -= 1
+            if throttled:
+                data = json.dumps(status(429, "TooManyRequests", "the server has received too many requests and has asked us to try again later")).encode()
+                self.send_response(429)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Retry-After", str(self.server.retry_after))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
             self.route(method, url.path.rstrip("/") or "/", query)
         except Failure as failure:
             self.fail(failure)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+    def fault(self, path, query):
+        if path == "/fake/throttle":
+            with self.server.faults:
+                self.server.throttle = int(query.get("count", "1"))
+                self.server.retry_after = int(query.get("retryAfter", "1"))
+        elif path == "/fake/cut-watches":
+            with self.server.faults:
+                self.server.cut_generation += 1
+        else:
+            raise Failure(404, "NotFound", f"no fault {path}")
+        self.send_json(200, {"ok": True})
 
     do_GET = lambda self: self.handle_any("GET")
     do_POST = lambda self: self.handle_any("POST")
@@ -393,6 +425,7 @@ class Handler(BaseHTTPRequestHandler):
 
         end = time.monotonic() + timeout
         last_bookmark = time.monotonic()
+        generation = self.server.cut_generation
         try:
             if expired:
                 send({"type": "ERROR", "object": expired})
@@ -400,6 +433,11 @@ class Handler(BaseHTTPRequestHandler):
             for obj in initial:
                 send({"type": "ADDED", "object": obj})
             while time.monotonic() < end:
+                if self.server.cut_generation != generation:
+                    # A dropped connection: no final chunk, the socket just closes.
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
                 with store.lock:
                     def matching():
                         return [(rv, t, k, o) for rv, t, k, o in store.events
@@ -433,6 +471,7 @@ def main():
     parser.add_argument("--cert", required=True)
     parser.add_argument("--key", required=True)
     parser.add_argument("--token", required=True)
+    parser.add_argument("--client-ca", help="accept client certificates this CA signed, instead of the token")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--history", type=int, default=1000, help="watch events kept; older versions get 410 Gone")
     parser.add_argument("--bookmark-interval", type=float, default=1.0)
@@ -443,8 +482,14 @@ def main():
     server.daemon_threads = True
     server.store, server.token, server.verbose = Store(args.history), args.token, args.verbose
     server.bookmark_interval = args.bookmark_interval
+    server.faults = threading.Lock()
+    server.throttle, server.retry_after, server.cut_generation = 0, 1, 0
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.cert, args.key)
+    server.client_ca = args.client_ca
+    if args.client_ca:
+        context.verify_mode = ssl.CERT_OPTIONAL
+        context.load_verify_locations(args.client_ca)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     print(f"listening {server.server_address[1]}", flush=True)
     try:
