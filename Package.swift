@@ -274,6 +274,8 @@ let package = Package(
         ]),
         .testTarget(name: "LocalDriverTests", dependencies: ["LocalDriver"]),
         .testTarget(name: "KubernetesAccessTests", dependencies: ["KubernetesAccess", "ConfigFields", "ThawTestSupport"]),
+        .testTarget(name: "KubernetesDriverTests", dependencies: ["KubernetesDriver", "KubernetesClient", "KubernetesAccess", "KubernetesTargets",
+                                                                 "ThawTestSupport"]),
         .testTarget(name: "KubernetesTargetsTests", dependencies: ["KubernetesTargets", "ScalingPolicy", "Autoscaling", "ScaleTargets", "ThawVocabulary"]),
         // The fake Kubernetes API server the Kubernetes code is tested against, checked with the real kubectl.
         .testTarget(name: "KubernetesFakeTests", dependencies: ["ThawTestSupport"]),

@@ -163,7 +163,7 @@ public struct Activator: Service {
         case "/status":
             let targets = directory.targets.map(\.snapshot)
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let body = (try? encoder.encode(["targets": targets])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
             return .init(status: .ok, contentType: "application/json", body: body + "\n")
         default:

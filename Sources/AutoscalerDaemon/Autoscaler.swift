@@ -133,7 +133,7 @@ public struct Autoscaler: Service {
             return .text("ok")
         case (.GET, "/status"):
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let body = (try? encoder.encode(AutoscalerStatus(targets: await loop.status()))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
             return ControlServer.Reply(status: .ok, contentType: "application/json", body: body + "\n")
         default:

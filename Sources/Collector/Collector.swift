@@ -175,7 +175,7 @@ public struct Collector: Service {
 
     private func push(_ batch: MetricBatch) async {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let body: [UInt8]
         do {
             body = Array(try encoder.encode(batch))

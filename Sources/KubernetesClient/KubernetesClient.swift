@@ -131,6 +131,10 @@ public struct KubernetesClient: Sendable {
         try send("POST", path, body: object, contentType: "application/json")
     }
 
+    public func delete(_ path: String) throws -> [UInt8] {
+        try send("DELETE", path, body: nil, contentType: nil)
+    }
+
     /// Streams a watch (`path` carries `watch=1`, its resourceVersion and `timeoutSeconds`) to `event`
     /// until the server ends it or `event` returns false. `limit` bounds it on this side too (give the
     /// server's timeout and a margin), so a connection that died without closing cannot hang it.

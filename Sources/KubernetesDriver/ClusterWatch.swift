@@ -102,9 +102,8 @@ public final class ClusterWatch: Service {
             stopped.store(true, ordering: .releasing)
             changed.finish()
         }
-        subscribers.withLock { subscribers in
-            for stream in subscribers.streams.values { stream.finish() }
-        }
+        // Finished outside the lock: a stream's termination handler takes it.
+        for stream in subscribers.withLock({ Array($0.streams.values) }) { stream.finish() }
     }
 
     /// Runs one collection's mirror on the calling thread until the watch is stopped.

@@ -124,7 +124,7 @@ extension RoutingConfig {
     /// also YAML), so a process that owns the endpoints can drive a separate activator through it.
     public var fileText: String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(self)) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self) + "\n"
     }
