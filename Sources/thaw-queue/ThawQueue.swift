@@ -21,23 +21,29 @@ struct ThawQueue: AsyncParsableCommand {
             ten times that many more (503 beyond). It answers readiness probes (requests with a Thaw-Probe \
             header, and /readyz on the admin port) only once the model server answers --readiness-path.
 
+            In a pod, the flags can come from the environment instead (a flag wins): THAW_TARGET, or POD_NAMESPACE \
+            and THAW_WORKLOAD, for --target (a cluster target is NAMESPACE/WORKLOAD); POD_NAME for --replica (the \
+            Downward API's metadata.name); THAW_UPSTREAM for --upstream; THAW_READINESS_PATH for --readiness-path; \
+            THAW_AUTOSCALER_URL for --autoscaler-url. The pod's readinessProbe should be an httpGet of /readyz on the \
+            admin port: it answers from this sidecar's own probe of the model server.
+
             On SIGTERM it stops accepting connections, lets queued and in-flight requests finish until \
             --drain-seconds, then exits: a scale-down never cuts a request off. The admin port serves \
             /metrics (thaw_queue_*), /healthz, /readyz and /status.
             """
     )
 
-    @Option(name: .long, help: "The scale target this replica belongs to (a release's predictor or a transformer).")
-    var target: String
+    @Option(name: .long, help: "The scale target this replica belongs to (a release's predictor or a transformer). Env: THAW_TARGET, or POD_NAMESPACE and THAW_WORKLOAD.")
+    var target: String?
 
-    @Option(name: .long, help: "This replica's name, the source of its stat reports.")
-    var replica: String
+    @Option(name: .long, help: "This replica's name, the source of its stat reports. Env: POD_NAME.")
+    var replica: String?
 
-    @Option(name: .long, help: "The model server's address, HOST:PORT.")
-    var upstream: String
+    @Option(name: .long, help: "The model server's address, HOST:PORT. Env: THAW_UPSTREAM.")
+    var upstream: String?
 
-    @Option(name: .customLong("readiness-path"), help: "The model server's readiness path, e.g. /v2/models/digits/ready.")
-    var readinessPath = "/"
+    @Option(name: .customLong("readiness-path"), help: "The model server's readiness path, e.g. /v2/models/digits/ready (default /). Env: THAW_READINESS_PATH.")
+    var readinessPath: String?
 
     @Option(name: .customLong("container-concurrency"), help: "Most requests the model server gets at once; 0 = unlimited.")
     var containerConcurrency = 0
@@ -57,9 +63,45 @@ struct ThawQueue: AsyncParsableCommand {
     @Option(name: .customLong("model-pid"), help: "The model server's process (group) to stop when the supervisor is gone.")
     var modelPID: Int32?
 
+    /// The settings a pod gives through its environment (the Downward API), under the flags'.
+    struct Settings {
+        var target: String
+        var replica: String
+        var upstream: EndpointAddress
+        var readinessPath: String
+        var autoscalerURL: String?
+
+        init(target: String?, replica: String?, upstream: String?, readinessPath: String?, autoscalerURL: String?,
+             environment: [String: String]) throws {
+            func value(_ flag: String?, _ name: String) -> String? { flag ?? environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+            let workload = environment["POD_NAMESPACE"].flatMap { namespace in environment["THAW_WORKLOAD"].map { "\(namespace)/\($0)" } }
+            guard let target = value(target, "THAW_TARGET") ?? workload else {
+                throw ValidationError("give --target NAME, or THAW_TARGET, or POD_NAMESPACE and THAW_WORKLOAD in the environment")
+            }
+            guard let replica = value(replica, "POD_NAME") else {
+                throw ValidationError("give --replica NAME, or POD_NAME in the environment (the Downward API's metadata.name)")
+            }
+            guard let upstreamText = value(upstream, "THAW_UPSTREAM") else {
+                throw ValidationError("give --upstream HOST:PORT, or THAW_UPSTREAM in the environment: the model server's address")
+            }
+            guard let upstream = EndpointAddress(upstreamText) else {
+                throw ValidationError("--upstream (or THAW_UPSTREAM) must be HOST:PORT, got \"\(upstreamText)\"")
+            }
+            let path = value(readinessPath, "THAW_READINESS_PATH") ?? "/"
+            guard path.hasPrefix("/") else { throw ValidationError("--readiness-path (or THAW_READINESS_PATH) must start with /, got \"\(path)\"") }
+            let autoscalerURL = value(autoscalerURL, "THAW_AUTOSCALER_URL")
+            try FlagCheck.autoscalerURL(autoscalerURL)
+            (self.target, self.replica, self.upstream, self.readinessPath, self.autoscalerURL) = (target, replica, upstream, path, autoscalerURL)
+        }
+    }
+
+    func settings() throws -> Settings {
+        try Settings(target: target, replica: replica, upstream: upstream, readinessPath: readinessPath,
+                     autoscalerURL: proxyProcess.autoscalerURL, environment: ProcessInfo.processInfo.environment)
+    }
+
     func validate() throws {
-        guard EndpointAddress(upstream) != nil else { throw ValidationError("--upstream must be HOST:PORT, got \"\(upstream)\"") }
-        guard readinessPath.hasPrefix("/") else { throw ValidationError("--readiness-path must start with /, got \"\(readinessPath)\"") }
+        _ = try settings()
         guard (0...1000).contains(containerConcurrency) else {
             throw ValidationError("--container-concurrency must be from 0 (unlimited) to 1000, got \(containerConcurrency)")
         }
@@ -67,11 +109,13 @@ struct ThawQueue: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let settings = try settings()
+        let (target, replica, readinessPath) = (settings.target, settings.replica, settings.readinessPath)
         var logger = logging.standardErrorLogger(label: "thaw-queue")
         logger[metadataKey: "replica"] = "\(replica)"
 
         let routes = RoutingConfig(targets: [TargetConfig(
-            name: target, hosts: [target], endpoints: [EndpointAddress(upstream)!],
+            name: target, hosts: [target], endpoints: [settings.upstream],
             containerConcurrency: containerConcurrency, readinessPath: readinessPath,
             queueLimit: containerConcurrency == 0 ? TargetConfig.defaultQueueLimit : 10 * containerConcurrency,
             timeoutSeconds: timeoutSeconds)])
@@ -79,7 +123,7 @@ struct ThawQueue: AsyncParsableCommand {
         options.host = proxyProcess.host
         options.port = proxy.port
         options.adminPort = proxyProcess.adminPort
-        options.autoscaler = proxyProcess.autoscaler
+        options.autoscaler = settings.autoscalerURL.flatMap(AutoscalerURL.init)
         options.drainDeadline = proxy.drainDeadline
         options.role = .sidecar(replica: replica)
         options.fixedHost = target

@@ -14,12 +14,15 @@ final class SidecarProcess: Sendable {
     let target: String
     let replica: String
 
-    init(target: String, replica: String, upstream: Backend, arguments: [String] = []) async throws {
+    /// - Parameter environment: when set, the target, replica, model server and readiness path come from
+    ///   these variables, as a pod's Downward API gives them, instead of flags.
+    init(target: String, replica: String, upstream: Backend, arguments: [String] = [], environment: [String: String]? = nil) async throws {
         self.target = target
         self.replica = replica
-        process = try TestProcess("thaw-queue", ["--target", target, "--replica", replica, "--upstream", upstream.address,
-                                                 "--readiness-path", "/ready", "--port", "0", "--admin-port", "0"] + arguments,
-                                  name: "thaw-queue")
+        let settings = environment == nil
+            ? ["--target", target, "--replica", replica, "--upstream", upstream.address, "--readiness-path", "/ready"] : []
+        process = try TestProcess("thaw-queue", settings + ["--port", "0", "--admin-port", "0"] + arguments,
+                                  name: "thaw-queue", environment: environment ?? [:])
         let line = try await process.waitFor("thaw-queue listening")
         func parsePort(_ key: String) throws -> Int {
             guard let range = line.range(of: key + "="),
@@ -104,6 +107,23 @@ final class SidecarProcess: Sendable {
         let stats = try await model.stats()
         #expect(stats["readyAt"].map { $0 > 0 } == true, "the model server answered its readiness path with 200")
         #expect(stats["requests"] == 0, "probes on the sidecar port are answered by the sidecar, not forwarded")
+    }
+
+    @Test func inAPodTheSettingsComeFromTheDownwardAPIEnvironment() async throws {
+        let model = try await Backend.start(name: "model")
+        let sidecar = try await SidecarProcess(target: "ml/digits", replica: "digits-7d9f-x2x", upstream: model, environment: [
+            "POD_NAMESPACE": "ml", "THAW_WORKLOAD": "digits", "POD_NAME": "digits-7d9f-x2x",
+            "THAW_UPSTREAM": model.address, "THAW_READINESS_PATH": "/ready",
+        ])
+        try await sidecar.waitForReady()
+        #expect(try await sidecar.status()["readyEndpoints"] as? [String] == [model.address])
+        #expect(try await sidecar.request("/hello").status == 200)
+
+        // A setting given neither as a flag nor in the environment is named in the error.
+        let missing = try TestProcess("thaw-queue", ["--port", "0", "--admin-port", "0"], name: "thaw-queue",
+                                      environment: ["POD_NAMESPACE": "ml", "THAW_WORKLOAD": "digits", "THAW_UPSTREAM": model.address])
+        #expect(try await missing.waitForExit(timeout: 20) != 0)
+        #expect(missing.stderr.contains("give --replica NAME, or POD_NAME in the environment"), "\(missing.stderr)")
     }
 
     @Test func containerConcurrencyCapsRequestsAtTheModelServer() async throws {

@@ -10,11 +10,12 @@ public final class TestProcess: @unchecked Sendable {
     public let stdoutPath: String
     public let stderrPath: String
 
-    public convenience init(_ executable: String, _ arguments: [String], name: String? = nil) throws {
-        try self.init(url: Self.executable(executable), arguments: arguments, name: name ?? executable)
+    /// - Parameter environment: variables added to this process's own.
+    public convenience init(_ executable: String, _ arguments: [String], name: String? = nil, environment: [String: String] = [:]) throws {
+        try self.init(url: Self.executable(executable), arguments: arguments, name: name ?? executable, environment: environment)
     }
 
-    public init(url: URL, arguments: [String], name: String) throws {
+    public init(url: URL, arguments: [String], name: String, environment: [String: String] = [:]) throws {
         self.name = name
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -24,6 +25,9 @@ public final class TestProcess: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.executableURL = url
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }
+        }
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         try process.run()
