@@ -4,7 +4,7 @@ import Foundation
 /// with a CA made for the test, a bearer token, and a kubeconfig that points kubectl or Thaw at it.
 public final class FakeKubernetesAPI: @unchecked Sendable {
     public let port: Int
-    public let token: String
+    public private(set) var token: String
     public let certificates: TestCertificates
     public let directory: URL
     /// A kubeconfig with one context, `fake`, in namespace `ml`, logging in with the token.
@@ -65,6 +65,12 @@ public final class FakeKubernetesAPI: @unchecked Sendable {
     /// Answers the next `count` API requests 429 with `Retry-After: retryAfter`.
     public func throttle(count: Int, retryAfter: Int) throws {
         try fault("/fake/throttle?count=\(count)&retryAfter=\(retryAfter)")
+    }
+
+    /// Accepts only `newToken` from now on, as after a service-account token rotation.
+    public func rotateToken(to newToken: String) throws {
+        try fault("/fake/token?token=\(newToken)")
+        token = newToken
     }
 
     /// Ends every open watch mid-stream, as a dropped connection does.

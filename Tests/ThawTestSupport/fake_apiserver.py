@@ -10,7 +10,8 @@ WATCH as newline-delimited JSON events from a resourceVersion, with bookmarks, 4
 version older than the event history it keeps, and timeoutSeconds; Status bodies for every error.
 Faults a test asks for (POST, with the same token): /fake/throttle?count=N&retryAfter=S answers the
 next N API requests 429 with Retry-After: S; /fake/cut-watches ends every open watch mid-stream,
-without the chunked body's end, as a dropped connection does.
+without the chunked body's end, as a dropped connection does; /fake/token?token=T accepts only T
+from then on (a rotated service-account token, the old one revoked).
 Not served: pagination, EndpointSlices, KEDA's ScaledObjects (a cluster without KEDA: 404).
 State lives in memory; resourceVersions count up from one counter, as etcd revisions do.
 
@@ -170,6 +171,9 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.faults:
                 self.server.throttle = int(query.get("count", "1"))
                 self.server.retry_after = int(query.get("retryAfter", "1"))
+        elif path == "/fake/token":
+            with self.server.faults:
+                self.server.token = query["token"]
         elif path == "/fake/cut-watches":
             with self.server.faults:
                 self.server.cut_generation += 1

@@ -1,0 +1,138 @@
+import Foundation
+import KubernetesAccess
+import KubernetesClient
+import KubernetesDriver
+import KubernetesTargets
+import Logging
+import ScaleTargets
+import Synchronization
+import Testing
+import ThawTestSupport
+
+/// The driver in this process against the fake API server: what it follows through faults, and what
+/// it writes.
+@Suite(.serialized)
+struct ClusterWatchTests {
+    static let logger = Logger(label: "thaw.test.kubernetes", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    static func deployment(_ name: String, replicas: Int = 1) -> [UInt8] {
+        Array("""
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "\(name)"},
+             "spec": {"replicas": \(replicas), "selector": {"matchLabels": {"app": "\(name)"}},
+                      "template": {"metadata": {"labels": {"app": "\(name)"}, "annotations": {"autoscaling.knative.dev/class": "kpa.thaw.dev"}},
+                                   "spec": {"containers": [{"name": "model", "image": "m:1"}]}}}}
+            """.utf8)
+    }
+
+    static func pod(_ name: String, app: String, ip: String, ready: Bool) -> [UInt8] {
+        Array("""
+            {"metadata": {"name": "\(name)", "labels": {"app": "\(app)"}},
+             "status": {"phase": "Running", "podIP": "\(ip)", "conditions": [{"type": "Ready", "status": "\(ready ? "True" : "False")"}]}}
+            """.utf8)
+    }
+
+    /// The newest view a watch published, kept by a reader task.
+    final class Latest: Sendable {
+        let view = Mutex<ClusterView?>(nil)
+        var targets: [String] { view.withLock { $0?.targets.map(\.name) ?? [] } }
+        func ready(_ target: String) -> [String] {
+            view.withLock { $0?.states.first { $0.name == target }?.ready.map(\.description) ?? [] }
+        }
+    }
+
+    final class Declared: Sendable {
+        let value = Mutex<Int?>(nil)
+    }
+
+    static func follow(_ watch: ClusterWatch) -> (Latest, Task<Void, Never>) {
+        let latest = Latest()
+        let reader = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { try? await watch.run() }
+                group.addTask { for await view in watch.views() { latest.view.withLock { $0 = view } } }
+            }
+        }
+        return (latest, reader)
+    }
+
+    @Test func followsThroughCutWatchesA410AndARotatedToken() async throws {
+        // A history of 5 events: the burst below pushes the version a cut watch resumes from out of it.
+        let api = try await FakeKubernetesAPI(history: 5)
+        let tokenFile = api.directory.appendingPathComponent("token").path
+        try api.token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        var access = try ClusterAccess.kubeconfig(contentsOf: api.kubeconfig)
+        access.token = .file(tokenFile)  // as a pod's projected service-account token is
+        let client = KubernetesClient(access: access)
+        _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", Self.deployment("a"))
+        let watch = ClusterWatch(client: client, namespace: "ml", watchSeconds: 30, logger: Self.logger)
+        let (latest, reader) = Self.follow(watch)
+        defer { reader.cancel() }
+        try await waitUntil("the first view", timeout: 10) { latest.targets == ["ml/a"] }
+
+        // Dropped mid-stream, then more changes than the server keeps: the watch cannot resume and lists again.
+        try api.cutWatches()
+        for index in 0..<6 { _ = try client.post("/api/v1/namespaces/ml/pods", Self.pod("a-\(index)", app: "a", ip: "10.0.0.\(index + 1)", ready: false)) }
+        _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", Self.deployment("b"))
+        try await waitUntil("b and a's pods after the relist", timeout: 15) {
+            latest.targets == ["ml/a", "ml/b"] && latest.view.withLock { $0?.states.first?.endpoints.count } == 6
+        }
+
+        // The token rotates and the old one stops working: the file is read again, and the watch goes on.
+        try api.rotateToken(to: "rotated-\(UUID().uuidString)")
+        try api.token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        try api.cutWatches()
+        // The test's own client reads the same file.
+        _ = try client.mergePatch("/api/v1/namespaces/ml/pods/a-0/status", Array(#"{"status": {"conditions": [{"type": "Ready", "status": "True"}]}}"#.utf8))
+        try await waitUntil("a-0 ready, seen with the new token", timeout: 15) { latest.ready("ml/a") == ["10.0.0.1:8012"] }
+        let lists = api.process.stderr.split(separator: "\n").filter { $0.contains("GET /apis/apps/v1/namespaces/ml/deployments HTTP") }.count
+        #expect(lists == 2, "listed at the start and after the 410 only")
+        #expect(api.process.stderr.contains("watch=1"))
+    }
+
+    @Test func workloadsAnHPAScalesAreLeftAloneWithANotice() async throws {
+        let api = try await FakeKubernetesAPI()
+        let client = KubernetesClient(access: try ClusterAccess.kubeconfig(contentsOf: api.kubeconfig))
+        _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", Self.deployment("a"))
+        _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", Self.deployment("b"))
+        let watch = ClusterWatch(client: client, namespace: "ml", watchSeconds: 30, logger: Self.logger)
+        let (latest, reader) = Self.follow(watch)
+        defer { reader.cancel() }
+        try await waitUntil("both targets", timeout: 10) { latest.targets == ["ml/a", "ml/b"] }
+        _ = try client.post("/apis/autoscaling/v2/namespaces/ml/horizontalpodautoscalers", Array("""
+            {"metadata": {"name": "b-hpa"}, "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "b"},
+             "minReplicas": 1, "maxReplicas": 5}}
+            """.utf8))
+        try await waitUntil("b left to its HPA", timeout: 10) { latest.targets == ["ml/a"] }
+        let notices = latest.view.withLock { $0?.notices ?? [] }
+        #expect(notices.map(\.workload) == ["b"])
+        #expect(notices.first?.message.hasPrefix("HorizontalPodAutoscaler ml/b-hpa scales this Deployment") == true)
+    }
+
+    @Test func scaleWritesGoThroughTheSubresourceAndWaitOutAThrottle() async throws {
+        let api = try await FakeKubernetesAPI()
+        let client = KubernetesClient(access: try ClusterAccess.kubeconfig(contentsOf: api.kubeconfig))
+        _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", Self.deployment("a", replicas: 0))
+        let watch = ClusterWatch(client: client, namespace: "ml", watchSeconds: 30, logger: Self.logger)
+        let driver = KubernetesReplicaDriver(cluster: watch, logger: Self.logger)
+        let latest = Declared()
+        let reader = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { try? await watch.run() }
+                group.addTask { try? await driver.watch { states in latest.value.withLock { $0 = states.first?.declared } } }
+            }
+        }
+        defer { reader.cancel() }
+        try await waitUntil("the target", timeout: 10) { latest.value.withLock { $0 } == 0 }
+        driver.setReplicas(2, of: "ml/a")
+        try await waitUntil("2 written", timeout: 10) { latest.value.withLock { $0 } == 2 }
+        #expect(api.process.stderr.contains("PATCH /apis/apps/v1/namespaces/ml/deployments/a/scale"))
+
+        // Throttled: the write waits the server's 1 s and goes through; the newest count wins.
+        try api.throttle(count: 1, retryAfter: 1)
+        let started = ContinuousClock.now
+        driver.setReplicas(3, of: "ml/a")
+        driver.setReplicas(4, of: "ml/a")
+        try await waitUntil("4 written after the throttle", timeout: 10) { latest.value.withLock { $0 } == 4 }
+        #expect(ContinuousClock.now - started >= .milliseconds(900))
+    }
+}
