@@ -13,7 +13,7 @@ TEST_PACKAGES ?= prometheus openssl
 BENCH_PACKAGES ?= wrk nginx
 BIN = $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: all build test demo simulate replay proto bench bench-activator bench-cold-start bench-remote-read deps clean help
+.PHONY: all build test demo simulate replay proto bench bench-activator bench-cold-start bench-remote-read bench-kubernetes deps clean help
 
 all: build
 
@@ -25,6 +25,7 @@ help:
 	@echo "make bench-activator   wrk: backend direct vs thaw-activator vs nginx proxy_pass (release build)"
 	@echo "make bench-cold-start  how soon buffered requests reach a replica after its probe passes"
 	@echo "make bench-remote-read  1,000,000 samples: remote read (both modes) against the query_range JSON path"
+	@echo "make bench-kubernetes  10,000 Deployments, 30,000 pods: time to know them, RSS, pod Ready to routed"
 	@echo "make proto   regenerate the remote-read protobuf C code from proto/*.proto (protoc-c)"
 
 deps:
@@ -88,6 +89,15 @@ bench-cold-start: deps
 	$(SWIFT) build -c release --product thaw-activator
 	$(SWIFT) build -c release --product echo-backend
 	python3 Benchmarks/cold_start.py "$$($(SWIFT) build -c release --show-bin-path)"
+
+# The daemons on a large cluster (the tests' fake API server): time to know 10,000 targets, RSS,
+# and the delay from a pod turning Ready to the activator routing to it.
+bench-kubernetes:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(TEST_PACKAGES)"
+	$(SWIFT) build -c release --product thaw-autoscaler
+	$(SWIFT) build -c release --product thaw-activator
+	$(SWIFT) build -c release --product echo-backend
+	python3 Benchmarks/kubernetes.py "$$($(SWIFT) build -c release --show-bin-path)"
 
 clean:
 	rm -rf .build Benchmarks/.build

@@ -75,6 +75,8 @@ let package = Package(
         .target(name: "RoutingFile", dependencies: ["ThawVocabulary", "ConfigFields"]),
         // The one abstraction over where replicas run: scale a target, watch its endpoints and failures.
         .target(name: "ScaleTargets", dependencies: ["ThawVocabulary"]),
+        // Prometheus series per label set (per target), and their text exposition.
+        .target(name: "MetricSeries"),
         // Where the Kubernetes API is and how to prove who Thaw is: a kubeconfig's context, or a pod's
         // service account.
         .target(name: "KubernetesAccess", dependencies: ["ConfigFields"]),
@@ -138,7 +140,7 @@ let package = Package(
 
         // The autoscaler daemon: stat and poke intake, the per-target decision loop, metrics, status.
         .target(name: "AutoscalerDaemon", dependencies: [
-            "Autoscaling", "ScalingPolicy", "TrafficStats", "ControlHTTP", "ScaleTargets",
+            "Autoscaling", "ScalingPolicy", "TrafficStats", "ControlHTTP", "ScaleTargets", "MetricSeries",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -147,7 +149,7 @@ let package = Package(
         ]),
         // The activator's data path and services on SwiftNIO.
         .target(name: "Activator", dependencies: [
-            "ThawVocabulary", "ActivatorCore", "RoutingFile", "ScaleTargets", "TrafficStats", "ControlHTTP",
+            "ThawVocabulary", "ActivatorCore", "RoutingFile", "ScaleTargets", "TrafficStats", "ControlHTTP", "MetricSeries",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -276,6 +278,7 @@ let package = Package(
         .testTarget(name: "KubernetesAccessTests", dependencies: ["KubernetesAccess", "ConfigFields", "ThawTestSupport"]),
         .testTarget(name: "KubernetesDriverTests", dependencies: ["KubernetesDriver", "KubernetesClient", "KubernetesAccess", "KubernetesTargets",
                                                                  "ThawTestSupport"]),
+        .testTarget(name: "MetricSeriesTests", dependencies: ["MetricSeries", "ThawTestSupport"]),
         .testTarget(name: "KubernetesTargetsTests", dependencies: ["KubernetesTargets", "ScalingPolicy", "Autoscaling", "ScaleTargets", "ThawVocabulary"]),
         // The fake Kubernetes API server the Kubernetes code is tested against, checked with the real kubectl.
         .testTarget(name: "KubernetesFakeTests", dependencies: ["ThawTestSupport"]),

@@ -151,7 +151,7 @@ public struct Activator: Service {
         switch request.path {
         case "/metrics":
             metrics.refresh(directory.targets)
-            return .init(status: .ok, contentType: "text/plain; version=0.0.4", body: metrics.registry.emitToString())
+            return .init(status: .ok, contentType: "text/plain; version=0.0.4", body: metrics.exposition())
         case "/healthz":
             return .text("ok")
         case "/readyz":

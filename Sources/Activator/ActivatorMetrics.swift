@@ -1,5 +1,6 @@
-import Synchronization
+import MetricSeries
 import Prometheus
+import Synchronization
 
 /// The proxy's Prometheus metrics, served on the admin port.
 ///
@@ -8,6 +9,8 @@ import Prometheus
 /// dashboard can line a release's cold-start wait up with its replica count.
 public final class ActivatorMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
+    /// The per-target series: a cluster's 10,000 targets are too many for the registry (see `SeriesFamilies`).
+    let targets = SeriesFamilies()
     let namespace: String
     static let latencyBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
     static let bufferedBuckets: [Double] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300]
@@ -35,7 +38,17 @@ public final class ActivatorMetrics: Sendable {
         MetricNameDescriptor(namespace: namespace, metricName: metric, unitName: unit ?? "", helpText: help)
     }
 
-    func target(_ name: String) -> TargetMetrics { TargetMetrics(target: name, registry: registry, namespace: namespace) }
+    func target(_ name: String) -> TargetMetrics { TargetMetrics(target: name, families: targets, namespace: namespace) }
+
+    /// Drops the series of a target that left the routing table.
+    func forget(_ name: String) { targets.forget(label: "target", value: name) }
+
+    /// Everything, in the text exposition format.
+    public func exposition() -> String {
+        var text = registry.emitToString()
+        targets.emit(into: &text)
+        return text
+    }
 
     /// Sets the gauges that describe current state from the targets, just before a scrape.
     func refresh(_ targets: [TargetRuntime]) {
@@ -54,36 +67,36 @@ public final class ActivatorMetrics: Sendable {
 /// does one dictionary lookup, not a registry search.
 final class TargetMetrics: Sendable {
     let target: String
-    private let registry: PrometheusCollectorRegistry
-    let queueLength: Prometheus.Gauge
-    let activeRequests: Prometheus.Gauge
-    let readyEndpoints: Prometheus.Gauge
-    let configuredEndpoints: Prometheus.Gauge
-    let failed: Prometheus.Gauge
-    let buffered: ValueHistogram
-    let retries: Prometheus.Counter
-    let pokes: Prometheus.Counter
-    private let byStatus = Mutex<[Int: (requests: Prometheus.Counter, latency: ValueHistogram)]>([:])
+    private let families: SeriesFamilies
+    let queueLength: SeriesGauge
+    let activeRequests: SeriesGauge
+    let readyEndpoints: SeriesGauge
+    let configuredEndpoints: SeriesGauge
+    let failed: SeriesGauge
+    let buffered: SeriesHistogram
+    let retries: SeriesCounter
+    let pokes: SeriesCounter
+    private let byStatus = Mutex<[Int: StatusSeries]>([:])
 
     private let namespace: String
 
-    init(target: String, registry: PrometheusCollectorRegistry, namespace: String) {
+    init(target: String, families: SeriesFamilies, namespace: String) {
         self.target = target
-        self.registry = registry
+        self.families = families
         self.namespace = namespace
-        let name = { ActivatorMetrics.name($0, $1, $2, namespace: namespace) }
         let labels = [("target", target)]
-        queueLength = registry.makeGauge(descriptor: name("queue_length", nil, "Requests waiting for a replica."), labels: labels)
-        activeRequests = registry.makeGauge(descriptor: name("in_flight_requests", nil, "Requests held by the activator, waiting or being proxied."), labels: labels)
-        readyEndpoints = registry.makeGauge(descriptor: name("endpoints", nil, "Replica endpoints, by state."), labels: labels + [("state", "ready")])
-        configuredEndpoints = registry.makeGauge(descriptor: name("endpoints", nil, "Replica endpoints, by state."), labels: labels + [("state", "known")])
-        failed = registry.makeGauge(descriptor: name("target_failed", nil, "1 while the endpoint source reports that the target cannot come up."), labels: labels)
-        buffered = registry.makeValueHistogram(descriptor: name("buffered", "seconds", "Time requests waited for a replica before being forwarded: the cold-start wait."), labels: labels, buckets: ActivatorMetrics.bufferedBuckets)
-        retries = registry.makeCounter(descriptor: name("retries", "total", "Requests sent to another endpoint after their first could not be reached."), labels: labels)
-        pokes = registry.makeCounter(descriptor: name("pokes", "total", "Pokes sent to the autoscaler for a target with no ready replica."), labels: labels)
+        queueLength = families.gauge("\(namespace)_queue_length", help: "Requests waiting for a replica.", labels: labels)
+        activeRequests = families.gauge("\(namespace)_in_flight_requests", help: "Requests held by the activator, waiting or being proxied.", labels: labels)
+        readyEndpoints = families.gauge("\(namespace)_endpoints", help: "Replica endpoints, by state.", labels: labels + [("state", "ready")])
+        configuredEndpoints = families.gauge("\(namespace)_endpoints", help: "Replica endpoints, by state.", labels: labels + [("state", "known")])
+        failed = families.gauge("\(namespace)_target_failed", help: "1 while the endpoint source reports that the target cannot come up.", labels: labels)
+        buffered = families.histogram("\(namespace)_buffered_seconds", help: "Time requests waited for a replica before being forwarded: the cold-start wait.",
+                                      labels: labels, buckets: ActivatorMetrics.bufferedBuckets)
+        retries = families.counter("\(namespace)_retries_total", help: "Requests sent to another endpoint after their first could not be reached.", labels: labels)
+        pokes = families.counter("\(namespace)_pokes_total", help: "Pokes sent to the autoscaler for a target with no ready replica.", labels: labels)
     }
 
-    typealias StatusSeries = (requests: Prometheus.Counter, latency: ValueHistogram)
+    typealias StatusSeries = (requests: SeriesCounter, latency: SeriesHistogram)
 
     /// Counts a finished request and its latency under its status code.
     func finished(status: Int, seconds: Double) {
@@ -100,9 +113,10 @@ final class TargetMetrics: Sendable {
         byStatus.withLock { cache in
             if let series = cache[status] { return series }
             let labels = [("target", target), ("code", String(status))]
-            let name = { ActivatorMetrics.name($0, $1, $2, namespace: self.namespace) }
-            let series = (registry.makeCounter(descriptor: name("requests", "total", "Requests answered, by target and status code."), labels: labels),
-                          registry.makeValueHistogram(descriptor: name("request_duration", "seconds", "Time from a request's arrival to the end of its response, waiting included."), labels: labels, buckets: ActivatorMetrics.latencyBuckets))
+            let series = (families.counter("\(namespace)_requests_total", help: "Requests answered, by target and status code.", labels: labels),
+                          families.histogram("\(namespace)_request_duration_seconds",
+                                             help: "Time from a request's arrival to the end of its response, waiting included.",
+                                             labels: labels, buckets: ActivatorMetrics.latencyBuckets))
             cache[status] = series
             return series
         }

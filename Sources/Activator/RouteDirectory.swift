@@ -63,6 +63,9 @@ final class RouteDirectory: Sendable {
         }
         current.withLock { $0 = Snapshot(table: RoutingTable(config), targets: targets) }
         version.add(1, ordering: .releasing)
-        for (name, runtime) in previous where targets[name] == nil { runtime.remove() }
+        for (name, runtime) in previous where targets[name] == nil {
+            runtime.remove()
+            metrics.forget(name)
+        }
     }
 }

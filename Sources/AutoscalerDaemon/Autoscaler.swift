@@ -128,7 +128,7 @@ public struct Autoscaler: Service {
             }
             return .text("ok")
         case (.GET, "/metrics"):
-            return ControlServer.Reply(status: .ok, contentType: "text/plain; version=0.0.4", body: metrics.registry.emitToString())
+            return ControlServer.Reply(status: .ok, contentType: "text/plain; version=0.0.4", body: metrics.exposition())
         case (.GET, "/healthz"), (.GET, "/readyz"):
             return .text("ok")
         case (.GET, "/status"):

@@ -1,8 +1,11 @@
+import MetricSeries
 import Prometheus
 
 /// The autoscaler's Prometheus series, one set per target, under `thaw_autoscaler_`.
 public final class AutoscalerMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
+    /// The per-target series: 10,000 targets are too many for the registry (see `SeriesFamilies`).
+    public let targets = SeriesFamilies()
     let statsReceived: Counter
     let statsRejected: Counter
     let pokes: Counter
@@ -17,19 +20,26 @@ public final class AutoscalerMetrics: Sendable {
             buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1])
     }
 
+    /// Everything, in the text exposition format.
+    public func exposition() -> String {
+        var text = registry.emitToString()
+        targets.emit(into: &text)
+        return text
+    }
+
     static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "thaw_autoscaler", metricName: metric, unitName: unit, helpText: help)
     }
 
     /// The gauges of one target.
     final class Target: Sendable {
-        let desired, requested, actual, ready, stable, panic, targetPerReplica, panicMode, excessBurstCapacity, holding, fallback, waiting: Gauge
-        let decisions, signalFailures: Counter
+        let desired, requested, actual, ready, stable, panic, targetPerReplica, panicMode, excessBurstCapacity, holding, fallback, waiting: SeriesGauge
+        let decisions, signalFailures: SeriesCounter
 
-        init(_ name: String, registry: PrometheusCollectorRegistry) {
+        init(_ name: String, families: SeriesFamilies) {
             let labels = [("target", name)]
-            func gauge(_ metric: String, _ help: String) -> Gauge {
-                registry.makeGauge(descriptor: AutoscalerMetrics.name(metric, "", help), labels: labels)
+            func gauge(_ metric: String, _ help: String) -> SeriesGauge {
+                families.gauge("thaw_autoscaler_\(metric)", help: help, labels: labels)
             }
             desired = gauge("desired_replicas", "Replicas the decider wants, before min/max bounds.")
             requested = gauge("requested_replicas", "Replicas asked of the driver, after bounds and scale-to-zero gating.")
@@ -43,12 +53,14 @@ public final class AutoscalerMetrics: Sendable {
             holding = gauge("holding", "1 while replicas are ready but their stats stopped arriving: the scale is held.")
             fallback = gauge("fallback", "1 while a collector-read signal has failed past its threshold and the fallback replica count applies.")
             waiting = gauge("waiting_for_capacity", "1 while a replica waits for room on a node (Unschedulable): not a failure, requests keep waiting.")
-            decisions = registry.makeCounter(descriptor: AutoscalerMetrics.name("decisions", "total", "Decisions taken."), labels: labels)
-            signalFailures = registry.makeCounter(descriptor: AutoscalerMetrics.name("signal_failures", "total",
-                                                                                     "Rounds in which the collector could not read this target's signal."),
-                                                  labels: labels)
+            decisions = families.counter("thaw_autoscaler_decisions_total", help: "Decisions taken.", labels: labels)
+            signalFailures = families.counter("thaw_autoscaler_signal_failures_total",
+                                              help: "Rounds in which the collector could not read this target's signal.", labels: labels)
         }
     }
 
-    func target(_ name: String) -> Target { Target(name, registry: registry) }
+    func target(_ name: String) -> Target { Target(name, families: targets) }
+
+    /// Drops a forgotten target's series.
+    func forget(_ name: String) { targets.forget(label: "target", value: name) }
 }

@@ -66,6 +66,7 @@ public actor ScalingLoop {
         let names = Set(latest.map(\.name))
         for name in targets.keys.sorted() where !names.contains(name) {
             targets[name] = nil
+            metrics.forget(name)
             logger.notice("target forgotten; its replicas stay as they are", metadata: ["target": "\(name)"])
         }
         for target in latest {

@@ -49,7 +49,7 @@ struct MetricIntakeTests {
         _ = await f.loop.ingest(MetricBatch(values: [], failures: [failure]))
         #expect(f.driver.counts(of: "llm").last == 5)
         #expect(await f.loop.status().first?.fallbackReplicas == 5)
-        #expect(f.metrics.registry.emitToString().contains(#"thaw_autoscaler_signal_failures_total{target="llm"} 2"#))
+        #expect(f.metrics.exposition().contains(#"thaw_autoscaler_signal_failures_total{target="llm"} 2"#))
         // A value again clears the failure.
         _ = await f.loop.ingest(MetricBatch(values: [
             MetricValue(target: "llm", metric: "gpu", value: 100, timestamp: f.clock.now.seconds, source: "collector")]))

@@ -95,7 +95,7 @@ struct TargetCatalogTests {
         #expect(status.requested == 1)
         #expect(!f.driver.counts(of: "ml/gpu").contains(0), "\(f.driver.counts(of: "ml/gpu"))")
         #expect(status.waiting?.contains("Unschedulable") == true)
-        let exposition = f.metrics.registry.emitToString()
+        let exposition = f.metrics.exposition()
         #expect(exposition.contains(#"thaw_autoscaler_waiting_for_capacity{target="ml/gpu"} 1"#))
         // The requests gave up (504): nothing waits, so zero is right again.
         for _ in 0..<10 {

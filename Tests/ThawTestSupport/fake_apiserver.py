@@ -470,6 +470,19 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
+def preload(store, path):
+    """Objects a benchmark starts with, stored as if created, without a watch event each."""
+    by_kind = {(f"{g}/{v}" if g else v, kind): (g, v, plural) for (g, v, plural), (kind, _, _) in RESOURCES.items()}
+    with open(path) as f:
+        items = json.load(f)["items"]
+    created = now()
+    for obj in items:
+        resource = by_kind[(obj["apiVersion"], obj["kind"])]
+        meta = obj.setdefault("metadata", {})
+        meta.update(uid=str(uuid.uuid4()), creationTimestamp=created, generation=1, resourceVersion=store.next_revision())
+        store.objects[store.key(resource, meta.get("namespace"), meta["name"])] = obj
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cert", required=True)
@@ -480,11 +493,14 @@ def main():
     parser.add_argument("--history", type=int, default=1000, help="watch events kept; older versions get 410 Gone")
     parser.add_argument("--bookmark-interval", type=float, default=1.0)
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--preload", help="a JSON file {\"items\": [...]} of objects (with apiVersion and kind) to start with")
     args = parser.parse_args()
 
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     server.store, server.token, server.verbose = Store(args.history), args.token, args.verbose
+    if args.preload:
+        preload(server.store, args.preload)
     server.bookmark_interval = args.bookmark_interval
     server.faults = threading.Lock()
     server.throttle, server.retry_after, server.cut_generation = 0, 1, 0
