@@ -46,7 +46,10 @@ final class RouteDirectory: Sendable {
         return snapshot.targets[RoutingTable.target(for: destination, draw: draw)]
     }
 
-    var targets: [TargetRuntime] { current.withLock { Array($0.targets.values) }.sorted { $0.name < $1.name } }
+    var targets: [TargetRuntime] { unorderedTargets.sorted { $0.name < $1.name } }
+
+    /// Every target, in no particular order: for loops that visit all of them often.
+    var unorderedTargets: [TargetRuntime] { current.withLock { Array($0.targets.values) } }
 
     /// Applies a new routing table: new targets start empty, kept ones are updated in place,
     /// dropped ones fail their waiting requests.

@@ -31,6 +31,9 @@ final class TargetRuntime: Sendable {
     let name: String
     private let state: Mutex<State>
     private let timeoutNanoseconds: Synchronization.Atomic<Int64>
+    /// False once every configured endpoint is ready or being probed: the prober, which visits every
+    /// target tens of times a second, then skips this one without taking its lock.
+    private let mayNeedProbe = Synchronization.Atomic(true)
     let metrics: TargetMetrics
     /// Nil in a sidecar: its replica exists, and the activator in front pokes for it.
     private let pokes: (any PokeSink)?
@@ -74,6 +77,7 @@ final class TargetRuntime: Sendable {
     func reroute(_ waiter: WaitingRequest, proxied: Bool, from endpoint: EndpointAddress) -> TargetBalancer<WaitingRequest>.Admission {
         let admission = state.withLock { state in
             state.probedReady.remove(endpoint)
+            mayNeedProbe.store(true, ordering: .releasing)
             return state.balancer.reroute(waiter, proxied: proxied, from: endpoint, now: MonotonicSeconds.now())
         }
         return forwardingPoke(admission) { state.withLock { $0.balancer.queueLength } }
@@ -107,6 +111,7 @@ final class TargetRuntime: Sendable {
             state.readinessPath = config.readinessPath
             state.configured = config.endpoints
             state.probedReady.formIntersection(config.endpoints)
+            mayNeedProbe.store(true, ordering: .releasing)
             var dispatches = state.balancer.setReady(config.endpoints.filter(state.probedReady.contains))
             dispatches += state.balancer.setLimits(capacity: config.containerConcurrency, queueLimit: config.queueLimit)
             let failed = state.balancer.setFailure(config.failure, now: MonotonicSeconds.now())
@@ -140,9 +145,19 @@ final class TargetRuntime: Sendable {
     // MARK: Readiness probing
 
     /// Configured endpoints that have not passed a probe and have none in flight; marks them probing.
-    func endpointsToProbe() -> (endpoints: [EndpointAddress], path: String) {
-        state.withLock { state in
-            let due = state.configured.filter { !state.probedReady.contains($0) && !state.probing.contains($0) }
+    func endpointsToProbe(limit: Int = .max) -> (endpoints: [EndpointAddress], path: String) {
+        guard mayNeedProbe.load(ordering: .acquiring) else { return ([], "") }
+        return state.withLock { state in
+            var due: [EndpointAddress] = []
+            var more = false
+            for endpoint in state.configured where !state.probedReady.contains(endpoint) && !state.probing.contains(endpoint) {
+                guard due.count < limit else {
+                    more = true
+                    break
+                }
+                due.append(endpoint)
+            }
+            if !more { mayNeedProbe.store(false, ordering: .releasing) }
             state.probing.formUnion(due)
             return (due, state.readinessPath)
         }
@@ -151,6 +166,7 @@ final class TargetRuntime: Sendable {
     func probeFinished(_ endpoint: EndpointAddress, ready: Bool) {
         let dispatches = state.withLock { state -> [TargetBalancer<WaitingRequest>.Dispatch] in
             state.probing.remove(endpoint)
+            if !ready { mayNeedProbe.store(true, ordering: .releasing) }
             guard ready, state.configured.contains(endpoint), !state.probedReady.contains(endpoint) else { return [] }
             state.probedReady.insert(endpoint)
             return state.balancer.setReady(state.configured.filter(state.probedReady.contains))

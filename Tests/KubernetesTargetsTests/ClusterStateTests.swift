@@ -55,6 +55,36 @@ import ThawVocabulary
                 "the sidecar's port on each running pod's IP; a pending pod has none, and other namespaces' pods are not its")
     }
 
+    @Test func aViewAfterPodChangesIsTheViewAFreshStateBuilds() {
+        let workloads = Dictionary(uniqueKeysWithValues: (0..<20).map { ("ml/w\($0)", Self.deployment("w\($0)", service: "s\($0 % 5)", release: "r\($0)")) })
+        var pods: [String: PodObject] = [:]
+        for index in 0..<40 { pods["ml/p\(index)"] = Self.pod("p\(index)", app: "w\(index % 20)", ip: "10.0.0.\(index)", ready: index % 3 == 0) }
+        var cluster = ClusterState()
+        cluster.replaceWorkloads(workloads, kind: .deployment)
+        cluster.replacePods(pods)
+        _ = cluster.view()
+        // Pods turn ready, crash, move to another workload (new labels) and go away.
+        let changes: [(String, PodObject?)] = [
+            ("ml/p1", Self.pod("p1", app: "w1", ip: "10.0.0.1", ready: true)),
+            ("ml/p2", Self.pod("p2", app: "w2", ip: "10.0.0.2", waiting: "CrashLoopBackOff")),
+            ("ml/p4", Self.pod("p4", app: "w7", ip: "10.0.0.4", ready: true)),
+            ("ml/p5", nil),
+            ("ml/new", Self.pod("new", app: "w19", ip: "10.0.1.1", ready: true)),
+        ]
+        for (key, pod) in changes {
+            if let pod { cluster.put(pod: pod, key: key); pods[key] = pod } else { cluster.removePod(key: key); pods[key] = nil }
+        }
+        let incremental = cluster.view()
+        var fresh = ClusterState()
+        fresh.replaceWorkloads(workloads, kind: .deployment)
+        fresh.replacePods(pods)
+        let rebuilt = fresh.view()
+        #expect(incremental.states == rebuilt.states)
+        #expect(incremental.routes == rebuilt.routes)
+        #expect(incremental.states.first { $0.name == "ml/w7" }?.ready.count == 2, "p4 moved to w7, beside p7")
+        #expect(incremental.states.first { $0.name == "ml/w4" }?.endpoints.map(\.host) == ["10.0.0.24"], "and left w4")
+    }
+
     @Test func aCrashLoopFailsTheTargetOnlyWhileNoReplicaIsReady() {
         var cluster = ClusterState()
         cluster.replaceWorkloads(["ml/digits-v1": Self.deployment("digits-v1")], kind: .deployment)
