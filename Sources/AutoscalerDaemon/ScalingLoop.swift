@@ -50,7 +50,7 @@ public actor ScalingLoop {
 
     private static func entry(for target: ScaledTarget, metrics: AutoscalerMetrics, now: Timestamp) -> Entry {
         let scaler = TargetScaler(spec: target.policy.decider, replicas: target.policy.replicas,
-                                  secondary: target.policy.secondary, fallback: target.policy.fallback, now: now)
+                                  secondary: target.policy.secondary, fallback: target.policy.fallback, now: now, adopting: target.current)
         let entry = Entry(policy: target.policy, scaler: scaler, metrics: metrics.target(target.name), requested: target.current ?? scaler.planner.initialReplicas,
                           state: TargetState(name: target.name))
         entry.metrics.targetPerReplica.set(to: target.policy.decider.targetValue)
@@ -77,12 +77,17 @@ public actor ScalingLoop {
                 entry.state = existing.state
                 targets[target.name] = entry
                 logger.notice("target policy changed; deciding on the new one", metadata: ["target": "\(target.name)"])
+                applyBounds(target.name)
             } else {
                 var entry = Self.entry(for: target, metrics: metrics, now: now)
                 entry.state = latestStates[target.name] ?? entry.state
                 targets[target.name] = entry
                 logger.info("target found", metadata: ["target": "\(target.name)", "replicas": "\(entry.requested)"])
-                if target.current == nil { driver.setReplicas(entry.requested, of: target.name) }
+                if target.current == nil {
+                    driver.setReplicas(entry.requested, of: target.name)
+                } else {
+                    applyBounds(target.name)
+                }
             }
         }
     }
@@ -101,6 +106,21 @@ public actor ScalingLoop {
             driver.setReplicas(entry.requested, of: name)
             entry.metrics.requested.set(to: Double(entry.requested))
             logger.info("target starts", metadata: ["target": "\(name)", "replicas": "\(entry.requested)"])
+        }
+    }
+
+    /// Brings a target adopted at its own scale (or whose policy changed) within its min and max at
+    /// once: bounds need no metrics, and with none yet the planner leaves the scale alone.
+    private func applyBounds(_ name: String) {
+        withEntry(name) { entry in
+            let bounds = entry.policy.replicas
+            let bounded = ReplicaPolicy.clamp(entry.requested, min: bounds.effectiveMinScale, max: bounds.maxScale)
+            guard bounded != entry.requested else { return }
+            logger.info("scaling", metadata: ["target": "\(name)", "from": "\(entry.requested)", "to": "\(bounded)",
+                                              "trigger": "bounds", "reason": "outside min-scale \(bounds.effectiveMinScale) / max-scale \(bounds.maxScale)"])
+            entry.requested = bounded
+            entry.metrics.requested.set(to: Double(bounded))
+            driver.setReplicas(bounded, of: name)
         }
     }
 

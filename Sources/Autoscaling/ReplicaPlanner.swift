@@ -61,11 +61,18 @@ public struct ReplicaPlanner: Sendable {
     /// The last known want (Knative's `status.desiredScale`), kept across unknown decisions.
     public private(set) var lastWant: Int = -1
 
-    /// A new target starts activating, with the activator in its path.
-    public init(policy: ReplicaPolicy, now: Timestamp) {
+    /// A new target starts activating, with the activator in its path. A target found already
+    /// running (`adopting` its replica count: an autoscaler restarted, a workload that opted in)
+    /// starts active, or inactive at zero, and past its initial scale: with no metrics yet it is
+    /// left as it is, not set to its initial scale or its minimum.
+    public init(policy: ReplicaPolicy, now: Timestamp, adopting replicas: Int? = nil) {
         self.policy = policy
         self.activitySince = now
         self.activatorInPathSince = now
+        if let replicas {
+            activity = replicas > 0 ? .active : .inactive(.noTraffic)
+            initialized = true
+        }
     }
 
     /// The count a new target is created with.

@@ -54,7 +54,8 @@ public struct TargetScaler: Sendable {
     public let fallback: SignalFallback?
 
     public init(spec: DeciderSpec, replicas: ReplicaPolicy, secondary: DeciderSpec? = nil, fallback: SignalFallback? = nil,
-                readyReplicas: Int = 0, now: Timestamp, staleAfter: Duration = .seconds(4), pushedStaleAfter: Duration = .seconds(20)) {
+                readyReplicas: Int = 0, now: Timestamp, staleAfter: Duration = .seconds(4), pushedStaleAfter: Duration = .seconds(20),
+                adopting adopted: Int? = nil) {
         self.spec = spec
         self.fallback = fallback
         self.staleAfter = staleAfter
@@ -62,7 +63,7 @@ public struct TargetScaler: Sendable {
         metrics = MetricAggregator(spec: spec)
         decider = Decider(spec: spec, readyReplicas: readyReplicas, now: now)
         self.secondary = secondary.map { Decider(spec: $0, readyReplicas: readyReplicas, now: now) }
-        planner = ReplicaPlanner(policy: replicas, now: now)
+        planner = ReplicaPlanner(policy: replicas, now: now, adopting: adopted)
     }
 
     /// What a collector report changed about a pushed signal.

@@ -21,6 +21,25 @@ struct TargetCatalogTests {
         #expect(await f.loop.status().map(\.requested) == [2, 3])
     }
 
+    @Test("a target found running is left at its scale until its replicas report (an autoscaler restart scales nothing down)")
+    func adoptedTargetsWaitForMetrics() async throws {
+        let f = LoopFixture([])
+        await f.loop.setTargets([ScaledTarget(name: "ml/a", policy: try testPolicy(minScale: 1, initialScale: 1), current: 3)])
+        await f.loop.driverUpdate([targetState("ml/a", running: 3, ready: 3)])
+        for _ in 0..<10 {
+            f.clock.advance(by: .seconds(1))
+            await f.loop.tick()
+        }
+        #expect(f.driver.calls.isEmpty, "no stats yet: nothing to decide on, so 3 stays 3")
+        // Its replicas report 10 requests in flight in all: one replica's worth (target 10).
+        for _ in 0..<8 {
+            f.clock.advance(by: .seconds(1))
+            _ = await f.loop.ingest(StatBatch(stats: f.replicaReports("ml/a", replicas: 3, concurrency: 10)))
+            await f.loop.tick()
+        }
+        #expect(f.driver.counts(of: "ml/a").last == 1, "decided on data: \(f.driver.counts(of: "ml/a"))")
+    }
+
     @Test("a target gone from the catalog is forgotten and its replicas are left alone")
     func forgetting() async throws {
         let f = LoopFixture([])
@@ -43,15 +62,17 @@ struct TargetCatalogTests {
         #expect((status.running, status.ready) == (2, 2))
     }
 
-    @Test("a changed policy replaces the target's scaler and keeps its scale")
+    @Test("a changed policy replaces the target's scaler and keeps its scale, within the new bounds at once")
     func policyChange() async throws {
         let f = LoopFixture([])
         await f.loop.setTargets([ScaledTarget(name: "ml/a", policy: try testPolicy(minScale: 0), current: 2)])
+        await f.loop.setTargets([ScaledTarget(name: "ml/a", policy: try testPolicy(minScale: 1), current: 2)])
+        #expect(await f.status("ml/a")?.requested == 2, "2 is within the new bounds: kept")
+        #expect(f.driver.calls.isEmpty)
         await f.loop.setTargets([ScaledTarget(name: "ml/a", policy: try testPolicy(minScale: 4), current: 2)])
-        #expect(await f.status("ml/a")?.requested == 2)
-        await f.loop.driverUpdate([targetState("ml/a", running: 2, ready: 2)])
-        await f.loop.tick()
-        #expect(f.driver.counts(of: "ml/a") == [4], "the new minimum applies at the next decision")
+        #expect(f.driver.counts(of: "ml/a") == [4], "a new minimum needs no metrics")
+        await f.loop.setTargets([ScaledTarget(name: "ml/b", policy: try testPolicy(minScale: 1), current: 0)])
+        #expect(f.driver.counts(of: "ml/b") == [1], "a workload found below its minimum is raised to it")
     }
 
     @Test("a scale set outside Thaw is set back at the next decision, and a stale view is not taken for one")
