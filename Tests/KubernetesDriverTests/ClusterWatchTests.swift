@@ -42,6 +42,8 @@ struct ClusterWatchTests {
 
     final class Declared: Sendable {
         let value = Mutex<Int?>(nil)
+        /// Every target's declared replicas.
+        let all = Mutex<[String: Int]>([:])
     }
 
     static func follow(_ watch: ClusterWatch) -> (Latest, Task<Void, Never>) {
@@ -118,7 +120,12 @@ struct ClusterWatchTests {
         let reader = Task {
             await withDiscardingTaskGroup { group in
                 group.addTask { try? await watch.run() }
-                group.addTask { try? await driver.watch { states in latest.value.withLock { $0 = states.first?.declared } } }
+                group.addTask {
+                    try? await driver.watch { states in
+                        latest.value.withLock { $0 = states.first?.declared }
+                        latest.all.withLock { $0 = Dictionary(uniqueKeysWithValues: states.compactMap { state in state.declared.map { (state.name, $0) } }) }
+                    }
+                }
             }
         }
         defer { reader.cancel() }
@@ -134,5 +141,19 @@ struct ClusterWatchTests {
         driver.setReplicas(4, of: "ml/a")
         try await waitUntil("4 written after the throttle", timeout: 10) { latest.value.withLock { $0 } == 4 }
         #expect(ContinuousClock.now - started >= .milliseconds(900))
+
+        // A StatefulSet (GPU model servers often are one) scales through its own subresource.
+        let statefulSet = String(decoding: Self.deployment("gpu", replicas: 1), as: UTF8.self).replacingOccurrences(of: "Deployment", with: "StatefulSet")
+        _ = try client.post("/apis/apps/v1/namespaces/ml/statefulsets", Array(statefulSet.utf8))
+        try await waitUntil("the StatefulSet's target", timeout: 10) { latest.all.withLock { $0["ml/gpu"] } == 1 }
+        driver.setReplicas(3, of: "ml/gpu")
+        try await waitUntil("3 written to the StatefulSet", timeout: 10) { latest.all.withLock { $0["ml/gpu"] } == 3 }
+        #expect(try Self.replicas(client, "/apis/apps/v1/namespaces/ml/statefulsets/gpu") == 3)
+        #expect(api.process.stderr.contains("PATCH /apis/apps/v1/namespaces/ml/statefulsets/gpu/scale"))
+    }
+
+    static func replicas(_ client: KubernetesClient, _ path: String) throws -> Int? {
+        let object = try JSONSerialization.jsonObject(with: Data(try client.get(path))) as? [String: Any]
+        return (object?["spec"] as? [String: Any])?["replicas"] as? Int
     }
 }
