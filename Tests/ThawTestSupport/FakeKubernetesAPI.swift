@@ -30,36 +30,32 @@ public final class FakeKubernetesAPI: @unchecked Sendable {
         let line = try await process.waitFor("listening ", timeout: 30)
         guard let port = Int(line.split(separator: " ").last ?? "") else { throw TestFailure("no port in: \(line)") }
         self.port = port
-        kubeconfig = directory.appendingPathComponent("kubeconfig").path
+        let (directory, certificates) = (directory, certificates)
+        kubeconfig = try Self.writeKubeconfig(directory, port: port, authority: certificates.authority, user: "thaw",
+                                              credentials: "token: \"\(token)\"")
+        certificateKubeconfig = try Self.writeKubeconfig(
+            directory, port: port, authority: certificates.authority, user: "thaw-autoscaler",
+            credentials: "client-certificate: \"\(certificates.clientCertificate)\", client-key: \"\(certificates.clientKey)\"")
+    }
+
+    /// A kubeconfig (`kubeconfig-USER`) with one context, `fake`, in namespace `ml`, for `user` logging in with `credentials`.
+    static func writeKubeconfig(_ directory: URL, port: Int, authority: String, user: String, credentials: String) throws -> String {
+        let path = directory.appendingPathComponent("kubeconfig-\(user)").path
         try """
             apiVersion: v1
             kind: Config
             current-context: fake
             clusters:
             - name: fake
-              cluster: {server: "https://127.0.0.1:\(port)", certificate-authority: "\(certificates.authority)"}
+              cluster: {server: "https://127.0.0.1:\(port)", certificate-authority: "\(authority)"}
             contexts:
             - name: fake
-              context: {cluster: fake, user: thaw, namespace: ml}
+              context: {cluster: fake, user: \(user), namespace: ml}
             users:
-            - name: thaw
-              user: {token: "\(token)"}
-            """.write(toFile: kubeconfig, atomically: true, encoding: .utf8)
-        certificateKubeconfig = directory.appendingPathComponent("kubeconfig-certificate").path
-        try """
-            apiVersion: v1
-            kind: Config
-            current-context: fake
-            clusters:
-            - name: fake
-              cluster: {server: "https://127.0.0.1:\(port)", certificate-authority: "\(certificates.authority)"}
-            contexts:
-            - name: fake
-              context: {cluster: fake, user: thaw-autoscaler, namespace: ml}
-            users:
-            - name: thaw-autoscaler
-              user: {client-certificate: "\(certificates.clientCertificate)", client-key: "\(certificates.clientKey)"}
-            """.write(toFile: certificateKubeconfig, atomically: true, encoding: .utf8)
+            - name: \(user)
+              user: {\(credentials)}
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
     }
 
     /// Answers the next `count` API requests 429 with `Retry-After: retryAfter`.
