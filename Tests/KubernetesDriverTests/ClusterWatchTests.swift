@@ -135,7 +135,8 @@ struct ClusterWatchTests {
         #expect(api.process.stderr.contains("PATCH /apis/apps/v1/namespaces/ml/deployments/a/scale"))
 
         // Throttled: the write waits the server's 1 s and goes through; the newest count wins.
-        try api.throttle(count: 1, retryAfter: 1)
+        // Only the scale write is throttled: the watches, reconnecting now and then, must not take the 429.
+        try api.throttle(count: 1, retryAfter: 1, path: "/apis/apps/v1/namespaces/ml/deployments/a/scale")
         let started = ContinuousClock.now
         driver.setReplicas(3, of: "ml/a")
         driver.setReplicas(4, of: "ml/a")

@@ -58,9 +58,9 @@ public final class FakeKubernetesAPI: @unchecked Sendable {
         return path
     }
 
-    /// Answers the next `count` API requests 429 with `Retry-After: retryAfter`.
-    public func throttle(count: Int, retryAfter: Int) throws {
-        try fault("/fake/throttle?count=\(count)&retryAfter=\(retryAfter)")
+    /// Answers the next `count` API requests whose path starts with `path` 429 with `Retry-After: retryAfter`.
+    public func throttle(count: Int, retryAfter: Int, path: String = "/") throws {
+        try fault("/fake/throttle?count=\(count)&retryAfter=\(retryAfter)&path=\(path)")
     }
 
     /// Accepts only `newToken` from now on, as after a service-account token rotation.

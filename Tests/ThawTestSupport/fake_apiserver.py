@@ -8,8 +8,8 @@ LIST, GET, POST (create), PUT (update, 409 on a stale resourceVersion), PATCH (m
 merge as merge, apply as merge), DELETE; the scale subresource of Deployments and StatefulSets;
 WATCH as newline-delimited JSON events from a resourceVersion, with bookmarks, 410 Gone for a
 version older than the event history it keeps, and timeoutSeconds; Status bodies for every error.
-Faults a test asks for (POST, with the same token): /fake/throttle?count=N&retryAfter=S answers the
-next N API requests 429 with Retry-After: S; /fake/cut-watches ends every open watch mid-stream,
+Faults a test asks for (POST, with the same token): /fake/throttle?count=N&retryAfter=S[&path=P] answers
+the next N API requests (whose path starts with P) 429 with Retry-After: S; /fake/cut-watches ends every open watch mid-stream,
 without the chunked body's end, as a dropped connection does; /fake/token?token=T accepts only T
 from then on (a rotated service-account token, the old one revoked).
 Not served: pagination, EndpointSlices, KEDA's ScaledObjects (a cluster without KEDA: 404).
@@ -148,7 +148,7 @@ class Handler(BaseHTTPRequestHandler):
             if url.path.startswith("/fake/"):
                 return self.fault(url.path, query)
             with self.server.faults:
-                throttled = self.server.throttle > 0
+                throttled = self.server.throttle > 0 and url.path.startswith(self.server.throttle_path)
                 if throttled:
                     self.server.throttle -= 1
             if throttled:
@@ -171,6 +171,7 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.faults:
                 self.server.throttle = int(query.get("count", "1"))
                 self.server.retry_after = int(query.get("retryAfter", "1"))
+                self.server.throttle_path = query.get("path", "/")
         elif path == "/fake/token":
             with self.server.faults:
                 self.server.token = query["token"]
@@ -503,7 +504,7 @@ def main():
         preload(server.store, args.preload)
     server.bookmark_interval = args.bookmark_interval
     server.faults = threading.Lock()
-    server.throttle, server.retry_after, server.cut_generation = 0, 1, 0
+    server.throttle, server.retry_after, server.throttle_path, server.cut_generation = 0, 1, "/", 0
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.cert, args.key)
     server.client_ca = args.client_ca
