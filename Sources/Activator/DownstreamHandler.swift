@@ -176,6 +176,11 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     // MARK: Routing and admission
 
     private func start(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        if let refusal = RequestHeadCheck.refusal(for: head) {
+            // Before routing: an ambiguous or oversized head is refused whatever it names.
+            respondEarly(head: head, status: refusal.status, message: refusal.message, context: context)
+            return
+        }
         let host = settings.fixedHost ?? head.headers.first(name: "host") ?? ""
         let path = head.uri
         guard let target = directory.resolve(host: host, path: path, cache: &routes) else {
@@ -187,10 +192,6 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         if head.version.minor == 0, head.headers.contains(name: "transfer-encoding") {
             // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
             respondEarly(head: head, status: .badRequest, message: "HTTP/1.0 requests cannot use Transfer-Encoding", context: context)
-            return
-        }
-        if head.method == .CONNECT {
-            respondEarly(head: head, status: .methodNotAllowed, message: "the activator does not tunnel CONNECT requests", context: context)
             return
         }
         if isSidecar, head.headers.contains(name: ProxyHeaders.probe) {

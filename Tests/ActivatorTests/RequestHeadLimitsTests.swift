@@ -1,0 +1,59 @@
+@testable import Activator
+import Foundation
+import NIOHTTP1
+import Testing
+import ThawTestSupport
+
+/// Request heads refused before routing: oversized, ambiguous about their host, or with a path that
+/// does not say what it means. (Each of these was forwarded, or answered 404, before.)
+@Suite(.serialized) struct RequestHeadLimitsTests {
+    static func head(_ uri: String = "/", method: HTTPMethod = .GET, minor: Int = 1, headers: [(String, String)] = [("host", "h.local")]) -> HTTPRequestHead {
+        HTTPRequestHead(version: HTTPVersion(major: 1, minor: minor), method: method, uri: uri, headers: HTTPHeaders(headers))
+    }
+
+    @Test func theRules() {
+        #expect(RequestHeadCheck.refusal(for: Self.head()) == nil)
+        #expect(RequestHeadCheck.refusal(for: Self.head("/a/b.json?x=../y")) == nil, "dots in a file name or the query are fine")
+        #expect(RequestHeadCheck.refusal(for: Self.head(minor: 0, headers: [])) == nil, "HTTP/1.0 may leave Host out")
+        #expect(RequestHeadCheck.refusal(for: Self.head(headers: []))?.status == .badRequest)
+        #expect(RequestHeadCheck.refusal(for: Self.head(headers: [("host", "a.local"), ("Host", "b.local")]))?.status == .badRequest)
+        #expect(RequestHeadCheck.refusal(for: Self.head("http://b.local/x"))?.status == .badRequest)
+        #expect(RequestHeadCheck.refusal(for: Self.head("http://H.local/x")) == nil, "host names match without case")
+        for path in ["/public/../admin", "/a/./b", "/a/%2e%2E/b", "/a/.."] {
+            #expect(RequestHeadCheck.refusal(for: Self.head(path))?.status == .badRequest, "\(path)")
+        }
+        #expect(RequestHeadCheck.refusal(for: Self.head("h.local:443", method: .CONNECT))?.status == .methodNotAllowed)
+        #expect(RequestHeadCheck.refusal(for: Self.head("/" + String(repeating: "a", count: 9000)))?.status == .uriTooLong)
+        #expect(RequestHeadCheck.refusal(for: Self.head(headers: [("host", "h.local"), ("x-big", String(repeating: "b", count: 9000))]))?.status
+                == .requestHeaderFieldsTooLarge)
+        let many = [("host", "h.local")] + (0..<100).map { ("x-\($0)", "v") }
+        #expect(RequestHeadCheck.refusal(for: Self.head(headers: many))?.status == .requestHeaderFieldsTooLarge)
+        let large = [("host", "h.local")] + (0..<5).map { ("x-\($0)", String(repeating: "c", count: 7000)) }
+        #expect(RequestHeadCheck.refusal(for: Self.head(headers: large))?.status == .requestHeaderFieldsTooLarge, "35 KB in all")
+    }
+
+    @Test func refusedHeadsNeverReachTheReplica() async throws {
+        let record = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-record-\(UUID().uuidString).jsonl").path
+        let backend = try await Backend.start(name: "h", arguments: ["--record", record])
+        let activator = try await ActivatorProcess.serving("h", on: [backend])
+        let cases: [(String, String)] = [
+            ("GET /a HTTP/1.1\r\nHost: h.local\r\nHost: other.local\r\n\r\n", "HTTP/1.1 400"),
+            ("GET /a HTTP/1.1\r\n\r\n", "HTTP/1.1 400"),
+            ("GET /public/../admin HTTP/1.1\r\nHost: h.local\r\n\r\n", "HTTP/1.1 400"),
+            ("GET http://other.local/a HTTP/1.1\r\nHost: h.local\r\n\r\n", "HTTP/1.1 400"),
+            ("CONNECT nowhere.local:443 HTTP/1.1\r\nHost: nowhere.local:443\r\n\r\n", "HTTP/1.1 405"),
+            ("GET /a HTTP/1.1\r\nHost: h.local\r\nX-Big: \(String(repeating: "b", count: 64 * 1024))\r\n\r\n", "HTTP/1.1 431"),
+            ("GET /a HTTP/1.1\r\nHost: h.local\r\n" + (0..<10_000).map { "X-\($0): v\r\n" }.joined() + "\r\n", "HTTP/1.1 431"),
+            ("GET /\(String(repeating: "a", count: 9000)) HTTP/1.1\r\nHost: h.local\r\n\r\n", "HTTP/1.1 414"),
+        ]
+        for (request, expected) in cases {
+            let answer = try await RawClient.exchange(port: activator.port, request) { $0.contains("\r\n\r\n") }
+            #expect(answer.hasPrefix(expected), "\(request.prefix(80)): \(answer.prefix(200))")
+        }
+        let fine = try await RawClient.exchange(port: activator.port, "GET /fine HTTP/1.1\r\nHost: h.local\r\n\r\n") { $0.hasSuffix("Hello World!\n") }
+        #expect(fine.hasPrefix("HTTP/1.1 200"))
+        let reached = ((try? String(contentsOfFile: record, encoding: .utf8)) ?? "").split(separator: "\n")
+            .filter { !$0.contains("\"/ready\"") }
+        #expect(reached.count == 1 && reached[0].contains("/fine"), "only the valid request reached the replica: \(reached)")
+    }
+}
