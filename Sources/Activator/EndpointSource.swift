@@ -36,9 +36,27 @@ public struct RoutingFileSource: EndpointSource {
 
     public func watch(_ apply: @escaping @Sendable (RoutingConfig) -> Void) async throws {
         var last = try? Data(contentsOf: URL(fileURLWithPath: path))
+        var unreadable = false
         while true {
             try await Task.sleep(for: pollInterval)
-            guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)), data != last else { continue }
+            let data: Data
+            do {
+                data = try Data(contentsOf: URL(fileURLWithPath: path))
+            } catch {
+                // Removed, replaced by a directory, or no longer readable: said once, routes kept.
+                if !unreadable {
+                    unreadable = true
+                    onReload(false)
+                    logger.error("the routing file cannot be read; keeping the previous routes until it can", metadata: [
+                        "file": "\(path)", "error": "\(Self.why(error, path: path))"])
+                }
+                continue
+            }
+            if unreadable {
+                unreadable = false
+                logger.notice("the routing file can be read again", metadata: ["file": "\(path)"])
+            }
+            guard data != last else { continue }
             last = data
             do {
                 let config = try RoutingConfig.parse(String(decoding: data, as: UTF8.self), file: path)
@@ -50,6 +68,15 @@ public struct RoutingFileSource: EndpointSource {
                 logger.error("routing file has an error; keeping the previous routes until it is fixed", metadata: ["error": "\(error)"])
             }
         }
+    }
+}
+
+extension RoutingFileSource {
+    /// Why a path cannot be read, in words: missing, a directory, or the system's reason.
+    static func why(_ error: any Error, path: String) -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return "it no longer exists" }
+        return isDirectory.boolValue ? "it is now a directory" : "\(error)"
     }
 }
 

@@ -76,6 +76,12 @@ final class ActivatorProcess: Sendable {
         try await waitForTarget(name) { ($0["readyEndpoints"] as? [String])?.count == count }
     }
 
+    /// Does something to the routing file's path (removes it, say); returns the path.
+    func rewriteWith(_ change: (String) throws -> Void) throws -> String {
+        try change(configPath)
+        return configPath
+    }
+
     /// Replaces the routing file; the activator picks it up within a poll interval.
     func rewrite(_ config: String) throws {
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)

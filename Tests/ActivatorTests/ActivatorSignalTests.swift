@@ -92,6 +92,27 @@ import ThawVocabulary
         #expect(metrics.contains(#"thaw_activator_config_reloads_total{result="error"} 1"#))
     }
 
+    @Test func aRoutingFileRemovedOrReplacedByADirectoryIsSaidAndTheRoutesKept() async throws {
+        let backend = try await Backend.start(name: "kept")
+        let activator = try await ActivatorProcess.serving("kept", on: [backend])
+        let config = try activator.rewriteWith { try FileManager.default.removeItem(atPath: $0) }
+        try await activator.process.waitFor("the routing file cannot be read")
+        #expect(activator.process.stderr.contains("it no longer exists"), "\(activator.process.stderr)")
+        #expect(try await activator.request(host: "kept.local").status == 200, "the previous routes serve on")
+        try FileManager.default.createDirectory(atPath: config, withIntermediateDirectories: false)
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(activator.process.stderr.components(separatedBy: "the routing file cannot be read").count == 2, "said once while it lasts")
+        try FileManager.default.removeItem(atPath: config)
+        try ActivatorProcess.routes("kept", on: [backend]).write(toFile: config, atomically: true, encoding: .utf8)
+        try await activator.process.waitFor("the routing file can be read again")
+        // A directory from the start of the outage is named as one.
+        try FileManager.default.removeItem(atPath: config)
+        try FileManager.default.createDirectory(atPath: config, withIntermediateDirectories: false)
+        try await waitUntil("the directory named", timeout: 10) { activator.process.stderr.contains("it is now a directory") }
+        let metrics = try await activator.admin("/metrics").body
+        #expect(metrics.contains(#"thaw_activator_config_reloads_total{result="error"} 2"#), "\(metrics)")
+    }
+
     @Test func aRefusedConnectionIsRetriedOnAnotherEndpoint() async throws {
         let alive = try await Backend.start(name: "alive")
         let dying = try await Backend.start(name: "dying")
