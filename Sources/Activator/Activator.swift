@@ -33,6 +33,12 @@ public struct Activator: Service {
         /// More proxy ports, each routing every request as if sent to its host: a service's own port,
         /// or the address a transformer is given for its predictors, where no Host header can be set.
         public var hostPorts: [HostPort] = []
+        /// How long a client may take to send a request head (from its connection or its first byte).
+        public var headTimeout: TimeAmount = .seconds(60)
+        /// How long a client may pause between reads of its request body.
+        public var bodyTimeout: TimeAmount = .seconds(60)
+        /// How long a kept-alive connection may idle between requests.
+        public var keepAliveTimeout: TimeAmount = .seconds(75)
         public init() {}
     }
 
@@ -117,7 +123,9 @@ public struct Activator: Service {
 
     private func bindProxy(port: Int, fixedHost: String?, directory: RouteDirectory, pools: UpstreamPools,
                            draining: Draining) async throws -> any Channel {
-        let settings = DownstreamSettings(role: options.role, fixedHost: fixedHost, draining: draining)
+        let settings = DownstreamSettings(role: options.role, fixedHost: fixedHost, draining: draining, headTimeout: options.headTimeout,
+                                          bodyTimeout: options.bodyTimeout, keepAliveTimeout: options.keepAliveTimeout,
+                                          timeouts: metrics.clientTimeouts)
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 1024)
@@ -218,11 +226,21 @@ final class DownstreamSettings: Sendable {
     let role: ProxyRole
     let fixedHost: String?
     let draining: Draining
+    let headTimeout: TimeAmount
+    let bodyTimeout: TimeAmount
+    let keepAliveTimeout: TimeAmount
+    let timeouts: ActivatorMetrics.ClientTimeouts
 
-    init(role: ProxyRole, fixedHost: String?, draining: Draining) {
+    init(role: ProxyRole, fixedHost: String?, draining: Draining, headTimeout: TimeAmount = .seconds(60),
+         bodyTimeout: TimeAmount = .seconds(60), keepAliveTimeout: TimeAmount = .seconds(75),
+         timeouts: ActivatorMetrics.ClientTimeouts = ActivatorMetrics().clientTimeouts) {
         self.role = role
         self.fixedHost = fixedHost
         self.draining = draining
+        self.headTimeout = headTimeout
+        self.bodyTimeout = bodyTimeout
+        self.keepAliveTimeout = keepAliveTimeout
+        self.timeouts = timeouts
     }
 }
 

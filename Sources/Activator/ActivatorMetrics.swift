@@ -16,6 +16,12 @@ public final class ActivatorMetrics: Sendable {
     static let bufferedBuckets: [Double] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300]
 
     let configReloads: (ok: Prometheus.Counter, failed: Prometheus.Counter)
+    let clientTimeouts: ClientTimeouts
+
+    /// Client connections closed because the client was too slow, by what it was slow at.
+    struct ClientTimeouts: Sendable {
+        let head, body, keepAlive: Prometheus.Counter
+    }
     let statReports: (ok: Prometheus.Counter, failed: Prometheus.Counter)
 
     public init(namespace: String = "thaw_activator") {
@@ -24,6 +30,10 @@ public final class ActivatorMetrics: Sendable {
         configReloads = (
             registry.makeCounter(descriptor: name("config_reloads", "total", "Routing table reloads, by result."), labels: [("result", "ok")]),
             registry.makeCounter(descriptor: name("config_reloads", "total", "Routing table reloads, by result."), labels: [("result", "error")]))
+        let timeouts = name("client_timeouts", "total", "Client connections closed for slowness: a request head, a pause in a body, or an idle keep-alive.")
+        clientTimeouts = ClientTimeouts(head: registry.makeCounter(descriptor: timeouts, labels: [("kind", "head")]),
+                                        body: registry.makeCounter(descriptor: timeouts, labels: [("kind", "body")]),
+                                        keepAlive: registry.makeCounter(descriptor: timeouts, labels: [("kind", "keepalive")]))
         statReports = (
             registry.makeCounter(descriptor: name("stat_reports", "total", "Stat batches sent to the autoscaler, by result."), labels: [("result", "ok")]),
             registry.makeCounter(descriptor: name("stat_reports", "total", "Stat batches sent to the autoscaler, by result."), labels: [("result", "error")]))

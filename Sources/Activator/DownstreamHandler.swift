@@ -49,6 +49,17 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private var pipelined: [HTTPServerRequestPart] = []
     private var timerDeadline: NIODeadline?
 
+    /// The connection's one timer for slow clients (a head, a body, an idle keep-alive). It is not
+    /// moved per request: when it fires it looks at these and either acts or re-arms, so busy
+    /// keep-alive traffic costs one clock read per socket read and no timer work.
+    private var slowClientTimer: Scheduled<Void>?
+    /// Since when a request head is awaited with bytes of it (or the connection) already there.
+    private var headSince: NIODeadline?
+    /// Since when the connection has idled between requests, with nothing of the next one read.
+    private var idleSince: NIODeadline?
+    /// The last socket read from the client.
+    private var lastRead = NIODeadline.now()
+
     init(directory: RouteDirectory, pool: UpstreamPool, settings: DownstreamSettings, logger: Logger) {
         self.directory = directory
         self.pool = pool
@@ -60,6 +71,9 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         clientIP = context.channel.remoteAddress?.ipAddress
+        // As nginx's client_header_timeout: the head must arrive within the limit of the connection.
+        headSince = lastRead
+        armSlowClientTimer(at: lastRead + settings.headTimeout, context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -117,6 +131,12 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        lastRead = .now()
+        if idleSince != nil, request == nil, !discardingBody {
+            // Bytes of the next request's head: from now on it has the head timeout to finish.
+            idleSince = nil
+            headSince = lastRead
+        }
         if let request, request.needsUpstreamFlush, let upstream = request.upstream {
             request.needsUpstreamFlush = false
             upstream.flush()
@@ -155,6 +175,8 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        slowClientTimer?.cancel()
+        slowClientTimer = nil
         if let request { abandon(request) }
         context.fireChannelInactive()
     }
@@ -176,6 +198,8 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     // MARK: Routing and admission
 
     private func start(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        headSince = nil
+        idleSince = nil
         if let refusal = RequestHeadCheck.refusal(for: head) {
             // Before routing: an ambiguous or oversized head is refused whatever it names.
             respondEarly(head: head, status: refusal.status, message: refusal.message, context: context)
@@ -229,6 +253,56 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             } else {
                 armTimer(for: request.deadline, context: context)
             }
+        }
+    }
+
+    // MARK: Slow clients
+
+    private func armSlowClientTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        slowClientTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            slowClientTimer = nil
+            checkSlowClient()
+        }
+    }
+
+    /// Closes the connection of a client that is too slow, or looks again when it could next be.
+    private func checkSlowClient() {
+        guard let context, !closing else { return }
+        let now = NIODeadline.now()
+        if let idleSince, request == nil, !discardingBody {
+            guard now - idleSince >= settings.keepAliveTimeout else {
+                return armSlowClientTimer(at: idleSince + settings.keepAliveTimeout, context: context)
+            }
+            settings.timeouts.keepAlive.increment()
+            context.close(promise: nil)
+        } else if let headSince, request == nil, !discardingBody {
+            guard now - headSince >= settings.headTimeout else {
+                return armSlowClientTimer(at: headSince + settings.headTimeout, context: context)
+            }
+            settings.timeouts.head.increment()
+            closeAfterResponse = true
+            writeSimpleResponse(version: .http1_1, status: .requestTimeout,
+                                message: "the request head did not arrive within \(settings.headTimeout.nanoseconds / 1_000_000_000) s",
+                                extraHeaders: [], context: context)
+            closeAfterWrites(context: context, lingering: false)
+        } else if let request, !request.requestEnded, !shouldHoldReads {
+            // Reading its body, and not held back by us: the client itself has paused.
+            guard now - lastRead >= settings.bodyTimeout else {
+                return armSlowClientTimer(at: lastRead + settings.bodyTimeout, context: context)
+            }
+            settings.timeouts.body.increment()
+            if request.responseStatus == nil {
+                fail(request, status: .requestTimeout,
+                     message: "the request body paused for more than \(settings.bodyTimeout.nanoseconds / 1_000_000_000) s",
+                     releasing: request.endpoint)
+                closeAfterResponse = true
+            } else {
+                abandon(request)
+                context.close(promise: nil)
+            }
+        } else {
+            // Busy: a request is being answered, or its body is held back by us. Look again later.
+            armSlowClientTimer(at: now + min(settings.bodyTimeout, settings.keepAliveTimeout, settings.headTimeout), context: context)
         }
     }
 
@@ -523,6 +597,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         while !pipelined.isEmpty, !pipelined[0].isHead {
             handle(pipelined.removeFirst(), context: context)
         }
+        if request == nil, !discardingBody { idleSince = .now() }
         resumeReadsIfHeld()
     }
 

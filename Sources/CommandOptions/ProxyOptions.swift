@@ -41,11 +41,29 @@ public struct ProxyProcessOptions<Defaults: ProxyProcessDefaults>: ParsableArgum
     @Option(name: .customLong("autoscaler-url"), help: ArgumentHelp(Defaults.autoscalerHelp))
     public var autoscalerURL: String?
 
+    @Option(name: .customLong("client-header-timeout"), help: "Seconds a client may take to send a request head, from its connection or the head's first byte (408 after).")
+    public var headTimeoutSeconds = 60.0
+
+    @Option(name: .customLong("client-body-timeout"), help: "Seconds a client may pause while sending a request body (408, or the connection closes).")
+    public var bodyTimeoutSeconds = 60.0
+
+    @Option(name: .customLong("keepalive-timeout"), help: "Seconds a kept-alive client connection may idle between requests before it is closed.")
+    public var keepAliveTimeoutSeconds = 75.0
+
     public init() {}
 
     public func validate() throws {
         try FlagCheck.port(adminPort, flag: "--admin-port")
         try FlagCheck.autoscalerURL(autoscalerURL)
+        for (flag, seconds) in [("--client-header-timeout", headTimeoutSeconds), ("--client-body-timeout", bodyTimeoutSeconds),
+                                ("--keepalive-timeout", keepAliveTimeoutSeconds)] where !(seconds > 0 && seconds <= 86_400) {
+            throw ValidationError("\(flag) must be above 0 and at most 86400 seconds, got \(seconds)")
+        }
+    }
+
+    /// The three client timeouts, in nanoseconds: head, body, keep-alive.
+    public var clientTimeoutNanoseconds: (head: Int64, body: Int64, keepAlive: Int64) {
+        (Int64(headTimeoutSeconds * 1e9), Int64(bodyTimeoutSeconds * 1e9), Int64(keepAliveTimeoutSeconds * 1e9))
     }
 
     /// The checked `--autoscaler-url` (`validate()` has refused a malformed one).

@@ -4,6 +4,7 @@ import CommandOptions
 import ControlHTTP
 import KubernetesDriver
 import Logging
+import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import ThawVocabulary
@@ -112,6 +113,9 @@ struct ThawActivator: AsyncParsableCommand {
         options.adminPort = proxyProcess.adminPort
         options.autoscaler = proxyProcess.autoscaler
         options.drainDeadline = proxy.drainDeadline
+        let timeouts = proxyProcess.clientTimeoutNanoseconds
+        (options.headTimeout, options.bodyTimeout, options.keepAliveTimeout) =
+            (.nanoseconds(timeouts.head), .nanoseconds(timeouts.body), .nanoseconds(timeouts.keepAlive))
         options.hostPorts = parsedHostPorts
         let group = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) } ?? MultiThreadedEventLoopGroup.singleton
         let activator = Activator(options: options, source: source, group: group, metrics: metrics, logger: logger)

@@ -4,6 +4,7 @@ import CommandOptions
 import ControlHTTP
 import Foundation
 import Logging
+import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import ThawVocabulary
@@ -125,6 +126,9 @@ struct ThawQueue: AsyncParsableCommand {
         options.adminPort = proxyProcess.adminPort
         options.autoscaler = settings.autoscalerURL.flatMap(AutoscalerURL.init)
         options.drainDeadline = proxy.drainDeadline
+        let timeouts = proxyProcess.clientTimeoutNanoseconds
+        (options.headTimeout, options.bodyTimeout, options.keepAliveTimeout) =
+            (.nanoseconds(timeouts.head), .nanoseconds(timeouts.body), .nanoseconds(timeouts.keepAlive))
         options.role = .sidecar(replica: replica)
         options.fixedHost = target
         // One replica's traffic: two event loops are plenty and keep the sidecar small.

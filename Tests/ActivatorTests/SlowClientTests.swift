@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+import ThawTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Clients too slow to be served: a head sent a byte at a time, a body that stops, a connection that
+/// idles. Each is cut off at its own limit (flags here of 1 s, 60/60/75 s by default, as nginx), is
+/// counted, and a request that is being answered is never cut off for idling. (Before, none of the
+/// three was timed out: a trickled head stayed open for as long as the client liked.)
+@Suite(.serialized) struct SlowClientTests {
+    /// A plain blocking socket to 127.0.0.1, so a test can send at its own pace.
+    final class Socket {
+        let fd: Int32
+
+        init(port: Int) throws {
+            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard connected == 0 else { throw TestFailure("connect: \(errno)") }
+        }
+
+        deinit { close(fd) }
+
+        func send(_ text: String) { _ = text.withCString { Glibc.send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) } }
+
+        /// What arrives until the server closes or `timeout` passes, and whether it closed.
+        func read(timeout: Double) -> (text: String, closed: Bool) {
+            var received: [UInt8] = []
+            let end = Date().addingTimeInterval(timeout)
+            while Date() < end {
+                var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&poller, 1, Int32(max(1, end.timeIntervalSinceNow * 1000))) > 0 else { continue }
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let count = recv(fd, &buffer, buffer.count, 0)
+                if count <= 0 { return (String(decoding: received, as: UTF8.self), true) }
+                received += buffer.prefix(count)
+            }
+            return (String(decoding: received, as: UTF8.self), false)
+        }
+    }
+
+    static let flags = ["--client-header-timeout", "1", "--client-body-timeout", "1", "--keepalive-timeout", "1.5"]
+
+    @Test func aTrickledHeadIsAnswered408AtItsLimit() async throws {
+        let backend = try await Backend.start(name: "s")
+        let activator = try await ActivatorProcess.serving("s", on: [backend], arguments: Self.flags)
+        let socket = try Socket(port: activator.port)
+        let started = Date()
+        var answer = ""
+        var closed = false
+        var answeredAfter = 0.0
+        // A byte every 100 ms, and whatever the server says in between.
+        for byte in String(repeating: "GET / HTTP/1.1\r\nHost: s.local\r\nX-A: b", count: 2).map(String.init) {
+            socket.send(byte)
+            let heard = socket.read(timeout: 0.1)
+            answer += heard.text
+            if !heard.text.isEmpty || heard.closed {
+                answeredAfter = Date().timeIntervalSince(started)
+                closed = heard.closed || socket.read(timeout: 2).closed
+                break
+            }
+        }
+        #expect(answer.hasPrefix("HTTP/1.1 408"), "\(answer)")
+        #expect(closed)
+        #expect(answeredAfter > 0.9 && answeredAfter < 2.5, "cut off at about 1 s while still trickling: \(answeredAfter)")
+
+        // A connection that never sends a byte has the same limit.
+        let silent = try Socket(port: activator.port)
+        let quiet = silent.read(timeout: 5)
+        #expect(quiet.closed && quiet.text.hasPrefix("HTTP/1.1 408"), "\(quiet)")
+        let metrics = try await activator.admin("/metrics").body
+        #expect(metrics.contains(#"thaw_activator_client_timeouts_total{kind="head"} 2"#), "\(metrics)")
+        #expect(try await activator.admin("/healthz").status == 200)
+    }
+
+    @Test func anIdleKeptAliveConnectionIsClosedButNotOneWaitingForItsAnswer() async throws {
+        let backend = try await Backend.start(name: "s")
+        let activator = try await ActivatorProcess.serving("s", on: [backend], arguments: Self.flags)
+        let socket = try Socket(port: activator.port)
+        socket.send("GET /a HTTP/1.1\r\nHost: s.local\r\n\r\n")
+        let started = Date()
+        let (answer, closed) = socket.read(timeout: 5)
+        #expect(answer.hasPrefix("HTTP/1.1 200") && answer.hasSuffix("Hello World!\n"), "\(answer)")
+        #expect(closed, "closed after idling 1.5 s")
+        #expect(Date().timeIntervalSince(started) > 1.2 && Date().timeIntervalSince(started) < 4)
+
+        // A request whose answer takes 3 s, longer than every limit, is not a slow client.
+        let busy = try Socket(port: activator.port)
+        busy.send("GET /slow?ms=3000 HTTP/1.1\r\nHost: s.local\r\n\r\n")
+        let slow = busy.read(timeout: 8)
+        #expect(slow.text.hasPrefix("HTTP/1.1 200"), "\(slow)")
+        let metrics = try await activator.admin("/metrics").body
+        #expect(metrics.contains(#"thaw_activator_client_timeouts_total{kind="keepalive"} 2"#), "\(metrics)")
+    }
+
+    @Test func aBodyThatStopsIsAnswered408AndTheReplicaExchangeAborted() async throws {
+        let backend = try await Backend.start(name: "s")
+        let activator = try await ActivatorProcess.serving("s", on: [backend], arguments: Self.flags)
+        let socket = try Socket(port: activator.port)
+        socket.send("POST /up HTTP/1.1\r\nHost: s.local\r\nContent-Length: 100\r\n\r\n0123456789")
+        let started = Date()
+        let (answer, closed) = socket.read(timeout: 10)
+        #expect(answer.hasPrefix("HTTP/1.1 408"), "\(answer)")
+        #expect(closed)
+        #expect(Date().timeIntervalSince(started) < 8, "1 s of silence, then at most the 5 s linger")
+        let metrics = try await activator.admin("/metrics").body
+        #expect(metrics.contains(#"thaw_activator_client_timeouts_total{kind="body"} 1"#), "\(metrics)")
+        try await activator.waitForTarget("s") { $0["activeRequests"] as? Int == 0 }
+    }
+}
