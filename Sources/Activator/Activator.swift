@@ -39,6 +39,8 @@ public struct Activator: Service {
         public var bodyTimeout: TimeAmount = .seconds(60)
         /// How long a kept-alive connection may idle between requests.
         public var keepAliveTimeout: TimeAmount = .seconds(75)
+        /// Open client connections allowed on the proxy ports; nil: half the descriptors left after a reserve.
+        public var maxConnections: Int?
         public init() {}
     }
 
@@ -73,20 +75,25 @@ public struct Activator: Service {
         directory.apply(source.initial)
         let draining = Draining()
         let pools = try await UpstreamPools.make(group: group, connectTimeout: options.connectTimeout)
+        let descriptors = ClientConnections.raiseDescriptorLimit()
+        let connections = ClientConnections(cap: options.maxConnections ?? ClientConnections.defaultCap(descriptors: descriptors),
+                                            metrics: metrics.connections)
 
-        let proxy = try await bindProxy(port: options.port, fixedHost: options.fixedHost, directory: directory, pools: pools, draining: draining)
+        let proxy = try await bindProxy(port: options.port, fixedHost: options.fixedHost, directory: directory, pools: pools, draining: draining,
+                                        connections: connections)
         var extra: [(HostPort, any Channel)] = []
         for hostPort in options.hostPorts {
             extra.append((hostPort, try await bindProxy(port: hostPort.port, fixedHost: hostPort.host, directory: directory,
-                                                        pools: pools, draining: draining)))
+                                                        pools: pools, draining: draining, connections: connections)))
         }
         let admin = try await ControlServer.bind(host: options.host, port: options.adminPort, group: group) { [metrics] request in
-            Self.adminReply(request, directory: directory, metrics: metrics, draining: draining.isOn, role: options.role)
+            metrics.connections.open.set(to: Double(connections.count))
+            return Self.adminReply(request, directory: directory, metrics: metrics, draining: draining.isOn, role: options.role)
         }
         let bound = Bound(proxy: proxy.localAddress!, admin: admin.localAddress!,
                           hostPorts: Dictionary(extra.map { ($0.0.host, $0.1.localAddress!) }, uniquingKeysWith: { first, _ in first }))
         var listening: Logger.Metadata = [
-            "proxy": "\(bound.proxy)", "admin": "\(bound.admin)",
+            "proxy": "\(bound.proxy)", "admin": "\(bound.admin)", "max-connections": "\(connections.cap)",
             "targets": "\(source.initial.targets.map(\.name).joined(separator: ","))"]
         for (hostPort, channel) in extra { listening["port for \(hostPort.host)"] = "\(channel.localAddress!)" }
         logger.info("\(options.role.programName) listening", metadata: listening)
@@ -122,7 +129,7 @@ public struct Activator: Service {
     }
 
     private func bindProxy(port: Int, fixedHost: String?, directory: RouteDirectory, pools: UpstreamPools,
-                           draining: Draining) async throws -> any Channel {
+                           draining: Draining, connections: ClientConnections) async throws -> any Channel {
         let settings = DownstreamSettings(role: options.role, fixedHost: fixedHost, draining: draining, headTimeout: options.headTimeout,
                                           bodyTimeout: options.bodyTimeout, keepAliveTimeout: options.keepAliveTimeout,
                                           timeouts: metrics.clientTimeouts)
@@ -131,13 +138,14 @@ public struct Activator: Service {
             .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [logger] channel in
-                channel.eventLoop.makeCompletedFuture {
+                guard let mark = connections.admit(channel) else { return channel.eventLoop.makeSucceededVoidFuture() }
+                return channel.eventLoop.makeCompletedFuture {
                     // Requests are decoded by NIO; responses leave as bytes (a replica's raw response,
                     // or one of ours), so no response encoder. Pipelining and malformed requests are
                     // handled by DownstreamHandler itself.
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
                     try channel.pipeline.syncOperations.addHandler(
-                        DownstreamHandler(directory: directory, pool: pools.pool(for: channel.eventLoop), settings: settings, logger: logger))
+                        DownstreamHandler(directory: directory, pool: pools.pool(for: channel.eventLoop), settings: settings, mark: mark, logger: logger))
                 }
             }
             .bind(host: options.host, port: port).get()

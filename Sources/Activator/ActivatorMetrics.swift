@@ -17,6 +17,13 @@ public final class ActivatorMetrics: Sendable {
 
     let configReloads: (ok: Prometheus.Counter, failed: Prometheus.Counter)
     let clientTimeouts: ClientTimeouts
+    let connections: Connections
+
+    /// Client connections shed at the connection cap.
+    struct Connections: Sendable {
+        let evicted, refused: Prometheus.Counter
+        let open: Prometheus.Gauge
+    }
 
     /// Client connections closed because the client was too slow, by what it was slow at.
     struct ClientTimeouts: Sendable {
@@ -34,6 +41,10 @@ public final class ActivatorMetrics: Sendable {
         clientTimeouts = ClientTimeouts(head: registry.makeCounter(descriptor: timeouts, labels: [("kind", "head")]),
                                         body: registry.makeCounter(descriptor: timeouts, labels: [("kind", "body")]),
                                         keepAlive: registry.makeCounter(descriptor: timeouts, labels: [("kind", "keepalive")]))
+        let shed = name("connections_shed", "total", "Client connections closed at the connection cap: the longest idle one for a new one, or the new one when none idled.")
+        connections = Connections(evicted: registry.makeCounter(descriptor: shed, labels: [("reason", "idle_evicted")]),
+                                  refused: registry.makeCounter(descriptor: shed, labels: [("reason", "refused")]),
+                                  open: registry.makeGauge(descriptor: name("client_connections", nil, "Open client connections on the proxy ports.")))
         statReports = (
             registry.makeCounter(descriptor: name("stat_reports", "total", "Stat batches sent to the autoscaler, by result."), labels: [("result", "ok")]),
             registry.makeCounter(descriptor: name("stat_reports", "total", "Stat batches sent to the autoscaler, by result."), labels: [("result", "error")]))

@@ -60,8 +60,13 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     /// The last socket read from the client.
     private var lastRead = NIODeadline.now()
 
-    init(directory: RouteDirectory, pool: UpstreamPool, settings: DownstreamSettings, logger: Logger) {
+    /// This connection's idle mark for the connection cap, and whether it says idle now.
+    private let mark: ClientConnections.Mark
+    private var markedIdle = false
+
+    init(directory: RouteDirectory, pool: UpstreamPool, settings: DownstreamSettings, mark: ClientConnections.Mark = .init(), logger: Logger) {
         self.directory = directory
+        self.mark = mark
         self.pool = pool
         self.settings = settings
         isSidecar = settings.role.isSidecar
@@ -72,7 +77,9 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         self.context = context
         clientIP = context.channel.remoteAddress?.ipAddress
         // As nginx's client_header_timeout: the head must arrive within the limit of the connection.
+        // A new connection that has sent nothing counts as idle for the connection cap.
         headSince = lastRead
+        markIdle(true)
         armSlowClientTimer(at: lastRead + settings.headTimeout, context: context)
     }
 
@@ -136,6 +143,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             // Bytes of the next request's head: from now on it has the head timeout to finish.
             idleSince = nil
             headSince = lastRead
+            markIdle(false)
         }
         if let request, request.needsUpstreamFlush, let upstream = request.upstream {
             request.needsUpstreamFlush = false
@@ -200,6 +208,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private func start(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         headSince = nil
         idleSince = nil
+        markIdle(false)
         if let refusal = RequestHeadCheck.refusal(for: head) {
             // Before routing: an ambiguous or oversized head is refused whatever it names.
             respondEarly(head: head, status: refusal.status, message: refusal.message, context: context)
@@ -257,6 +266,13 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     // MARK: Slow clients
+
+    /// Tells the connection cap whether this connection may give way; one atomic store per change.
+    private func markIdle(_ idle: Bool) {
+        guard idle != markedIdle else { return }
+        markedIdle = idle
+        if idle { mark.idle() } else { mark.busy() }
+    }
 
     private func armSlowClientTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
         slowClientTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
@@ -597,7 +613,10 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         while !pipelined.isEmpty, !pipelined[0].isHead {
             handle(pipelined.removeFirst(), context: context)
         }
-        if request == nil, !discardingBody { idleSince = .now() }
+        if request == nil, !discardingBody {
+            idleSince = .now()
+            markIdle(true)
+        }
         resumeReadsIfHeld()
     }
 

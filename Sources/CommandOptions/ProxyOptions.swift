@@ -50,10 +50,14 @@ public struct ProxyProcessOptions<Defaults: ProxyProcessDefaults>: ParsableArgum
     @Option(name: .customLong("keepalive-timeout"), help: "Seconds a kept-alive client connection may idle between requests before it is closed.")
     public var keepAliveTimeoutSeconds = 75.0
 
+    @Option(name: .customLong("max-connections"), help: "Open client connections allowed on the proxy ports; at the cap a new one replaces the longest idle one, or is closed when none idles (default: half the open-file limit, raised to its hard limit, after a reserve).")
+    public var maxConnections: Int?
+
     public init() {}
 
     public func validate() throws {
         try FlagCheck.port(adminPort, flag: "--admin-port")
+        if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be at least 1, got \(maxConnections)") }
         try FlagCheck.autoscalerURL(autoscalerURL)
         for (flag, seconds) in [("--client-header-timeout", headTimeoutSeconds), ("--client-body-timeout", bodyTimeoutSeconds),
                                 ("--keepalive-timeout", keepAliveTimeoutSeconds)] where !(seconds > 0 && seconds <= 86_400) {

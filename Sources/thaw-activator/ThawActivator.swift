@@ -113,6 +113,7 @@ struct ThawActivator: AsyncParsableCommand {
         options.adminPort = proxyProcess.adminPort
         options.autoscaler = proxyProcess.autoscaler
         options.drainDeadline = proxy.drainDeadline
+        options.maxConnections = proxyProcess.maxConnections
         let timeouts = proxyProcess.clientTimeoutNanoseconds
         (options.headTimeout, options.bodyTimeout, options.keepAliveTimeout) =
             (.nanoseconds(timeouts.head), .nanoseconds(timeouts.body), .nanoseconds(timeouts.keepAlive))

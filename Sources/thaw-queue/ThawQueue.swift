@@ -126,6 +126,7 @@ struct ThawQueue: AsyncParsableCommand {
         options.adminPort = proxyProcess.adminPort
         options.autoscaler = settings.autoscalerURL.flatMap(AutoscalerURL.init)
         options.drainDeadline = proxy.drainDeadline
+        options.maxConnections = proxyProcess.maxConnections
         let timeouts = proxyProcess.clientTimeoutNanoseconds
         (options.headTimeout, options.bodyTimeout, options.keepAliveTimeout) =
             (.nanoseconds(timeouts.head), .nanoseconds(timeouts.body), .nanoseconds(timeouts.keepAlive))

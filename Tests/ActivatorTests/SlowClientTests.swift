@@ -115,3 +115,56 @@ import Glibc
         try await activator.waitForTarget("s") { $0["activeRequests"] as? Int == 0 }
     }
 }
+
+/// The connection cap: below the descriptor limit, a new connection takes an idle one's place, and
+/// is refused only when every connection is busy; the admin port answers throughout.
+@Suite(.serialized) struct ConnectionCapTests {
+    @Test func aNewConnectionTakesTheLongestIdleOnesPlace() async throws {
+        let backend = try await Backend.start(name: "c")
+        let activator = try await ActivatorProcess.serving("c", on: [backend], arguments: ["--max-connections", "5"])
+        let idle = try (0..<5).map { _ in try SlowClientTests.Socket(port: activator.port) }
+        try await Task.sleep(for: .milliseconds(300))
+        let fresh = try SlowClientTests.Socket(port: activator.port)
+        fresh.send("GET /a HTTP/1.1\r\nHost: c.local\r\nConnection: close\r\n\r\n")
+        let answer = fresh.read(timeout: 5)
+        #expect(answer.text.hasPrefix("HTTP/1.1 200"), "\(answer)")
+        #expect(idle[0].read(timeout: 2).closed, "the first, longest idle, gave way")
+        #expect(!idle[4].read(timeout: 0.3).closed, "the others stay")
+        #expect(try await activator.admin("/healthz").status == 200)
+        let metrics = try await activator.admin("/metrics").body
+        #expect(metrics.contains(#"thaw_activator_connections_shed_total{reason="idle_evicted"} 1"#), "\(metrics)")
+    }
+
+    @Test func anIdleFloodLeavesRequestsAndTheAdminPortServed() async throws {
+        let backend = try await Backend.start(name: "c")
+        let activator = try await ActivatorProcess.serving("c", on: [backend], arguments: ["--max-connections", "100"])
+        // Four times the cap of connections that send nothing (the test's own descriptors bound it).
+        let flood = try (0..<400).map { _ in try SlowClientTests.Socket(port: activator.port) }
+        let fresh = try SlowClientTests.Socket(port: activator.port)
+        fresh.send("GET /a HTTP/1.1\r\nHost: c.local\r\nConnection: close\r\n\r\n")
+        #expect(fresh.read(timeout: 5).text.hasPrefix("HTTP/1.1 200"))
+        #expect(try await activator.admin("/healthz").status == 200)
+        let metrics = try await activator.admin("/metrics").body
+        let open = metrics.split(separator: "\n").first { $0.hasPrefix("thaw_activator_client_connections ") }
+            .flatMap { Double($0.split(separator: " ").last ?? "") } ?? -1
+        #expect(open >= 90 && open <= 100, "never more open than the cap: \(open)")
+        #expect(activator.process.process.isRunning)
+        _ = flood
+    }
+
+    @Test func whenEveryConnectionIsBusyTheNewOneIsClosed() async throws {
+        let backend = try await Backend.start(name: "c")
+        let activator = try await ActivatorProcess.serving("c", on: [backend], arguments: ["--max-connections", "3"])
+        let busy = try (0..<3).map { _ in try SlowClientTests.Socket(port: activator.port) }
+        for socket in busy { socket.send("GET /slow?ms=3000 HTTP/1.1\r\nHost: c.local\r\n\r\n") }
+        try await activator.waitForTarget("c") { $0["activeRequests"] as? Int == 3 }
+        let refused = try SlowClientTests.Socket(port: activator.port)
+        refused.send("GET /a HTTP/1.1\r\nHost: c.local\r\n\r\n")
+        let answer = refused.read(timeout: 2)
+        #expect(answer.closed && answer.text.isEmpty, "closed without an answer: \(answer)")
+        #expect(try await activator.admin("/healthz").status == 200)
+        for socket in busy { #expect(socket.read(timeout: 6).text.hasPrefix("HTTP/1.1 200"), "the busy ones are answered") }
+        let metrics = try await activator.admin("/metrics").body
+        #expect(metrics.contains(#"thaw_activator_connections_shed_total{reason="refused"} 1"#), "\(metrics)")
+    }
+}
