@@ -69,13 +69,13 @@ struct ClusterWatchTests {
         let watch = ClusterWatch(client: client, namespace: "ml", watchSeconds: 30, logger: Self.logger)
         let (latest, reader) = Self.follow(watch)
         defer { reader.cancel() }
-        try await waitUntil("the first view", timeout: 10) { latest.targets == ["ml/a"] }
+        try await waitUntil("the first view", timeout: 30) { latest.targets == ["ml/a"] }
 
         // Dropped mid-stream, then more changes than the server keeps: the watch cannot resume and lists again.
         try api.cutWatches()
         for index in 0..<6 { _ = try client.post("/api/v1/namespaces/ml/pods", Self.pod("a-\(index)", app: "a", ip: "10.0.0.\(index + 1)", ready: false)) }
         _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", Self.deployment("b"))
-        try await waitUntil("b and a's pods after the relist", timeout: 15) {
+        try await waitUntil("b and a's pods after the relist", timeout: 30) {
             latest.targets == ["ml/a", "ml/b"] && latest.view.withLock { $0?.states.first?.endpoints.count } == 6
         }
 
@@ -85,7 +85,7 @@ struct ClusterWatchTests {
         try api.cutWatches()
         // The test's own client reads the same file.
         _ = try client.mergePatch("/api/v1/namespaces/ml/pods/a-0/status", Array(#"{"status": {"conditions": [{"type": "Ready", "status": "True"}]}}"#.utf8))
-        try await waitUntil("a-0 ready, seen with the new token", timeout: 15) { latest.ready("ml/a") == ["10.0.0.1:8012"] }
+        try await waitUntil("a-0 ready, seen with the new token", timeout: 30) { latest.ready("ml/a") == ["10.0.0.1:8012"] }
         let lists = api.process.stderr.split(separator: "\n").filter { $0.contains("GET /apis/apps/v1/namespaces/ml/deployments HTTP") }.count
         #expect(lists == 2, "listed at the start and after the 410 only")
         #expect(api.process.stderr.contains("watch=1"))
@@ -99,12 +99,12 @@ struct ClusterWatchTests {
         let watch = ClusterWatch(client: client, namespace: "ml", watchSeconds: 30, logger: Self.logger)
         let (latest, reader) = Self.follow(watch)
         defer { reader.cancel() }
-        try await waitUntil("both targets", timeout: 10) { latest.targets == ["ml/a", "ml/b"] }
+        try await waitUntil("both targets", timeout: 30) { latest.targets == ["ml/a", "ml/b"] }
         _ = try client.post("/apis/autoscaling/v2/namespaces/ml/horizontalpodautoscalers", Array("""
             {"metadata": {"name": "b-hpa"}, "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "b"},
              "minReplicas": 1, "maxReplicas": 5}}
             """.utf8))
-        try await waitUntil("b left to its HPA", timeout: 10) { latest.targets == ["ml/a"] }
+        try await waitUntil("b left to its HPA", timeout: 30) { latest.targets == ["ml/a"] }
         let notices = latest.view.withLock { $0?.notices ?? [] }
         #expect(notices.map(\.workload) == ["b"])
         #expect(notices.first?.message.hasPrefix("HorizontalPodAutoscaler ml/b-hpa scales this Deployment") == true)
@@ -129,9 +129,9 @@ struct ClusterWatchTests {
             }
         }
         defer { reader.cancel() }
-        try await waitUntil("the target", timeout: 10) { latest.value.withLock { $0 } == 0 }
+        try await waitUntil("the target", timeout: 30) { latest.value.withLock { $0 } == 0 }
         driver.setReplicas(2, of: "ml/a")
-        try await waitUntil("2 written", timeout: 10) { latest.value.withLock { $0 } == 2 }
+        try await waitUntil("2 written", timeout: 30) { latest.value.withLock { $0 } == 2 }
         #expect(api.process.stderr.contains("PATCH /apis/apps/v1/namespaces/ml/deployments/a/scale"))
 
         // Throttled: the write waits the server's 1 s and goes through; the newest count wins.
@@ -140,15 +140,15 @@ struct ClusterWatchTests {
         let started = ContinuousClock.now
         driver.setReplicas(3, of: "ml/a")
         driver.setReplicas(4, of: "ml/a")
-        try await waitUntil("4 written after the throttle", timeout: 10) { latest.value.withLock { $0 } == 4 }
+        try await waitUntil("4 written after the throttle", timeout: 30) { latest.value.withLock { $0 } == 4 }
         #expect(ContinuousClock.now - started >= .milliseconds(900))
 
         // A StatefulSet (GPU model servers often are one) scales through its own subresource.
         let statefulSet = String(decoding: Self.deployment("gpu", replicas: 1), as: UTF8.self).replacingOccurrences(of: "Deployment", with: "StatefulSet")
         _ = try client.post("/apis/apps/v1/namespaces/ml/statefulsets", Array(statefulSet.utf8))
-        try await waitUntil("the StatefulSet's target", timeout: 10) { latest.all.withLock { $0["ml/gpu"] } == 1 }
+        try await waitUntil("the StatefulSet's target", timeout: 30) { latest.all.withLock { $0["ml/gpu"] } == 1 }
         driver.setReplicas(3, of: "ml/gpu")
-        try await waitUntil("3 written to the StatefulSet", timeout: 10) { latest.all.withLock { $0["ml/gpu"] } == 3 }
+        try await waitUntil("3 written to the StatefulSet", timeout: 30) { latest.all.withLock { $0["ml/gpu"] } == 3 }
         #expect(try Self.replicas(client, "/apis/apps/v1/namespaces/ml/statefulsets/gpu") == 3)
         #expect(api.process.stderr.contains("PATCH /apis/apps/v1/namespaces/ml/statefulsets/gpu/scale"))
     }

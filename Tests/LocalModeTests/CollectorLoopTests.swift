@@ -131,10 +131,11 @@ struct CollectorLoopTests {
             "autoscaling.thaw.dev/fallback-replicas": "3", "autoscaling.thaw.dev/fallback-after-failures": "1",
         ]), services: ["idle"])
         let file = up.directory.appendingPathComponent("collector.yaml")
-        // 2 s rounds (and so a 2 s scrape timeout): a scrape that times out on a loaded machine is a
-        // real failure, which the one-failure fallback would rightly act on; this test is about empty answers.
+        // 4 s rounds (and so a 4 s scrape timeout): a scrape that times out on a loaded machine is a
+        // real failure, which the one-failure fallback would rightly act on; this test is about empty
+        // answers. (2 s rounds still timed out once in a full run, on 2 busy cores.)
         try """
-            interval: 2s
+            interval: 4s
             exporters: [{url: "\(exporter.url)"}]
             signals: [{target: idle-v1, selector: 'DCGM_FI_DEV_GPU_UTIL{pod=~"idle-v1-.*"}', window: 6s}]
             """.write(to: file, atomically: true, encoding: .utf8)
