@@ -47,9 +47,10 @@ struct ClusterEndToEndTests {
         }
 
         /// A request through the activator, by a service's cluster host name, with real curl.
-        func request(_ host: String, timeout: Int = 30) throws -> (status: Int, headers: String, body: String) {
-            let run = try CommandRun.run(["curl", "-sS", "-m", String(timeout), "-D", "-", "-H", "Host: \(host)",
-                                          "-w", "\n%{http_code}", "http://127.0.0.1:\(proxyPort)/predict"])
+        func request(_ host: String, timeout: Int = 30) async throws -> (status: Int, headers: String, body: String) {
+            let proxyPort = proxyPort
+            let run = try await offPool { try CommandRun.run(["curl", "-sS", "-m", String(timeout), "-D", "-", "-H", "Host: \(host)",
+                                          "-w", "\n%{http_code}", "http://127.0.0.1:\(proxyPort)/predict"]) }
             let lines = run.stdout.split(separator: "\n", omittingEmptySubsequences: false)
             return (Int(lines.last ?? "") ?? 0, run.stdout, run.stdout + run.stderr)
         }
@@ -82,13 +83,13 @@ struct ClusterEndToEndTests {
         // Scaled to zero: the request waits in the activator, the autoscaler patches the scale, the
         // kubelet starts a pod, and the request is answered by it.
         #expect(try Self.replicas(client, "digits") == 0)
-        let answer = try daemons.request("digits.ml.svc.cluster.local")
+        let answer = try await daemons.request("digits.ml.svc.cluster.local")
         #expect(answer.status == 200, "\(answer.body)\nautoscaler:\n\(daemons.autoscaler.stderr)\nactivator:\n\(daemons.activator.stderr)")
         let pod = try #require(kubelet.started.withLock { $0.first })
         #expect(answer.headers.lowercased().contains("x-backend: \(pod)"), "served by the pod the kubelet started: \(answer.headers)")
         #expect(try Self.replicas(client, "digits") == 1)
-        #expect(try daemons.request("digits.ml.svc").status == 200, "the short names route too")
-        #expect(try daemons.request("digits.ml").status == 200)
+        #expect(try await daemons.request("digits.ml.svc").status == 200, "the short names route too")
+        #expect(try await daemons.request("digits.ml").status == 200)
 
         // The invalid workload was never scaled, and its owner is told why with an Event.
         #expect(try Self.replicas(client, "broken") == 0)
@@ -100,7 +101,7 @@ struct ClusterEndToEndTests {
         #expect(daemons.autoscaler.stderr.contains("not scaling Deployment ml/broken"), "one log line names it")
 
         // A manual scale is set back at the next decision, as HPA does. Real kubectl writes it.
-        let scaled = try CommandRun.run(["kubectl", "--kubeconfig", api.kubeconfig, "scale", "deployment", "digits", "--replicas=3"])
+        let scaled = try await offPool { try CommandRun.run(["kubectl", "--kubeconfig", api.kubeconfig, "scale", "deployment", "digits", "--replicas=3"]) }
         #expect(scaled.status == 0, "\(scaled.stderr)")
         try await waitUntil("the autoscaler notices and sets it back", timeout: 15) {
             try daemons.autoscaler.stderr.contains("replicas changed outside Thaw") && Self.replicas(client, "digits") != 3
@@ -130,14 +131,14 @@ struct ClusterEndToEndTests {
         }
 
         let started = ContinuousClock.now
-        let crashed = try daemons.request("crashy.ml.svc.cluster.local")
+        let crashed = try await daemons.request("crashy.ml.svc.cluster.local")
         #expect(crashed.status == 503, "\(crashed.body)")
         #expect(crashed.body.contains("CrashLoopBackOff"), "the reason reaches the client: \(crashed.body)")
         #expect(ContinuousClock.now - started < .seconds(15), "failed as soon as the pod's state said so, not at the request timeout")
 
         // No node has room: the request keeps waiting (here until curl's own 4 s limit) and the
         // autoscaler shows why, and does not take the replica back while the request waits.
-        let waited = try daemons.request("gpu.ml.svc.cluster.local", timeout: 4)
+        let waited = try await daemons.request("gpu.ml.svc.cluster.local", timeout: 4)
         #expect(waited.status == 0, "still waiting when curl gave up: \(waited.body)")
         let status = try daemons.autoscalerStatus()
         #expect(status.contains("Unschedulable: 0/3 nodes are available"), "\(status)")

@@ -63,12 +63,15 @@ final class TestKubelet: Sendable {
     func running(_ deployment: String) -> Int { pods.withLock { $0[deployment]?.count ?? 0 } }
 
     private func reconcile(_ deployment: String, _ behaviour: Behaviour) async throws {
-        let object = try JSONSerialization.jsonObject(with: Data(try client.get("/apis/apps/v1/namespaces/\(namespace)/deployments/\(deployment)"))) as? [String: Any]
+        let (client, namespace) = (client, namespace)
+        // libcurl blocks: off the concurrency pool, which other tests' servers share.
+        let body = try await offPool { try client.get("/apis/apps/v1/namespaces/\(namespace)/deployments/\(deployment)") }
+        let object = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
         let wanted = (object?["spec"] as? [String: Any])?["replicas"] as? Int ?? 1
         while running(deployment) < wanted { try await startPod(deployment, behaviour) }
         while running(deployment) > wanted {
             guard let pod = pods.withLock({ $0[deployment]?.popLast() }) else { break }
-            _ = try? client.delete("/api/v1/namespaces/\(namespace)/pods/\(pod.name)")
+            _ = try? await offPool { try client.delete("/api/v1/namespaces/\(namespace)/pods/\(pod.name)") }
             pod.sidecar?.signal(SIGTERM)
             pod.model?.signal(SIGTERM)
         }
@@ -81,11 +84,13 @@ final class TestKubelet: Sendable {
         }
         let ip = "127.0.\(block).\(host)"
         let name = "\(deployment)-\(UUID().uuidString.prefix(5).lowercased())"
-        _ = try client.post("/api/v1/namespaces/\(namespace)/pods", Array("""
+        let client = client
+        let podJSON = Array("""
             {"metadata": {"name": "\(name)", "labels": {"app": "\(deployment)"}},
              "spec": {"containers": [{"name": "model", "image": "echo:1"}, {"name": "thaw-queue", "image": "thaw:1"}]},
              "status": {"phase": "Pending"}}
-            """.utf8))
+            """.utf8)
+        _ = try await offPool { [namespace] in try client.post("/api/v1/namespaces/\(namespace)/pods", podJSON) }
         var pod = Pod(name: name, ip: ip)
         let status: String
         switch behaviour {
@@ -106,6 +111,7 @@ final class TestKubelet: Sendable {
             started.withLock { $0.append(name) }
         }
         pods.withLock { $0[deployment, default: []].append(pod) }
-        _ = try client.mergePatch("/api/v1/namespaces/\(namespace)/pods/\(name)/status", Array(#"{"status": \#(status)}"#.utf8))
+        let patch = Array(#"{"status": \#(status)}"#.utf8)
+        _ = try await offPool { [namespace] in try client.mergePatch("/api/v1/namespaces/\(namespace)/pods/\(name)/status", patch) }
     }
 }

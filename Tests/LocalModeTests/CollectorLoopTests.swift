@@ -151,7 +151,7 @@ struct CollectorLoopTests {
         }
         #expect(!seen.isEmpty && seen.allSatisfy { $0 == 0 }, "requested while idle: \(seen)")
         let idle = try await up.status()["idle-v1"]
-        #expect(idle?.requested == 0 && idle?.fallbackReplicas == nil && idle?.signalFailure == nil)
+        #expect(idle?.requested == 0 && idle?.fallbackReplicas == nil && idle?.signalFailure == nil, "\(String(describing: idle))")
 
         // A request: no GPU to measure yet, the activator's poke wakes the target and the request is answered.
         let response = try await up.request("idle", path: "/headers")

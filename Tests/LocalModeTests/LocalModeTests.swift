@@ -54,6 +54,9 @@ struct LocalModeTests {
             }
             return try await group.reduce(into: [Int]()) { $0 += $1 }
         }
+        // Set on every way out, after `load` so it runs before `load` is awaited at scope exit: a
+        // failed wait below must end the clients, or the test waits on them forever.
+        defer { stop.set() }
         let scaled = try await up.waitUntil("several ready replicas under load", timeout: 40) { status in
             (status["busy-v1"]?.ready ?? 0) >= 3
         }

@@ -19,3 +19,12 @@ public func scratchDirectory(_ purpose: String = "test") throws -> URL {
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     return directory
 }
+
+/// Runs a blocking call (a socket read, a child process, libcurl) on a Dispatch thread, not on the
+/// concurrency pool: on a 2-core machine the pool has two threads, and a test that blocks them stalls
+/// every other test's servers in this process.
+public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}
