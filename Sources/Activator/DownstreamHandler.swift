@@ -197,6 +197,13 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             closeAfterResponse = true
             writeSimpleResponse(version: .http1_1, status: .badRequest, message: "malformed HTTP request: \(error)",
                                 extraHeaders: [], context: context)
+        } else if error is HTTPParserError, let request, request.responseStatus == nil, !closing {
+            // The body broke its framing (a bad chunk size) after the head went to a replica: abort
+            // the replica's exchange, and tell the client why instead of just closing.
+            abandon(request)
+            closeAfterResponse = true
+            writeSimpleResponse(version: request.head.version, status: .badRequest, message: "malformed request body: \(error)",
+                                extraHeaders: [], context: context)
         } else if let request {
             abandon(request)
         }

@@ -50,10 +50,18 @@ import ThawTestSupport
             let answer = try await RawClient.exchange(port: activator.port, request) { $0.contains("\r\n\r\n") }
             #expect(answer.hasPrefix(expected), "\(request.prefix(80)): \(answer.prefix(200))")
         }
+        // A chunk size that is not hex, after the head already went to the replica: 400, and the
+        // replica's exchange is aborted (it was closed with no answer before).
+        let badChunk = try await RawClient.exchange(port: activator.port,
+            "POST /up HTTP/1.1\r\nHost: h.local\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n") { _ in false }
+        #expect(badChunk.hasPrefix("HTTP/1.1 400") && badChunk.contains("malformed request body"), "\(badChunk)")
+        try await activator.waitForTarget("h") { $0["activeRequests"] as? Int == 0 }
         let fine = try await RawClient.exchange(port: activator.port, "GET /fine HTTP/1.1\r\nHost: h.local\r\n\r\n") { $0.hasSuffix("Hello World!\n") }
         #expect(fine.hasPrefix("HTTP/1.1 200"))
         let reached = ((try? String(contentsOfFile: record, encoding: .utf8)) ?? "").split(separator: "\n")
             .filter { !$0.contains("\"/ready\"") }
-        #expect(reached.count == 1 && reached[0].contains("/fine"), "only the valid request reached the replica: \(reached)")
+        #expect(reached.allSatisfy { !$0.contains("\"/up\"") }, "the broken upload never completed at the replica: \(reached)")
+        #expect(reached.filter { $0.contains("/fine") }.count == 1, "the valid request reached the replica: \(reached)")
+        #expect(reached.count == 1, "only it: \(reached)")
     }
 }
