@@ -129,8 +129,13 @@ import Glibc
     @Test func aNewConnectionTakesTheLongestIdleOnesPlace() async throws {
         let backend = try await Backend.start(name: "c")
         let activator = try await ActivatorProcess.serving("c", on: [backend], arguments: ["--max-connections", "5"])
-        let idle = try (0..<5).map { _ in try SlowClientTests.Socket(port: activator.port) }
-        try await Task.sleep(for: .milliseconds(300))
+        // 50 ms apart, so which idled longest does not depend on which event loop accepted first.
+        var idle: [SlowClientTests.Socket] = []
+        for _ in 0..<5 {
+            idle.append(try SlowClientTests.Socket(port: activator.port))
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await Task.sleep(for: .milliseconds(200))
         let fresh = try SlowClientTests.Socket(port: activator.port)
         fresh.send("GET /a HTTP/1.1\r\nHost: c.local\r\nConnection: close\r\n\r\n")
         let answer = try await fresh.read(timeout: 5)
