@@ -74,7 +74,12 @@ public actor ScalingLoop {
                 guard existing.policy != target.policy else { continue }
                 var entry = Self.entry(for: ScaledTarget(name: target.name, policy: target.policy, current: existing.requested),
                                        metrics: metrics, now: now)
+                // What the loop knows apart from the policy carries over: the replicas, the queue, and a
+                // pending set-back of an outside scale change (a `kubectl apply` can bring both at once).
                 entry.state = existing.state
+                entry.queueLength = existing.queueLength
+                entry.queueReportedAt = existing.queueReportedAt
+                entry.reassert = existing.reassert
                 targets[target.name] = entry
                 logger.notice("target policy changed; deciding on the new one", metadata: ["target": "\(target.name)"])
                 applyBounds(target.name)

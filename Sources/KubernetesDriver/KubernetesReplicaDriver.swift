@@ -34,9 +34,14 @@ public final class KubernetesReplicaDriver: ReplicaDriver {
 
     public func watch(_ update: @escaping @Sendable ([TargetState]) -> Void) async throws {
         for await view in cluster.views() {
-            kinds.withLock { kinds in
+            let known = kinds.withLock { kinds in
                 kinds = Dictionary(view.targets.map { ($0.name, $0.kind) }, uniquingKeysWith: { first, _ in first })
+                return kinds
             }
+            // A target that left the view (forgotten, or its annotations broken) takes its unsent count
+            // with it: written after it came back, that count would override the scale it is adopted at.
+            pending.withLock { pending in pending = pending.filter { known[$0.key] != nil } }
+            retryAfter.withLock { retry in retry = retry.filter { known[$0.key] != nil } }
             update(view.states)
             wake.signal()  // a target that was not known yet may have a write waiting
         }

@@ -43,7 +43,7 @@ public struct ClusterState: Sendable {
         var target: String
     }
 
-    struct WorkloadEntry: Sendable {
+    struct WorkloadEntry: Sendable, Equatable {
         var kind: WorkloadKind
         var uid: String?
         var reading: WorkloadTarget.Reading
@@ -82,7 +82,10 @@ public struct ClusterState: Sendable {
     }
 
     public mutating func put(workload object: WorkloadObject, key: String, kind: WorkloadKind) {
-        workloads[kind, default: [:]][key] = read(object, kind: kind)
+        let entry = read(object, kind: kind)
+        // Most workload events are status updates (ready counts) that change nothing Thaw reads:
+        // they keep the view, so the pod changes that came with them stay cheap.
+        guard workloads[kind, default: [:]].updateValue(entry, forKey: key) != entry else { return }
         cached = nil
     }
 
@@ -96,22 +99,25 @@ public struct ClusterState: Sendable {
         podIndex = PodIndex()
         for (key, pod) in pods { podIndex.insert(key, pod) }
         cached = nil
+        changedPods = []
     }
 
     public mutating func put(pod: PodObject, key: String) {
         let reading = Self.read(pod)
-        if let old = pods.updateValue(reading, forKey: key) {
-            podIndex.remove(key, old)
-            changedPods.append(old)
-        }
+        let old = pods.updateValue(reading, forKey: key)
+        if let old { podIndex.remove(key, old) }
         podIndex.insert(key, reading)
+        // Kept only for a view to patch: with none (not everything listed yet, or a rebuild due) the
+        // next view is built whole, and the list would only grow.
+        guard cached != nil else { return }
+        if let old { changedPods.append(old) }
         changedPods.append(reading)
     }
 
     public mutating func removePod(key: String) {
         guard let old = pods.removeValue(forKey: key) else { return }
         podIndex.remove(key, old)
-        changedPods.append(old)
+        if cached != nil { changedPods.append(old) }
     }
 
     public mutating func replaceServices(_ all: [String: ServiceObject]) {
@@ -225,6 +231,7 @@ public struct ClusterState: Sendable {
                 scaledElsewhere[reading.target] = reading.scaler
             }
         }
+        var names = Set<String>()
         for kind in WorkloadKind.allCases {
             let entries = workloads[kind] ?? [:]
             for key in entries.keys.sorted() {
@@ -236,6 +243,13 @@ public struct ClusterState: Sendable {
                     view.notices.append(WorkloadNotice(kind: kind.rawValue, namespace: namespace, workload: workload, uid: entry.uid,
                                                        reason: .invalidPolicy, message: reason))
                 case .managed(let target):
+                    guard names.insert(target.name).inserted else {
+                        // A target is named NAMESPACE/NAME: a Deployment of that name was Thaw's first.
+                        view.notices.append(WorkloadNotice(
+                            kind: kind.rawValue, namespace: target.namespace, workload: target.workload, uid: entry.uid, reason: .invalidPolicy,
+                            message: "a Deployment named \(target.workload) in \(target.namespace) is Thaw's already, and targets are named by namespace and name; rename one"))
+                        continue
+                    }
                     if let scaler = scaledElsewhere["\(kind.rawValue):\(target.name)"] {
                         view.notices.append(WorkloadNotice(
                             kind: kind.rawValue, namespace: target.namespace, workload: target.workload, uid: entry.uid,
@@ -303,20 +317,19 @@ public struct ClusterState: Sendable {
                 warnings.append("service \(group): more than one transformer (\(transformers.map(\.workload).joined(separator: ", "))); \(transformers[0].workload) gets the traffic")
             }
             let annotations = serviceAnnotations[group] ?? [:]
+            // The annotation, else the only release, else the one named `default`, else the first by name.
+            let fallback = releases.count == 1 ? releases.keys.first : releases["default"] != nil ? "default" : releases.keys.min()
             let defaultRelease: String?
-            if let named = annotations[Self.defaultReleaseKey] {
-                defaultRelease = releases[named] != nil ? named : nil
-                if defaultRelease == nil {
-                    warnings.append("Service \(group): annotation \(Self.defaultReleaseKey): \"\(named)\" is no release of it (releases: \(releases.keys.sorted().joined(separator: ", ")))")
-                }
-            } else if releases.count == 1 {
-                defaultRelease = releases.keys.first
-            } else if releases["default"] != nil {
-                defaultRelease = "default"
+            if let named = annotations[Self.defaultReleaseKey], releases[named] != nil {
+                defaultRelease = named
+            } else if let named = annotations[Self.defaultReleaseKey] {
+                // A typo must not take the service's names away: the fallback serves, and the log says so.
+                defaultRelease = fallback
+                warnings.append("Service \(group): annotation \(Self.defaultReleaseKey): \"\(named)\" is no release of it (releases: \(releases.keys.sorted().joined(separator: ", "))); \(fallback ?? "none") is the default")
             } else {
-                defaultRelease = releases.keys.min()
-                if releases.count > 1 {
-                    warnings.append("service \(group) has releases \(releases.keys.sorted().joined(separator: ", ")) and no \(Self.defaultReleaseKey) annotation on its Service; \(defaultRelease!) is the default")
+                defaultRelease = fallback
+                if releases.count > 1, releases["default"] == nil {
+                    warnings.append("service \(group) has releases \(releases.keys.sorted().joined(separator: ", ")) and no \(Self.defaultReleaseKey) annotation on its Service; \(fallback!) is the default")
                 }
             }
             var canary: String?
@@ -376,7 +389,13 @@ struct PodIndex: Sendable {
     }
 
     mutating func remove(_ key: String, _ pod: ClusterState.PodReading) {
-        for (label, value) in pod.labels { byLabel[pod.namespace]?["\(label)=\(value)"]?.remove(key) }
+        // Empty sets go too: labels unique to one pod (a Job's controller-uid) would pile up for good.
+        for (label, value) in pod.labels {
+            let pair = "\(label)=\(value)"
+            byLabel[pod.namespace]?[pair]?.remove(key)
+            if byLabel[pod.namespace]?[pair]?.isEmpty == true { byLabel[pod.namespace]?[pair] = nil }
+        }
+        if byLabel[pod.namespace]?.isEmpty == true { byLabel[pod.namespace] = nil }
     }
 
     func pods(in namespace: String, matching selector: [String: String],

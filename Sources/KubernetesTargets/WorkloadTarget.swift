@@ -8,8 +8,8 @@ import ScalingPolicy
 /// is read exactly as in local mode. The workload's labels say what it is:
 /// `serving.thaw.dev/service` (default: the workload's name), `serving.thaw.dev/release` (default:
 /// the workload's name) and `serving.thaw.dev/component` (`predictor`, the default, or `transformer`).
-public struct WorkloadTarget: Sendable {
-    public enum Component: String, Sendable { case predictor, transformer }
+public struct WorkloadTarget: Sendable, Equatable {
+    public enum Component: String, Sendable, Equatable { case predictor, transformer }
 
     /// `namespace/name`: what stats, pokes and `/status` call the target.
     public var name: String
@@ -45,7 +45,7 @@ public struct WorkloadTarget: Sendable {
     public static let defaultQueuePort = 8012
 
     /// What reading one workload found.
-    public enum Reading: Sendable {
+    public enum Reading: Sendable, Equatable {
         /// Not Thaw's: no `kpa.thaw.dev` class on its Pod template. Left alone.
         case notManaged
         case managed(WorkloadTarget)

@@ -121,7 +121,9 @@ struct ThawActivator: AsyncParsableCommand {
         let group = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) } ?? MultiThreadedEventLoopGroup.singleton
         let activator = Activator(options: options, source: source, group: group, metrics: metrics, logger: logger)
         let serviceGroup = ServiceGroup(configuration: .init(
-            services: [.init(service: activator, successTerminationBehavior: .gracefullyShutdownGroup)] + services,
+            // The cluster watch first: a group stops its services last to first, so the routes keep
+            // following the cluster while the activator drains.
+            services: services + [.init(service: activator, successTerminationBehavior: .gracefullyShutdownGroup)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await serviceGroup.run()

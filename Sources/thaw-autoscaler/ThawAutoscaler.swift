@@ -113,7 +113,9 @@ struct ThawAutoscaler: AsyncParsableCommand {
             fflush(nil)
         }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: autoscaler), .init(service: watch), .init(service: NoticeRecorder(cluster: watch, logger: logger))],
+            // The cluster watch first: a group stops its services last to first, so the autoscaler
+            // stops before the view it decides on does.
+            services: [.init(service: watch), .init(service: NoticeRecorder(cluster: watch, logger: logger)), .init(service: autoscaler)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

@@ -97,6 +97,21 @@ struct TargetCatalogTests {
         #expect(f.driver.counts(of: "ml/a") == [2])
     }
 
+    @Test("an outside scale change that comes with a policy change is still set back")
+    func reassertSurvivesAPolicyChange() async throws {
+        let f = LoopFixture([])
+        await f.loop.setTargets([ScaledTarget(name: "ml/a", policy: try testPolicy(minScale: 0), current: 0)])
+        var state = targetState("ml/a", running: 0, ready: 0)
+        state.declared = 0
+        await f.loop.driverUpdate([state])
+        // One `kubectl apply`: replicas 1 and a new annotation. The states arrive before the targets.
+        state.declared = 1
+        await f.loop.driverUpdate([state])
+        await f.loop.setTargets([ScaledTarget(name: "ml/a", policy: try testPolicy(minScale: 0, initialScale: 1), current: 1)])
+        await f.loop.tick()
+        #expect(f.driver.counts(of: "ml/a") == [0], "set back to the 0 Thaw holds: \(f.driver.counts(of: "ml/a"))")
+    }
+
     @Test("no scale to zero while requests wait for a replica that has no node yet")
     func waitingRequestsKeepOneReplica() async throws {
         let f = LoopFixture([ScaledTarget(name: "ml/gpu", policy: try testPolicy(minScale: 0, initialScale: 1))])

@@ -181,6 +181,38 @@ import ThawVocabulary
         #expect(RoutingTableCheck.hostsAreUnique(routes))
     }
 
+    @Test func aDefaultReleaseThatIsNoReleaseFallsBackInsteadOfTakingTheServiceOffline() {
+        var cluster = ClusterState()
+        cluster.replaceWorkloads(["ml/a": Self.deployment("a", release: "v1"), "ml/b": Self.deployment("b", release: "v2")], kind: .deployment)
+        cluster.replaceServices(["ml/digits": Self.decode(#"{"metadata": {"name": "digits", "namespace": "ml", "annotations": {"serving.thaw.dev/default-release": "v3"}}}"#)])
+        let view = cluster.view()
+        #expect(view.routes.services.first?.defaultTarget == "ml/a", "the service's names still route")
+        #expect(view.warnings.first?.contains(#""v3" is no release of it (releases: v1, v2); v1 is the default"#) == true, "\(view.warnings)")
+    }
+
+    @Test func aStatefulSetNamedAsAManagedDeploymentIsRefusedWithANotice() {
+        var cluster = ClusterState()
+        cluster.replaceWorkloads(["ml/a": Self.deployment("a")], kind: .deployment)
+        cluster.replaceWorkloads(["ml/a": Self.deployment("a")], kind: .statefulSet)
+        let view = cluster.view()
+        #expect(view.targets.map(\.kind) == ["Deployment"])
+        #expect(view.notices.map(\.kind) == ["StatefulSet"])
+        #expect(view.notices.first?.message.contains("rename one") == true)
+    }
+
+    @Test func aWorkloadStatusUpdateKeepsThePodChangesCheap() {
+        var cluster = ClusterState()
+        cluster.replaceWorkloads(["ml/a": Self.deployment("a")], kind: .deployment)
+        cluster.replacePods(["ml/p": Self.pod("p", app: "a", ip: "10.0.0.1")])
+        _ = cluster.view()
+        // The same Deployment again (its status moved): nothing Thaw reads changed.
+        cluster.put(workload: Self.deployment("a"), key: "ml/a", kind: .deployment)
+        cluster.put(pod: Self.pod("p", app: "a", ip: "10.0.0.1", ready: true), key: "ml/p")
+        #expect(cluster.view().states.first?.ready.count == 1)
+        cluster.put(workload: Self.deployment("a", replicas: 4), key: "ml/a", kind: .deployment)
+        #expect(cluster.view().states.first?.declared == 4, "a change Thaw reads rebuilds the view")
+    }
+
     @Test func withoutAServiceObjectTheOnlyOrTheDefaultReleaseTakesTheTraffic() {
         var cluster = ClusterState()
         cluster.replaceWorkloads(["ml/a": Self.deployment("a", release: "x"), "ml/b": Self.deployment("b", release: "default")], kind: .deployment)
