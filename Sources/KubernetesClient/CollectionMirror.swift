@@ -15,12 +15,15 @@ public struct CollectionMirror<Item: Decodable & Sendable>: Sendable {
     /// Extra query, e.g. `labelSelector=app%3Ddigits`.
     public let query: String
     public let watchSeconds: Int
+    /// Objects per page of a list: a cluster's 30,000 pods come in pieces a timeout can hold.
+    public let pageSize: Int
 
-    public init(client: KubernetesClient, path: String, query: String = "", watchSeconds: Int = 300) {
+    public init(client: KubernetesClient, path: String, query: String = "", watchSeconds: Int = 300, pageSize: Int = 500) {
         self.client = client
         self.path = path
         self.query = query
         self.watchSeconds = watchSeconds
+        self.pageSize = pageSize
     }
 
     /// What changed, keyed by `namespace/name` (or `name` for cluster-scoped objects).
@@ -33,7 +36,10 @@ public struct CollectionMirror<Item: Decodable & Sendable>: Sendable {
     }
 
     private struct List: Decodable {
-        struct Metadata: Decodable { var resourceVersion: String? }
+        struct Metadata: Decodable {
+            var resourceVersion: String?
+            var `continue`: String?
+        }
         var metadata: Metadata?
         var items: [Keyed<Item>]?
     }
@@ -57,16 +63,25 @@ public struct CollectionMirror<Item: Decodable & Sendable>: Sendable {
                 action = cursor.resume
             case .list:
                 do {
-                    let body = try client.get(path + (query.isEmpty ? "" : "?\(query)"))
-                    let list: List
-                    do {
-                        list = try decoder.decode(List.self, from: Data(body))
-                    } catch {
-                        throw KubernetesError.malformed(path: path, detail: "the list is not what the API documents: \(error)")
-                    }
-                    let items = list.items ?? []
-                    changed(.listed(Dictionary(items.map { ($0.head.key, $0.item) }, uniquingKeysWith: { _, newer in newer })))
-                    action = cursor.listed(resourceVersion: list.metadata?.resourceVersion ?? "0")
+                    // Page by page, all from the snapshot of the first; the collection changes hands once, whole.
+                    var objects: [String: Item] = [:]
+                    var next: String?
+                    var version = "0"
+                    repeat {
+                        let page = "limit=\(pageSize)" + (next.map { "&continue=\($0)" } ?? "")
+                        let body = try client.get(path + separator + page)
+                        let list: List
+                        do {
+                            list = try decoder.decode(List.self, from: Data(body))
+                        } catch {
+                            throw KubernetesError.malformed(path: path, detail: "the list is not what the API documents: \(error)")
+                        }
+                        for item in list.items ?? [] { objects[item.head.key] = item.item }
+                        version = list.metadata?.resourceVersion ?? version
+                        next = list.metadata?.continue.flatMap { $0.isEmpty ? nil : $0 }
+                    } while next != nil && !isCancelled()
+                    changed(.listed(objects))
+                    action = cursor.listed(resourceVersion: version)
                 } catch {
                     fail(Self.failure(error, path: path))
                 }

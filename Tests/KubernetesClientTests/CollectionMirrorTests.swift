@@ -61,7 +61,7 @@ struct CollectionMirrorTests {
         seen.cancelled.store(true, ordering: .releasing)
         #expect(done.wait(timeout: .now() + 10) == .success, "stops within a watch timeout of being cancelled")
         #expect(seen.failures.withLock { $0 }.isEmpty, "timeouts are not failures: \(seen.failures.withLock { $0 })")
-        let lists = try Self.requests(api, matching: "GET /apis/apps/v1/namespaces/ml/deployments HTTP")
+        let lists = try Self.requests(api, matching: "GET /apis/apps/v1/namespaces/ml/deployments?limit=")
         #expect(lists == 1, "listed once; every later watch resumed from a version")
         #expect(try Self.requests(api, matching: "watch=1") >= 3, "the 1 s watches ended and were resumed")
     }
@@ -99,7 +99,22 @@ struct CollectionMirrorTests {
         try api.cutWatches()  // so the mirror does not wait out its 30 s watch
         #expect(done.wait(timeout: .now() + 10) == .success)
         #expect(seen.failures.withLock { $0 }.count >= 1, "the cut is a failure the mirror hears")
-        #expect(try Self.requests(api, matching: "GET /apis/apps/v1/namespaces/ml/deployments HTTP") == 1, "resumed from a version, not listed again")
+        #expect(try Self.requests(api, matching: "GET /apis/apps/v1/namespaces/ml/deployments?limit=") == 1, "resumed from a version, not listed again")
+    }
+
+    @Test func aLargeListComesInPagesAndIsHandedOnWhole() async throws {
+        let api = try await FakeKubernetesAPI()
+        let client = KubernetesClient(access: try ClusterAccess.kubeconfig(contentsOf: api.kubeconfig))
+        for name in ["a", "b", "c", "d", "e"] { _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", Self.deployment(name)) }
+        let seen = Seen()
+        let done = Self.mirror(CollectionMirror(client: client, path: "/apis/apps/v1/namespaces/ml/deployments", watchSeconds: 1, pageSize: 2),
+                               into: seen)
+        try await waitUntil("the paged list", timeout: 10) { seen.latest == ["ml/a", "ml/b", "ml/c", "ml/d", "ml/e"] }
+        seen.cancelled.store(true, ordering: .releasing)
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(seen.names.withLock { $0.first } == ["ml/a", "ml/b", "ml/c", "ml/d", "ml/e"], "never a partial collection")
+        #expect(try Self.requests(api, matching: "deployments?limit=2 HTTP") == 1)
+        #expect(try Self.requests(api, matching: "deployments?limit=2&continue=") == 2, "three pages of two")
     }
 
     @Test func throttledListsWaitTheServersRetryAfter() async throws {

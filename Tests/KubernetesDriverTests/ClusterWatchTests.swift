@@ -86,7 +86,7 @@ struct ClusterWatchTests {
         // The test's own client reads the same file.
         _ = try client.mergePatch("/api/v1/namespaces/ml/pods/a-0/status", Array(#"{"status": {"conditions": [{"type": "Ready", "status": "True"}]}}"#.utf8))
         try await waitUntil("a-0 ready, seen with the new token", timeout: 30) { latest.ready("ml/a") == ["10.0.0.1:8012"] }
-        let lists = api.process.stderr.split(separator: "\n").filter { $0.contains("GET /apis/apps/v1/namespaces/ml/deployments HTTP") }.count
+        let lists = api.process.stderr.split(separator: "\n").filter { $0.contains("GET /apis/apps/v1/namespaces/ml/deployments?limit=") }.count
         #expect(lists == 2, "listed at the start and after the 410 only")
         #expect(api.process.stderr.contains("watch=1"))
     }

@@ -12,7 +12,8 @@ Faults a test asks for (POST, with the same token): /fake/throttle?count=N&retry
 the next N API requests (whose path starts with P) 429 with Retry-After: S; /fake/cut-watches ends every open watch mid-stream,
 without the chunked body's end, as a dropped connection does; /fake/token?token=T accepts only T
 from then on (a rotated service-account token, the old one revoked).
-Not served: pagination, EndpointSlices, KEDA's ScaledObjects (a cluster without KEDA: 404).
+Lists page with limit and continue (from a snapshot; an unknown token is 410 Expired).
+Not served: EndpointSlices, KEDA's ScaledObjects (a cluster without KEDA: 404).
 State lives in memory; resourceVersions count up from one counter, as etcd revisions do.
 
 Usage: fake_apiserver.py --cert CERT --key KEY --token TOKEN [--port 0] [--history N]
@@ -252,15 +253,32 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET" and name is None:
             if query.get("watch") in ("1", "true"):
                 return self.watch(resource, namespace, query)
-            with store.lock:
-                items = [copy.deepcopy(o) for k, o in sorted(store.objects.items())
-                         if k[:3] == resource and (namespace is None or k[3] == namespace) and self.selected(o, query)]
-                revision = str(store.revision)
-            for item in items:  # a real list's items carry no kind or apiVersion: the list says them once
-                item.pop("kind", None)
-                item.pop("apiVersion", None)
-            return self.send_json(200, {"kind": kind + "List", "apiVersion": api_version,
-                                        "metadata": {"resourceVersion": revision}, "items": items})
+            token = query.get("continue")
+            if token:
+                # The next page of a paged list, from the snapshot its first page was cut from.
+                with self.server.faults:
+                    snapshot = self.server.pages.pop(token, None)
+                if snapshot is None:
+                    raise Failure(410, "Expired", "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.")
+                items, revision = snapshot
+            else:
+                with store.lock:
+                    items = [copy.deepcopy(o) for k, o in sorted(store.objects.items())
+                             if k[:3] == resource and (namespace is None or k[3] == namespace) and self.selected(o, query)]
+                    revision = str(store.revision)
+                for item in items:  # a real list's items carry no kind or apiVersion: the list says them once
+                    item.pop("kind", None)
+                    item.pop("apiVersion", None)
+            metadata = {"resourceVersion": revision}
+            limit = int(query.get("limit") or 0)
+            if limit > 0 and len(items) > limit:
+                items, rest = items[:limit], items[limit:]
+                next_token = uuid.uuid4().hex
+                with self.server.faults:
+                    self.server.pages[next_token] = (rest, revision)
+                metadata["continue"] = next_token
+                metadata["remainingItemCount"] = len(rest)
+            return self.send_json(200, {"kind": kind + "List", "apiVersion": api_version, "metadata": metadata, "items": items})
         if name is None and method != "POST":
             raise Failure(405, "MethodNotAllowed", f"{method} is not allowed on a list of {resource[2]}")
         body = self.body() if method in ("POST", "PUT", "PATCH") else None
@@ -505,6 +523,7 @@ def main():
     server.bookmark_interval = args.bookmark_interval
     server.faults = threading.Lock()
     server.throttle, server.retry_after, server.throttle_path, server.cut_generation = 0, 1, "/", 0
+    server.pages = {}  # continue token -> (the rest of a paged list, its resourceVersion)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.cert, args.key)
     server.client_ca = args.client_ca
