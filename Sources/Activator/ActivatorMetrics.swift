@@ -61,8 +61,8 @@ public final class ActivatorMetrics: Sendable {
 
     func target(_ name: String) -> TargetMetrics { TargetMetrics(target: name, families: targets, namespace: namespace) }
 
-    /// Drops the series of a target that left the routing table.
-    func forget(_ name: String) { targets.forget(label: "target", value: name) }
+    /// Drops the series of targets that left the routing table.
+    func forget(_ names: Set<String>) { targets.forget(label: "target", values: names) }
 
     /// Everything, in the text exposition format.
     public func exposition() -> String {

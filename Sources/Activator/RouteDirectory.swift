@@ -66,9 +66,11 @@ final class RouteDirectory: Sendable {
         }
         current.withLock { $0 = Snapshot(table: RoutingTable(config), targets: targets) }
         version.add(1, ordering: .releasing)
+        var gone: Set<String> = []
         for (name, runtime) in previous where targets[name] == nil {
             runtime.remove()
-            metrics.forget(name)
+            gone.insert(name)
         }
+        metrics.forget(gone)
     }
 }

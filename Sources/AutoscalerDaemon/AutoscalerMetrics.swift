@@ -61,6 +61,6 @@ public final class AutoscalerMetrics: Sendable {
 
     func target(_ name: String) -> Target { Target(name, families: targets) }
 
-    /// Drops a forgotten target's series.
-    func forget(_ name: String) { targets.forget(label: "target", value: name) }
+    /// Drops forgotten targets' series.
+    func forget(_ names: Set<String>) { targets.forget(label: "target", values: names) }
 }

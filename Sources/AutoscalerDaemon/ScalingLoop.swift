@@ -64,11 +64,12 @@ public actor ScalingLoop {
     public func setTargets(_ latest: [ScaledTarget]) {
         let now = clock()
         let names = Set(latest.map(\.name))
-        for name in targets.keys.sorted() where !names.contains(name) {
+        let gone = targets.keys.filter { !names.contains($0) }
+        for name in gone.sorted() {
             targets[name] = nil
-            metrics.forget(name)
             logger.notice("target forgotten; its replicas stay as they are", metadata: ["target": "\(name)"])
         }
+        metrics.forget(Set(gone))
         for target in latest {
             if let existing = targets[target.name] {
                 guard existing.policy != target.policy else { continue }

@@ -58,17 +58,53 @@ public final class SeriesFamilies: Sendable {
 
     /// Drops every series that has label `label` with value `value` (a target that is gone).
     public func forget(label: String, value: String) {
-        let needle = "\(label)=\"\(Self.escape(value))\""
+        forget(label: label, values: [value])
+    }
+
+    /// Drops every series whose label `label` has one of `values`, in one pass over all series: a
+    /// namespace of 10,000 targets deleted at once costs one pass, not 10,000.
+    public func forget(label: String, values: Set<String>) {
+        guard !values.isEmpty else { return }
         families.withLock { families in
             for name in families.order {
                 // Taken out and put back, so the table is changed in place, not copied.
                 guard var family = families.byName.removeValue(forKey: name) else { continue }
-                let gone = family.order.filter { $0.contains(needle) }
+                let gone = family.order.filter { key in Self.value(of: label, in: key).map(values.contains) ?? false }
                 for key in gone { family.series[key] = nil }
                 if !gone.isEmpty { family.order.removeAll { family.series[$0] == nil } }
                 families.byName[name] = family
             }
         }
+    }
+
+    /// The value of `label` in a label set as written (`{a="x",b="y"}`), unescaped; nil without it.
+    static func value(of label: String, in labels: String) -> String? {
+        let characters = Array(labels)
+        let name = Array(label)
+        var index = 0
+        while index < characters.count {
+            // A label name starts after `{` or `,`.
+            if characters[index] == "{" || characters[index] == "," {
+                let start = index + 1
+                let end = start + name.count
+                if end + 1 < characters.count, Array(characters[start..<end]) == name, characters[end] == "=", characters[end + 1] == "\"" {
+                    var value = ""
+                    var position = end + 2
+                    while position < characters.count, characters[position] != "\"" {
+                        if characters[position] == "\\", position + 1 < characters.count {
+                            position += 1
+                            value.append(characters[position] == "n" ? "\n" : characters[position])
+                        } else {
+                            value.append(characters[position])
+                        }
+                        position += 1
+                    }
+                    return value
+                }
+            }
+            index += 1
+        }
+        return nil
     }
 
     /// The text exposition of every series, family by family.

@@ -60,6 +60,23 @@ import ThawTestSupport
         #expect(!text.contains("thaw_test_requests_total"), "a family with no series left is not written")
     }
 
+    @Test func forgettingTenThousandTargetsAtOnceIsOnePass() {
+        let families = SeriesFamilies()
+        for index in 0..<10_000 {
+            for metric in 0..<5 {
+                families.gauge("thaw_test_metric_\(metric)", help: "M.", labels: [("target", "team/model-\(index)")]).set(to: 1)
+            }
+        }
+        families.gauge("thaw_test_metric_0", help: "M.", labels: [("subtarget", "team/model-1")]).set(to: 7)
+        let started = ContinuousClock.now
+        families.forget(label: "target", values: Set((0..<10_000).map { "team/model-\($0)" }))
+        #expect(ContinuousClock.now - started < .seconds(5), "\(ContinuousClock.now - started)")
+        var text = ""
+        families.emit(into: &text)
+        #expect(text == "# HELP thaw_test_metric_0 M.\n# TYPE thaw_test_metric_0 gauge\nthaw_test_metric_0{subtarget=\"team/model-1\"} 7\n",
+                "only the series of another label stays: \(text.prefix(300))")
+    }
+
     @Test func tenThousandTargetsRegisterInLinearTime() {
         // swift-prometheus' registry copied the label-set table on each new series: 30 s for this.
         let families = SeriesFamilies()
