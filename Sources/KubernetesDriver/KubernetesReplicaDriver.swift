@@ -24,7 +24,16 @@ public final class KubernetesReplicaDriver: ReplicaDriver {
     public init(cluster: ClusterWatch, logger: Logger) {
         self.cluster = cluster
         self.logger = logger
-        Thread.detachNewThread { [self] in writeLoop() }
+        // The writer holds the driver only while it writes: a driver nobody holds any more ends
+        // its thread within a second.
+        Thread.detachNewThread { [weak self, wake] in
+            var failures: [String: Int] = [:]
+            while true {
+                _ = wake.wait(timeout: .now() + 1)
+                guard let self else { return }
+                self.writeRound(failures: &failures)
+            }
+        }
     }
 
     public func setReplicas(_ count: Int, of target: String) {
@@ -55,47 +64,44 @@ public final class KubernetesReplicaDriver: ReplicaDriver {
         return "/apis/apps/v1/namespaces/\(parts[0])/\(collection)/\(parts[1])/scale"
     }
 
-    private func writeLoop() {
-        var failures: [String: Int] = [:]
-        while true {
-            _ = wake.wait(timeout: .now() + 1)
-            let now = ContinuousClock.now
-            let due = pending.withLock { pending in
-                pending.filter { target, _ in retryAfter.withLock { $0[target].map { $0 <= now } ?? true } }
-            }
-            for (target, count) in due.sorted(by: { $0.key < $1.key }) {
-                guard let kind = kinds.withLock({ $0[target] }) else { continue }  // not in a view yet
-                // Taken only if still the newest: a newer count stays pending and goes next.
-                guard pending.withLock({ pending in
-                    guard pending[target] == count else { return false }
-                    pending[target] = nil
-                    return true
-                }) else { continue }
-                guard let path = Self.scalePath(of: target, kind: kind) else { continue }
-                do {
-                    _ = try cluster.client.mergePatch(path, Array(#"{"spec":{"replicas":\#(count)}}"#.utf8))
-                    failures[target] = nil
-                    retryAfter.withLock { $0[target] = nil }
-                    logger.debug("scale written", metadata: ["target": "\(target)", "replicas": "\(count)"])
-                } catch let error as KubernetesError {
-                    switch error.code {
-                    case 404?:
-                        logger.warning("the workload is gone; not scaling it", metadata: ["target": "\(target)", "error": "\(error)"])
-                    case 422?, 403?, 401?:
-                        logger.error("the API server refused the scale", metadata: ["target": "\(target)", "replicas": "\(count)", "error": "\(error)"])
-                    default:
-                        // Transient (throttled, unavailable, no answer): try again unless a newer count came.
-                        let failed = (failures[target] ?? 0) + 1
-                        failures[target] = failed
-                        let wait = error.retryAfter ?? min(.seconds(30), .milliseconds(250) * (1 << min(failed - 1, 7)))
-                        retryAfter.withLock { $0[target] = ContinuousClock.now + wait }
-                        pending.withLock { pending in if pending[target] == nil { pending[target] = count } }
-                        logger.warning("writing the scale failed; retrying", metadata: [
-                            "target": "\(target)", "replicas": "\(count)", "in": "\(wait)", "error": "\(error)"])
-                    }
-                } catch {
-                    logger.error("writing the scale failed", metadata: ["target": "\(target)", "error": "\(error)"])
+    /// Writes every pending count that is due, newest first per target.
+    private func writeRound(failures: inout [String: Int]) {
+        let now = ContinuousClock.now
+        let due = pending.withLock { pending in
+            pending.filter { target, _ in retryAfter.withLock { $0[target].map { $0 <= now } ?? true } }
+        }
+        for (target, count) in due.sorted(by: { $0.key < $1.key }) {
+            guard let kind = kinds.withLock({ $0[target] }) else { continue }  // not in a view yet
+            // Taken only if still the newest: a newer count stays pending and goes next.
+            guard pending.withLock({ pending in
+                guard pending[target] == count else { return false }
+                pending[target] = nil
+                return true
+            }) else { continue }
+            guard let path = Self.scalePath(of: target, kind: kind) else { continue }
+            do {
+                _ = try cluster.client.mergePatch(path, Array(#"{"spec":{"replicas":\#(count)}}"#.utf8))
+                failures[target] = nil
+                retryAfter.withLock { $0[target] = nil }
+                logger.debug("scale written", metadata: ["target": "\(target)", "replicas": "\(count)"])
+            } catch let error as KubernetesError {
+                switch error.code {
+                case 404?:
+                    logger.warning("the workload is gone; not scaling it", metadata: ["target": "\(target)", "error": "\(error)"])
+                case 422?, 403?, 401?:
+                    logger.error("the API server refused the scale", metadata: ["target": "\(target)", "replicas": "\(count)", "error": "\(error)"])
+                default:
+                    // Transient (throttled, unavailable, no answer): try again unless a newer count came.
+                    let failed = (failures[target] ?? 0) + 1
+                    failures[target] = failed
+                    let wait = error.retryAfter ?? min(.seconds(30), .milliseconds(250) * (1 << min(failed - 1, 7)))
+                    retryAfter.withLock { $0[target] = ContinuousClock.now + wait }
+                    pending.withLock { pending in if pending[target] == nil { pending[target] = count } }
+                    logger.warning("writing the scale failed; retrying", metadata: [
+                        "target": "\(target)", "replicas": "\(count)", "in": "\(wait)", "error": "\(error)"])
                 }
+            } catch {
+                logger.error("writing the scale failed", metadata: ["target": "\(target)", "error": "\(error)"])
             }
         }
     }

@@ -153,6 +153,19 @@ struct ClusterWatchTests {
         #expect(api.process.stderr.contains("PATCH /apis/apps/v1/namespaces/ml/statefulsets/gpu/scale"))
     }
 
+    @Test func aDriverNobodyHoldsEndsItsWriterThread() async throws {
+        let api = try await FakeKubernetesAPI()
+        let client = KubernetesClient(access: try ClusterAccess.kubeconfig(contentsOf: api.kubeconfig))
+        weak var released: KubernetesReplicaDriver?
+        do {
+            let driver = KubernetesReplicaDriver(cluster: ClusterWatch(client: client, namespace: "ml", logger: Self.logger), logger: Self.logger)
+            released = driver
+            driver.setReplicas(1, of: "ml/none")
+        }
+        // Its writer wakes at least once a second; holding the driver only while it writes, it lets go.
+        try await waitUntil("the driver is freed", timeout: 5) { released == nil }
+    }
+
     static func replicas(_ client: KubernetesClient, _ path: String) throws -> Int? {
         let object = try JSONSerialization.jsonObject(with: Data(try client.get(path))) as? [String: Any]
         return (object?["spec"] as? [String: Any])?["replicas"] as? Int
