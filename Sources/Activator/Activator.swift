@@ -239,9 +239,8 @@ final class DownstreamSettings: Sendable {
     let keepAliveTimeout: TimeAmount
     let timeouts: ActivatorMetrics.ClientTimeouts
 
-    init(role: ProxyRole, fixedHost: String?, draining: Draining, headTimeout: TimeAmount = .seconds(60),
-         bodyTimeout: TimeAmount = .seconds(60), keepAliveTimeout: TimeAmount = .seconds(75),
-         timeouts: ActivatorMetrics.ClientTimeouts = ActivatorMetrics().clientTimeouts) {
+    init(role: ProxyRole, fixedHost: String?, draining: Draining, headTimeout: TimeAmount, bodyTimeout: TimeAmount,
+         keepAliveTimeout: TimeAmount, timeouts: ActivatorMetrics.ClientTimeouts) {
         self.role = role
         self.fixedHost = fixedHost
         self.draining = draining

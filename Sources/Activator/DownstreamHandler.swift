@@ -64,7 +64,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private let mark: ClientConnections.Mark
     private var markedIdle = false
 
-    init(directory: RouteDirectory, pool: UpstreamPool, settings: DownstreamSettings, mark: ClientConnections.Mark = .init(), logger: Logger) {
+    init(directory: RouteDirectory, pool: UpstreamPool, settings: DownstreamSettings, mark: ClientConnections.Mark, logger: Logger) {
         self.directory = directory
         self.mark = mark
         self.pool = pool
@@ -315,10 +315,10 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             }
             settings.timeouts.body.increment()
             if request.responseStatus == nil {
+                // `fail` answers, drops the rest of the body and closes after a short linger.
                 fail(request, status: .requestTimeout,
                      message: "the request body paused for more than \(settings.bodyTimeout.nanoseconds / 1_000_000_000) s",
                      releasing: request.endpoint)
-                closeAfterResponse = true
             } else {
                 abandon(request)
                 context.close(promise: nil)

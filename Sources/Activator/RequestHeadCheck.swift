@@ -36,7 +36,7 @@ struct RequestHeadCheck {
             if size > maxFieldBytes {
                 return Refusal(status: .requestHeaderFieldsTooLarge, message: "the header \(name.prefix(64)) is larger than \(maxFieldBytes) bytes")
             }
-            if name.utf8.count == 4, name.lowercased() == "host" {
+            if isHost(name) {
                 hosts += 1
                 host = Substring(value)
             }
@@ -61,6 +61,16 @@ struct RequestHeadCheck {
                            message: "the path has a dot-segment (/./ or /../, also percent-encoded); send the path it stands for")
         }
         return nil
+    }
+
+    /// Whether a field name is `Host` in any case, without making a lowercased copy of every name:
+    /// this runs for every header of every request.
+    static func isHost(_ name: String) -> Bool {
+        var utf8 = name.utf8.makeIterator()
+        for expected in "host".utf8 {
+            guard let byte = utf8.next(), byte | 0x20 == expected else { return false }
+        }
+        return utf8.next() == nil
     }
 
     /// `example.com:8080` of `http://example.com:8080/x`; nil for an origin-form target (`/x`).

@@ -68,7 +68,7 @@ public struct CollectionMirror<Item: Decodable & Sendable>: Sendable {
                     var next: String?
                     var version = "0"
                     repeat {
-                        let page = "limit=\(pageSize)" + (next.map { "&continue=\($0)" } ?? "")
+                        let page = "limit=\(pageSize)" + (next.map { "&continue=\(Self.queryValue($0))" } ?? "")
                         let body = try client.get(path + separator + page)
                         let list: List
                         do {
@@ -125,6 +125,13 @@ public struct CollectionMirror<Item: Decodable & Sendable>: Sendable {
                 }
             }
         }
+    }
+
+    /// A token the server made, safe in a query: its alphabet is the server's business.
+    static func queryValue(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
     }
 
     /// Every failure as a `KubernetesError`, so `failed` hears all of them.

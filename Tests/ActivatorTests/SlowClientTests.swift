@@ -53,10 +53,22 @@ import Glibc
 
     static let flags = ["--client-header-timeout", "1", "--client-body-timeout", "1", "--keepalive-timeout", "1.5"]
 
+    /// An activator with 1 s limits in front of one backend (kept running while this is held), and a connection to it.
+    struct Served {
+        let backend: Backend
+        let activator: ActivatorProcess
+        let socket: Socket
+
+        init() async throws {
+            backend = try await Backend.start(name: "s")
+            activator = try await ActivatorProcess.serving("s", on: [backend], arguments: SlowClientTests.flags)
+            socket = try Socket(port: activator.port)
+        }
+    }
+
     @Test func aTrickledHeadIsAnswered408AtItsLimit() async throws {
-        let backend = try await Backend.start(name: "s")
-        let activator = try await ActivatorProcess.serving("s", on: [backend], arguments: Self.flags)
-        let socket = try Socket(port: activator.port)
+        let served = try await Served()
+        let (activator, socket) = (served.activator, served.socket)
         let started = Date()
         var answer = ""
         var closed = false
@@ -88,9 +100,8 @@ import Glibc
     }
 
     @Test func anIdleKeptAliveConnectionIsClosedButNotOneWaitingForItsAnswer() async throws {
-        let backend = try await Backend.start(name: "s")
-        let activator = try await ActivatorProcess.serving("s", on: [backend], arguments: Self.flags)
-        let socket = try Socket(port: activator.port)
+        let served = try await Served()
+        let (activator, socket) = (served.activator, served.socket)
         socket.send("GET /a HTTP/1.1\r\nHost: s.local\r\n\r\n")
         let started = Date()
         let (answer, closed) = try await socket.read(timeout: 5)
@@ -108,9 +119,8 @@ import Glibc
     }
 
     @Test func aBodyThatStopsIsAnswered408AndTheReplicaExchangeAborted() async throws {
-        let backend = try await Backend.start(name: "s")
-        let activator = try await ActivatorProcess.serving("s", on: [backend], arguments: Self.flags)
-        let socket = try Socket(port: activator.port)
+        let served = try await Served()
+        let (activator, socket) = (served.activator, served.socket)
         socket.send("POST /up HTTP/1.1\r\nHost: s.local\r\nContent-Length: 100\r\n\r\n0123456789")
         let started = Date()
         let (answer, closed) = try await socket.read(timeout: 10)
