@@ -56,7 +56,7 @@ struct CollectionMirrorTests {
         try await waitUntil("b created", timeout: 10) { seen.latest == ["ml/a", "ml/b"] }
         _ = try client.mergePatch("/apis/apps/v1/namespaces/ml/deployments/a/scale", Array(#"{"spec":{"replicas":4}}"#.utf8))
         try await waitUntil("a scaled to 4", timeout: 10) { seen.replicas.withLock { $0["ml/a"] } == 4 }
-        _ = try Self.delete(api, "/apis/apps/v1/namespaces/ml/deployments/b")
+        _ = try client.delete("/apis/apps/v1/namespaces/ml/deployments/b")
         try await waitUntil("b deleted", timeout: 10) { seen.latest == ["ml/a"] }
         seen.cancelled.store(true, ordering: .releasing)
         #expect(done.wait(timeout: .now() + 10) == .success, "stops within a watch timeout of being cancelled")
@@ -133,11 +133,6 @@ struct CollectionMirrorTests {
         #expect(done.wait(timeout: .now() + 10) == .success)
         #expect(seen.failures.withLock { $0 } == [429, 429])
         #expect(took >= .milliseconds(1900), "waited Retry-After twice: \(took)")
-    }
-
-    static func delete(_ api: FakeKubernetesAPI, _ path: String) throws -> Int32 {
-        try CommandRun.run(["curl", "-sS", "-o", "/dev/null", "--cacert", api.certificates.authority,
-                            "-H", "Authorization: Bearer \(api.token)", "-X", "DELETE", api.server + path]).status
     }
 
     /// How many requests the fake logged that contain `text` (it logs every request with --verbose).

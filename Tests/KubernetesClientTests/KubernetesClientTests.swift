@@ -20,13 +20,6 @@ struct KubernetesClientTests {
         try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
     }
 
-    /// Runs a blocking call off the concurrency pool.
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
-        }
-    }
-
     @Test func createReadScaleThroughTheKubeconfig() async throws {
         let api = try await FakeKubernetesAPI()
         let client = KubernetesClient(access: try ClusterAccess.kubeconfig(contentsOf: api.kubeconfig))
@@ -115,7 +108,7 @@ struct KubernetesClientTests {
         let list = try Self.json(try client.get("/apis/apps/v1/namespaces/ml/deployments"))
         let version = try #require((list["metadata"] as? [String: Any])?["resourceVersion"] as? String)
 
-        async let watched: [String] = Self.offPool {
+        async let watched: [String] = offPool {
             var seen: [String] = []
             try client.watch("/apis/apps/v1/namespaces/ml/deployments?watch=1&resourceVersion=\(version)&timeoutSeconds=20",
                              as: Workload.self, limit: .seconds(50)) { event in
@@ -153,7 +146,7 @@ struct KubernetesClientTests {
         let list = try Self.json(try client.get("/apis/apps/v1/namespaces/ml/deployments"))
         let version = try #require((list["metadata"] as? [String: Any])?["resourceVersion"] as? String)
         let names = (0..<40).map { "d\($0)" }
-        async let added: Set<String> = Self.offPool {
+        async let added: Set<String> = offPool {
             var seen: Set<String> = []
             try client.watch("/apis/apps/v1/namespaces/ml/deployments?watch=1&allowWatchBookmarks=true&resourceVersion=\(version)&timeoutSeconds=30",
                              as: Workload.self, limit: .seconds(60)) { event in

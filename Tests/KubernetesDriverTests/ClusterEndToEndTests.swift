@@ -65,8 +65,7 @@ struct ClusterEndToEndTests {
     }
 
     static func replicas(_ client: KubernetesClient, _ name: String) throws -> Int? {
-        let object = try JSONSerialization.jsonObject(with: Data(try client.get("/apis/apps/v1/namespaces/ml/deployments/\(name)"))) as? [String: Any]
-        return (object?["spec"] as? [String: Any])?["replicas"] as? Int
+        try KubernetesDriverTests.replicas(client, "/apis/apps/v1/namespaces/ml/deployments/\(name)")
     }
 
     @Test func aRequestScalesFromZeroThroughTheAPIAndBackDown() async throws {

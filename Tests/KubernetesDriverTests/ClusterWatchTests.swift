@@ -149,7 +149,7 @@ struct ClusterWatchTests {
         try await waitUntil("the StatefulSet's target", timeout: 30) { latest.all.withLock { $0["ml/gpu"] } == 1 }
         driver.setReplicas(3, of: "ml/gpu")
         try await waitUntil("3 written to the StatefulSet", timeout: 30) { latest.all.withLock { $0["ml/gpu"] } == 3 }
-        #expect(try Self.replicas(client, "/apis/apps/v1/namespaces/ml/statefulsets/gpu") == 3)
+        #expect(try replicas(client, "/apis/apps/v1/namespaces/ml/statefulsets/gpu") == 3)
         #expect(api.process.stderr.contains("PATCH /apis/apps/v1/namespaces/ml/statefulsets/gpu/scale"))
     }
 
@@ -165,9 +165,10 @@ struct ClusterWatchTests {
         // Its writer wakes at least once a second; holding the driver only while it writes, it lets go.
         try await waitUntil("the driver is freed", timeout: 5) { released == nil }
     }
+}
 
-    static func replicas(_ client: KubernetesClient, _ path: String) throws -> Int? {
-        let object = try JSONSerialization.jsonObject(with: Data(try client.get(path))) as? [String: Any]
-        return (object?["spec"] as? [String: Any])?["replicas"] as? Int
-    }
+/// A workload's `spec.replicas` as the API server holds it.
+func replicas(_ client: KubernetesClient, _ path: String) throws -> Int? {
+    let object = try JSONSerialization.jsonObject(with: Data(try client.get(path))) as? [String: Any]
+    return (object?["spec"] as? [String: Any])?["replicas"] as? Int
 }
