@@ -302,7 +302,8 @@ public actor ScalingLoop {
     private func decide(_ name: String, trigger: String, now: Timestamp) {
         withEntry(name) { entry in
             let ready = entry.state.ready.count
-            let step = entry.scaler.step(readyReplicas: ready, activatorInPath: true, now: now)
+            let waitingRequests = entry.queueReportedAt.map { now - $0 <= .seconds(2) } == true ? entry.queueLength : 0
+            let step = entry.scaler.step(readyReplicas: ready, activatorInPath: true, waitingRequests: waitingRequests, now: now)
             switch step.holdChange {
             case .started?:
                 logger.warning("no stats from ready replicas; holding the current scale until they report again",
@@ -323,23 +324,14 @@ public actor ScalingLoop {
             }
             entry.metrics.holding.set(to: step.holding ? 1 : 0)
             entry.metrics.fallback.set(to: step.fallbackWant == nil ? 0 : 1)
-            if var replicas = step.plan.replicas, replicas != entry.requested {
-                let waitingRequests = entry.queueReportedAt.map { now - $0 <= .seconds(2) } == true ? entry.queueLength : 0
-                if replicas == 0, waitingRequests > 0 {
-                    // Requests still wait in the activator (for a pod no node has room for yet, say):
-                    // going to zero now would strand them (kserve#1247).
-                    replicas = max(entry.requested, 1)
-                    logger.debug("not scaling to zero while requests wait", metadata: ["target": "\(name)", "waiting": "\(waitingRequests)"])
-                }
-                if replicas != entry.requested {
-                    logger.info("scaling", metadata: [
-                        "target": "\(name)", "from": "\(entry.requested)", "to": "\(replicas)", "ready": "\(ready)",
-                        "trigger": "\(trigger)", "reason": "\(step.plan.reason)"])
-                    entry.requested = replicas
-                    entry.metrics.requested.set(to: Double(replicas))
-                    entry.reassert = false
-                    driver.setReplicas(replicas, of: name)
-                }
+            if let replicas = step.plan.replicas, replicas != entry.requested {
+                logger.info("scaling", metadata: [
+                    "target": "\(name)", "from": "\(entry.requested)", "to": "\(replicas)", "ready": "\(ready)",
+                    "trigger": "\(trigger)", "reason": "\(step.plan.reason)"])
+                entry.requested = replicas
+                entry.metrics.requested.set(to: Double(replicas))
+                entry.reassert = false
+                driver.setReplicas(replicas, of: name)
             }
             if entry.reassert {
                 entry.reassert = false

@@ -84,14 +84,19 @@ public struct ReplicaPlanner: Sendable {
     ///   - excessBurstCapacity: from the same decision (its sign decides the activator mode).
     ///   - readyReplicas: replicas that answer their readiness check now.
     ///   - activatorInPath: whether the activator is confirmed to be routing this target's traffic.
+    ///   - waitingRequests: requests the activator holds for this target now; while any wait, it is
+    ///     not scaled to zero (they would be stranded, kserve#1247: a pod no node had room for yet).
     public mutating func plan(desired: Int?, excessBurstCapacity: Int, readyReplicas: Int,
-                              activatorInPath: Bool, now: Timestamp) -> ReplicaPlan {
+                              activatorInPath: Bool, waitingRequests: Int = 0, now: Timestamp) -> ReplicaPlan {
         var step = Step(want: desired ?? -1, apply: false, recheckAfter: nil, reason: "")
         if step.want < 0 && activity != .activating {
             step.reason = "no metrics yet"
         } else {
             step = bounded(step)
             if step.want == 0 { step = gateScaleToZero(step, activatorInPath: activatorInPath, now: now) }
+            if step.want == 0, waitingRequests > 0 {
+                step = Step(want: 1, apply: true, recheckAfter: nil, reason: "\(waitingRequests) request(s) waiting: not scaling to zero")
+            }
         }
 
         let mode: ActivatorMode = (step.want > 0 && excessBurstCapacity >= 0) ? .serve : .proxy

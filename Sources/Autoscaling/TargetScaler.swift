@@ -188,7 +188,8 @@ public struct TargetScaler: Sendable {
 
     /// Decides and plans. `activatorInPath` says whether the activator routes this target's
     /// traffic now (always, in local mode).
-    public mutating func step(readyReplicas: Int, activatorInPath: Bool, now: Timestamp) -> Step {
+    /// `waitingRequests`: what the activator holds for the target now (it keeps it off zero).
+    public mutating func step(readyReplicas: Int, activatorInPath: Bool, waitingRequests: Int = 0, now: Timestamp) -> Step {
         if readyReplicas > 0 {
             if readySince == nil { readySince = now }
         } else {
@@ -244,7 +245,7 @@ public struct TargetScaler: Sendable {
         }
         if let decision { latest = decision }
         let plan = planner.plan(desired: wanted, excessBurstCapacity: excessBurstCapacity,
-                                readyReplicas: readyReplicas, activatorInPath: activatorInPath, now: now)
+                                readyReplicas: readyReplicas, activatorInPath: activatorInPath, waitingRequests: waitingRequests, now: now)
         return Step(decision: decision, plan: plan, holding: false, fallbackWant: fallbackWant, holdChange: holdChange)
     }
 

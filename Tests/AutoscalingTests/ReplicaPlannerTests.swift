@@ -190,6 +190,19 @@ struct ReplicaPlannerTests {
         #expect(p.activitySince == ts(630.5))
     }
 
+    @Test("past the activation timeout, requests still waiting keep one replica asked for; without them it goes to zero")
+    func waitingRequestsKeepOneReplica() {
+        var p = planner(ReplicaPolicy(minScale: 0, activationTimeout: .seconds(60)))
+        let held = p.plan(desired: 0, excessBurstCapacity: -111, readyReplicas: 0, activatorInPath: true, waitingRequests: 3, now: ts(61))
+        #expect(held.replicas == 1 && held.want == 1)
+        #expect(held.reason == "3 request(s) waiting: not scaling to zero")
+        var alone = planner(ReplicaPolicy(minScale: 0, activationTimeout: .seconds(60)))
+        let gone = alone.plan(desired: 0, excessBurstCapacity: -111, readyReplicas: 0, activatorInPath: true, now: ts(61))
+        #expect(gone.replicas == 0, "the same plan with nothing waiting")
+        let later = p.plan(desired: 0, excessBurstCapacity: -111, readyReplicas: 0, activatorInPath: true, waitingRequests: 0, now: ts(62))
+        #expect(later.replicas == 0, "once nothing waits, the timeout applies")
+    }
+
     @Test("the activation timeout is configurable")
     func customActivationTimeout() {
         var p = planner(ReplicaPolicy(minScale: 0, activationTimeout: .seconds(60)))
