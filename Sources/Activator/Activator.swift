@@ -238,6 +238,7 @@ final class DownstreamSettings: Sendable {
     let bodyTimeout: TimeAmount
     let keepAliveTimeout: TimeAmount
     let timeouts: ActivatorMetrics.ClientTimeouts
+    let clientTimeouts: ClientConnectionState.Timeouts
 
     init(role: ProxyRole, fixedHost: String?, draining: Draining, headTimeout: TimeAmount, bodyTimeout: TimeAmount,
          keepAliveTimeout: TimeAmount, timeouts: ActivatorMetrics.ClientTimeouts) {
@@ -248,6 +249,8 @@ final class DownstreamSettings: Sendable {
         self.bodyTimeout = bodyTimeout
         self.keepAliveTimeout = keepAliveTimeout
         self.timeouts = timeouts
+        clientTimeouts = ClientConnectionState.Timeouts(head: UInt64(headTimeout.nanoseconds), body: UInt64(bodyTimeout.nanoseconds),
+                                                        keepAlive: UInt64(keepAliveTimeout.nanoseconds))
     }
 }
 

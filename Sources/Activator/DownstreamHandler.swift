@@ -11,6 +11,10 @@ import TrafficStats
 /// It runs on the client's event loop and so does the upstream connection it uses, so the whole
 /// exchange is lock-free except for the target's balancer. Reading stops on whichever side is
 /// ahead, so bodies of any size stream through in bounded memory.
+///
+/// The decisions are not made here: the connection's lifecycle is a `ClientConnectionState` and
+/// each request's a `ProxiedRequestState`. This handler feeds them what happens on the sockets and
+/// performs the actions they return.
 final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamDelegate {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = ByteBuffer
@@ -29,36 +33,26 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private var context: ChannelHandlerContext?
     private var clientIP: String?
 
-    /// The request in progress; nil between requests.
+    private var connection: ClientConnectionState
+    /// The request being proxied; nil between requests and after an answer of our own.
     private var request: ProxiedRequest?
-    /// Dropping the rest of a request body we already answered.
-    private var discardingBody = false
-    private var closeAfterResponse = false
     private var readPending = false
-    /// A close is under way; nothing more is answered on this connection.
-    private var closing = false
-    /// Everything written before the close reached the socket.
-    private var outputFlushed = false
-    /// The client finished while our answer was still being written: close fully once it is out.
-    private var closeWhenFlushed = false
+    /// The request deadline's timer, one per connection (see `armTimer`).
     private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
     private var routes = RouteDirectory.Cache()
     /// The metric series of the last finished request; most requests on a connection share it.
     private var lastSeries: (metrics: TargetMetrics, status: Int, series: TargetMetrics.StatusSeries)?
     /// Parts of requests that arrived while another was being answered, in order.
     private var pipelined: [HTTPServerRequestPart] = []
-    private var timerDeadline: NIODeadline?
+    private var replaying = false
 
     /// The connection's one timer for slow clients (a head, a body, an idle keep-alive). It is not
-    /// moved per request: when it fires it looks at these and either acts or re-arms, so busy
-    /// keep-alive traffic costs one clock read per socket read and no timer work.
+    /// moved per request: when it fires the connection state says whether to act or look again, so
+    /// busy keep-alive traffic costs one clock read per socket read and no timer work.
     private var slowClientTimer: Scheduled<Void>?
-    /// Since when a request head is awaited with bytes of it (or the connection) already there.
-    private var headSince: NIODeadline?
-    /// Since when the connection has idled between requests, with nothing of the next one read.
-    private var idleSince: NIODeadline?
-    /// The last socket read from the client.
-    private var lastRead = NIODeadline.now()
+    /// The last socket read from the client, in uptime nanoseconds.
+    private var lastRead: UInt64
 
     /// This connection's idle mark for the connection cap, and whether it says idle now.
     private let mark: ClientConnections.Mark
@@ -71,16 +65,16 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         self.settings = settings
         isSidecar = settings.role.isSidecar
         self.logger = logger
+        lastRead = NIODeadline.now().uptimeNanoseconds
+        connection = ClientConnectionState(timeouts: settings.clientTimeouts, now: lastRead)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         clientIP = context.channel.remoteAddress?.ipAddress
-        // As nginx's client_header_timeout: the head must arrive within the limit of the connection.
         // A new connection that has sent nothing counts as idle for the connection cap.
-        headSince = lastRead
         markIdle(true)
-        armSlowClientTimer(at: lastRead + settings.headTimeout, context: context)
+        armSlowClientTimer(at: connection.firstCheck, context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -94,7 +88,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         // A pipelined request (sent before our answer to the previous one): hold it, and stop
         // reading, until the current exchange ends. Handled here rather than by NIO's pipelining
         // handler, which pauses socket reads around every response and costs two epoll calls each.
-        if !pipelined.isEmpty || (request != nil || discardingBody) && part.isHead {
+        if !pipelined.isEmpty || part.isHead && connection.isServing {
             pipelined.append(part)
             return
         }
@@ -106,7 +100,8 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         case .head(let head):
             start(head, context: context)
         case .body(let body):
-            guard let request, !discardingBody else { return }
+            // Without a request, the body belongs to one already answered: dropped.
+            guard let request else { return }
             if let upstream = request.upstream {
                 request.writer.body(body, into: upstream.write)
                 request.needsUpstreamFlush = true
@@ -115,18 +110,11 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                 request.heldBytes += body.readableBytes
             }
         case .end(let trailers):
-            if discardingBody {
-                discardingBody = false
-                if closing {
-                    // The client ended its body: close now if our answer is out, else when it is.
-                    if outputFlushed { context.close(promise: nil) } else { closeWhenFlushed = true }
-                } else if request == nil {
-                    finishExchange(context: context)
-                }
+            guard let request else {
+                perform(connection.droppedBodyEnded(now: NIODeadline.now().uptimeNanoseconds), context: context)
                 return
             }
-            guard let request else { return }
-            request.requestEnded = true
+            request.state.requestBodyEnded()
             if let upstream = request.upstream {
                 request.writer.end(trailers, into: upstream.write)
                 upstream.flush()
@@ -138,12 +126,11 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        lastRead = .now()
-        if idleSince != nil, request == nil, !discardingBody {
+        lastRead = NIODeadline.now().uptimeNanoseconds
+        if markedIdle {
             // Bytes of the next request's head: from now on it has the head timeout to finish.
-            idleSince = nil
-            headSince = lastRead
-            markIdle(false)
+            connection.bytesRead(now: lastRead)
+            markIdle(connection.isIdle)
         }
         if let request, request.needsUpstreamFlush, let upstream = request.upstream {
             request.needsUpstreamFlush = false
@@ -162,7 +149,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     private var shouldHoldReads: Bool {
         if !pipelined.isEmpty { return true }
-        guard let request, !discardingBody else { return false }
+        guard let request else { return false }
         if let upstream = request.upstream { return !upstream.isWritable }
         return request.heldBytes >= Self.maxHeldBytes
     }
@@ -185,7 +172,8 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         timer = nil
         slowClientTimer?.cancel()
         slowClientTimer = nil
-        if let request { abandon(request) }
+        connection.closed()
+        if let request { clientLeft(request) }
         context.fireChannelInactive()
     }
 
@@ -193,28 +181,31 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         // A request we cannot parse gets 400 when no response has started; the connection then
         // closes, since the stream can no longer be framed. (This replaces NIO's protocol error
         // handler, one handler fewer on every read and write.)
-        if error is HTTPParserError, request == nil, !discardingBody, pipelined.isEmpty, !closing {
-            closeAfterResponse = true
-            writeSimpleResponse(version: .http1_1, status: .badRequest, message: "malformed HTTP request: \(error)",
-                                extraHeaders: [], context: context)
-        } else if error is HTTPParserError, let request, request.responseStatus == nil, !closing {
-            // The body broke its framing (a bad chunk size) after the head went to a replica: abort
-            // the replica's exchange, and tell the client why instead of just closing.
-            abandon(request)
-            closeAfterResponse = true
-            writeSimpleResponse(version: request.head.version, status: .badRequest, message: "malformed request body: \(error)",
-                                extraHeaders: [], context: context)
-        } else if let request {
-            abandon(request)
+        if error is HTTPParserError, !connection.isClosing, pipelined.isEmpty {
+            if let request, request.state.responseStatus == nil {
+                // The body broke its framing (a bad chunk size) after the head went to a replica:
+                // abort the replica's exchange, and tell the client why instead of just closing.
+                connection.closeAfterThisResponse()
+                perform(request, request.state.requestFailed(status: 400, message: "malformed request body: \(error)"), context: context)
+            } else if request == nil, !connection.isServing {
+                connection.closeAfterThisResponse()
+                writeSimpleResponse(version: .http1_1, status: .badRequest, message: "malformed HTTP request: \(error)",
+                                    extraHeaders: [], context: context)
+            }
+            if let request { clientLeft(request) }
+            perform(connection.abort(), context: context)
+            return
         }
+        if let request { clientLeft(request) }
+        connection.closed()
         context.close(promise: nil)
     }
 
     // MARK: Routing and admission
 
     private func start(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        headSince = nil
-        idleSince = nil
+        // A head that comes while the connection closes is not served.
+        guard connection.requestStarted(continues: Self.connectionContinues(after: head)) else { return }
         markIdle(false)
         if let refusal = RequestHeadCheck.refusal(for: head) {
             // Before routing: an ambiguous or oversized head is refused whatever it names.
@@ -243,14 +234,12 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             return
         }
         let now = NIODeadline.now()
-        let timeout = target.timeout
-        let request = ProxiedRequest(head: head, target: target, arrival: now, timeout: timeout)
+        let request = ProxiedRequest(head: head, target: target, arrival: now, timeout: target.timeout)
         self.request = request
-        closeAfterResponse = !Self.connectionContinues(after: head)
-        armTimer(for: now + timeout, context: context)
+        armTimer(for: request.deadline, context: context)
         let eventLoop = context.eventLoop
         request.proxied = isSidecar && head.headers.contains(name: ProxyHeaders.proxiedBy)
-        admit(request, target.admit(proxied: request.proxied) { self.waiter(for: request, on: eventLoop) })
+        admit(request, target.admit(proxied: request.proxied) { self.waiter(for: request, on: eventLoop) }, context: context)
     }
 
     /// One timer per connection, not per request: it is re-armed only when it would fire too late,
@@ -263,69 +252,12 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             timer = nil
             timerDeadline = nil
-            guard let request, !request.finished, let context = self.context else { return }
+            guard let request, !request.state.isFinished, let context = self.context else { return }
             if NIODeadline.now() >= request.deadline {
-                timedOut(request)
+                timedOut(request, context: context)
             } else {
                 armTimer(for: request.deadline, context: context)
             }
-        }
-    }
-
-    // MARK: Slow clients
-
-    /// Tells the connection cap whether this connection may give way; one atomic store per change.
-    private func markIdle(_ idle: Bool) {
-        guard idle != markedIdle else { return }
-        markedIdle = idle
-        if idle { mark.idle() } else { mark.busy() }
-    }
-
-    private func armSlowClientTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
-        slowClientTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            slowClientTimer = nil
-            checkSlowClient()
-        }
-    }
-
-    /// Closes the connection of a client that is too slow, or looks again when it could next be.
-    private func checkSlowClient() {
-        guard let context, !closing else { return }
-        let now = NIODeadline.now()
-        if let idleSince, request == nil, !discardingBody {
-            guard now - idleSince >= settings.keepAliveTimeout else {
-                return armSlowClientTimer(at: idleSince + settings.keepAliveTimeout, context: context)
-            }
-            settings.timeouts.keepAlive.increment()
-            context.close(promise: nil)
-        } else if let headSince, request == nil, !discardingBody {
-            guard now - headSince >= settings.headTimeout else {
-                return armSlowClientTimer(at: headSince + settings.headTimeout, context: context)
-            }
-            settings.timeouts.head.increment()
-            closeAfterResponse = true
-            writeSimpleResponse(version: .http1_1, status: .requestTimeout,
-                                message: "the request head did not arrive within \(settings.headTimeout.nanoseconds / 1_000_000_000) s",
-                                extraHeaders: [], context: context)
-            closeAfterWrites(context: context, lingering: false)
-        } else if let request, !request.requestEnded, !shouldHoldReads {
-            // Reading its body, and not held back by us: the client itself has paused.
-            guard now - lastRead >= settings.bodyTimeout else {
-                return armSlowClientTimer(at: lastRead + settings.bodyTimeout, context: context)
-            }
-            settings.timeouts.body.increment()
-            if request.responseStatus == nil {
-                // `fail` answers, drops the rest of the body and closes after a short linger.
-                fail(request, status: .requestTimeout,
-                     message: "the request body paused for more than \(settings.bodyTimeout.nanoseconds / 1_000_000_000) s",
-                     releasing: request.endpoint)
-            } else {
-                abandon(request)
-                context.close(promise: nil)
-            }
-        } else {
-            // Busy: a request is being answered, or its body is held back by us. Look again later.
-            armSlowClientTimer(at: now + min(settings.bodyTimeout, settings.keepAliveTimeout, settings.headTimeout), context: context)
         }
     }
 
@@ -339,74 +271,75 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         }
     }
 
-    private func admit(_ request: ProxiedRequest, _ admission: TargetBalancer<WaitingRequest>.Admission) {
-        switch admission {
-        case .forward(let endpoint):
-            connect(request, to: endpoint)
-        case .queued(let ticket, let poked):
-            request.ticket = ticket
+    private func admit(_ request: ProxiedRequest, _ admission: TargetBalancer<WaitingRequest>.Admission, context: ChannelHandlerContext) {
+        if case .queued(_, let poked) = admission {
             if request.queuedAt == nil { request.queuedAt = NIODeadline.now() }
             if poked { request.target.metrics.pokes.increment() }
-        case .rejected(let rejection):
-            fail(request, rejection, releasing: nil)
         }
+        perform(request, request.state.admitted(admission), context: context)
     }
 
-    /// A queued request was given an endpoint (or turned away) by another thread.
+    /// A queued request was given an endpoint (or turned away) by another thread. A request that
+    /// is no longer this connection's is finished, and its machine only gives a late endpoint back.
     private func dispatched(_ request: ProxiedRequest, _ result: Result<EndpointAddress, Rejection>) {
-        guard request === self.request, !request.finished else {
+        guard let context else {
             if case .success(let endpoint) = result { request.target.release(endpoint, proxied: request.proxied) }
             return
         }
-        request.ticket = nil
-        if request.expired {
-            if case .success(let endpoint) = result { request.target.release(endpoint, proxied: request.proxied) }
-            fail(request, .timedOut(target: request.target.name, seconds: Double(request.timeout.nanoseconds) / 1e9, queued: true),
-                 releasing: nil)
-            return
-        }
-        switch result {
-        case .success(let endpoint):
-            connect(request, to: endpoint)
-        case .failure(let rejection):
-            fail(request, rejection, releasing: nil)
+        perform(request, request.state.dispatched(result), context: context)
+    }
+
+    // MARK: Slow clients
+
+    /// Tells the connection cap whether this connection may give way; one atomic store per change.
+    private func markIdle(_ idle: Bool) {
+        guard idle != markedIdle else { return }
+        markedIdle = idle
+        if idle { mark.idle() } else { mark.busy() }
+    }
+
+    private func armSlowClientTimer(at uptime: UInt64, context: ChannelHandlerContext) {
+        slowClientTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: NIODeadline.uptimeNanoseconds(uptime)) { [self] in
+            slowClientTimer = nil
+            guard let context = self.context else { return }
+            let bodyPending = request.map { !$0.state.requestEnded } ?? false
+            perform(connection.timerFired(now: NIODeadline.now().uptimeNanoseconds, lastRead: lastRead, bodyPending: bodyPending,
+                                          readsHeldByUs: shouldHoldReads), context: context)
         }
     }
 
     // MARK: Forwarding
 
-    private func connect(_ request: ProxiedRequest, to endpoint: EndpointAddress, freshOnly: Bool = false) {
-        request.endpoint = endpoint
+    private func connect(_ request: ProxiedRequest, to endpoint: EndpointAddress, fresh: Bool, context: ChannelHandlerContext) {
         if let queuedAt = request.queuedAt {
             request.target.metrics.buffered.record(Double((NIODeadline.now() - queuedAt).nanoseconds) / 1e9)
             request.queuedAt = nil
         }
-        if !freshOnly, let connection = pool.idleConnection(to: endpoint) {
-            forward(request, over: connection, reused: true)
+        if !fresh, let connection = pool.idleConnection(to: endpoint) {
+            forward(request, over: connection, reused: true, context: context)
             return
         }
         pool.connect(to: endpoint).whenComplete { [self] result in
-            guard request === self.request, !request.finished else {
+            guard request === self.request, request.state.phase == .connecting(endpoint), let context = self.context else {
                 if case .success(let connection) = result { pool.release(connection) }
                 return
             }
             switch result {
             case .success(let connection):
-                forward(request, over: connection, reused: false)
+                forward(request, over: connection, reused: false, context: context)
             case .failure(let error):
                 logger.debug("cannot reach endpoint", metadata: ["target": "\(request.target.name)", "endpoint": "\(endpoint)", "error": "\(error)"])
-                request.target.metrics.retries.increment()
-                request.endpoint = nil
-                let eventLoop = context?.eventLoop ?? pool.eventLoop
-                admit(request, request.target.reroute(waiter(for: request, on: eventLoop), proxied: request.proxied, from: endpoint))
+                perform(request, request.state.connectFailed(), context: context)
             }
         }
     }
 
-    private func forward(_ request: ProxiedRequest, over upstream: UpstreamConnection, reused: Bool) {
-        guard let context else { return }
+    private func forward(_ request: ProxiedRequest, over upstream: UpstreamConnection, reused: Bool, context: ChannelHandlerContext) {
+        guard request.state.connected(reused: reused) else {
+            pool.release(upstream)
+            return
+        }
         request.upstream = upstream
-        request.onReusedConnection = reused
         upstream.delegate = self
         if context.channel.isWritable { upstream.resumeReads() } else { upstream.pauseReads() }
         let expectsContinue = request.head.headers[canonicalForm: "expect"].contains { $0.lowercased() == "100-continue" }
@@ -421,7 +354,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         request.held.removeAll()
         request.heldBytes = 0
         upstream.flush()
-        if expectsContinue, !request.requestEnded {
+        if expectsContinue, !request.state.requestEnded {
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
         }
         resumeReadsIfHeld()
@@ -429,15 +362,16 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     func upstreamHead(_ head: ResponseScanner.Head) {
         guard let request, let context else { return }
-        request.responseStatus = head.status
+        request.state.responseHead(status: head.status)
         let clientMinor = request.head.version.minor == 0 ? 0 : 1
-        // A body that ends only when the replica closes can end the client's response only by closing too.
-        if head.delimitedByClose { closeAfterResponse = true }
-        if !request.requestEnded { closeAfterResponse = true }
-        if !head.hasHopByHop, !closeAfterResponse, head.minorVersion == clientMinor, clientMinor == 1 {
+        // A body that ends only when the replica closes can end the client's response only by
+        // closing too; a request still sending its body cannot be followed by another.
+        if head.delimitedByClose || !request.state.requestEnded { connection.closeAfterThisResponse() }
+        let close = connection.closeAfterResponse
+        if !head.hasHopByHop, !close, head.minorVersion == clientMinor, clientMinor == 1 {
             context.write(wrapOutboundOut(head.raw), promise: nil)
         } else {
-            context.write(wrapOutboundOut(ResponseScanner.rewrittenHead(head.raw, minorVersion: clientMinor, close: closeAfterResponse,
+            context.write(wrapOutboundOut(ResponseScanner.rewrittenHead(head.raw, minorVersion: clientMinor, close: close,
                                                                         chunked: head.chunked)), promise: nil)
         }
     }
@@ -448,16 +382,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     func upstreamEnd() {
         guard let request, let context else { return }
-        let upstream = request.upstream
-        request.upstream = nil
-        if let upstream {
-            // The pool keeps it only if the replica did not say it closes (`UpstreamConnection.reusable`).
-            if request.requestEnded { pool.release(upstream) } else { upstream.close() }
-        }
-        complete(request, status: request.responseStatus)
-        context.flush()
-        if !request.requestEnded { discardingBody = true }
-        finishExchange(context: context)
+        perform(request, request.state.responseEnded(), context: context)
     }
 
     func upstreamReadComplete() {
@@ -470,79 +395,175 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     func upstreamFailed(_ error: any Error) {
         guard let request, let context else { return }
+        // The connection reports its own failure and closes itself.
         request.upstream = nil
-        if request.responseStatus == nil, request.onReusedConnection, !request.hasBody, !request.retriedStale,
-           request.head.method.isIdempotent, let endpoint = request.endpoint {
-            // A kept-alive connection the replica closed while it idled (its keep-alive limit is
-            // shorter than ours): nothing of this bodiless request was processed, so send it once
-            // more on a fresh connection.
-            request.retriedStale = true
-            connect(request, to: endpoint, freshOnly: true)
-            return
-        }
-        let endpoint = request.endpoint.map { "\($0)" } ?? "?"
-        if request.responseStatus == nil {
-            fail(request, status: .badGateway,
-                 message: "target \(request.target.name): replica \(endpoint) failed before completing its response (\(error))",
-                 releasing: request.endpoint)
-        } else {
+        if request.state.responseStatus != nil {
             logger.info("replica failed mid-response; closing the client connection", metadata: [
-                "target": "\(request.target.name)", "endpoint": "\(endpoint)", "error": "\(error)"])
-            complete(request, status: request.responseStatus ?? 502)
-            self.request = nil
-            context.close(promise: nil)
+                "target": "\(request.target.name)", "endpoint": "\(request.state.endpoint.map { "\($0)" } ?? "?")", "error": "\(error)"])
         }
+        perform(request, request.state.replicaFailed("\(error)", hasBody: request.hasBody), context: context)
     }
 
     // MARK: Endings
 
-    private func timedOut(_ request: ProxiedRequest) {
-        guard request === self.request, !request.finished, let context else { return }
-        let seconds = Double(request.timeout.nanoseconds) / 1e9
-        if let ticket = request.ticket {
-            guard request.target.cancel(ticket: ticket) != nil else {
-                // An endpoint was just given to it; `dispatched` answers 504 instead of forwarding.
-                request.expired = true
+    private func timedOut(_ request: ProxiedRequest, context: ChannelHandlerContext) {
+        let action = request.state.deadlinePassed()
+        if case .withdraw(let ticket) = action {
+            // Still queued, unless an endpoint is already on its way: then `dispatched` answers 504.
+            let dequeued = request.target.cancel(ticket: ticket) != nil
+            perform(request, request.state.withdrawnAfterDeadline(dequeued: dequeued), context: context)
+        } else {
+            perform(request, action, context: context)
+        }
+    }
+
+    /// The client went away: take the request out of the queue or off its replica.
+    private func clientLeft(_ request: ProxiedRequest) {
+        let action = request.state.clientLeft()
+        self.request = nil
+        switch action {
+        case .withdraw(let ticket):
+            // An endpoint already on its way is given back when it arrives.
+            if request.target.cancel(ticket: ticket) != nil {
+                request.target.metrics.finished(status: 499, seconds: Double((NIODeadline.now() - request.arrival).nanoseconds) / 1e9)
+            }
+        case .abort(let status, let endpoint, _):
+            request.upstream?.close()
+            request.upstream = nil
+            complete(request, status: status, releasing: endpoint)
+        default:
+            break
+        }
+    }
+
+    /// Does what a request's state machine asked.
+    private func perform(_ request: ProxiedRequest, _ action: ProxiedRequestState.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .none:
+            break
+        case .connect(let endpoint, let fresh):
+            connect(request, to: endpoint, fresh: fresh, context: context)
+        case .reroute(let endpoint):
+            request.target.metrics.retries.increment()
+            admit(request, request.target.reroute(waiter(for: request, on: context.eventLoop), proxied: request.proxied, from: endpoint),
+                  context: context)
+        case .withdraw(let ticket):
+            _ = request.target.cancel(ticket: ticket)
+        case .release(let endpoint):
+            request.target.release(endpoint, proxied: request.proxied)
+        case .answer(let answer):
+            if let ticket = answer.withdraw { _ = request.target.cancel(ticket: ticket) }
+            request.upstream?.close()
+            request.upstream = nil
+            complete(request, status: answer.status, releasing: answer.release)
+            guard request === self.request else { return }
+            if !request.state.requestEnded, request.hasBody {
+                // The client may still be sending a body we will never read in full: close after answering.
+                connection.closeAfterThisResponse()
+            }
+            var extra: [(String, String)] = []
+            if let seconds = answer.retryAfter { extra.append(("retry-after", "\(seconds)")) }
+            writeSimpleResponse(version: request.head.version, status: HTTPResponseStatus(statusCode: answer.status), message: answer.message,
+                                extraHeaders: extra, context: context, headRequest: request.head.method == .HEAD)
+            endExchange(requestEnded: request.state.requestEnded, context: context)
+        case .complete(let status, let endpoint, let poolConnection):
+            if let upstream = request.upstream {
+                request.upstream = nil
+                // The pool keeps it only if the replica did not say it closes (`UpstreamConnection.reusable`).
+                if poolConnection { pool.release(upstream) } else { upstream.close() }
+            }
+            complete(request, status: status, releasing: endpoint)
+            context.flush()
+            endExchange(requestEnded: request.state.requestEnded, context: context)
+        case .abort(let status, let endpoint, let closeClient):
+            request.upstream?.close()
+            request.upstream = nil
+            complete(request, status: status, releasing: endpoint)
+            if request === self.request { self.request = nil }
+            if closeClient {
+                connection.closed()
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    /// Counts a finished request and gives its endpoint slot back.
+    private func complete(_ request: ProxiedRequest, status: Int, releasing endpoint: EndpointAddress?) {
+        if let endpoint { request.target.release(endpoint, proxied: request.proxied) }
+        let seconds = Double((NIODeadline.now() - request.arrival).nanoseconds) / 1e9
+        let metrics = request.target.metrics
+        if let last = lastSeries, last.metrics === metrics, last.status == status {
+            metrics.record(last.series, seconds: seconds)
+        } else {
+            let series = metrics.series(for: status)
+            lastSeries = (metrics, status, series)
+            metrics.record(series, seconds: seconds)
+        }
+    }
+
+    /// The response is written (or being written): the connection state says what comes next.
+    private func endExchange(requestEnded: Bool, context: ChannelHandlerContext) {
+        request = nil
+        perform(connection.exchangeEnded(requestEnded: requestEnded, now: NIODeadline.now().uptimeNanoseconds), context: context)
+    }
+
+    /// Does what the connection's state machine asked.
+    private func perform(_ action: ClientConnectionState.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .none:
+            // Dropping an answered body: keep reading it.
+            resumeReadsIfHeld()
+        case .nextRequest:
+            replayPipelined(context: context)
+            markIdle(connection.isIdle)
+            resumeReadsIfHeld()
+        case .closeAfterFlush:
+            pipelined.removeAll()
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: promise)
+            promise.futureResult.assumeIsolated().whenComplete { [self] _ in
+                perform(connection.flushed(), context: context)
+            }
+            // A body we answered early is still read and dropped while our answer goes out.
+            resumeReadsIfHeld()
+        case .halfCloseAndLinger:
+            context.close(mode: .output, promise: nil)
+            context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { context.close(promise: nil) }
+        case .closeNow:
+            context.close(promise: nil)
+        case .recheck(let uptime):
+            armSlowClientTimer(at: uptime, context: context)
+        case .closeIdle:
+            settings.timeouts.keepAlive.increment()
+            context.close(promise: nil)
+        case .headTimedOut:
+            settings.timeouts.head.increment()
+            writeSimpleResponse(version: .http1_1, status: .requestTimeout,
+                                message: "the request head did not arrive within \(settings.headTimeout.nanoseconds / 1_000_000_000) s",
+                                extraHeaders: [], context: context)
+            perform(.closeAfterFlush, context: context)
+        case .bodyTimedOut:
+            settings.timeouts.body.increment()
+            guard let request else {
+                context.close(promise: nil)
                 return
             }
-            request.ticket = nil
-            fail(request, .timedOut(target: request.target.name, seconds: seconds, queued: true), releasing: nil)
-        } else if request.responseStatus == nil {
-            request.upstream?.close()
-            request.upstream = nil
-            fail(request, .timedOut(target: request.target.name, seconds: seconds, queued: request.endpoint == nil), releasing: request.endpoint)
-        } else {
-            request.upstream?.close()
-            request.upstream = nil
-            complete(request, status: request.responseStatus ?? 504)
-            self.request = nil
-            context.close(promise: nil)
+            // Answered 408 when no response has started; the rest of the body is dropped for a short linger.
+            perform(request, request.state.requestFailed(status: 408,
+                                                         message: "the request body paused for more than \(settings.bodyTimeout.nanoseconds / 1_000_000_000) s"),
+                    context: context)
         }
     }
 
-    private func fail(_ request: ProxiedRequest, _ rejection: Rejection, releasing endpoint: EndpointAddress?) {
-        var extra: [(String, String)] = []
-        if case .queueFull = rejection { extra.append(("retry-after", "1")) }
-        if case .targetFailed = rejection { extra.append(("retry-after", "5")) }
-        fail(request, status: HTTPResponseStatus(statusCode: rejection.status), message: rejection.description,
-             releasing: endpoint, extraHeaders: extra)
-    }
-
-    /// Answers a request the activator could not forward, and gives back its endpoint slot if it had one.
-    private func fail(_ request: ProxiedRequest, status: HTTPResponseStatus, message: String,
-                      releasing endpoint: EndpointAddress?, extraHeaders: [(String, String)] = []) {
-        guard let context else { return }
-        request.upstream?.close()
-        request.upstream = nil
-        complete(request, status: Int(status.code), releasing: endpoint)
-        if !request.requestEnded, request.hasBody {
-            discardingBody = true
-            // The client may still be sending a body we will never read in full: close after answering.
-            closeAfterResponse = true
+    /// Hands held pipelined parts on in order, until a head has to wait for the exchange it follows.
+    private func replayPipelined(context: ChannelHandlerContext) {
+        guard !replaying else { return }
+        replaying = true
+        defer { replaying = false }
+        while let part = pipelined.first, !(part.isHead && connection.isServing), !connection.isClosing {
+            pipelined.removeFirst()
+            handle(part, context: context)
         }
-        writeSimpleResponse(version: request.head.version, status: status, message: message, extraHeaders: extraHeaders, context: context,
-                            headRequest: request.head.method == .HEAD)
-        finishExchange(context: context)
     }
 
     /// Whether this connection can carry another request after `head`. Not after CONNECT or an
@@ -553,12 +574,12 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             && !(head.version.minor == 0 && head.headers.contains(name: "transfer-encoding"))
     }
 
-    /// Answers before any target is involved (no route, or a request refused outright).
+    /// Answers before any target is involved (no route, or a request refused outright); the rest
+    /// of the request is dropped.
     private func respondEarly(head: HTTPRequestHead, status: HTTPResponseStatus, message: String, context: ChannelHandlerContext) {
-        closeAfterResponse = !Self.connectionContinues(after: head)
-        discardingBody = true
         writeSimpleResponse(version: head.version, status: status, message: message, extraHeaders: [], context: context,
                             headRequest: head.method == .HEAD)
+        endExchange(requestEnded: false, context: context)
     }
 
     private func writeSimpleResponse(version: HTTPVersion, status: HTTPResponseStatus, message: String,
@@ -569,7 +590,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         out.writeString("\(status.code) \(status.reasonPhrase)\r\n")
         out.writeString("content-type: text/plain; charset=utf-8\r\ncontent-length: \(body.utf8.count)\r\n")
         for (name, value) in extraHeaders { out.writeString("\(name): \(value)\r\n") }
-        if closeAfterResponse {
+        if connection.closeAfterResponse {
             out.writeStaticString("connection: close\r\n")
         } else if version.minor == 0 {
             out.writeStaticString("connection: keep-alive\r\n")
@@ -577,89 +598,6 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         out.writeStaticString("\r\n")
         if !headRequest { out.writeString(body) }
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
-    }
-
-    /// Marks a request finished: counts it, cancels its deadline, frees its endpoint slot.
-    private func complete(_ request: ProxiedRequest, status: Int?, releasing endpoint: EndpointAddress? = nil) {
-        guard !request.finished else { return }
-        request.finished = true
-        if let endpoint = endpoint ?? request.endpoint { request.target.release(endpoint, proxied: request.proxied) }
-        request.endpoint = nil
-        let seconds = Double((NIODeadline.now() - request.arrival).nanoseconds) / 1e9
-        let code = status ?? 0
-        let metrics = request.target.metrics
-        if let last = lastSeries, last.metrics === metrics, last.status == code {
-            metrics.record(last.series, seconds: seconds)
-        } else {
-            let series = metrics.series(for: code)
-            lastSeries = (metrics, code, series)
-            metrics.record(series, seconds: seconds)
-        }
-    }
-
-    /// After a response ended: ready for the next request, or close.
-    private func finishExchange(context: ChannelHandlerContext) {
-        request = nil
-        if discardingBody {
-            // The answer went out before the request body was read in full. Keep reading (and
-            // dropping) it, so the client is not reset before it reads the answer, but stop
-            // sending, and give up after a short linger.
-            if closeAfterResponse { closeAfterWrites(context: context, lingering: true) }
-            resumeReadsIfHeld()
-            return
-        }
-        if closeAfterResponse {
-            pipelined.removeAll()
-            closeAfterWrites(context: context, lingering: false)
-            return
-        }
-        // Replay held pipelined parts until one of them starts a request that has to wait.
-        while !pipelined.isEmpty, request == nil, !discardingBody {
-            handle(pipelined.removeFirst(), context: context)
-        }
-        while !pipelined.isEmpty, !pipelined[0].isHead {
-            handle(pipelined.removeFirst(), context: context)
-        }
-        if request == nil, !discardingBody {
-            idleSince = .now()
-            markIdle(true)
-        }
-        resumeReadsIfHeld()
-    }
-
-    /// Closes once everything written so far has reached the socket: a close straight after a
-    /// write would drop what is still queued. With `lingering`, only the sending side closes now,
-    /// and the connection closes when the client ends its body or after `lingerTime`.
-    private func closeAfterWrites(context: ChannelHandlerContext, lingering: Bool) {
-        guard !closing else { return }
-        closing = true
-        let promise = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: promise)
-        promise.futureResult.assumeIsolated().whenComplete { [self] _ in
-            outputFlushed = true
-            if lingering, !closeWhenFlushed {
-                context.close(mode: .output, promise: nil)
-                context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { context.close(promise: nil) }
-            } else {
-                context.close(promise: nil)
-            }
-        }
-    }
-
-    /// The client went away: take the request out of the queue or off its replica.
-    private func abandon(_ request: ProxiedRequest) {
-        guard !request.finished else { return }
-        if let ticket = request.ticket, request.target.cancel(ticket: ticket) != nil {
-            request.ticket = nil
-            request.finished = true
-            request.target.metrics.finished(status: 499, seconds: Double((NIODeadline.now() - request.arrival).nanoseconds) / 1e9)
-        } else if request.ticket == nil {
-            request.upstream?.close()
-            request.upstream = nil
-            complete(request, status: 499)
-        }
-        // A request whose wake-up is already on its way is finished in `dispatched`.
-        self.request = nil
     }
 }
 
@@ -680,29 +618,21 @@ extension HTTPServerRequestPart {
     }
 }
 
-/// One request through the activator: what it asked, where it is, and what is held for it.
+/// One request through the activator: what it asked, what is held for it, the replica connection
+/// it uses, and its state machine.
 final class ProxiedRequest {
     let head: HTTPRequestHead
     let target: TargetRuntime
     let arrival: NIODeadline
-    let timeout: TimeAmount
     /// Arrival plus the target's timeout: the request is answered 504 (or cut off) after this.
     let deadline: NIODeadline
+    var state: ProxiedRequestState
     var queuedAt: NIODeadline?
-    var ticket: UInt64?
-    var endpoint: EndpointAddress?
     var upstream: UpstreamConnection?
     let writer: RequestWriter
     var held: [HeldPart] = []
     var heldBytes = 0
-    var requestEnded = false
     var needsUpstreamFlush = false
-    var responseStatus: Int?
-    var finished = false
-    /// The timeout fired while an endpoint was being handed to the request.
-    var expired = false
-    var onReusedConnection = false
-    var retriedStale = false
     /// It came through an activator (a sidecar tells the autoscaler, which subtracts it).
     var proxied = false
 
@@ -710,8 +640,9 @@ final class ProxiedRequest {
         self.head = head
         self.target = target
         self.arrival = arrival
-        self.timeout = timeout
-        self.deadline = arrival + timeout
+        deadline = arrival + timeout
+        state = ProxiedRequestState(target: target.name, timeoutSeconds: Double(timeout.nanoseconds) / 1e9,
+                                    idempotent: head.method.isIdempotent)
         writer = RequestWriter(for: head)
     }
 
