@@ -41,6 +41,8 @@ public struct Activator: Service {
         public var keepAliveTimeout: TimeAmount = .seconds(75)
         /// Open client connections allowed on the proxy ports; nil: half the descriptors left after a reserve.
         public var maxConnections: Int?
+        /// Requests a newly ready endpoint gets at once (`TargetBalancer.initialWindow`); 0: no slow start.
+        public var slowStartWindow = TargetBalancer<WaitingRequest>.defaultInitialWindow
         public init() {}
     }
 
@@ -71,7 +73,8 @@ public struct Activator: Service {
 
     public func run() async throws {
         let reporter = AutoscalerReporter(url: options.autoscaler, role: options.role, eventLoopGroup: group, metrics: metrics, logger: logger)
-        let directory = RouteDirectory(metrics: metrics, pokes: options.role == .activator ? reporter : nil)
+        let directory = RouteDirectory(metrics: metrics, pokes: options.role == .activator ? reporter : nil,
+                                       slowStartWindow: options.slowStartWindow)
         directory.apply(source.initial)
         let draining = Draining()
         let pools = try await UpstreamPools.make(group: group, connectTimeout: options.connectTimeout)

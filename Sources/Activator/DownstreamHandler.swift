@@ -24,6 +24,10 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     static let maxHeldBytes = 256 * 1024
     /// How long the rest of an unwanted request body is read and dropped before the connection closes.
     static let lingerTime: TimeAmount = .seconds(5)
+    /// How long a request sent on a new replica connection may go unacknowledged by the replica's
+    /// kernel before it is sent again on another: longer than loopback's and a LAN's retransmit
+    /// times, shorter than the second a SYN-ACK retransmit takes to rescue a dropped handshake.
+    static let unsentRetryDelay: TimeAmount = .milliseconds(750)
 
     private let directory: RouteDirectory
     private let pool: UpstreamPool
@@ -354,10 +358,29 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         request.held.removeAll()
         request.heldBytes = 0
         upstream.flush()
+        if !reused { watchForUnsentRequest(request, on: upstream, context: context) }
         if expectsContinue, !request.state.requestEnded {
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
         }
         resumeReadsIfHeld()
+    }
+
+    /// A new connection can complete on our side while the replica's kernel dropped the handshake's
+    /// last ACK (its accept queue was full): the request then sits unsent for seconds. If the
+    /// replica acknowledged none of it, it goes again on another new connection.
+    private func watchForUnsentRequest(_ request: ProxiedRequest, on upstream: UpstreamConnection, context: ChannelHandlerContext) {
+        context.eventLoop.assumeIsolated().scheduleTask(in: Self.unsentRetryDelay) { [self] in
+            guard request === self.request, request.upstream === upstream, case .sending = request.state.phase else { return }
+            upstream.checkReplicaTookNothing { [self] tookNothing in
+                guard tookNothing, request === self.request, request.upstream === upstream, let context = self.context else { return }
+                logger.debug("replica took none of the request on a new connection; sending it again", metadata: [
+                    "target": "\(request.target.name)", "endpoint": "\(upstream.endpoint)"])
+                request.upstream = nil
+                upstream.reset()
+                request.target.metrics.retries.increment()
+                perform(request, request.state.sendStalled(), context: context)
+            }
+        }
     }
 
     func upstreamHead(_ head: ResponseScanner.Head) {

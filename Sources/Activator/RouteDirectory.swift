@@ -19,7 +19,10 @@ final class RouteDirectory: Sendable {
     private let metrics: ActivatorMetrics
     private let pokes: (any PokeSink)?
 
-    init(metrics: ActivatorMetrics, pokes: (any PokeSink)?) {
+    private let slowStartWindow: Int
+
+    init(metrics: ActivatorMetrics, pokes: (any PokeSink)?, slowStartWindow: Int) {
+        self.slowStartWindow = slowStartWindow
         self.metrics = metrics
         self.pokes = pokes
     }
@@ -61,7 +64,8 @@ final class RouteDirectory: Sendable {
                 existing.apply(target)
                 targets[target.name] = existing
             } else {
-                targets[target.name] = TargetRuntime(config: target, metrics: metrics.target(target.name), pokes: pokes)
+                targets[target.name] = TargetRuntime(config: target, metrics: metrics.target(target.name), pokes: pokes,
+                                                        slowStartWindow: slowStartWindow)
             }
         }
         current.withLock { $0 = Snapshot(table: RoutingTable(config), targets: targets) }

@@ -38,13 +38,14 @@ final class TargetRuntime: Sendable {
     /// Nil in a sidecar: its replica exists, and the activator in front pokes for it.
     private let pokes: (any PokeSink)?
 
-    init(config: TargetConfig, metrics: TargetMetrics, pokes: (any PokeSink)?) {
+    init(config: TargetConfig, metrics: TargetMetrics, pokes: (any PokeSink)?, slowStartWindow: Int) {
         name = config.name
         self.metrics = metrics
         self.pokes = pokes
         let now = MonotonicSeconds.now()
         var balancer = TargetBalancer<WaitingRequest>(name: config.name, capacity: config.containerConcurrency,
-                                                      queueLimit: config.queueLimit, now: now)
+                                                      queueLimit: config.queueLimit, now: now,
+                                                      initialWindow: slowStartWindow)
         _ = balancer.setFailure(config.failure, now: now)
         timeoutNanoseconds = Synchronization.Atomic(Self.nanoseconds(config.timeoutSeconds))
         state = Mutex(State(balancer: balancer, readinessPath: config.readinessPath, configured: config.endpoints))

@@ -149,12 +149,64 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func flush() { channel?.flush() }
 
+    /// Calls `body` with true when the replica's kernel has acknowledged none of the bytes sent on
+    /// this connection. Then nothing of a request sent here reached the replica's server (its
+    /// accept queue overflowed and dropped our handshake's last ACK, say), so the request can go
+    /// again whatever its method. Linux only (`tcpi_bytes_acked`); elsewhere, or on any doubt, false.
+    func checkReplicaTookNothing(_ body: @escaping (Bool) -> Void) {
+        #if os(Linux)
+        guard let provider = channel as? any SocketOptionProvider else { return body(false) }
+        let info: EventLoopFuture<KernelTCPInfo> = provider.unsafeGetSocketOption(level: .tcp, name: .init(rawValue: CInt(TCP_INFO)))
+        info.whenComplete { result in
+            guard case .success(let info) = result else { return body(false) }
+            body(info.sentBytesUnacknowledged && info.acknowledgedBytes <= 1)
+        }
+        #else
+        body(false)
+        #endif
+    }
+
     func close() {
         delegate = nil
         onIdleClose = nil
         channel?.close(promise: nil)
     }
+
+    /// Closes with a reset (SO_LINGER 0) instead of a FIN: a plain close would leave the unsent
+    /// request in the kernel's send queue, retransmitted until the replica takes it after all,
+    /// and the request would then be served twice.
+    func reset() {
+        delegate = nil
+        onIdleClose = nil
+        guard let channel else { return }
+        guard let provider = channel as? any SocketOptionProvider else { return channel.close(promise: nil) }
+        provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
 }
+
+#if os(Linux)
+/// Linux's `struct tcp_info` as the kernel fills it (232 bytes since 5.x; older kernels fill less
+/// and the rest stays zero). Glibc's declaration stops before `tcpi_bytes_acked`, so the two
+/// fields read here are taken at their fixed offsets in the kernel's append-only layout.
+struct KernelTCPInfo: Sendable {
+    private var words: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                        UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                        UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+        = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+    /// `tcpi_unacked` (offset 24): segments sent and not yet acknowledged.
+    var sentBytesUnacknowledged: Bool {
+        withUnsafeBytes(of: words) { $0.load(fromByteOffset: 24, as: UInt32.self) } > 0
+    }
+
+    /// `tcpi_bytes_acked` (offset 120): bytes the peer acknowledged, the SYN counting as one.
+    var acknowledgedBytes: UInt64 {
+        withUnsafeBytes(of: words) { $0.load(fromByteOffset: 120, as: UInt64.self) }
+    }
+}
+#endif
 
 /// Idle keep-alive connections to replicas, one pool per event loop so a request and its upstream
 /// connection always share a thread and never take a lock.

@@ -39,9 +39,25 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
     @usableFromInline
     struct Slot: Sendable {
         @usableFromInline var inFlight = 0
+        /// While above 0, the endpoint is in slow start: at most this many requests at once.
+        @usableFromInline var window = 0
 
-        @inlinable init() {}
+        @inlinable init(window: Int = 0) {
+            self.window = window
+        }
     }
+
+    /// Requests a newly ready endpoint gets at once, the proxy's default. A model server that has just come up may have a
+    /// small accept backlog and cold caches: a whole queue released onto it at once overflows the
+    /// backlog, and connects that the kernel dropped stall for seconds. As TCP's slow start and
+    /// Envoy's slow-start mode do, the endpoint starts with a small window that grows by one with
+    /// each request it finishes (so it doubles every round trip), and new connections arrive two at
+    /// a time as answers come back instead of in one burst.
+    public static var defaultInitialWindow: Int { 4 }
+    /// A new endpoint's slow-start window; 0: none, it takes `capacity` at once.
+    public let initialWindow: Int
+    /// Past this many at once (or the target's capacity) slow start is over.
+    public static var windowCeiling: Int { 128 }
 
     @usableFromInline
     struct Queued: Sendable {
@@ -72,8 +88,9 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
     /// The fewest seconds between two pokes for the same target while requests keep waiting.
     public static var pokeInterval: Double { 1 }
 
-    public init(name: String, capacity: Int, queueLimit: Int, now: Double) {
+    public init(name: String, capacity: Int, queueLimit: Int, now: Double, initialWindow: Int = 0) {
         self.name = name
+        self.initialWindow = initialWindow
         self.capacity = capacity
         self.queueLimit = queueLimit
         self.meter = ConcurrencyMeter(now: now)
@@ -84,6 +101,11 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
     /// Requests held by the activator for this target: waiting plus being forwarded.
     @inlinable public var activeRequests: Int { meter.current }
     @inlinable public func inFlight(at endpoint: EndpointAddress) -> Int { slots[endpoint]?.inFlight ?? 0 }
+    /// The endpoint's slow-start window; nil once slow start is over.
+    @inlinable public func window(at endpoint: EndpointAddress) -> Int? {
+        guard let window = slots[endpoint]?.window, window > 0 else { return nil }
+        return window
+    }
 
     /// Asks for an endpoint for a new request. The waiter is only made if the request has to wait,
     /// so the common path allocates nothing for it. `proxied` marks a request an activator
@@ -126,6 +148,10 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
         meter.finished(proxied: proxied, at: now)
         if var slot = slots[endpoint] {
             slot.inFlight = max(0, slot.inFlight - 1)
+            if slot.window > 0 {
+                slot.window += 1
+                if slot.window >= Self.windowCeiling || capacity > 0 && slot.window >= capacity { slot.window = 0 }
+            }
             slots[endpoint] = slot.inFlight == 0 && !ready.contains(endpoint) ? nil : slot
         }
         return dispatchWaiting()
@@ -163,11 +189,13 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
         return entry.waiter
     }
 
-    /// The endpoints that passed their readiness probe now. In-flight counts of endpoints that stay are kept.
+    /// The endpoints that passed their readiness probe now. In-flight counts and slow-start windows
+    /// of endpoints that stay are kept; a new one starts in slow start (`initialWindow`).
     @inlinable
     public mutating func setReady(_ endpoints: [EndpointAddress]) -> [Dispatch] {
         ready = endpoints
-        for endpoint in endpoints where slots[endpoint] == nil { slots[endpoint] = Slot() }
+        let window = capacity > 0 && capacity <= initialWindow ? 0 : initialWindow
+        for endpoint in endpoints where slots[endpoint] == nil { slots[endpoint] = Slot(window: window) }
         slots = slots.filter { endpoints.contains($0.key) || $0.value.inFlight > 0 }
         return dispatchWaiting()
     }
@@ -221,8 +249,10 @@ public struct TargetBalancer<Waiter: Sendable>: Sendable {
         var bestLoad = Int.max
         for step in 0..<count {
             let endpoint = ready[(rotation &+ step) % count]
-            let load = slots[endpoint]?.inFlight ?? 0
+            let slot = slots[endpoint] ?? Slot()
+            let load = slot.inFlight
             if capacity > 0, load >= capacity { continue }
+            if slot.window > 0, load >= slot.window { continue }
             if load < bestLoad {
                 best = endpoint
                 bestLoad = load

@@ -53,10 +53,14 @@ public struct ProxyProcessOptions<Defaults: ProxyProcessDefaults>: ParsableArgum
     @Option(name: .customLong("max-connections"), help: "Open client connections allowed on the proxy ports; at the cap a new one replaces the longest idle one, or is closed when none idles (default: half the open-file limit, raised to its hard limit, after a reserve).")
     public var maxConnections: Int?
 
+    @Option(name: .customLong("slow-start-window"), help: "Requests a newly ready replica gets at once; the window grows by one with each it answers, until 128 or its containerConcurrency (0: no slow start).")
+    public var slowStartWindow = 4
+
     public init() {}
 
     public func validate() throws {
         try FlagCheck.port(adminPort, flag: "--admin-port")
+        if !(0...10_000).contains(slowStartWindow) { throw ValidationError("--slow-start-window must be 0 to 10000, got \(slowStartWindow)") }
         if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be at least 1, got \(maxConnections)") }
         try FlagCheck.autoscalerURL(autoscalerURL)
         for (flag, seconds) in [("--client-header-timeout", headTimeoutSeconds), ("--client-body-timeout", bodyTimeoutSeconds),

@@ -114,6 +114,7 @@ struct ThawActivator: AsyncParsableCommand {
         options.autoscaler = proxyProcess.autoscaler
         options.drainDeadline = proxy.drainDeadline
         options.maxConnections = proxyProcess.maxConnections
+        options.slowStartWindow = proxyProcess.slowStartWindow
         let timeouts = proxyProcess.clientTimeoutNanoseconds
         (options.headTimeout, options.bodyTimeout, options.keepAliveTimeout) =
             (.nanoseconds(timeouts.head), .nanoseconds(timeouts.body), .nanoseconds(timeouts.keepAlive))

@@ -127,6 +127,7 @@ struct ThawQueue: AsyncParsableCommand {
         options.autoscaler = settings.autoscalerURL.flatMap(AutoscalerURL.init)
         options.drainDeadline = proxy.drainDeadline
         options.maxConnections = proxyProcess.maxConnections
+        options.slowStartWindow = proxyProcess.slowStartWindow
         let timeouts = proxyProcess.clientTimeoutNanoseconds
         (options.headTimeout, options.bodyTimeout, options.keepAliveTimeout) =
             (.nanoseconds(timeouts.head), .nanoseconds(timeouts.body), .nanoseconds(timeouts.keepAlive))

@@ -9,7 +9,7 @@ import ThawVocabulary
     static func target(endpoints: Int) -> TargetRuntime {
         let config = TargetConfig(name: "ml/a", endpoints: (0..<endpoints).map { EndpointAddress(host: "10.0.\($0 / 250).\($0 % 250)", port: 8012) },
                                   readinessPath: "/ready")
-        return TargetRuntime(config: config, metrics: ActivatorMetrics().target("ml/a"), pokes: nil)
+        return TargetRuntime(config: config, metrics: ActivatorMetrics().target("ml/a"), pokes: nil, slowStartWindow: 0)
     }
 
     @Test func aRoundTakesAtMostTheRoomLeftAndTheNextGoesOnFromThere() {
