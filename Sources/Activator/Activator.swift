@@ -112,6 +112,16 @@ public struct Activator: Service {
             }
             tasks.addTask { try await prober.run() }
             tasks.addTask { try await reporter.run(targets: { directory.targets }) }
+            tasks.addTask {
+                var schedule = HeapTrimSchedule()
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .seconds(2))
+                    if schedule.observe(open: connections.count) {
+                        HeapTrimSchedule.trim()
+                        connections.metrics.heapTrims.increment()
+                    }
+                }
+            }
             // Returns on graceful shutdown, and throws at once when the task is cancelled: either way, drain.
             try? await gracefulShutdown()
             draining.begin()
@@ -140,6 +150,7 @@ public struct Activator: Service {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
             .childChannelInitializer { [logger] channel in
                 guard let mark = connections.admit(channel) else { return channel.eventLoop.makeSucceededVoidFuture() }
                 return channel.eventLoop.makeCompletedFuture {

@@ -23,6 +23,7 @@ public final class ActivatorMetrics: Sendable {
     struct Connections: Sendable {
         let evicted, refused: Prometheus.Counter
         let open: Prometheus.Gauge
+        let heapTrims: Prometheus.Counter
     }
 
     /// Client connections closed because the client was too slow, by what it was slow at.
@@ -44,7 +45,8 @@ public final class ActivatorMetrics: Sendable {
         let shed = name("connections_shed", "total", "Client connections closed at the connection cap: the longest idle one for a new one, or the new one when none idled.")
         connections = Connections(evicted: registry.makeCounter(descriptor: shed, labels: [("reason", "idle_evicted")]),
                                   refused: registry.makeCounter(descriptor: shed, labels: [("reason", "refused")]),
-                                  open: registry.makeGauge(descriptor: name("client_connections", nil, "Open client connections on the proxy ports.")))
+                                  open: registry.makeGauge(descriptor: name("client_connections", nil, "Open client connections on the proxy ports.")),
+                                  heapTrims: registry.makeCounter(descriptor: name("heap_trims", "total", "Times freed heap memory was returned to the system after a wave of client connections ended.")))
         statReports = (
             registry.makeCounter(descriptor: name("stat_reports", "total", "Stat batches sent to the autoscaler, by result."), labels: [("result", "ok")]),
             registry.makeCounter(descriptor: name("stat_reports", "total", "Stat batches sent to the autoscaler, by result."), labels: [("result", "error")]))

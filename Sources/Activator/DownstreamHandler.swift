@@ -41,9 +41,14 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     /// The request being proxied; nil between requests and after an answer of our own.
     private var request: ProxiedRequest?
     private var readPending = false
-    /// The request deadline's timer, one per connection (see `armTimer`).
+    /// The connection's one timer, for the request's deadline and for slow clients (a head, a
+    /// body, an idle keep-alive). It moves only when it would fire too late; when it fires it asks
+    /// both and re-arms for the earlier of what they want next. Keep-alive traffic then costs one
+    /// clock read per socket read and no timer work per request, and a waiting request one
+    /// scheduled task, not two.
     private var timer: Scheduled<Void>?
-    private var timerDeadline: NIODeadline?
+    /// When `timer` fires, in uptime nanoseconds.
+    private var timerAt: UInt64 = 0
     private var routes = RouteDirectory.Cache()
     /// The metric series of the last finished request; most requests on a connection share it.
     private var lastSeries: (metrics: TargetMetrics, status: Int, series: TargetMetrics.StatusSeries)?
@@ -51,10 +56,6 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private var pipelined: [HTTPServerRequestPart] = []
     private var replaying = false
 
-    /// The connection's one timer for slow clients (a head, a body, an idle keep-alive). It is not
-    /// moved per request: when it fires the connection state says whether to act or look again, so
-    /// busy keep-alive traffic costs one clock read per socket read and no timer work.
-    private var slowClientTimer: Scheduled<Void>?
     /// The last socket read from the client, in uptime nanoseconds.
     private var lastRead: UInt64
 
@@ -78,7 +79,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         clientIP = context.channel.remoteAddress?.ipAddress
         // A new connection that has sent nothing counts as idle for the connection cap.
         markIdle(true)
-        armSlowClientTimer(at: connection.firstCheck, context: context)
+        wake(at: connection.firstCheck, context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -110,8 +111,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                 request.writer.body(body, into: upstream.write)
                 request.needsUpstreamFlush = true
             } else {
-                request.held.append(.body(body))
-                request.heldBytes += body.readableBytes
+                request.hold(body)
             }
         case .end(let trailers):
             guard let request else {
@@ -174,8 +174,6 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
-        slowClientTimer?.cancel()
-        slowClientTimer = nil
         connection.closed()
         if let request { clientLeft(request) }
         context.fireChannelInactive()
@@ -240,28 +238,34 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         let now = NIODeadline.now()
         let request = ProxiedRequest(head: head, target: target, arrival: now, timeout: target.timeout)
         self.request = request
-        armTimer(for: request.deadline, context: context)
+        wake(at: request.deadline.uptimeNanoseconds, context: context)
         let eventLoop = context.eventLoop
         request.proxied = isSidecar && head.headers.contains(name: ProxyHeaders.proxiedBy)
         admit(request, target.admit(proxied: request.proxied) { self.waiter(for: request, on: eventLoop) }, context: context)
     }
 
-    /// One timer per connection, not per request: it is re-armed only when it would fire too late,
-    /// and when it fires early it just moves to the current request's deadline. Keep-alive traffic
-    /// then costs no timer work at all per request.
-    private func armTimer(for deadline: NIODeadline, context: ChannelHandlerContext) {
-        if timer != nil, let armed = timerDeadline, armed <= deadline { return }
+    /// Makes sure the timer fires by `uptime`.
+    private func wake(at uptime: UInt64, context: ChannelHandlerContext) {
+        if timer != nil, timerAt <= uptime { return }
         timer?.cancel()
-        timerDeadline = deadline
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+        timerAt = uptime
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(uptime)) { [self] in
             timer = nil
-            timerDeadline = nil
-            guard let request, !request.state.isFinished, let context = self.context else { return }
-            if NIODeadline.now() >= request.deadline {
-                timedOut(request, context: context)
-            } else {
-                armTimer(for: request.deadline, context: context)
-            }
+            timerFired()
+        }
+    }
+
+    private func timerFired() {
+        guard let context else { return }
+        let now = NIODeadline.now()
+        if let request, !request.state.isFinished, now >= request.deadline {
+            timedOut(request, context: context)
+        }
+        let bodyPending = request.map { !$0.state.requestEnded } ?? false
+        perform(connection.timerFired(now: now.uptimeNanoseconds, lastRead: lastRead, bodyPending: bodyPending,
+                                      readsHeldByUs: shouldHoldReads), context: context)
+        if let request, !request.state.isFinished, self.context != nil {
+            wake(at: request.deadline.uptimeNanoseconds, context: context)
         }
     }
 
@@ -300,16 +304,6 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         guard idle != markedIdle else { return }
         markedIdle = idle
         if idle { mark.idle() } else { mark.busy() }
-    }
-
-    private func armSlowClientTimer(at uptime: UInt64, context: ChannelHandlerContext) {
-        slowClientTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: NIODeadline.uptimeNanoseconds(uptime)) { [self] in
-            slowClientTimer = nil
-            guard let context = self.context else { return }
-            let bodyPending = request.map { !$0.state.requestEnded } ?? false
-            perform(connection.timerFired(now: NIODeadline.now().uptimeNanoseconds, lastRead: lastRead, bodyPending: bodyPending,
-                                          readsHeldByUs: shouldHoldReads), context: context)
-        }
     }
 
     // MARK: Forwarding
@@ -555,7 +549,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         case .closeNow:
             context.close(promise: nil)
         case .recheck(let uptime):
-            armSlowClientTimer(at: uptime, context: context)
+            wake(at: uptime, context: context)
         case .closeIdle:
             settings.timeouts.keepAlive.increment()
             context.close(promise: nil)
@@ -678,5 +672,19 @@ final class ProxiedRequest {
     enum HeldPart {
         case body(ByteBuffer)
         case end(HTTPHeaders?)
+    }
+
+    /// Keeps a piece of body while the request waits. A piece is a slice of the socket's read
+    /// buffer, which is sized for the fastest reads (kilobytes): a small piece is copied out, so
+    /// ten thousand waiting requests hold their bodies and not ten thousand read buffers.
+    func hold(_ body: ByteBuffer) {
+        heldBytes += body.readableBytes
+        if body.capacity > 2 * body.readableBytes + 512 {
+            var copy = ByteBufferAllocator().buffer(capacity: body.readableBytes)
+            copy.writeImmutableBuffer(body)
+            held.append(.body(copy))
+        } else {
+            held.append(.body(body))
+        }
     }
 }

@@ -211,7 +211,9 @@ struct KernelTCPInfo: Sendable {
 /// Idle keep-alive connections to replicas, one pool per event loop so a request and its upstream
 /// connection always share a thread and never take a lock.
 final class UpstreamPool {
-    static let maxIdlePerEndpoint = 512
+    /// Enough for the connections a busy endpoint keeps in use (wrk at 64 connections reuses every one),
+    /// few enough that a burst of thousands leaves a few hundred kilobytes behind, not megabytes.
+    static let maxIdlePerEndpoint = 128
 
     let eventLoop: any EventLoop
     private var idle: [EndpointAddress: [UpstreamConnection]] = [:]

@@ -36,10 +36,12 @@ import Glibc
             try await offPool { self.blockingRead(timeout: timeout) }
         }
 
-        private func blockingRead(timeout: Double) -> (text: String, closed: Bool) {
+        /// Blocks: call it off the concurrency pool. With `until`, returns once that text arrived.
+        func blockingRead(timeout: Double, until marker: String? = nil) -> (text: String, closed: Bool) {
             var received: [UInt8] = []
             let end = Date().addingTimeInterval(timeout)
             while Date() < end {
+                if let marker, String(decoding: received, as: UTF8.self).contains(marker) { break }
                 var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                 guard poll(&poller, 1, Int32(max(1, end.timeIntervalSinceNow * 1000))) > 0 else { continue }
                 var buffer = [UInt8](repeating: 0, count: 4096)
