@@ -2,19 +2,19 @@
 import Testing
 
 @Suite struct HeapTrimScheduleTests {
-    @Test func aWaveOfAThousandConnectionsIsTrimmedOnceItFallsToAQuarter() {
+    static func decisions(_ counts: [Int]) -> [Bool] {
         var schedule = HeapTrimSchedule()
-        #expect(!schedule.observe(open: 10))
-        #expect(!schedule.observe(open: 4_000))
-        #expect(!schedule.observe(open: 1_001), "still above a quarter of the peak")
-        #expect(schedule.observe(open: 1_000))
-        #expect(schedule.peak == 1_000)
-        #expect(schedule.observe(open: 100), "the rest of the wave going is a second, smaller wave")
-        #expect(!schedule.observe(open: 0), "below the minimum peak nothing is worth trimming")
+        return counts.map { schedule.observe(open: $0) }
+    }
+
+    @Test func aWaveOfAThousandConnectionsIsTrimmedOnceItFallsToAQuarterAndAgainAsTheRestGoes() {
+        // 1,001 is still above a quarter of the 4,000 peak; at 1,000 it trims and the peak restarts
+        // there, so the rest of the wave going (to 100) is a second, smaller wave; below the
+        // minimum peak nothing is worth trimming.
+        #expect(Self.decisions([10, 4_000, 1_001, 1_000, 100, 0]) == [false, false, false, true, true, false])
     }
 
     @Test func steadyTrafficNeverTrims() {
-        var schedule = HeapTrimSchedule()
-        for open in [900, 950, 990, 20, 999, 0] { #expect(!schedule.observe(open: open)) }
+        #expect(Self.decisions([900, 950, 990, 20, 999, 0]).allSatisfy { !$0 })
     }
 }
