@@ -13,7 +13,7 @@ TEST_PACKAGES ?= prometheus openssl
 BENCH_PACKAGES ?= wrk nginx
 BIN = $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: all build test demo simulate replay proto bench bench-activator bench-cold-start bench-remote-read bench-kubernetes deps clean help
+.PHONY: all build test demo simulate replay proto bench bench-activator bench-cold-start bench-remote-read bench-kubernetes fuzz deps clean help
 
 all: build
 
@@ -26,6 +26,7 @@ help:
 	@echo "make bench-cold-start  how soon buffered requests reach a replica after its probe passes"
 	@echo "make bench-remote-read  1,000,000 samples: remote read (both modes) against the query_range JSON path"
 	@echo "make bench-kubernetes  10,000 Deployments, 30,000 pods: time to know them, RSS, pod Ready to routed"
+	@echo "make fuzz    libFuzzer on the request and response framing and the routing-file reader (FUZZ_SECONDS each, default 60)"
 	@echo "make proto   regenerate the remote-read protobuf C code from proto/*.proto (protoc-c)"
 
 deps:
@@ -101,3 +102,26 @@ bench-kubernetes:
 
 clean:
 	rm -rf .build Benchmarks/.build
+
+# Coverage-guided fuzzing (libFuzzer, swiftc -sanitize=fuzzer) of what the proxy reads: client
+# requests (decoded, re-encoded for the replica, decoded again: the same request and nothing more),
+# replica responses (framed the same whole or in pieces) and routing files (written and read back
+# equal). Its own build directory; each target runs FUZZ_SECONDS. Fuzz/corpus/TARGET holds the
+# seeds and is replayed by `make test`; copy what a run finds (.build/fuzz-findings/) there.
+# (SWIFT_BACKTRACE off: libFuzzer, not Swift's backtracer, must catch a trap to save the input.)
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= request response routing
+fuzz: deps
+	@echo "==> building thaw-fuzz with -sanitize=fuzzer (its own build directory, .build/fuzz)"
+	$(SWIFT) build -c release --scratch-path .build/fuzz --product thaw-fuzz \
+	  -Xswiftc -sanitize=fuzzer -Xswiftc -enable-testing -Xswiftc -DTHAW_FUZZING
+	@for target in $(FUZZ_TARGETS); do \
+	  echo "==> fuzzing $$target for $(FUZZ_SECONDS) s (corpus .build/fuzz-corpus/$$target, seeds Fuzz/corpus/$$target)"; \
+	  mkdir -p .build/fuzz-corpus/$$target .build/fuzz-findings/$$target; \
+	  SWIFT_BACKTRACE=enable=no THAW_FUZZ_TARGET=$$target .build/fuzz/release/thaw-fuzz .build/fuzz-corpus/$$target Fuzz/corpus/$$target \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=.build/fuzz-findings/$$target/ > .build/fuzz-findings/$$target/log 2>&1; \
+	  status=$$?; \
+	  grep -E "^#[0-9]+ +DONE|^stat::(number_of_executed_units|peak_rss_mb)|ERROR|SUMMARY|Test unit written|Fatal error" .build/fuzz-findings/$$target/log; \
+	  if [ "$$status" != 0 ]; then echo "fuzz: $$target found a failing input (see .build/fuzz-findings/$$target/); add it to Fuzz/corpus/$$target once fixed" >&2; exit 1; fi; \
+	done

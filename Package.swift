@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "ScalingPolicy", targets: ["ScalingPolicy"]),
         .library(name: "Simulation", targets: ["Simulation"]),
         .executable(name: "echo-backend", targets: ["EchoBackend"]),
+        .executable(name: "thaw-fuzz", targets: ["ThawFuzz"]),
         .executable(name: "digits-model-server", targets: ["DigitsModelServer"]),
         .executable(name: "digits-transformer", targets: ["DigitsTransformer"]),
         .library(name: "MLService", targets: ["MLService"]),
@@ -225,6 +226,15 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/thaw-collector"),
         // A small HTTP backend for tests and benchmarks: readiness, echo, slow and failing answers.
+        // The properties `make fuzz` tries to break in what the proxy reads (requests, responses,
+        // routing files); the tests replay Fuzz/corpus through them.
+        .target(name: "FuzzChecks", dependencies: [
+            "Activator", "RoutingFile", "ThawVocabulary",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        .executableTarget(name: "ThawFuzz", dependencies: ["FuzzChecks"], path: "Sources/thaw-fuzz"),
         .executableTarget(name: "EchoBackend", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -289,6 +299,8 @@ let package = Package(
         .testTarget(name: "ThawVocabularyTests", dependencies: ["ThawVocabulary"]),
         // The module graph itself, read from this manifest: layers, no upward edge, no I/O in pure cores.
         .testTarget(name: "ArchitectureTests", dependencies: ["ThawTestSupport"]),
+        .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzChecks"]),
+        .testTarget(name: "ConfigFieldsTests", dependencies: ["ConfigFields", "MLService", "RoutingFile", "Simulation", "ThawVocabulary"]),
         .testTarget(name: "ActivatorCoreTests", dependencies: ["ActivatorCore", "ThawVocabulary", "TrafficStats"]),
         .testTarget(name: "RoutingFileTests", dependencies: ["RoutingFile", "ThawVocabulary", "ConfigFields"]),
         .testTarget(name: "ActivatorTests", dependencies: [

@@ -211,6 +211,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         markIdle(false)
         if let refusal = RequestHeadCheck.refusal(for: head) {
             // Before routing: an ambiguous or oversized head is refused whatever it names.
+            if refusal.closesConnection { connection.closeAfterThisResponse() }
             respondEarly(head: head, status: refusal.status, message: refusal.message, context: context)
             return
         }

@@ -15,6 +15,8 @@ struct RequestHeadCheck {
     struct Refusal: Equatable {
         var status: HTTPResponseStatus
         var message: String
+        /// The request's end cannot be found, so neither can the next request's start: close after answering.
+        var closesConnection = false
     }
 
     /// Nil when the head may be routed.
@@ -29,6 +31,7 @@ struct RequestHeadCheck {
         var host: Substring = ""
         var total = 0
         var fields = 0
+        var codings: [String] = []
         for (name, value) in head.headers {
             fields += 1
             let size = name.utf8.count + value.utf8.count + 4
@@ -39,6 +42,9 @@ struct RequestHeadCheck {
             if isHost(name) {
                 hosts += 1
                 host = Substring(value)
+            } else if name.utf8.count == 17, name.lowercased() == "transfer-encoding" {
+                codings += value.split(separator: ",", omittingEmptySubsequences: false)
+                    .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
             }
         }
         if fields > maxFields {
@@ -49,6 +55,12 @@ struct RequestHeadCheck {
         }
         if hosts > 1 {
             return Refusal(status: .badRequest, message: "more than one Host header (RFC 9112 §3.2)")
+        }
+        if !codings.isEmpty, codings.last != "chunked" || codings.filter({ $0 == "chunked" }).count != 1 || codings.contains("") {
+            // RFC 9112 §6.3: the body's length cannot be known. Forwarded, the replica could read its
+            // end elsewhere than we do, and take the rest of the body for another request.
+            return Refusal(status: .badRequest, message: "Transfer-Encoding must list its codings once each and end in chunked, got \"\(codings.joined(separator: ", "))\"",
+                           closesConnection: true)
         }
         if hosts == 0, head.version.minor >= 1 {
             return Refusal(status: .badRequest, message: "an HTTP/1.1 request needs a Host header (RFC 9112 §3.2)")

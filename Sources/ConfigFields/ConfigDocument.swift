@@ -19,7 +19,7 @@ extension FieldReader {
     public static func document(_ text: String, file: String, expected: String) throws -> FieldReader {
         let loaded: Any?
         do {
-            loaded = try Yams.load(yaml: text)
+            loaded = try YAMLTree.load(text)
         } catch {
             throw ConfigError(file: file, "not valid YAML or JSON: \(error)")
         }

@@ -25,7 +25,12 @@ enum YAMLDocuments {
         var index = 0
         while let node = sequence.next() {
             index += 1
-            let value = node.any
+            let value: Any
+            do {
+                value = try YAMLTree.value(of: node, textBytes: text.utf8.count)
+            } catch let refusal as YAMLTree.Refusal {
+                throw ConfigError(file: file, line: refusal.line, "document \(index): \(refusal.message)")
+            }
             if value is NSNull { continue }
             documents.append(Document(index: index, line: node.mark?.line, value: value))
         }

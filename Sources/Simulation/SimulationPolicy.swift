@@ -1,6 +1,7 @@
 import Foundation
 import Autoscaling
 import ScalingPolicy
+import ConfigFields
 import Yams
 
 /// What a simulation scales with: a policy file's annotations and config resolved exactly as the
@@ -18,7 +19,7 @@ public struct SimulationPolicy: Sendable {
     public init(text: String, file: String = "policy") throws {
         let loaded: Any?
         do {
-            loaded = try Yams.load(yaml: text)
+            loaded = try YAMLTree.load(text)
         } catch {
             throw SimulationError(file: file, "is not valid YAML or JSON: \(error)")
         }

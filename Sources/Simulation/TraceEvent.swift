@@ -1,4 +1,5 @@
 import Autoscaling
+import ConfigFields
 import Yams
 
 /// One line of a decision trace: what happened to a target at a moment.
@@ -40,7 +41,7 @@ public struct TraceEvent: Sendable {
     static func parseLine(_ text: String, number: Int, file: String) throws -> TraceEvent {
         let loaded: Any?
         do {
-            loaded = try Yams.load(yaml: text)
+            loaded = try YAMLTree.load(text)
         } catch {
             throw SimulationError(file: file, line: number, "not a JSON object (\(error)): \(text.prefix(80))")
         }

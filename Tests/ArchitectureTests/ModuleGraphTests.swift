@@ -16,7 +16,7 @@ import ThawTestSupport
                         "KubernetesClient", "KubernetesDriver", "CurlHTTP"]),
         ("daemons", ["AutoscalerDaemon", "Activator", "Collector", "LocalMode"]),
         ("executables", ["CommandOptions", "ThawCLI", "ThawActivator", "ThawQueue", "ThawCollector", "ThawAutoscaler",
-                         "EchoBackend", "DigitsModelServer", "DigitsTransformer"]),
+                         "EchoBackend", "DigitsModelServer", "DigitsTransformer", "FuzzChecks", "ThawFuzz"]),
     ]
 
     /// Packages whose use means I/O or a running process: not for the two pure layers.
