@@ -13,7 +13,7 @@ TEST_PACKAGES ?= prometheus openssl
 BENCH_PACKAGES ?= wrk nginx
 BIN = $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: all build test demo simulate replay proto bench bench-activator bench-cold-start bench-remote-read bench-kubernetes bench-memory fuzz deps clean help
+.PHONY: all build test demo simulate replay proto bench bench-activator bench-cold-start bench-remote-read bench-kubernetes bench-memory bench-instructions fuzz deps clean help
 
 all: build
 
@@ -26,6 +26,7 @@ help:
 	@echo "make bench-cold-start  how soon buffered requests reach a replica after its probe passes"
 	@echo "make bench-remote-read  1,000,000 samples: remote read (both modes) against the query_range JSON path"
 	@echo "make bench-kubernetes  10,000 Deployments, 30,000 pods: time to know them, RSS, pod Ready to routed"
+	@echo "make bench-instructions  instructions per proxied request, thaw-activator against nginx, counted under qemu-x86_64"
 	@echo "make bench-memory  10,000 requests waiting at zero: thaw-activator's memory then, answered, and after"
 	@echo "make fuzz    libFuzzer on the request and response framing and the routing-file reader (FUZZ_SECONDS each, default 60)"
 	@echo "make proto   regenerate the remote-read protobuf C code from proto/*.proto (protoc-c)"
@@ -84,6 +85,12 @@ bench-activator:
 
 bench-memory: deps
 	Benchmarks/buffered_memory.py
+
+# Instruction counts repeat exactly where time does not; a QEMU plugin counts them (no hardware
+# counters needed). qemu-user, nginx and gcc are installed when missing.
+bench-instructions:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="qemu-user nginx gcc"
+	Benchmarks/instructions.sh
 
 bench-remote-read:
 	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(TEST_PACKAGES)"
