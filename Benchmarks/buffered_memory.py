@@ -6,7 +6,9 @@ Starts the release thaw-activator with a target that has no endpoint, opens COUN
 (default 10,000) that each send one 64-byte POST, and reads the activator's resident memory
 (VmRSS, and RssAnon: the heap without shared libraries) idle, with every request waiting, once a
 replica (echo-backend) came and every request was answered, and 5 s after the clients closed.
-BASELINE=path/to/another/thaw-activator measures that executable the same way after this one.
+Then, separately, what a kept-alive client connection costs while it idles after one answered
+request (KEPT connections, default 3,000). BASELINE=path/to/another/thaw-activator measures that
+executable the same way after this one.
 127.0.0.1 only; the activator's connection cap is raised above COUNT for the run."""
 import asyncio
 import json
@@ -21,6 +23,7 @@ import time
 import urllib.request
 
 COUNT = int(os.environ.get("COUNT", "10000"))
+KEPT = int(os.environ.get("KEPT", "3000"))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -96,6 +99,37 @@ async def measure(binary, backend_binary):
             backend.terminate()
 
 
+async def kept_alive_cost(binary, backend_binary):
+    """Heap per kept-alive connection idling after one answered request, in KiB."""
+    backend = subprocess.Popen([backend_binary, "--name", "b", "--port", "0"], stdout=subprocess.PIPE, text=True)
+    work = tempfile.mkdtemp(prefix="thaw-memory-")
+    routes = os.path.join(work, "routes.yaml")
+    with open(routes, "w") as file:
+        file.write('targets:\n  - name: m\n    hosts: [m.local]\n    endpoints: ["127.0.0.1:%s"]\n    readinessPath: /ready\n'
+                   % backend.stdout.readline().split()[-1])
+    activator = subprocess.Popen([binary, "--config", routes, "--port", "0", "--admin-port", "0", "--max-connections", str(KEPT + 5000)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = ""
+        while "listening" not in line:
+            line = activator.stdout.readline()
+        threading.Thread(target=lambda: [None for _ in activator.stdout], daemon=True).start()
+        port = int(re.search(r"proxy=[^ ]*:(\d+)", line).group(1))
+        await asyncio.sleep(1.5)
+        before = memory(activator.pid)[1]
+        writers = []
+        for index in range(KEPT):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET / HTTP/1.1\r\nhost: m.local\r\nuser-agent: bench\r\naccept: */*\r\n\r\n")
+            await reader.readuntil(b"Hello World!\n")
+            writers.append(writer)
+        await asyncio.sleep(2)
+        return (memory(activator.pid)[1] - before) * 1024 / KEPT
+    finally:
+        activator.terminate()
+        backend.terminate()
+
+
 def report(name, result):
     idle, waiting, after, settled, answered, seconds = result
     print(f"{name}: {answered}/{COUNT} answered {seconds:.1f} s after the replica came")
@@ -115,9 +149,13 @@ def main():
     bin_path = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, check=True,
                               capture_output=True, text=True).stdout.strip()
     backend = os.path.join(bin_path, "echo-backend")
-    report("thaw-activator", asyncio.run(measure(os.environ.get("ACTIVATOR", os.path.join(bin_path, "thaw-activator")), backend)))
+    activator = os.environ.get("ACTIVATOR", os.path.join(bin_path, "thaw-activator"))
+    report("thaw-activator", asyncio.run(measure(activator, backend)))
     if os.environ.get("BASELINE"):
         report("baseline", asyncio.run(measure(os.environ["BASELINE"], backend)))
+    for name, binary in [("thaw-activator", activator), ("baseline", os.environ.get("BASELINE"))]:
+        if binary:
+            print(f"{name}: a kept-alive connection idling after one request: {asyncio.run(kept_alive_cost(binary, backend)):.2f} KiB of heap")
 
 
 if __name__ == "__main__":
