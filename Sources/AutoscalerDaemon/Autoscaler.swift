@@ -103,6 +103,11 @@ public struct Autoscaler: Service {
                 metrics.statsRejected.increment()
                 return .text("the body must be a JSON stat batch: {\"stats\": [{\"target\", \"source\", \"timestamp\", ...}]}", status: .badRequest)
             }
+            if let problem = batch.problem {
+                // Nothing of a batch with an impossible value is recorded: it would steer scaling.
+                metrics.statsRejected.increment()
+                return .text("stat batch refused, nothing recorded: \(problem)", status: .badRequest)
+            }
             let unknown = await loop.ingest(batch)
             if !unknown.isEmpty {
                 return .text("unknown targets (their stats were dropped): \(Set(unknown).sorted().joined(separator: ", "))", status: .notFound)
@@ -113,6 +118,10 @@ public struct Autoscaler: Service {
                 metrics.statsRejected.increment()
                 return .text("the body must be a JSON metric batch: {\"values\": [{\"target\", \"metric\", \"value\", \"timestamp\", \"source\"}]}", status: .badRequest)
             }
+            if let problem = batch.problem {
+                metrics.statsRejected.increment()
+                return .text("metric batch refused, nothing recorded: \(problem)", status: .badRequest)
+            }
             let unknown = await loop.ingest(batch)
             if !unknown.isEmpty {
                 return .text("unknown targets or non-finite values (dropped): \(Set(unknown).sorted().joined(separator: ", "))", status: .notFound)
@@ -122,6 +131,9 @@ public struct Autoscaler: Service {
             let arrived = ContinuousClock.now
             guard let poke = try? JSONDecoder().decode(Poke.self, from: Data(request.body)) else {
                 return .text("the body must be a JSON poke: {\"target\", \"source\", \"queueLength\"}", status: .badRequest)
+            }
+            if let problem = poke.problem {
+                return .text("poke refused: \(problem)", status: .badRequest)
             }
             guard await loop.poke(poke, arrived: arrived) else {
                 return .text("unknown target \"\(poke.target)\"", status: .notFound)

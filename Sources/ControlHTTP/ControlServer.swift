@@ -39,17 +39,83 @@ public struct ControlServer: Sendable {
 
     /// Bodies above this are refused with 413.
     public static let maxBodyBytes = 4 * 1024 * 1024
+    /// A request must arrive whole within this of its first byte; a connection may idle this long
+    /// between requests. The clients (sidecars, activators, the collector, `curl`) send small
+    /// requests at once, so a connection that trickles or sits idle is closed, not kept forever.
+    public static let requestTimeout: TimeAmount = .seconds(30)
+    public static let idleTimeout: TimeAmount = .seconds(60)
 
-    public static func bind(host: String, port: Int, group: any EventLoopGroup, responder: @escaping Responder) async throws -> any Channel {
+    public static func bind(host: String, port: Int, group: any EventLoopGroup, requestTimeout: TimeAmount = requestTimeout,
+                            idleTimeout: TimeAmount = idleTimeout, responder: @escaping Responder) async throws -> any Channel {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let clock = RequestClock(requestTimeout: requestTimeout, idleTimeout: idleTimeout)
+                    try channel.pipeline.syncOperations.addHandler(ConnectionDeadlines(clock: clock))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(ControlHandler(responder: responder))
+                    try channel.pipeline.syncOperations.addHandler(ControlHandler(responder: responder, clock: clock))
                 }
             }
             .bind(host: host, port: port).get()
+    }
+}
+
+/// When the request in progress on a connection began (its first byte), and when the connection
+/// last finished one; shared by the two handlers of one connection, on its event loop.
+private final class RequestClock {
+    let requestTimeout: TimeAmount
+    let idleTimeout: TimeAmount
+    var requestStarted: NIODeadline?
+    var idleSince = NIODeadline.now()
+
+    init(requestTimeout: TimeAmount, idleTimeout: TimeAmount) {
+        self.requestTimeout = requestTimeout
+        self.idleTimeout = idleTimeout
+    }
+
+    /// How often a connection is looked at: a sixth of the shorter limit, at most every 5 s.
+    var checkInterval: TimeAmount { min(.seconds(5), .nanoseconds(min(requestTimeout, idleTimeout).nanoseconds / 6)) }
+}
+
+/// Closes a connection whose request does not arrive whole within `requestTimeout` of its first
+/// byte, or that idles past `idleTimeout`. It sees raw bytes, before the HTTP decoder, so a head
+/// sent a byte at a time is timed too.
+private final class ConnectionDeadlines: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private let clock: RequestClock
+    private var timer: Scheduled<Void>?
+
+    init(clock: RequestClock) {
+        self.clock = clock
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        arm(context: context)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if clock.requestStarted == nil { clock.requestStarted = .now() }
+        context.fireChannelRead(data)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        context.fireChannelInactive()
+    }
+
+    /// One check every few seconds per connection, not a timer per request.
+    private func arm(context: ChannelHandlerContext) {
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: clock.checkInterval) { [self] in
+            let now = NIODeadline.now()
+            if let started = clock.requestStarted, now - started > clock.requestTimeout {
+                context.close(promise: nil)
+            } else if clock.requestStarted == nil, now - clock.idleSince > clock.idleTimeout {
+                context.close(promise: nil)
+            } else {
+                arm(context: context)
+            }
+        }
     }
 }
 
@@ -57,12 +123,14 @@ private final class ControlHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
     private let responder: ControlServer.Responder
+    private let clock: RequestClock
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var tooLarge = false
 
-    init(responder: @escaping ControlServer.Responder) {
+    init(responder: @escaping ControlServer.Responder, clock: RequestClock) {
         self.responder = responder
+        self.clock = clock
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -104,7 +172,9 @@ private final class ControlHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(.head(response)), promise: nil)
         if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         let keepAlive = head.isKeepAlive
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { [clock] _ in
+            clock.requestStarted = nil
+            clock.idleSince = .now()
             if !keepAlive { context.close(promise: nil) }
         }
     }

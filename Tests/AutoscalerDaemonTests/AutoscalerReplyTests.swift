@@ -151,3 +151,66 @@ struct AutoscalerReplyTests {
         #expect(answer.status == .notFound)
     }
 }
+
+/// Impossible values are refused whole, naming the field, before anything is recorded. (Before,
+/// one report of `averageConcurrency: -1e9` was answered 200 and scaled a loaded target from 3
+/// replicas to 1; negative counts, 1e308 and a 3 MB failure reason were accepted and kept.)
+@Suite("Autoscaler intake limits")
+struct IntakeLimitTests {
+    private func post(_ f: LoopFixture, _ path: String, _ body: some Encodable) async throws -> ControlServer.Reply {
+        await Autoscaler.reply(to: ControlServer.Request(head: HTTPRequestHead(version: .http1_1, method: .POST, uri: path),
+                                                         body: Array(try JSONEncoder().encode(body))),
+                               loop: f.loop, metrics: f.metrics)
+    }
+
+    private func fixture() throws -> LoopFixture {
+        LoopFixture([ScaledTarget(name: "a", policy: try testPolicy())])
+    }
+
+    @Test("an impossible value in one report refuses the whole batch, naming the field", arguments: [
+        ("averageConcurrency", -1e9), ("requestCount", -5), ("averageProxiedConcurrency", 1e308), ("proxiedRequestCount", -0.5),
+    ])
+    func impossibleStat(field: String, value: Double) async throws {
+        let f = try fixture()
+        var bad = f.activatorReport("a", concurrency: 1)
+        switch field {
+        case "averageConcurrency": bad.averageConcurrency = value
+        case "requestCount": bad.requestCount = value
+        case "averageProxiedConcurrency": bad.averageProxiedConcurrency = value
+        default: bad.proxiedRequestCount = value
+        }
+        let named = "stats[1].\(field)"
+        let answer = try await post(f, StatPaths.stats, StatBatch(stats: [f.activatorReport("a", concurrency: 3, queueLength: 4), bad]))
+        #expect(answer.status == .badRequest)
+        #expect(answer.body.contains(named), "\(answer.body)")
+        #expect(await f.status("a")?.queueLength == 0, "nothing of the batch was recorded")
+    }
+
+    @Test("negative queue lengths, empty or huge names, and oversized reasons are refused")
+    func otherFields() async throws {
+        let f = try fixture()
+        var queue = f.activatorReport("a", concurrency: 1)
+        queue.queueLength = -1
+        #expect(try await post(f, StatPaths.stats, StatBatch(stats: [queue])).body.contains("stats[0].queueLength"))
+        var name = f.activatorReport("a", concurrency: 1)
+        name.source = String(repeating: "s", count: 10_000)
+        #expect(try await post(f, StatPaths.stats, StatBatch(stats: [name])).body.contains("stats[0].source"))
+        let poke = try await post(f, StatPaths.poke, Poke(target: "a", source: "activator", queueLength: -3))
+        #expect(poke.status == .badRequest && poke.body.contains("queueLength"))
+        let reason = MetricBatch(values: [], failures: [MetricFailure(target: "a", metric: "gpu", reason: String(repeating: "r", count: 3_000_000),
+                                                                          timestamp: 1, source: "collector")])
+        let refused = try await post(f, StatPaths.metrics, reason)
+        #expect(refused.status == .badRequest && refused.body.contains("failures[0].reason"))
+        let negative = try await post(f, StatPaths.metrics, MetricBatch(values: [MetricValue(target: "a", metric: "gpu", value: -40, timestamp: 1, source: "c")]))
+        #expect(negative.status == .badRequest && negative.body.contains("values[0].value"))
+        #expect(f.metrics.exposition().contains("thaw_autoscaler_stats_rejected_total 4"), "\(f.metrics.exposition().split(separator: "\n").filter { $0.contains("rejected") })")
+    }
+
+    @Test("a good batch still passes")
+    func goodBatchPasses() async throws {
+        let f = try fixture()
+        let answer = try await post(f, StatPaths.stats, StatBatch(stats: [f.activatorReport("a", concurrency: 2, queueLength: 3)]))
+        #expect(answer.status == .ok)
+        #expect(await f.status("a")?.queueLength == 3)
+    }
+}

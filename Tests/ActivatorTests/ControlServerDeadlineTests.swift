@@ -1,0 +1,45 @@
+import ControlHTTP
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+import ThawTestSupport
+
+/// The control server (the autoscaler's intake, every admin port) closes a connection that trickles
+/// its request or sits idle. (Before, it had no read or idle timeout at all.)
+@Suite(.serialized) struct ControlServerDeadlineTests {
+    static func server() async throws -> (channel: any Channel, port: Int) {
+        let channel = try await ControlServer.bind(host: "127.0.0.1", port: 0, group: MultiThreadedEventLoopGroup.singleton,
+                                                   requestTimeout: .seconds(1), idleTimeout: .milliseconds(1500)) { _ in .text("ok") }
+        return (channel, channel.localAddress?.port ?? 0)
+    }
+
+    @Test func aTrickledRequestIsCutOffAtTheRequestTimeout() async throws {
+        let (channel, port) = try await Self.server()
+        defer { channel.close(promise: nil) }
+        let socket = try SlowClientTests.Socket(port: port)
+        let start = Date()
+        for byte in "GET /status HTTP/1.1\r\nHost: x\r\nX-Slow: abcdefghij".map(String.init) {
+            socket.send(byte)
+            try await Task.sleep(for: .milliseconds(100))
+            if Date().timeIntervalSince(start) > 4 { break }
+        }
+        let (_, closed) = try await socket.read(timeout: 3)
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(closed, "the trickling connection was closed")
+        #expect(elapsed < 5, "closed after \(elapsed) s")
+    }
+
+    @Test func anIdleConnectionIsClosedAndAPromptOneIsAnswered() async throws {
+        let (channel, port) = try await Self.server()
+        defer { channel.close(promise: nil) }
+        let prompt = try SlowClientTests.Socket(port: port)
+        prompt.send("GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
+        let answer = try await prompt.read(timeout: 1)
+        #expect(answer.text.hasPrefix("HTTP/1.1 200"))
+        let idle = try SlowClientTests.Socket(port: port)
+        let start = Date()
+        let (_, closed) = try await idle.read(timeout: 4)
+        #expect(closed && Date().timeIntervalSince(start) >= 1.4, "closed after \(Date().timeIntervalSince(start)) s")
+    }
+}
