@@ -23,6 +23,9 @@ public struct CurlExchange {
     public var verifyPeer = true
     public var clientCertificate: (certificate: PEM, key: PEM)?
     public var basicAuth: (username: String, password: String)?
+    /// The most body bytes taken, buffered or streamed; past it the transfer stops (`bodyTooLarge`).
+    /// Nil: no limit (a watch, which streams for as long as the server sends).
+    public var maxBodyBytes: Int?
 
     public init(url: String) {
         self.url = url
@@ -39,6 +42,8 @@ public struct CurlExchange {
 
     public enum Failure: Error, Sendable {
         case timedOut
+        /// The body went past `maxBodyBytes`; the transfer was stopped there.
+        case bodyTooLarge(limit: Int)
         /// libcurl's own words: connection refused, a certificate it does not trust, …
         case transport(String)
     }
@@ -53,10 +58,14 @@ public struct CurlExchange {
         /// Decided at the first bytes: only a 200 answer streams; an error body is collected whole.
         var streaming: Bool?
         var stoppedByReceiver = false
+        let limit: Int
+        var total = 0
+        var tooLarge = false
 
-        init(handle: UnsafeMutableRawPointer, stream: ((UnsafeRawBufferPointer) -> Bool)?) {
+        init(handle: UnsafeMutableRawPointer, stream: ((UnsafeRawBufferPointer) -> Bool)?, limit: Int?) {
             self.handle = handle
             self.stream = stream
+            self.limit = limit ?? .max
         }
     }
 
@@ -74,7 +83,7 @@ public struct CurlExchange {
             guard let longer = curl_slist_append(list, header) else { throw Failure.transport("\(url): out of memory for headers") }
             list = longer
         }
-        let received = Received(handle: handle, stream: stream)
+        let received = Received(handle: handle, stream: stream, limit: maxBodyBytes)
         let context = Unmanaged.passRetained(received)
         defer { context.release() }
         var blobs: [(CURLoption, [UInt8])] = []
@@ -129,6 +138,11 @@ public struct CurlExchange {
                         let length = size * count
                         guard let data else { return length }
                         let bytes = UnsafeRawBufferPointer(start: data, count: length)
+                        received.total += length
+                        guard received.total <= received.limit else {
+                            received.tooLarge = true
+                            return 0  // libcurl ends the transfer
+                        }
                         if received.streaming == nil {
                             var status = 0
                             _ = thaw_curl_getinfo_long(received.handle, CURLINFO_RESPONSE_CODE, &status)
@@ -152,6 +166,7 @@ public struct CurlExchange {
             }
         }
         if let refused { throw Failure.transport("\(url): \(refused)") }
+        if received.tooLarge { throw Failure.bodyTooLarge(limit: received.limit) }
         var status = 0
         _ = thaw_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         guard code == CURLE_OK || received.stoppedByReceiver else {

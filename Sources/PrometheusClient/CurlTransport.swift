@@ -13,6 +13,7 @@ struct CurlTransport: Sendable {
         exchange.headers = headers + (try connection.authorizationHeaders())
         exchange.userAgent = "thaw-collector"
         exchange.timeoutMilliseconds = Int(connection.timeoutSeconds * 1000)
+        exchange.maxBodyBytes = SourceConnection.maxBodyBytes
         exchange.authority = connection.caFile.map(CurlExchange.PEM.file)
         if let auth = connection.basicAuth { exchange.basicAuth = (auth.username, try auth.password.read()) }
         let response: CurlExchange.Response
@@ -20,6 +21,8 @@ struct CurlTransport: Sendable {
             response = try exchange.perform()
         } catch CurlExchange.Failure.timedOut {
             throw SourceError.timedOut(url: url, seconds: connection.timeoutSeconds)
+        } catch CurlExchange.Failure.bodyTooLarge(let limit) {
+            throw SourceError.body(url: url, message: "the answer is larger than \(limit / (1024 * 1024)) MiB, the most the collector reads in one answer; ask for fewer series or a shorter range")
         } catch CurlExchange.Failure.transport(let message) {
             throw SourceError.transport(message)
         }

@@ -76,8 +76,10 @@ public struct RemoteReadClient: Sendable {
         }
         let results: [[Series]]
         do {
-            results = try ReadMessages.samplesResponse(try Snappy.decompress(response.body))
+            results = try ReadMessages.samplesResponse(try Snappy.decompress(response.body, limit: SourceConnection.maxUncompressedBytes))
         } catch let error as Snappy.Corrupt {
+            throw SourceError.body(url: url, message: "\(error)")
+        } catch let error as Snappy.TooLarge {
             throw SourceError.body(url: url, message: "\(error)")
         } catch let error as ReadBodyError {
             throw SourceError.body(url: url, message: "\(error)")

@@ -91,6 +91,14 @@ public final class SecretFile: Sendable {
 }
 
 /// Why a read from a metrics source failed. `kind` is the label of the collector's error counter.
+extension SourceConnection {
+    /// The most the collector reads of one answer (a million samples of remote read are about
+    /// 20 MB), and the most a SAMPLES answer may expand to: an endless body, or a snappy header
+    /// claiming half a gigabyte, costs at most this, not whatever the server says.
+    public static let maxBodyBytes = 64 * 1024 * 1024
+    public static let maxUncompressedBytes = 256 * 1024 * 1024
+}
+
 public enum SourceError: Error, Equatable, CustomStringConvertible {
     /// The server answered with an error status; its body says why.
     case status(url: String, code: Int, body: String)

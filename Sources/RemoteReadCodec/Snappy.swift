@@ -6,6 +6,13 @@ public enum Snappy {
         public var description: String { "the body is not valid snappy-compressed data" }
     }
 
+    /// The body's snappy header claims more than the caller allows; nothing was allocated for it.
+    public struct TooLarge: Error, CustomStringConvertible {
+        public var claimed: Int
+        public var limit: Int
+        public var description: String { "the body would expand to \(claimed) bytes, over the limit of \(limit)" }
+    }
+
     public static func compress(_ input: [UInt8]) -> [UInt8] {
         var length = snappy_max_compressed_length(input.count)
         var output = [UInt8](repeating: 0, count: length)
@@ -26,7 +33,8 @@ public enum Snappy {
         let known = input.withUnsafeBytes { source in
             snappy_uncompressed_length(source.baseAddress?.assumingMemoryBound(to: CChar.self), input.count, &length)
         }
-        guard known == SNAPPY_OK, length <= limit else { throw Corrupt() }
+        guard known == SNAPPY_OK else { throw Corrupt() }
+        guard length <= limit else { throw TooLarge(claimed: length, limit: limit) }
         var output = [UInt8](repeating: 0, count: max(length, 1))
         let status = input.withUnsafeBytes { source in
             output.withUnsafeMutableBytes { target in
