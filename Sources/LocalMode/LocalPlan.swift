@@ -93,7 +93,8 @@ public struct LocalPlan: Sendable {
         } catch let error as PolicyError {
             throw LocalPlanError("\(describe): \(error)")
         }
-        let readinessPath = annotations[Self.readinessPathKey] ?? Self.defaultReadinessPath
+        // An explicit annotation, else the container's readinessProbe, else the V2 protocol's path.
+        let readinessPath = annotations[Self.readinessPathKey] ?? component.readinessPath ?? Self.defaultReadinessPath
         guard readinessPath.hasPrefix("/") else {
             throw LocalPlanError("\(describe): annotation \(Self.readinessPathKey) must be a path starting with /, got \"\(readinessPath)\"")
         }

@@ -23,9 +23,12 @@ public struct ComponentSpec: Sendable, Equatable {
     /// Requests one replica serves at once; 0 means no limit, nil that the file does not say.
     public var containerConcurrency: Int?
     public var process: ProcessTemplate
+    /// The container's `readinessProbe.httpGet.path` (the component's own, else its runtime's).
+    public var readinessPath: String?
 
     public init(minReplicas: Int? = nil, maxReplicas: Int? = nil, annotations: [String: String] = [:],
-                containerConcurrency: Int? = nil, process: ProcessTemplate) {
+                containerConcurrency: Int? = nil, process: ProcessTemplate, readinessPath: String? = nil) {
+        self.readinessPath = readinessPath
         self.minReplicas = minReplicas
         self.maxReplicas = maxReplicas
         self.annotations = annotations

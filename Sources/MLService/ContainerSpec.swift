@@ -7,6 +7,9 @@ public struct ContainerSpec: Sendable, Equatable {
     public var env: [EnvVar]
     /// `workingDir` made absolute against the YAML file's directory; nil when unset.
     public var workingDirectory: String?
+    /// `readinessProbe.httpGet.path`: where the model server says it is ready (TorchServe `/ping`,
+    /// TF Serving `/v1/models/NAME`); nil when the container declares none.
+    public var readinessPath: String?
 
     public init(name: String? = nil, command: [String] = [], args: [String] = [], env: [EnvVar] = [],
                 workingDirectory: String? = nil) {

@@ -92,6 +92,7 @@ struct ServiceReader: Sendable {
             container.args = own.args.isEmpty ? runtime.container.args : own.args
             container.env = EnvVar.merge(runtime.container.env, own.env)
             container.workingDirectory = own.workingDirectory ?? runtime.container.workingDirectory
+            container.readinessPath = own.readinessPath ?? runtime.container.readinessPath
             annotations = runtime.annotations.merging(template.annotations) { _, own in own }
         }
         guard !container.command.isEmpty else {
@@ -105,7 +106,8 @@ struct ServiceReader: Sendable {
             containerConcurrency: template.containerConcurrency,
             process: ProcessTemplate(component: "MLService \(service), release \(name) predictor", command: container.command,
                                      args: container.args, env: container.env,
-                                     workingDirectory: container.workingDirectory ?? baseDirectory, parameters: parameters))
+                                     workingDirectory: container.workingDirectory ?? baseDirectory, parameters: parameters),
+            readinessPath: container.readinessPath)
         try check(component, "release \(name) predictor", at: predictor, transformer: false)
         return ReleaseSpec(name: name, predictor: component, runtime: model?.runtime, modelPath: model?.path)
     }
@@ -127,7 +129,8 @@ struct ServiceReader: Sendable {
             containerConcurrency: template.containerConcurrency,
             process: ProcessTemplate(component: "MLService \(service), transformer", command: container.command,
                                      args: container.args, env: container.env,
-                                     workingDirectory: container.workingDirectory ?? baseDirectory, missingParameterHint: hint))
+                                     workingDirectory: container.workingDirectory ?? baseDirectory, missingParameterHint: hint),
+            readinessPath: container.readinessPath)
         try check(component, "transformer", at: reader, transformer: true)
         return component
     }

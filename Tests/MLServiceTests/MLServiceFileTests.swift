@@ -72,13 +72,13 @@ import Testing
                   - name: user-container
                     image: example/x:1
                     resources: {requests: {memory: 1Gi}}
-                    readinessProbe: {httpGet: {path: /}}
+                    readinessProbe: {httpGet: {path: /, port: 8080}}
         """))
         let fields = ["spec.releases[0].predictor.resources", "spec.releases[0].predictor.logger",
                       "spec.releases[0].predictor.template.spec.nodeSelector",
                       "spec.releases[0].predictor.template.spec.containers[0].image",
                       "spec.releases[0].predictor.template.spec.containers[0].resources",
-                      "spec.releases[0].predictor.template.spec.containers[0].readinessProbe"]
+                      "spec.releases[0].predictor.template.spec.containers[0].readinessProbe.httpGet.port"]
         for field in fields {
             #expect(file.warnings.contains { $0.contains("MLService digits (document 2): field \"\(field)\" is ignored") }, "\(field)")
         }
