@@ -15,14 +15,20 @@ public struct LocalTarget: Sendable {
     /// The model server's readiness path; the sidecar probes it and answers probes from that.
     public var readinessPath: String
     public var containerConcurrency: Int
+    /// How long a new replica may take to pass its readiness check before the target is failed
+    /// with the reason (Knative's `serving.knative.dev/progress-deadline`).
+    public var progressDeadline: Duration
     /// The model server's command for a replica whose model server listens on `port`.
     public var command: @Sendable (_ port: Int) throws -> LocalCommand
 
-    public init(name: String, readinessPath: String, containerConcurrency: Int,
+    public static let defaultProgressDeadline = Duration.seconds(120)
+
+    public init(name: String, readinessPath: String, containerConcurrency: Int, progressDeadline: Duration = defaultProgressDeadline,
                 command: @escaping @Sendable (_ port: Int) throws -> LocalCommand) {
         self.name = name
         self.readinessPath = readinessPath
         self.containerConcurrency = containerConcurrency
+        self.progressDeadline = progressDeadline
         self.command = command
     }
 }

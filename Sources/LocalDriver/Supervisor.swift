@@ -17,15 +17,21 @@ final class Supervisor {
     final class Replica {
         let id: String
         let endpoint: EndpointAddress
+        /// The model server's own address, probed directly to say why a replica never got ready.
+        let modelEndpoint: EndpointAddress
         let model: ChildProcess
         let queue: ChildProcess
+        let started = ContinuousClock.now
         var phase = ReplicaPhase.starting
         var modelExit: ChildProcess.Exit?
         var queueExit: ChildProcess.Exit?
+        /// When "not ready yet" was last logged, so a slow model is reported every few seconds, not every probe.
+        var lastNotReadyLog: ContinuousClock.Instant?
 
-        init(id: String, endpoint: EndpointAddress, model: ChildProcess, queue: ChildProcess) {
+        init(id: String, endpoint: EndpointAddress, modelEndpoint: EndpointAddress, model: ChildProcess, queue: ChildProcess) {
             self.id = id
             self.endpoint = endpoint
+            self.modelEndpoint = modelEndpoint
             self.model = model
             self.queue = queue
         }
@@ -146,14 +152,17 @@ final class Supervisor {
         }
     }
 
-    private func recordCrash(_ record: inout Record, _ message: String, wasReady: Bool) {
+    private func recordCrash(_ record: inout Record, _ message: String, wasReady: Bool, failsTarget: Bool = false) {
         record.consecutiveCrashes = wasReady ? 1 : record.consecutiveCrashes + 1
         let exponent = min(record.consecutiveCrashes - 1, 16)
         let backoff = min(options.maxBackoff, options.firstBackoff * (1 << exponent))
         record.nextStart = .now + backoff
         logger.error("replica failed; starting another after a backoff", metadata: [
             "target": "\(record.spec.name)", "backoff": "\(backoff)", "crashes in a row": "\(record.consecutiveCrashes)", "error": "\(message)"])
-        if record.consecutiveCrashes >= options.crashLoopThreshold {
+        if failsTarget {
+            if record.failure == nil { logger.critical("target failed; waiting requests are refused until a replica becomes ready", metadata: ["target": "\(record.spec.name)", "reason": "\(message)"]) }
+            record.failure = "\(record.spec.name) cannot become ready: \(message)"
+        } else if record.consecutiveCrashes >= options.crashLoopThreshold {
             let failure = "\(record.spec.name) is crash-looping: \(record.consecutiveCrashes) replicas in a row failed before becoming ready; last: \(message)"
             if record.failure == nil { logger.critical("target is crash-looping; waiting requests are refused until a replica becomes ready", metadata: ["target": "\(record.spec.name)"]) }
             record.failure = failure
@@ -206,6 +215,7 @@ final class Supervisor {
             for await (id, passed) in tasks where passed { ready.insert(id) }
             return ready
         }
+        await checkProgress(group: group, ready: results)
         for index in records.indices {
             for replica in records[index].live where results.contains(replica.id) && replica.phase.isStarting {
                 replica.phase = .ready
@@ -216,6 +226,45 @@ final class Supervisor {
                 records[index].failure = nil
                 logger.info("replica ready", metadata: ["target": "\(records[index].spec.name)", "replica": "\(replica.id)", "endpoint": "\(replica.endpoint)"])
             }
+        }
+    }
+
+    /// Starting replicas that have not passed their readiness check: said every 10 s, and past the
+    /// target's progress deadline the replica is stopped and the target failed with what its model
+    /// server answered and printed, so waiting requests get 503 with the reason at once instead of
+    /// waiting out their timeout.
+    private func checkProgress(group: any EventLoopGroup, ready: Set<String>) async {
+        let now = ContinuousClock.now
+        for index in records.indices {
+            let spec = records[index].spec
+            for replica in records[index].live where replica.phase.isStarting && !ready.contains(replica.id) {
+                let waited = now - replica.started
+                let overdue = waited > spec.progressDeadline
+                guard overdue || replica.lastNotReadyLog.map({ now - $0 >= .seconds(10) }) ?? (waited >= .seconds(10)) else { continue }
+                let answer = await Self.readinessAnswer(of: replica, path: spec.readinessPath, group: group)
+                guard overdue else {
+                    replica.lastNotReadyLog = now
+                    logger.warning("replica not ready yet", metadata: [
+                        "target": "\(spec.name)", "replica": "\(replica.id)", "waited": "\(waited)",
+                        "readiness check": "\(spec.readinessPath)", "last answer": "\(answer)", "deadline": "\(spec.progressDeadline)"])
+                    continue
+                }
+                records[index].live.removeAll { $0 === replica }
+                kill(replica)
+                records[index].leaving.append(replica)
+                recordCrash(&records[index], "replica \(replica.id) did not pass its readiness check (GET \(spec.readinessPath) on its model server) within \(spec.progressDeadline) (serving.knative.dev/progress-deadline); it answered: \(answer); last output:\n\(replica.model.logTail())",
+                            wasReady: false, failsTarget: true)
+            }
+        }
+    }
+
+    /// What the model server itself says at its readiness path, for the messages above.
+    private static func readinessAnswer(of replica: Replica, path: String, group: any EventLoopGroup) async -> String {
+        do {
+            let response = try await HTTPCall.perform(on: group.any(), to: replica.modelEndpoint, path: path, timeout: .milliseconds(500))
+            return "\(response.status) \(response.body.prefix(200).trimmingCharacters(in: .whitespacesAndNewlines))"
+        } catch {
+            return "no answer (\(error))"
         }
     }
 
@@ -278,6 +327,7 @@ final class Supervisor {
         logger.info("replica started", metadata: [
             "target": "\(record.spec.name)", "replica": "\(id)", "sidecar": "127.0.0.1:\(queuePort)", "model": "127.0.0.1:\(modelPort)",
             "logs": "\(logBase).{model,queue}.log"])
-        return Replica(id: id, endpoint: EndpointAddress(host: "127.0.0.1", port: queuePort), model: model, queue: queue)
+        return Replica(id: id, endpoint: EndpointAddress(host: "127.0.0.1", port: queuePort),
+                       modelEndpoint: EndpointAddress(host: "127.0.0.1", port: modelPort), model: model, queue: queue)
     }
 }

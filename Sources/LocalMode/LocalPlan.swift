@@ -23,6 +23,8 @@ public struct LocalPlan: Sendable {
 
     /// The annotation naming a model server's readiness path (Thaw's own; not an autoscaling key).
     public static let readinessPathKey = "serving.thaw.dev/readiness-path"
+    /// Knative's key for how long a new replica may take to become ready (a Go duration).
+    public static let progressDeadlineKey = "serving.knative.dev/progress-deadline"
     public static let defaultReadinessPath = "/v2/health/ready"
     public static let domain = "thaw.local"
 
@@ -98,8 +100,16 @@ public struct LocalPlan: Sendable {
         guard readinessPath.hasPrefix("/") else {
             throw LocalPlanError("\(describe): annotation \(Self.readinessPathKey) must be a path starting with /, got \"\(readinessPath)\"")
         }
+        var progressDeadline = LocalTarget.defaultProgressDeadline
+        if let text = annotations[Self.progressDeadlineKey] {
+            guard let deadline = GoDuration.parse(text), deadline >= .seconds(1), deadline <= .seconds(86_400) else {
+                throw LocalPlanError("\(describe): annotation \(Self.progressDeadlineKey) must be a duration from 1s to 24h (e.g. \"10m\"), got \"\(text)\"")
+            }
+            progressDeadline = deadline
+        }
         let process = component.process
-        targets.append(LocalTarget(name: name, readinessPath: readinessPath, containerConcurrency: concurrency) { port in
+        targets.append(LocalTarget(name: name, readinessPath: readinessPath, containerConcurrency: concurrency,
+                                   progressDeadline: progressDeadline) { port in
             try process.render(extra: extra(port))
         })
         scaled.append(ScaledTarget(name: name, policy: policy))

@@ -106,6 +106,23 @@ struct LocalModeTests {
         #expect(status["broken-v1"]?.failure?.contains("crash-looping") == true)
     }
 
+    @Test func aModelServerThatNeverGetsReadyFailsItsTargetAtTheProgressDeadlineWithWhatItAnswered() async throws {
+        // Before, such a replica sat in "activating" with nothing logged, and the request got 504
+        // after its 300 s timeout.
+        var annotations = Self.fastScaling
+        annotations["serving.knative.dev/progress-deadline"] = "3s"
+        let up = try await ThawUp(yaml: EchoService.yaml(name: "stuck", releases: [("v1", ", DELAY: \"3600\"")], annotations: annotations),
+                                  services: ["stuck"])
+        let start = ContinuousClock.now
+        let response = try await up.request("stuck", path: "/headers", timeout: .seconds(60))
+        #expect(response.status == 503, "body: \(response.body)")
+        #expect(response.body.contains("did not pass its readiness check (GET /ready on its model server) within 3.0 seconds"), "body: \(response.body)")
+        #expect(response.body.contains("it answered: 503"), "what the model server said: \(response.body)")
+        #expect(ContinuousClock.now - start < .seconds(30), "refused at the deadline, not at the request timeout")
+        let status = try await up.status()
+        #expect(status["stuck-v1"]?.failure?.contains("progress-deadline") == true)
+    }
+
     @Test func aReplicaWhoseModelServerDiesIsReplaced() async throws {
         let up = try await ThawUp(yaml: EchoService.yaml(name: "phoenix", releases: [("v1", "")], annotations: Self.fastScaling, minReplicas: 1),
                                   services: ["phoenix"])
