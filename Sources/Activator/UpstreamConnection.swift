@@ -157,7 +157,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         #if os(Linux)
         guard let provider = channel as? any SocketOptionProvider else { return body(false) }
         let info: EventLoopFuture<KernelTCPInfo> = provider.unsafeGetSocketOption(level: .tcp, name: .init(rawValue: CInt(TCP_INFO)))
-        info.whenComplete { result in
+        info.assumeIsolated().whenComplete { result in
             guard case .success(let info) = result else { return body(false) }
             body(info.sentBytesUnacknowledged && info.acknowledgedBytes <= 1)
         }

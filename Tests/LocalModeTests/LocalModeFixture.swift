@@ -106,7 +106,9 @@ final class ThawUp: @unchecked Sendable {
 
     /// The inode of the socket listening on `port` (from /proc/net/tcp), if any.
     static func listeningSocketInode(port: Int) -> String? {
-        let table = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
+        // Read to the end: String(contentsOfFile:) stops at procfs's first page (about 27 sockets),
+        // and a machine that just ran the load tests has thousands in TIME_WAIT before the listener.
+        let table = FileHandle(forReadingAtPath: "/proc/net/tcp").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) } ?? ""
         let hexPort = String(format: ":%04X", port)
         for line in table.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")
