@@ -62,6 +62,8 @@ struct ServiceReader: Sendable {
                 throw spec.error("field \(spec.quoted("canaryTrafficPercent")) is set but \(spec.quoted("canary")) is not; name the canary release or remove the percentage")
             }
             percent = Int(value)
+        } else if let canary {
+            notes.append("MLService \(metadata.name): field \(spec.quoted("canary")) names \"\(canary)\" but \(spec.quoted("canaryTrafficPercent")) is not set, so the canary gets 0 % of the traffic; set canaryTrafficPercent (1 to 100)")
         }
         var transformer: ComponentSpec?
         if let reader = try spec.object("transformer") {
@@ -94,6 +96,12 @@ struct ServiceReader: Sendable {
             container.workingDirectory = own.workingDirectory ?? runtime.container.workingDirectory
             container.readinessPath = own.readinessPath ?? runtime.container.readinessPath
             annotations = runtime.annotations.merging(template.annotations) { _, own in own }
+        }
+        if container.command.isEmpty, let runtimeName = model?.runtime {
+            // The seeds' style: args only, the image's entrypoint being the program. Local mode runs
+            // no images, so the runtime, not the release, is what to fix.
+            let argsOnly = container.args.isEmpty ? "" : " (its containers[0] sets only args, for an image's entrypoint)"
+            throw predictor.error("field \(predictor.quoted("model.runtime")): MLServiceRuntime \"\(runtimeName)\" has no command\(argsOnly); local mode runs the model server as a process on this machine, with no image entrypoint, so set spec.template.spec.containers[0].command in the runtime to the program to run (e.g. [\"python\", \"-m\", \"server\"]), or set \(predictor.quoted("template.spec.containers[0].command"))")
         }
         guard !container.command.isEmpty else {
             throw predictor.error("\(predictor.quotedPath) has no command to run; set \(predictor.quoted("model.runtime")) to an MLServiceRuntime in this file, or set \(predictor.quoted("template.spec.containers[0].command"))")
