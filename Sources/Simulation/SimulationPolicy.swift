@@ -32,12 +32,21 @@ public struct SimulationPolicy: Sendable {
         let reader = FieldReader(fields: fields, file: file, line: nil)
         try reader.rejectUnknown(allowed: ["annotations", "config", "containerConcurrency", "spec"])
         let override = try reader.object("spec").map(SpecOverride.init)
+        let annotations = try reader.stringMap("annotations") ?? [:]
+        let containerConcurrency = try reader.count("containerConcurrency") ?? 0
         do {
             let config = try AutoscalerConfig(data: try reader.stringMap("config") ?? [:])
-            target = try TargetPolicy(annotations: try reader.stringMap("annotations") ?? [:], config: config,
-                                      containerConcurrency: try reader.count("containerConcurrency") ?? 0)
-        } catch let error as PolicyError {
-            throw SimulationError(file: file, error.description)
+            target = try TargetPolicy(annotations: annotations, config: config, containerConcurrency: containerConcurrency)
+        } catch let configError as PolicyError {
+            // Every problem at once: a bad config key must not hide the annotations' problems,
+            // which are read against the default config to find them.
+            var issues = configError.issues
+            do {
+                _ = try TargetPolicy(annotations: annotations, containerConcurrency: containerConcurrency)
+            } catch let annotationError as PolicyError {
+                issues += annotationError.issues.filter { !issues.contains($0) }
+            }
+            throw SimulationError(file: file, PolicyError(issues: issues).description)
         }
         if let override { target.updateDecider(override.apply) }
     }

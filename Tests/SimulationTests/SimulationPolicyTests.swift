@@ -59,3 +59,19 @@ import Testing
         #expect(error.description.contains(message), "\(error)")
     }
 }
+
+/// Every problem of a policy file at once. (Before, a bad `config` key was the only one reported,
+/// and the annotation errors behind it showed up one fix later.)
+@Suite struct PolicyProblemsTogetherTests {
+    @Test func aBadConfigKeyAndBadAnnotationsAreReportedTogether() {
+        #expect {
+            _ = try SimulationPolicy(text: """
+                config: {stable-window: "forever"}
+                annotations: {autoscaling.knative.dev/target: "-3", autoscaling.knative.dev/window: "1ms"}
+                """, file: "policy.yaml")
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("stable-window") && text.contains("autoscaling.knative.dev/target") && text.contains("autoscaling.knative.dev/window")
+        }
+    }
+}
