@@ -42,6 +42,7 @@ public struct LocalPlan: Sendable {
                 let reachable = release.name == service.defaultRelease || release.name == service.canary
                 try add(target: name, hosts: [host], component: release.predictor, config: config, reachable: reachable,
                         timeoutSeconds: timeoutSeconds, describe: "MLService \(service.name), release \(release.name) predictor",
+                        runtime: release.runtime.flatMap { runtime in file.runtimes[runtime].map { (runtime, $0.annotations) } },
                         extra: { ComponentSpec.replicaParameters(port: $0, predictorHost: nil) })
                 let canaryShare = service.canary == nil ? 0 : service.canaryTrafficPercent
                 let (role, share) = release.name == service.canary ? ("canary", canaryShare)
@@ -76,6 +77,7 @@ public struct LocalPlan: Sendable {
 
     private mutating func add(target name: String, hosts: [String], component: ComponentSpec, config: AutoscalerConfig,
                               reachable: Bool, timeoutSeconds: Double, describe: String,
+                              runtime: (name: String, annotations: [String: String])? = nil,
                               extra: @escaping @Sendable (Int) -> [String: String]) throws {
         var annotations = component.annotations
         // MLService's own fields win over the annotations; with neither, min is 1 and max unbounded.
@@ -93,6 +95,13 @@ public struct LocalPlan: Sendable {
         do {
             policy = try TargetPolicy(annotations: annotations, config: config, containerConcurrency: concurrency, reachable: reachable)
         } catch let error as PolicyError {
+            // An annotation the release took from its runtime is fixed in the runtime: say so, instead
+            // of blaming the first release that uses it.
+            if let runtime, let inherited = error.issues.first(where: { issue in
+                runtime.annotations[issue.key] != nil && runtime.annotations[issue.key] == issue.value
+            }) {
+                throw LocalPlanError("MLServiceRuntime \(runtime.name) (used by \(describe)): annotation \(inherited.key) comes from the runtime's template; fix it there. \(error)")
+            }
             throw LocalPlanError("\(describe): \(error)")
         }
         // An explicit annotation, else the container's readinessProbe, else the V2 protocol's path.
