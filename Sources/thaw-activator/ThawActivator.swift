@@ -92,6 +92,9 @@ struct ThawActivator: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.standardErrorLogger(label: "thaw-activator")
+        try FlagCheck.portIsFree(proxy.port, host: proxyProcess.host)
+        try FlagCheck.portIsFree(proxyProcess.adminPort, host: proxyProcess.host, flag: "--admin-port")
+        for hostPort in parsedHostPorts { try FlagCheck.portIsFree(hostPort.port, host: proxyProcess.host, flag: "--host-port") }
 
         let metrics = ActivatorMetrics()
         let source: any EndpointSource

@@ -99,6 +99,11 @@ struct ClusterOptions: ParsableArguments {
         guard !services.services.isEmpty else {
             throw CommandFailure("\(file): no MLService documents (kind: MLService); nothing to run")
         }
+        do {
+            try FlagCheck.portIsFree(proxy.port)
+        } catch {
+            throw CommandFailure("\(error)")
+        }
         let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
         var options = LocalCluster.Options(binDirectory: binDirectory, logDirectory: logDirectory)
         options.port = proxy.port
