@@ -31,6 +31,9 @@ public struct TargetPolicy: Sendable, Equatable {
     ///   - containerConcurrency: hard per-replica concurrency limit; 0 means unlimited.
     ///   - reachable: false for a release that currently gets no traffic from its route.
     /// - Throws: `PolicyError` with every problem in the annotations, config or concurrency.
+    /// The shortest panic window, in seconds (see `init(annotations:config:containerConcurrency:reachable:)`).
+    public static let minimumPanicSeconds: Int64 = 2
+
     public init(annotations: [String: String], config: AutoscalerConfig = AutoscalerConfig(),
                 containerConcurrency: Int = 0, reachable: Bool = true) throws {
         var problems: [PolicyIssue] = []
@@ -73,7 +76,11 @@ public struct TargetPolicy: Sendable, Equatable {
         let stableWindow = a.window ?? config.stableWindow
         let panicPercentage = a.panicWindowPercentage ?? config.panicWindowPercentage
         let panicSeconds = (stableWindow.secondsValue * panicPercentage / 100).rounded(.toNearestOrAwayFromZero)
-        let panicWindow = Duration.seconds(max(1, Int64(panicSeconds)))
+        // Knative's floor is one bucket, since it scrapes at the tick and its newest bucket is the
+        // tick's own. Thaw's reports are pushed once a second at their sender's phase, so a tick
+        // can come up to a bucket after the newest report: a one-bucket panic window would read
+        // that empty bucket and never panic. Two buckets always hold the newest report.
+        let panicWindow = Duration.seconds(max(Self.minimumPanicSeconds, Int64(panicSeconds)))
         let targetBurstCapacity = a.targetBurstCapacity ?? config.targetBurstCapacity
         let initialScale = Self.initialScale(a.initialScale, config: config)
 

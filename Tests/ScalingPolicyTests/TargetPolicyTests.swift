@@ -53,7 +53,8 @@ private let k = "autoscaling.knative.dev/"
         #expect(tiny.decider.targetValue == 0.01, "the target never drops below 0.01")
     }
 
-    @Test(arguments: [("60s", "10", 6), ("20s", "12.5", 3), ("6s", "1", 1), ("10s", "25", 3), ("30s", "5", 2)])
+    /// Whole seconds, and never under 2 (Thaw's pushed reports; see `PushedReportLagTests`).
+    @Test(arguments: [("60s", "10", 6), ("20s", "12.5", 3), ("6s", "1", 2), ("10s", "10", 2), ("10s", "25", 3), ("30s", "5", 2)])
     func panicWindowIsRoundedToWholeSeconds(window: String, percentage: String, seconds: Int64) throws {
         let policy = try TargetPolicy(annotations: [k + "window": window, k + "panic-window-percentage": percentage])
         #expect(policy.decider.panicWindow == .seconds(seconds))

@@ -70,15 +70,16 @@ import Testing
               autoscaling.knative.dev/target-utilization-percentage: "100"
               autoscaling.knative.dev/window: 10s
             """
-        // One replica serves 5 rps; at t=3 (an odd second, between ticks) 30 rps arrive.
-        let csv = "t,rps\n0,5\n1,5\n2,5\n3,30\n4,30\n5,30\n6,30\n7,30\n8,30"
+        // One replica serves 5 rps; at t=3 (an odd second, between ticks) 50 rps arrive.
+        let csv = "t,rps\n0,5\n1,5\n2,5\n3,50\n4,50\n5,50\n6,50\n7,50\n8,50"
         let (timeline, summary) = try replay(csv, policy: policy) {
             $0.initialReplicas = 1
             $0.startDelay = .seconds(4)
         }
         #expect(timeline[1].trigger == nil, "a calm odd second waits for the tick")
-        // The replica's report at t=3 puts the 1 s panic window at ceil(30 / 10) = 3 replicas' worth
-        // against 1 ready: past the threshold of 2, so the daemon decides on the report, not at t=4.
+        // The replica's report at t=3 puts the 2 s panic window at (5 + 50) / 2 = 27.5 rps, ceil(27.5 / 10)
+        // = 3 replicas' worth against 1 ready: past the threshold of 2, so the daemon decides on the
+        // report, not at t=4.
         #expect(timeline[3].trigger == "panic")
         #expect(timeline[3].decision?.panicking == true)
         #expect(timeline[3].decision?.desired == 3)
