@@ -33,7 +33,14 @@ struct Up: AsyncParsableCommand {
     @Flag(name: .long, help: "Print log lines instead of the live status table, even on a terminal.")
     var plain = false
 
+    @Flag(name: .long, help: "Check the file (fields, templates, commands on PATH, file:// model paths, the port) and exit without starting anything.")
+    var check = false
+
     func run() async throws {
+        if check {
+            try cluster.check(file: file)
+            return
+        }
         let terminal = isatty(STDOUT_FILENO) == 1 && !plain
         let setup = try cluster.setUp(file: file, logToFile: terminal)
         var services = setup.cluster.services
@@ -116,6 +123,10 @@ struct ClusterOptions: ParsableArguments {
             throw CommandFailure("\(file): \(error)")
         }
         for warning in cluster.plan.warnings { print("warning: \(warning)") }
+        let problems = Preflight.problems(plan: cluster.plan, file: services, searchPath: Self.searchPath(binDirectory: binDirectory))
+        guard problems.isEmpty else {
+            throw CommandFailure("\(file): cannot start:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"))
+        }
         let runFile = cluster.runFile(logDirectory: logDirectory)
         print(Self.describe(runFile))
         fflush(nil)
@@ -123,6 +134,42 @@ struct ClusterOptions: ParsableArguments {
             FileManager.default.createFile(atPath: runFilePath, contents: data)
         }
         return Setup(cluster: cluster, runFile: runFile, logger: logger, events: events)
+    }
+
+    /// Where a replica's program is looked up: Thaw's own directory first, then PATH (as the driver does).
+    static func searchPath(binDirectory: String) -> [String] {
+        [binDirectory] + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map(String.init)
+    }
+
+    /// `thaw up --check`: everything `setUp` checks before it starts, and nothing started.
+    func check(file: String) throws {
+        try FlagCheck.portIsFree(proxy.port)
+        let services: MLServiceFile
+        do {
+            services = try MLServiceFile.load(contentsOf: file)
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+        guard !services.services.isEmpty else {
+            throw CommandFailure("\(file): no MLService documents (kind: MLService); nothing to run")
+        }
+        var next = 0
+        let plan: LocalPlan
+        do {
+            plan = try LocalPlan(file: services, config: LocalCluster.defaultConfig, timeoutSeconds: timeoutSeconds) {
+                next += 1
+                return next
+            }
+        } catch {
+            throw CommandFailure("\(file): \(error)")
+        }
+        for warning in plan.warnings { print("warning: \(warning)") }
+        let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+        let problems = Preflight.problems(plan: plan, file: services, searchPath: Self.searchPath(binDirectory: binDirectory))
+        guard problems.isEmpty else {
+            throw CommandFailure("\(file): cannot start:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"))
+        }
+        print("\(file): ok: \(plan.targets.count) targets (\(plan.targets.map(\.name).joined(separator: ", "))), nothing started")
     }
 
     static func describe(_ run: LocalCluster.RunFile) -> String {
