@@ -8,14 +8,15 @@ import ThawTestSupport
 /// The control server (the autoscaler's intake, every admin port) closes a connection that trickles
 /// its request or sits idle. (Before, it had no read or idle timeout at all.)
 @Suite(.serialized) struct ControlServerDeadlineTests {
-    static func server() async throws -> (channel: any Channel, port: Int) {
+    /// Each test shortens only the limit it tests, so a slow machine does not trip the other.
+    static func server(requestTimeout: TimeAmount = .seconds(20), idleTimeout: TimeAmount = .seconds(20)) async throws -> (channel: any Channel, port: Int) {
         let channel = try await ControlServer.bind(host: "127.0.0.1", port: 0, group: MultiThreadedEventLoopGroup.singleton,
-                                                   requestTimeout: .seconds(1), idleTimeout: .milliseconds(1500)) { _ in .text("ok") }
+                                                   requestTimeout: requestTimeout, idleTimeout: idleTimeout) { _ in .text("ok") }
         return (channel, channel.localAddress?.port ?? 0)
     }
 
     @Test func aTrickledRequestIsCutOffAtTheRequestTimeout() async throws {
-        let (channel, port) = try await Self.server()
+        let (channel, port) = try await Self.server(requestTimeout: .seconds(1))
         defer { channel.close(promise: nil) }
         let socket = try SlowClientTests.Socket(port: port)
         // 2.5 s of trickle, past the 1 s limit, with bytes arriving all the while: still cut off.
@@ -29,15 +30,15 @@ import ThawTestSupport
     }
 
     @Test func anIdleConnectionIsClosedAndAPromptOneIsAnswered() async throws {
-        let (channel, port) = try await Self.server()
+        let (channel, port) = try await Self.server(idleTimeout: .seconds(3))
         defer { channel.close(promise: nil) }
         let prompt = try SlowClientTests.Socket(port: port)
         prompt.send("GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
-        let answer = try await offPool { prompt.blockingRead(timeout: 5, until: "ok\n") }
+        let answer = try await offPool { prompt.blockingRead(timeout: 15, until: "ok\n") }
         #expect(answer.text.hasPrefix("HTTP/1.1 200"), "\(answer.text)")
         let idle = try SlowClientTests.Socket(port: port)
         let start = Date()
-        let (_, closed) = try await idle.read(timeout: 4)
-        #expect(closed && Date().timeIntervalSince(start) >= 1.4, "closed after \(Date().timeIntervalSince(start)) s")
+        let (_, closed) = try await idle.read(timeout: 10)
+        #expect(closed && Date().timeIntervalSince(start) >= 2.9, "closed after \(Date().timeIntervalSince(start)) s")
     }
 }
