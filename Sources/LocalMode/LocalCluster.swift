@@ -26,6 +26,8 @@ public enum LocalCluster {
         public var timeoutSeconds: Double = TargetConfig.defaultTimeoutSeconds
         /// Cluster-wide autoscaler settings (Knative's config-autoscaler keys).
         public var config = LocalCluster.defaultConfig
+        /// Ports to keep for service and predictor hosts (see `LocalPlan`).
+        public var pinnedPorts: [String: Int] = [:]
 
         public init(binDirectory: String, logDirectory: String) {
             self.binDirectory = binDirectory
@@ -73,7 +75,8 @@ public enum LocalCluster {
             guard FileManager.default.isExecutableFile(atPath: sidecar) else {
                 throw LocalPlanError("the sidecar \(sidecar) is missing or not executable; build it (swift build)")
             }
-            plan = try LocalPlan(file: file, config: options.config, timeoutSeconds: options.timeoutSeconds) { try FreePort.take(1)[0] }
+            plan = try LocalPlan(file: file, config: options.config, timeoutSeconds: options.timeoutSeconds,
+                                 pinnedPorts: options.pinnedPorts) { try FreePort.take(1)[0] }
             let listenPort = port == 0 ? try FreePort.take(1)[0] : port
             address = "\(options.host):\(listenPort)"
             var driverOptions = LocalProcessDriver.Options(

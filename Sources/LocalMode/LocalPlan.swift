@@ -29,12 +29,15 @@ public struct LocalPlan: Sendable {
     public static let domain = "thaw.local"
 
     /// - Parameter port: hands out a free port for each service (and predictor) listener.
+    /// - Parameter pinnedPorts: ports to keep for these hosts (a service's, or a transformer's
+    ///   predictor host), so a restarted autoscaler hands out the addresses a running activator
+    ///   already listens on.
     public init(file: MLServiceFile, config: AutoscalerConfig = AutoscalerConfig(), timeoutSeconds: Double = TargetConfig.defaultTimeoutSeconds,
-                port: () throws -> Int) throws {
+                pinnedPorts: [String: Int] = [:], port: () throws -> Int) throws {
         warnings = file.warnings
         for service in file.services {
-            let servicePort = try port()
             let serviceHost = "\(service.name).\(Self.domain)"
+            let servicePort = try pinnedPorts[serviceHost] ?? port()
             var addresses = LocalCluster.ServiceSummary(name: service.name, host: serviceHost, port: servicePort, releases: [])
             for release in service.releases {
                 let name = "\(service.name)-\(release.name)"
@@ -57,7 +60,7 @@ public struct LocalPlan: Sendable {
             if let transformer = service.transformer {
                 let name = "\(service.name)-transformer"
                 let predictorHost = "\(service.name)-predictor.\(Self.domain)"
-                let predictorPort = try port()
+                let predictorPort = try pinnedPorts[predictorHost] ?? port()
                 routes.services.append(split("\(service.name)-predictor", [predictorHost]))
                 hostPorts.append(.init(port: predictorPort, host: predictorHost))
                 try add(target: name, hosts: [serviceHost, "\(name).\(Self.domain)"], component: transformer, config: config, reachable: true,

@@ -76,6 +76,10 @@ struct ThawAutoscaler: AsyncParsableCommand {
         var options = LocalCluster.Options(binDirectory: binDirectory, logDirectory: logDirectory)
         options.host = host
         options.drainSeconds = drainSeconds
+        // The activator's --host-port addresses are kept across restarts: a running activator
+        // listens on them and running transformers were given them as PREDICTOR_HOST.
+        let portsFile = routesFile + ".ports.json"
+        options.pinnedPorts = (try? JSONDecoder().decode([String: Int].self, from: Data(contentsOf: URL(fileURLWithPath: portsFile)))) ?? [:]
         let scaling: LocalCluster.Scaling
         do {
             scaling = try LocalCluster.Scaling(file: try MLServiceFile.load(contentsOf: file), options: options, port: port, logger: logger)
@@ -91,6 +95,16 @@ struct ThawAutoscaler: AsyncParsableCommand {
             throw ValidationError("--routes-file \(routesFile): cannot write it: \(error)")
         }
 
+        let pinned = Dictionary(plan.hostPorts.map { ($0.host, $0.port) }, uniquingKeysWith: { first, _ in first })
+        if pinned != options.pinnedPorts {
+            do {
+                try JSONEncoder().encode(pinned).write(to: URL(fileURLWithPath: portsFile), options: .atomic)
+            } catch {
+                logger.warning("cannot keep the activator's ports for the next start", metadata: ["file": "\(portsFile)", "error": "\(error)"])
+            }
+        } else if !pinned.isEmpty {
+            logger.info("kept the activator's ports from the previous start", metadata: ["file": "\(portsFile)"])
+        }
         let hostPorts = plan.hostPorts.map { "--host-port \($0.port)=\($0.host)" }.joined(separator: " ")
         print("thaw-autoscaler: http://\(scaling.address); routes in \(routesFile); replica logs in \(logDirectory)")
         print("run the activator with: thaw-activator --config \(routesFile) --autoscaler-url http://\(scaling.address) \(hostPorts)")

@@ -8,6 +8,28 @@ import ThawVocabulary
 /// file, and a thaw-activator process follows it and pokes the autoscaler over HTTP.
 @Suite(.serialized)
 struct SeparateProcessTests {
+    /// A restarted thaw-autoscaler hands out the same activator ports: a running activator keeps
+    /// listening on them and running transformers keep their PREDICTOR_HOST. (Before, every start
+    /// picked new ports, and requests through a transformer got 502 until the activator restarted.)
+    @Test func aRestartedAutoscalerKeepsTheActivatorsPorts() async throws {
+        let directory = try scratchDirectory("restart")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("examples/digits/mlservice.yaml").path
+        let routes = directory.appendingPathComponent("routes.json").path
+        var commands: [[String]] = []
+        for _ in 0..<2 {
+            let autoscaler = try TestProcess("thaw-autoscaler", [example, "--port", "0", "--routes-file", routes,
+                                                                  "--log-dir", directory.appendingPathComponent("logs").path])
+            let command = try await autoscaler.waitFor("run the activator with:")
+            commands.append(command.split(separator: " ").drop { $0 != "--host-port" }.map(String.init))
+            autoscaler.signal(SIGTERM)
+            #expect(try await autoscaler.waitForExit(timeout: 20) == 0, "stderr:\n\(autoscaler.stderr)")
+        }
+        #expect(commands[0].filter { $0 == "--host-port" }.count == 2, "the service's port and the predictors' port: \(commands[0])")
+        #expect(commands[0] == commands[1], "first start \(commands[0]); restart \(commands[1])")
+    }
+
     @Test func aRequestToAnActivatorProcessScalesFromZeroThroughTheAutoscalerProcess() async throws {
         let directory = try scratchDirectory("split")
         defer { try? FileManager.default.removeItem(at: directory) }
