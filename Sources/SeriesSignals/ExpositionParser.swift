@@ -27,12 +27,19 @@ public enum ExpositionParser {
         public var description: String { "metrics text line \(line): \(message)" }
     }
 
-    public static func parse(_ text: String) throws -> [ScrapedSample] {
+    /// The most samples one page may hold: a GPU node's exporter shows hundreds; a page of
+    /// hundreds of thousands (a federation endpoint, a wrong URL) would stall every round.
+    public static let maxSamples = 100_000
+
+    public static func parse(_ text: String, maxSamples: Int = maxSamples) throws -> [ScrapedSample] {
         var samples: [ScrapedSample] = []
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw[...]
             let trimmed = line.drop { $0 == " " || $0 == "\t" }
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            guard samples.count < maxSamples else {
+                throw Failure(line: index + 1, message: "more than \(maxSamples) samples on one page; point the collector at each node's exporter, or read through Prometheus")
+            }
             do {
                 samples.append(try sample(Array(trimmed.utf8)))
             } catch let message as Message {

@@ -99,3 +99,17 @@ struct SeriesReductionTests {
         #expect(sum[ReplicaRef(namespace: "ml", pod: "a")] == 120)
     }
 }
+
+/// A page far larger than any exporter's is refused at its limit, not parsed whole every round.
+/// (Before, a 500,000-series page stalled the collector: no value, no failure pushed.)
+@Suite struct ExpositionPageLimitTests {
+    @Test func aPageOverTheSampleLimitIsRefusedAtTheLineThatCrossesIt() throws {
+        let lines = (0..<12).map { "DCGM_FI_DEV_GPU_UTIL{gpu=\"\($0)\",pod=\"p\"} 50" }
+        let page = "# TYPE DCGM_FI_DEV_GPU_UTIL gauge\n" + lines.joined(separator: "\n") + "\n"
+        #expect(try ExpositionParser.parse(page, maxSamples: 12).count == 12)
+        let failure = try #require(throws: ExpositionParser.Failure.self) { try ExpositionParser.parse(page, maxSamples: 10) }
+        #expect(failure.line == 12, "the 11th sample, after the TYPE line")
+        #expect(failure.message.contains("more than 10 samples on one page"))
+        #expect(ExpositionParser.maxSamples == 100_000)
+    }
+}
