@@ -52,7 +52,7 @@ final class ChildProcess: Sendable {
     /// Starts `executable` (a path, or a name looked up on the `PATH` in `environment`).
     static func spawn(executable: String, arguments: [String], environment: [String: String],
                       workingDirectory: String, logPath: String) throws -> ChildProcess {
-        let path = try resolve(executable, workingDirectory: workingDirectory, path: environment["PATH"] ?? "/usr/bin:/bin")
+        let path = try ExecutableLookup.resolve(executable, workingDirectory: workingDirectory, path: environment["PATH"] ?? "/usr/bin:/bin")
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -116,21 +116,6 @@ final class ChildProcess: Sendable {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
     }
 
-    private static func resolve(_ executable: String, workingDirectory: String, path: String) throws -> String {
-        if executable.contains("/") {
-            let full = executable.hasPrefix("/") ? executable : workingDirectory + "/" + executable
-            guard FileManager.default.isExecutableFile(atPath: full) else {
-                throw SpawnError(description: "\(full) is not an executable file")
-            }
-            return full
-        }
-        for directory in path.split(separator: ":") {
-            let candidate = "\(directory)/\(executable)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        throw SpawnError(description: "command \"\(executable)\" was not found on PATH (\(path))")
-    }
-
     /// Sends `signal` to the child's whole process group.
     func signal(_ signal: Int32) {
         kill(-pid, signal)
@@ -161,5 +146,24 @@ final class ChildProcess: Sendable {
     func reapNow() {
         var status: Int32 = 0
         _ = waitpid(pid, &status, 0)
+    }
+}
+
+/// Where a replica's program is: a path (relative to its working directory), or a name looked up
+/// on `PATH`. One lookup for starting a replica and for checking, before anything starts, that it can be.
+public enum ExecutableLookup {
+    public static func resolve(_ executable: String, workingDirectory: String, path: String) throws -> String {
+        if executable.contains("/") {
+            let full = executable.hasPrefix("/") ? executable : workingDirectory + "/" + executable
+            guard FileManager.default.isExecutableFile(atPath: full) else {
+                throw ChildProcess.SpawnError(description: "\(full) is not an executable file")
+            }
+            return full
+        }
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(executable)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw ChildProcess.SpawnError(description: "command \"\(executable)\" was not found on PATH (\(path))")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LocalDriver
 import MLService
 
 /// What local mode checks before it starts anything, so a mistake is one message up front rather
@@ -11,7 +12,8 @@ public enum Preflight {
         var problems: [String] = []
         for target in plan.targets {
             guard let command = try? target.command(0) else { continue }  // render errors were reported when the file was read
-            if !isRunnable(command.executable, workingDirectory: command.workingDirectory, searchPath: searchPath) {
+            if (try? ExecutableLookup.resolve(command.executable, workingDirectory: command.workingDirectory,
+                                              path: searchPath.joined(separator: ":"))) == nil {
                 let looked = command.executable.contains("/")
                     ? "relative to \(command.workingDirectory)"
                     : "on PATH (\(searchPath.joined(separator: ":")))"
@@ -25,13 +27,5 @@ public enum Preflight {
             }
         }
         return problems
-    }
-
-    static func isRunnable(_ executable: String, workingDirectory: String, searchPath: [String]) -> Bool {
-        if executable.contains("/") {
-            let path = executable.hasPrefix("/") ? executable : (workingDirectory as NSString).appendingPathComponent(executable)
-            return FileManager.default.isExecutableFile(atPath: path)
-        }
-        return searchPath.contains { FileManager.default.isExecutableFile(atPath: ($0 as NSString).appendingPathComponent(executable)) }
     }
 }

@@ -97,21 +97,7 @@ struct ClusterOptions: ParsableArguments {
             logger = logging.standardErrorLogger(label: "thaw")
         }
 
-        let services: MLServiceFile
-        do {
-            services = try MLServiceFile.load(contentsOf: file)
-        } catch {
-            throw CommandFailure("\(error)")
-        }
-        guard !services.services.isEmpty else {
-            throw CommandFailure("\(file): no MLService documents (kind: MLService); nothing to run")
-        }
-        do {
-            try FlagCheck.portIsFree(proxy.port)
-        } catch {
-            throw CommandFailure("\(error)")
-        }
-        let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+        let services = try loadChecked(file)
         var options = LocalCluster.Options(binDirectory: binDirectory, logDirectory: logDirectory)
         options.port = proxy.port
         options.drainSeconds = proxy.drainSeconds
@@ -122,11 +108,7 @@ struct ClusterOptions: ParsableArguments {
         } catch {
             throw CommandFailure("\(file): \(error)")
         }
-        for warning in cluster.plan.warnings { print("warning: \(warning)") }
-        let problems = Preflight.problems(plan: cluster.plan, file: services, searchPath: Self.searchPath(binDirectory: binDirectory))
-        guard problems.isEmpty else {
-            throw CommandFailure("\(file): cannot start:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"))
-        }
+        try preflight(cluster.plan, services, file: file)
         let runFile = cluster.runFile(logDirectory: logDirectory)
         print(Self.describe(runFile))
         fflush(nil)
@@ -137,22 +119,39 @@ struct ClusterOptions: ParsableArguments {
     }
 
     /// Where a replica's program is looked up: Thaw's own directory first, then PATH (as the driver does).
-    static func searchPath(binDirectory: String) -> [String] {
-        [binDirectory] + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map(String.init)
+    var binDirectory: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
     }
 
-    /// `thaw up --check`: everything `setUp` checks before it starts, and nothing started.
-    func check(file: String) throws {
-        try FlagCheck.portIsFree(proxy.port)
+    /// The file read, with at least one service, and `--port` free: what both `setUp` and `--check` need first.
+    func loadChecked(_ file: String) throws -> MLServiceFile {
         let services: MLServiceFile
         do {
             services = try MLServiceFile.load(contentsOf: file)
+            try FlagCheck.portIsFree(proxy.port)
         } catch {
             throw CommandFailure("\(error)")
         }
         guard !services.services.isEmpty else {
             throw CommandFailure("\(file): no MLService documents (kind: MLService); nothing to run")
         }
+        return services
+    }
+
+    /// Prints the plan's warnings, and refuses to go on when a replica could not start.
+    func preflight(_ plan: LocalPlan, _ services: MLServiceFile, file: String) throws {
+        for warning in plan.warnings { print("warning: \(warning)") }
+        // Where a replica's program is looked up: Thaw's own directory first, then PATH (as the driver does).
+        let searchPath = [binDirectory] + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map(String.init)
+        let problems = Preflight.problems(plan: plan, file: services, searchPath: searchPath)
+        guard problems.isEmpty else {
+            throw CommandFailure("\(file): cannot start:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"))
+        }
+    }
+
+    /// `thaw up --check`: everything `setUp` checks before it starts, and nothing started.
+    func check(file: String) throws {
+        let services = try loadChecked(file)
         var next = 0
         let plan: LocalPlan
         do {
@@ -163,12 +162,7 @@ struct ClusterOptions: ParsableArguments {
         } catch {
             throw CommandFailure("\(file): \(error)")
         }
-        for warning in plan.warnings { print("warning: \(warning)") }
-        let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
-        let problems = Preflight.problems(plan: plan, file: services, searchPath: Self.searchPath(binDirectory: binDirectory))
-        guard problems.isEmpty else {
-            throw CommandFailure("\(file): cannot start:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"))
-        }
+        try preflight(plan, services, file: file)
         print("\(file): ok: \(plan.targets.count) targets (\(plan.targets.map(\.name).joined(separator: ", "))), nothing started")
     }
 
