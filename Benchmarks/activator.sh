@@ -34,24 +34,11 @@ BIN=$(swift build -c release --show-bin-path)
 ACTIVATOR=${ACTIVATOR:-$BIN/thaw-activator}
 [ -x "$ACTIVATOR" ] || { echo "error: ACTIVATOR=$ACTIVATOR is not an executable" >&2; exit 1; }
 
-WORK=$(mktemp -d /tmp/thaw-bench.XXXXXX)
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. Benchmarks/proxy_bench.sh
 wait_for() { for _ in $(seq 1 200); do curl -s -o /dev/null -H "Host: bench.local" "$1" && return 0; sleep 0.05; done; echo "error: $1 did not answer" >&2; exit 1; }
 
-BACKEND_PORT=$(free_port); ACTIVATOR_PORT=$(free_port); ADMIN_PORT=$(free_port); NGINX_PORT=$(free_port)
-"$BIN/echo-backend" --port "$BACKEND_PORT" --threads 1 >"$WORK/backend.log" 2>&1 & PIDS+=($!); BACKEND_PID=$!
-
-cat >"$WORK/routes.yaml" <<YAML
-targets:
-  - name: bench
-    hosts: [bench.local]
-    endpoints: ["127.0.0.1:$BACKEND_PORT"]
-    readinessPath: /ready
-YAML
+ACTIVATOR_PORT=$(free_port); ADMIN_PORT=$(free_port); NGINX_PORT=$(free_port)
+start_echo_backend "$BIN"
 "$ACTIVATOR" --config "$WORK/routes.yaml" --port "$ACTIVATOR_PORT" --admin-port "$ADMIN_PORT" \
   --threads "$PROXY_THREADS" --log-level warning >"$WORK/activator.log" 2>&1 & PIDS+=($!); ACTIVATOR_PID=$!
 if [ -n "$BASELINE" ]; then
@@ -60,32 +47,8 @@ if [ -n "$BASELINE" ]; then
     --threads "$PROXY_THREADS" --log-level warning >"$WORK/baseline.log" 2>&1 & PIDS+=($!); BASELINE_PID=$!
 fi
 
-mkdir -p "$WORK/nginx/logs"
-cat >"$WORK/nginx/nginx.conf" <<NGINX
-daemon off;
-worker_processes $PROXY_THREADS;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 128; }
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$host;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      # Buffers in memory for bodies up to 1 MiB, never a temp file: nginx at its best here.
-      proxy_buffer_size 16k;
-      proxy_buffers 64 16k;
-      proxy_max_temp_file_size 0;
-    }
-  }
-}
-NGINX
+# Buffers in memory for bodies up to 1 MiB, never a temp file: nginx at its best here.
+write_nginx_conf "$NGINX_PORT" "worker_processes $PROXY_THREADS;" "proxy_buffer_size 16k; proxy_buffers 64 16k; proxy_max_temp_file_size 0;"
 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & PIDS+=($!)
 
 wait_for "http://127.0.0.1:$BACKEND_PORT/"

@@ -22,23 +22,10 @@ echo "==> building thaw-activator and echo-backend (release) and the counting pl
 swift build -c release --product thaw-activator >/dev/null
 swift build -c release --product echo-backend >/dev/null
 BIN=$(swift build -c release --show-bin-path)
-WORK=$(mktemp -d /tmp/thaw-insn.XXXXXX)
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
+. Benchmarks/proxy_bench.sh
 gcc -shared -fPIC -O2 -o "$WORK/insn_count.so" Benchmarks/insn/insn_count.c
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-BACKEND_PORT=$(free_port)
-"$BIN/echo-backend" --port "$BACKEND_PORT" --threads 1 >"$WORK/backend.log" 2>&1 & PIDS+=($!)
-
-cat >"$WORK/routes.yaml" <<YAML
-targets:
-  - name: bench
-    hosts: [bench.local]
-    endpoints: ["127.0.0.1:$BACKEND_PORT"]
-    readinessPath: /ready
-YAML
+start_echo_backend "$BIN"
 
 cat >"$WORK/drive.py" <<'PY'
 import http.client, sys, threading
@@ -92,28 +79,7 @@ activator_command() {
 
 echo "==> $REQUESTS and $((REQUESTS / 5)) keep-alive GETs over $CONNECTIONS connections, each proxy under qemu-x86_64 with one thread"
 PORT=$(free_port)
-mkdir -p "$WORK/nginx/logs"
-cat >"$WORK/nginx/nginx.conf" <<NGINX
-daemon off;
-master_process off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 128; }
-  server {
-    listen 127.0.0.1:$PORT;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$host;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-    }
-  }
-}
-NGINX
+write_nginx_conf "$PORT" "master_process off;"
 NGINX_PER=$(per_request nginx "$(command -v nginx)" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf")
 echo "    nginx        $NGINX_PER instructions per request"
 PORT=$(free_port)
