@@ -172,7 +172,7 @@ let package = Package(
         // driver and the autoscaler daemon wired to each other, the routing file kept for a separate
         // activator, and what `thaw status` shows. No proxy code: `thaw up` adds the activator.
         .target(name: "LocalMode", dependencies: [
-            "ThawVocabulary", "LocalDriver", "ScaleTargets", "AutoscalerDaemon", "ScalingPolicy", "MLService", "RoutingFile", "ControlHTTP",
+            "ThawVocabulary", "LocalDriver", "ScaleTargets", "AutoscalerDaemon", "ScalingPolicy", "MLService", "RoutingFile", "ControlHTTP", "ConfigFields",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -188,7 +188,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ThawCLI", dependencies: [
-            "CommandOptions",
+            "CommandOptions", "ConfigFields",
             "Simulation", "LocalMode", "AutoscalerDaemon", "MLService", "ControlHTTP", "Activator", "ThawVocabulary",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -214,7 +214,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/thaw-queue"),
         .executableTarget(name: "ThawAutoscaler", dependencies: [
-            "CommandOptions", "LocalMode", "MLService", "AutoscalerDaemon", "KubernetesDriver",
+            "CommandOptions", "ConfigFields", "LocalMode", "MLService", "AutoscalerDaemon", "KubernetesDriver",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -18,14 +18,15 @@ extension FieldReader {
 
     public static func document(_ text: String, file: String, expected: String) throws -> FieldReader {
         let loaded: Any?
+        let lines: FieldLines
         do {
-            loaded = try YAMLTree.load(text)
+            (loaded, lines) = try YAMLTree.loadLocated(text)
         } catch {
             throw ConfigError(file: file, "not valid YAML or JSON: \(error)")
         }
         guard let fields = loaded as? [String: Any] else {
             throw ConfigError(file: file, "expected a map with \(expected) at the top level")
         }
-        return FieldReader(fields: fields, file: file, line: nil)
+        return FieldReader(fields: fields, file: file, line: nil, lines: lines)
     }
 }

@@ -18,3 +18,17 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         line.map { "\(file):\($0): \(message)" } ?? "\(file): \(message)"
     }
 }
+
+/// Where a value was written (file and line), kept past parsing for the checks that come later:
+/// an annotation's policy is validated when a plan is made, and its error should still point at it.
+public struct SourceLine: Sendable, Equatable {
+    public var file: String
+    public var line: Int?
+
+    public init(file: String, line: Int?) {
+        self.file = file
+        self.line = line
+    }
+
+    public func error(_ message: String) -> ConfigError { ConfigError(file: file, line: line, message) }
+}

@@ -5,28 +5,37 @@ import ThawVocabulary
 public struct FieldReader {
     public let fields: [String: Any]
     public let file: String
+    /// This object's own line (its key's), or its document's when the fields' lines are not known.
     public let line: Int?
     /// A prefix for field names in messages, e.g. "spec.".
     public var path = ""
+    /// The line of each field in the document, so a message points at the field it is about.
+    public let lines: FieldLines
 
-    public init(fields: [String: Any], file: String, line: Int?, path: String = "") {
+    public init(fields: [String: Any], file: String, line: Int?, path: String = "", lines: FieldLines = FieldLines()) {
         self.fields = fields
         self.file = file
         self.line = line
         self.path = path
+        self.lines = lines
+    }
+
+    /// The reader for the object at `key` (a field name, or `name[3]` for a list's item).
+    private func child(_ fields: [String: Any], at key: String) -> FieldReader {
+        FieldReader(fields: fields, file: file, line: lines.line(of: path + key) ?? line, path: "\(path)\(key).", lines: lines)
     }
 
     /// A list of strings (numbers are accepted as their text, since YAML users leave ports unquoted).
     public func stringList(_ key: String) throws -> [String]? {
         guard let raw = fields[key], !(raw is NSNull) else { return nil }
         guard let list = raw as? [Any] else {
-            throw error("field \"\(path)\(key)\" must be a list of strings, got \(Self.describe(raw))")
+            throw error("field \"\(path)\(key)\" must be a list of strings, got \(Self.describe(raw))", at: key)
         }
         return try list.enumerated().map { index, item in
             switch item {
             case let text as String: return text
             case let number as Int where !(item is Bool): return String(number)
-            default: throw error("field \"\(path)\(key)[\(index)]\" must be a string, got \(Self.describe(item))")
+            default: throw error("field \"\(path)\(key)[\(index)]\" must be a string, got \(Self.describe(item))", at: "\(key)[\(index)]")
             }
         }
     }
@@ -35,21 +44,31 @@ public struct FieldReader {
     public func objectList(_ key: String) throws -> [FieldReader]? {
         guard let raw = fields[key], !(raw is NSNull) else { return nil }
         guard let list = raw as? [Any] else {
-            throw error("field \"\(path)\(key)\" must be a list, got \(Self.describe(raw))")
+            throw error("field \"\(path)\(key)\" must be a list, got \(Self.describe(raw))", at: key)
         }
         return try list.enumerated().map { index, item in
             guard let object = item as? [String: Any] else {
-                throw error("field \"\(path)\(key)[\(index)]\" must be an object (a map of fields), got \(Self.describe(item))")
+                throw error("field \"\(path)\(key)[\(index)]\" must be an object (a map of fields), got \(Self.describe(item))", at: "\(key)[\(index)]")
             }
-            return FieldReader(fields: object, file: file, line: line, path: "\(path)\(key)[\(index)].")
+            return child(object, at: "\(key)[\(index)]")
         }
     }
 
     public func error(_ message: String) -> ConfigError { ConfigError(file: file, line: line, message) }
 
+    /// Where the field `key` of this object is written.
+    public func source(of key: String) -> SourceLine {
+        SourceLine(file: file, line: lines.line(of: path + key) ?? line)
+    }
+
+    /// An error about the field `key` of this object (`name`, `ports[1]`, `a.b`), on that field's line.
+    public func error(_ message: String, at key: String) -> ConfigError {
+        ConfigError(file: file, line: lines.line(of: path + key) ?? line, message)
+    }
+
     public func rejectUnknown(allowed: [String]) throws {
         for key in fields.keys.sorted() where !allowed.contains(key) {
-            throw error("unknown field \"\(path)\(key)\"; expected one of: \(allowed.map { path + $0 }.joined(separator: ", "))")
+            throw error("unknown field \"\(path)\(key)\"; expected one of: \(allowed.map { path + $0 }.joined(separator: ", "))", at: key)
         }
     }
 
@@ -59,7 +78,7 @@ public struct FieldReader {
         guard let raw = fields[key], !(raw is NSNull) else { return nil }
         if let value = raw as? Double, value.isFinite, !(raw is Bool) { return value }
         if let value = raw as? Int, !(raw is Bool) { return Double(value) }
-        throw error("field \"\(path)\(key)\" must be a number, got \(Self.describe(raw))")
+        throw error("field \"\(path)\(key)\" must be a number, got \(Self.describe(raw))", at: key)
     }
 
     public func requiredNumber(_ key: String) throws -> Double {
@@ -70,7 +89,7 @@ public struct FieldReader {
     public func count(_ key: String) throws -> Int? {
         guard let value = try number(key) else { return nil }
         guard value >= 0, value.rounded() == value, value < 1e9 else {
-            throw error("field \"\(path)\(key)\" must be a whole number of at least 0, got \(Self.describe(value))")
+            throw error("field \"\(path)\(key)\" must be a whole number of at least 0, got \(Self.describe(value))", at: key)
         }
         return Int(value)
     }
@@ -78,7 +97,7 @@ public struct FieldReader {
     public func bool(_ key: String) throws -> Bool? {
         guard let raw = fields[key], !(raw is NSNull) else { return nil }
         guard let value = raw as? Bool else {
-            throw error("field \"\(path)\(key)\" must be true or false, got \(Self.describe(raw))")
+            throw error("field \"\(path)\(key)\" must be true or false, got \(Self.describe(raw))", at: key)
         }
         return value
     }
@@ -86,7 +105,7 @@ public struct FieldReader {
     public func string(_ key: String) throws -> String? {
         guard let raw = fields[key], !(raw is NSNull) else { return nil }
         guard let value = raw as? String else {
-            throw error("field \"\(path)\(key)\" must be a string, got \(Self.describe(raw))")
+            throw error("field \"\(path)\(key)\" must be a string, got \(Self.describe(raw))", at: key)
         }
         return value
     }
@@ -94,9 +113,9 @@ public struct FieldReader {
     public func object(_ key: String) throws -> FieldReader? {
         guard let raw = fields[key], !(raw is NSNull) else { return nil }
         guard let value = raw as? [String: Any] else {
-            throw error("field \"\(path)\(key)\" must be an object (a map of fields), got \(Self.describe(raw))")
+            throw error("field \"\(path)\(key)\" must be an object (a map of fields), got \(Self.describe(raw))", at: key)
         }
-        return FieldReader(fields: value, file: file, line: line, path: path + key + ".")
+        return child(value, at: key)
     }
 
     /// A map whose values are strings; numbers and booleans are accepted and turned into their text,
@@ -104,12 +123,12 @@ public struct FieldReader {
     public func stringMap(_ key: String) throws -> [String: String]? {
         guard let raw = fields[key], !(raw is NSNull) else { return nil }
         guard let map = raw as? [String: Any] else {
-            throw error("field \"\(path)\(key)\" must be a map of strings, got \(Self.describe(raw))")
+            throw error("field \"\(path)\(key)\" must be a map of strings, got \(Self.describe(raw))", at: key)
         }
         var result: [String: String] = [:]
         for (name, value) in map {
             guard let text = Self.scalarText(value) else {
-                throw error("field \"\(path)\(key).\(name)\" must be a string, got \(Self.describe(value))")
+                throw error("field \"\(path)\(key).\(name)\" must be a string, got \(Self.describe(value))", at: "\(key).\(name)")
             }
             result[name] = text
         }

@@ -20,8 +20,13 @@ public enum YAMLTree {
 
     /// The document's value (nil when empty), as `Yams.load` gives it, once it passed the check.
     public static func load(_ text: String) throws -> Any? {
-        guard let node = try Yams.compose(yaml: text) else { return nil }
-        return try value(of: node, textBytes: text.utf8.count)
+        try loadLocated(text).value
+    }
+
+    /// The document's value, with the line of each of its fields.
+    public static func loadLocated(_ text: String) throws -> (value: Any?, lines: FieldLines) {
+        guard let node = try Yams.compose(yaml: text) else { return (nil, FieldLines()) }
+        return (try value(of: node, textBytes: text.utf8.count), FieldLines(node))
     }
 
     /// One composed document's value, once it passed the check.

@@ -129,10 +129,10 @@ public struct ClusterAccess: Sendable, Equatable {
         let cluster = try named(clusterName, in: root, list: "clusters", field: "cluster")
         let resolver = PathResolver(directory: directory)
         guard let server = try cluster.string("server"), !server.isEmpty else {
-            throw cluster.error("field \"\(cluster.path)server\" is missing: the API server's URL, e.g. https://127.0.0.1:6443")
+            throw cluster.error("field \"\(cluster.path)server\" is missing: the API server's URL, e.g. https://127.0.0.1:6443", at: "server")
         }
         guard let url = URL(string: server), ["https", "http"].contains(url.scheme ?? ""), url.host != nil else {
-            throw cluster.error("field \"\(cluster.path)server\" must be an https:// (or http://) URL with a host, got \"\(server)\"")
+            throw cluster.error("field \"\(cluster.path)server\" must be an https:// (or http://) URL with a host, got \"\(server)\"", at: "server")
         }
         for field in ["tls-server-name", "proxy-url"] where cluster.has(field) {
             throw cluster.error("field \"\(cluster.path)\(field)\" is not supported by Thaw yet; reach the API server directly at \"server\"")
@@ -157,7 +157,7 @@ public struct ClusterAccess: Sendable, Equatable {
             throw user.error("field \"\(user.path)\(plugin)\"\(named.map { " (\($0))" } ?? ""): credential plugins are not run by Thaw; give the user a token, a tokenFile or a client certificate (for example a service account's token from kubectl create token NAME)")
         }
         if user.has("username") || user.has("password") {
-            throw user.error("field \"\(user.path)username\": basic authentication was removed from Kubernetes in 1.19; use a token, a tokenFile or a client certificate")
+            throw user.error("field \"\(user.path)username\": basic authentication was removed from Kubernetes in 1.19; use a token, a tokenFile or a client certificate", at: "username")
         }
         // As client-go: a token file, which can rotate, wins over a token written in the file.
         if let tokenFile = try user.string("tokenFile"), !tokenFile.isEmpty {

@@ -1,3 +1,4 @@
+import ConfigFields
 import AutoscalerDaemon
 import LocalDriver
 import MLService
@@ -103,19 +104,22 @@ public struct LocalPlan: Sendable {
             if let runtime, let inherited = error.issues.first(where: { issue in
                 runtime.annotations[issue.key] != nil && runtime.annotations[issue.key] == issue.value
             }) {
-                throw LocalPlanError("MLServiceRuntime \(runtime.name) (used by \(describe)): annotation \(inherited.key) comes from the runtime's template; fix it there. \(error)")
+                throw Self.located("MLServiceRuntime \(runtime.name) (used by \(describe)): annotation \(inherited.key) comes from the runtime's template; fix it there. \(error)",
+                                   at: component.annotationSources[inherited.key])
             }
-            throw LocalPlanError("\(describe): \(error)")
+            throw Self.located("\(describe): \(error)", at: error.issues.lazy.compactMap { component.annotationSources[$0.key] }.first)
         }
         // An explicit annotation, else the container's readinessProbe, else the V2 protocol's path.
         let readinessPath = annotations[Self.readinessPathKey] ?? component.readinessPath ?? Self.defaultReadinessPath
         guard readinessPath.hasPrefix("/") else {
-            throw LocalPlanError("\(describe): annotation \(Self.readinessPathKey) must be a path starting with /, got \"\(readinessPath)\"")
+            throw Self.located("\(describe): annotation \(Self.readinessPathKey) must be a path starting with /, got \"\(readinessPath)\"",
+                               at: component.annotationSources[Self.readinessPathKey])
         }
         var progressDeadline = LocalTarget.defaultProgressDeadline
         if let text = annotations[Self.progressDeadlineKey] {
             guard let deadline = GoDuration.parse(text), deadline >= .seconds(1), deadline <= .seconds(86_400) else {
-                throw LocalPlanError("\(describe): annotation \(Self.progressDeadlineKey) must be a duration from 1s to 24h (e.g. \"10m\"), got \"\(text)\"")
+                throw Self.located("\(describe): annotation \(Self.progressDeadlineKey) must be a duration from 1s to 24h (e.g. \"10m\"), got \"\(text)\"",
+                                   at: component.annotationSources[Self.progressDeadlineKey])
             }
             progressDeadline = deadline
         }
@@ -127,6 +131,13 @@ public struct LocalPlan: Sendable {
         scaled.append(ScaledTarget(name: name, policy: policy))
         routes.targets.append(TargetConfig(name: name, hosts: hosts, containerConcurrency: concurrency, readinessPath: readinessPath,
                                            timeoutSeconds: timeoutSeconds))
+    }
+}
+
+extension LocalPlan {
+    /// An error at the line the offending annotation is written on, when that is known.
+    static func located(_ message: String, at source: SourceLine?) -> any Error {
+        source.map { $0.error(message) } ?? LocalPlanError(message)
     }
 }
 

@@ -1,3 +1,5 @@
+import ConfigFields
+
 /// A predictor or transformer: what the autoscaler needs to size it and the supervisor to start it.
 public struct ComponentSpec: Sendable, Equatable {
     /// The template parameters (also set as environment) the supervisor gives every replica: its own
@@ -20,6 +22,8 @@ public struct ComponentSpec: Sendable, Equatable {
     /// The pod template's annotations, the runtime's first and the component's winning: these, not
     /// the MLService object's own annotations, carry the `autoscaling.knative.dev/*` settings.
     public var annotations: [String: String]
+    /// Where each of `annotations` is written (in the runtime, or in the component's own template).
+    public var annotationSources: [String: SourceLine]
     /// Requests one replica serves at once; 0 means no limit, nil that the file does not say.
     public var containerConcurrency: Int?
     public var process: ProcessTemplate
@@ -27,7 +31,9 @@ public struct ComponentSpec: Sendable, Equatable {
     public var readinessPath: String?
 
     public init(minReplicas: Int? = nil, maxReplicas: Int? = nil, annotations: [String: String] = [:],
-                containerConcurrency: Int? = nil, process: ProcessTemplate, readinessPath: String? = nil) {
+                containerConcurrency: Int? = nil, process: ProcessTemplate, readinessPath: String? = nil,
+                annotationSources: [String: SourceLine] = [:]) {
+        self.annotationSources = annotationSources
         self.readinessPath = readinessPath
         self.minReplicas = minReplicas
         self.maxReplicas = maxReplicas

@@ -5,7 +5,7 @@ extension ContainerSpec {
                                 "securityContext"]
 
     /// Reads one entry of `containers`, checking that its templates parse.
-    init(_ reader: FieldReader, baseDirectory: String, notes: inout [String]) throws {
+    init(_ reader: FieldReader, baseDirectory: String, notes: inout [ConfigError]) throws {
         try reader.accept(used: ["name", "command", "args", "env", "workingDir", "readinessProbe"], ignored: Self.ignoredFields,
                           because: "replicas run the command as a process on this machine, not in a container", notes: &notes)
         self.init(name: try reader.string("name"), command: try reader.templates("command") ?? [],
@@ -32,7 +32,7 @@ extension ContainerSpec {
                                because: "local mode probes the port it gives the model server, over plain HTTP", notes: &notes)
                 if let path = try get.string("path") {
                     guard path.hasPrefix("/") else {
-                        throw get.error("field \(get.quoted("path")) must be a path starting with /, got \"\(path)\"")
+                        throw get.error("field \(get.quoted("path")) must be a path starting with /, got \"\(path)\"", at: "path")
                     }
                     readinessPath = path
                 }

@@ -8,6 +8,8 @@ struct DocumentContext: Sendable {
     let index: Int
     /// The line the document's content starts on.
     let line: Int?
+    /// Where each of its fields is.
+    var lines = FieldLines()
     /// The document's kind, or nil before it is known to be a supported one.
     var kind: String?
     var name: String?
@@ -22,16 +24,18 @@ struct DocumentContext: Sendable {
         ConfigError(file: file, line: line, "\(label): \(message)")
     }
 
-    /// A field reader's error, with the document named in front of its field path.
-    func located(_ error: ConfigError) -> ConfigError {
-        self.error(error.message)
+    /// An error about the field at `path` (`metadata.name`), on its line.
+    func error(_ message: String, at path: String) -> ConfigError {
+        ConfigError(file: file, line: lines.line(of: path) ?? line, "\(label): \(message)")
     }
 
-    func warning(_ note: String) -> String {
-        error(note).description
+    /// A field reader's error, with the document named in front of its field path; it keeps the
+    /// field's own line.
+    func located(_ error: ConfigError) -> ConfigError {
+        ConfigError(file: file, line: error.line ?? line, "\(label): \(error.message)")
     }
 
     func reader(_ fields: [String: Any]) -> FieldReader {
-        FieldReader(fields: fields, file: file, line: line)
+        FieldReader(fields: fields, file: file, line: line, lines: lines)
     }
 }

@@ -12,15 +12,15 @@ extension FieldReader {
     /// Checks that no field outside `used` and `ignored` is set, and notes each `ignored` one that is:
     /// Kubernetes fields that mean nothing to local processes should not stop a file written for a
     /// cluster from running locally, but the user should know they have no effect.
-    func accept(used: [String], ignored: [String] = [], because reason: String = "", notes: inout [String]) throws {
+    func accept(used: [String], ignored: [String] = [], because reason: String = "", notes: inout [ConfigError]) throws {
         try rejectUnknown(allowed: used + ignored)
         noteIgnored(ignored, because: reason, notes: &notes)
     }
 
     /// Notes each of `keys` that is set as having no effect in local mode.
-    func noteIgnored(_ keys: [String], because reason: String, notes: inout [String]) {
+    func noteIgnored(_ keys: [String], because reason: String, notes: inout [ConfigError]) {
         for key in keys where fields[key] != nil {
-            notes.append("field \(quoted(key)) is ignored in local mode: \(reason)")
+            notes.append(error("field \(quoted(key)) is ignored in local mode: \(reason)", at: key))
         }
     }
 
@@ -28,7 +28,7 @@ extension FieldReader {
     /// leave env values such as `2` unquoted.
     func text(_ key: String) throws -> String? {
         guard let raw = fields[key], !(raw is NSNull) else { return nil }
-        guard let text = Self.scalarText(raw) else { throw error("field \(quoted(key)) must be a string, got \(Self.describe(raw))") }
+        guard let text = Self.scalarText(raw) else { throw error("field \(quoted(key)) must be a string, got \(Self.describe(raw))", at: key) }
         return text
     }
 
@@ -45,7 +45,7 @@ extension FieldReader {
         do {
             _ = try GoTemplate(text)
         } catch let problem as TemplateError {
-            throw error("field \"\(path)\(field)\": \(problem.message)")
+            throw error("field \"\(path)\(field)\": \(problem.message)", at: field)
         }
     }
 
@@ -55,7 +55,7 @@ extension FieldReader {
             throw error("missing field \(quoted(key)) (a name such as \(example))")
         }
         guard Self.isDNSLabel(name) else {
-            throw error("field \(quoted(key)) must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters), got \"\(name)\"; use a name such as \(example)")
+            throw error("field \(quoted(key)) must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters), got \"\(name)\"; use a name such as \(example)", at: key)
         }
         return name
     }

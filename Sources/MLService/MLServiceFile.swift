@@ -42,7 +42,7 @@ public struct MLServiceFile: Sendable, Equatable {
         let base = FieldReader.absolutePath(baseDirectory, baseDirectory: FileManager.default.currentDirectoryPath)
         var documents: [(context: DocumentContext, fields: [String: Any])] = []
         for document in try YAMLDocuments.read(text, file: file) {
-            var context = DocumentContext(file: file, index: document.index, line: document.line)
+            var context = DocumentContext(file: file, index: document.index, line: document.line, lines: document.lines)
             guard let fields = document.value as? [String: Any] else {
                 throw context.error("expected an \(serviceKind) or \(runtimeKind) object (a map with apiVersion, kind, metadata and spec), got \(FieldReader.describe(document.value))")
             }
@@ -56,7 +56,7 @@ public struct MLServiceFile: Sendable, Equatable {
                 try RuntimeSpec(context.reader(fields), baseDirectory: base, notes: &notes)
             }
             if let first = declared[runtime.name] {
-                throw context.error("field \"metadata.name\": \"\(runtime.name)\" is already the name of \(first.label); runtime names must be unique within the file")
+                throw context.error("field \"metadata.name\": \"\(runtime.name)\" is already the name of \(first.label); runtime names must be unique within the file", at: "metadata.name")
             }
             declared[runtime.name] = context
             result.runtimes[runtime.name] = runtime
@@ -69,7 +69,7 @@ public struct MLServiceFile: Sendable, Equatable {
                 return try reader.read(context.reader(fields))
             }
             if let first = declared[service.name] {
-                throw context.error("field \"metadata.name\": \"\(service.name)\" is already the name of \(first.label); service names must be unique within the file")
+                throw context.error("field \"metadata.name\": \"\(service.name)\" is already the name of \(first.label); service names must be unique within the file", at: "metadata.name")
             }
             declared[service.name] = context
             result.services.append(service)
@@ -86,22 +86,22 @@ extension DocumentContext {
             throw error("missing field \"kind\"; expected \(kinds)")
         }
         guard kind == MLServiceFile.serviceKind || kind == MLServiceFile.runtimeKind else {
-            throw error("field \"kind\": \"\(kind)\" is not supported; expected \(kinds)")
+            throw error("field \"kind\": \"\(kind)\" is not supported; expected \(kinds)", at: "kind")
         }
         self.kind = kind
         name = (fields["metadata"] as? [String: Any])?["name"] as? String
         let version = fields["apiVersion"].map { FieldReader.describe($0) } ?? "missing"
         guard fields["apiVersion"] as? String == MLServiceFile.apiVersion else {
-            throw error("field \"apiVersion\" is \(version); expected \"\(MLServiceFile.apiVersion)\"")
+            throw error("field \"apiVersion\" is \(version); expected \"\(MLServiceFile.apiVersion)\"", at: "apiVersion")
         }
     }
 
     /// Runs `read` for this document: its errors are located here and its notes become warnings.
-    func reading<T>(into warnings: inout [String], _ read: (inout [String]) throws -> T) throws -> T {
-        var notes: [String] = []
+    func reading<T>(into warnings: inout [String], _ read: (inout [ConfigError]) throws -> T) throws -> T {
+        var notes: [ConfigError] = []
         do {
             let value = try read(&notes)
-            warnings += notes.map(warning)
+            warnings += notes.map { located($0).description }
             return value
         } catch let problem as ConfigError {
             throw located(problem)

@@ -22,11 +22,11 @@ struct ModelReference: Sendable {
     static func localPath(_ uri: String, reader: FieldReader, baseDirectory: String) throws -> String {
         let scheme = "file://"
         guard uri.lowercased().hasPrefix(scheme) else {
-            throw reader.error("field \(reader.quoted("modelUri")): local mode supports only file:// model URIs; got \"\(uri)\"; copy the model to this machine and use file://relative/path (relative to the YAML file's directory) or file:///absolute/path")
+            throw reader.error("field \(reader.quoted("modelUri")): local mode supports only file:// model URIs; got \"\(uri)\"; copy the model to this machine and use file://relative/path (relative to the YAML file's directory) or file:///absolute/path", at: "modelUri")
         }
         let path = String(uri.dropFirst(scheme.count))
         guard !path.isEmpty else {
-            throw reader.error("field \(reader.quoted("modelUri")) names no path; use file://relative/path (relative to the YAML file's directory) or file:///absolute/path")
+            throw reader.error("field \(reader.quoted("modelUri")) names no path; use file://relative/path (relative to the YAML file's directory) or file:///absolute/path", at: "modelUri")
         }
         return FieldReader.absolutePath(path, baseDirectory: baseDirectory)
     }

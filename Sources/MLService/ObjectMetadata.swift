@@ -11,7 +11,7 @@ struct ObjectMetadata: Sendable {
     var name: String
     var namespace: String?
 
-    init(_ document: FieldReader, example: String, notes: inout [String]) throws {
+    init(_ document: FieldReader, example: String, notes: inout [ConfigError]) throws {
         guard let metadata = try document.object("metadata") else {
             throw document.error("missing field \"metadata\" with metadata.name (a name such as \(example))")
         }

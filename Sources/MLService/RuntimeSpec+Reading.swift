@@ -2,7 +2,7 @@ import ConfigFields
 
 extension RuntimeSpec {
     /// Reads an MLServiceRuntime document's `metadata` and `spec`.
-    init(_ document: FieldReader, baseDirectory: String, notes: inout [String]) throws {
+    init(_ document: FieldReader, baseDirectory: String, notes: inout [ConfigError]) throws {
         try document.accept(used: ObjectMetadata.documentFields, ignored: ["status"], because: "Kubernetes writes it", notes: &notes)
         let name = try ObjectMetadata(document, example: "digits-runtime", notes: &notes).name
         guard let spec = try document.object("spec") else {
@@ -17,6 +17,6 @@ extension RuntimeSpec {
             throw spec.error("field \"spec.template.spec.containers\" must list the model server's container with its command; none is given")
         }
         self.init(name: name, enabled: try spec.bool("enabled") ?? true, container: container,
-                  annotations: template.annotations)
+                  annotations: template.annotations, annotationSources: template.annotationSources)
     }
 }

@@ -11,7 +11,7 @@ struct ServiceReader: Sendable {
     let runtimes: [String: RuntimeSpec]
     let baseDirectory: String
     /// Warnings for fields that have no effect locally, without the document's location.
-    var notes: [String] = []
+    var notes: [ConfigError] = []
 
     init(runtimes: [String: RuntimeSpec], baseDirectory: String) {
         self.runtimes = runtimes
@@ -33,7 +33,7 @@ struct ServiceReader: Sendable {
         for reader in releaseReaders {
             let release = try read(release: reader, service: metadata.name)
             if releases.contains(where: { $0.name == release.name }) {
-                throw reader.error("field \(reader.quoted("name")): release \"\(release.name)\" is declared twice; release names must be unique within a service")
+                throw reader.error("field \(reader.quoted("name")): release \"\(release.name)\" is declared twice; release names must be unique within a service", at: "name")
             }
             releases.append(release)
         }
@@ -42,28 +42,28 @@ struct ServiceReader: Sendable {
             throw spec.error("missing field \(spec.quoted("default")): name the release that serves requests (one of: \(names))")
         }
         guard releases.contains(where: { $0.name == defaultRelease }) else {
-            throw spec.error("field \(spec.quoted("default")): \"\(defaultRelease)\" is not a release; name one of: \(names)")
+            throw spec.error("field \(spec.quoted("default")): \"\(defaultRelease)\" is not a release; name one of: \(names)", at: "default")
         }
         let canary = try spec.string("canary")
         if let canary {
             guard releases.contains(where: { $0.name == canary }) else {
-                throw spec.error("field \(spec.quoted("canary")): \"\(canary)\" is not a release; name one of: \(names)")
+                throw spec.error("field \(spec.quoted("canary")): \"\(canary)\" is not a release; name one of: \(names)", at: "canary")
             }
             guard canary != defaultRelease else {
-                throw spec.error("field \(spec.quoted("canary")): \"\(canary)\" is also the default release; the canary must be another release, or remove \(spec.quoted("canary"))")
+                throw spec.error("field \(spec.quoted("canary")): \"\(canary)\" is also the default release; the canary must be another release, or remove \(spec.quoted("canary"))", at: "canary")
             }
         }
         var percent = 0
         if let value = try spec.number("canaryTrafficPercent") {
             guard value.rounded() == value, (0...100).contains(value) else {
-                throw spec.error("field \(spec.quoted("canaryTrafficPercent")) must be a whole number from 0 to 100, got \(NumberText.plain(value))")
+                throw spec.error("field \(spec.quoted("canaryTrafficPercent")) must be a whole number from 0 to 100, got \(NumberText.plain(value))", at: "canaryTrafficPercent")
             }
             guard canary != nil else {
-                throw spec.error("field \(spec.quoted("canaryTrafficPercent")) is set but \(spec.quoted("canary")) is not; name the canary release or remove the percentage")
+                throw spec.error("field \(spec.quoted("canaryTrafficPercent")) is set but \(spec.quoted("canary")) is not; name the canary release or remove the percentage", at: "canaryTrafficPercent")
             }
             percent = Int(value)
         } else if let canary {
-            notes.append("MLService \(metadata.name): field \(spec.quoted("canary")) names \"\(canary)\" but \(spec.quoted("canaryTrafficPercent")) is not set, so the canary gets 0 % of the traffic; set canaryTrafficPercent (1 to 100)")
+            notes.append(spec.error("field \(spec.quoted("canary")) names \"\(canary)\" but \(spec.quoted("canaryTrafficPercent")) is not set, so the canary gets 0 % of the traffic; set canaryTrafficPercent (1 to 100)", at: "canary"))
         }
         var transformer: ComponentSpec?
         if let reader = try spec.object("transformer") {
@@ -88,6 +88,7 @@ struct ServiceReader: Sendable {
         let own = template.containers.first ?? ContainerSpec()
         var container = own
         var annotations = template.annotations
+        var annotationSources = template.annotationSources
         if let runtimeName = model?.runtime {
             let runtime = try resolve(runtimeName, at: predictor)
             container.command = own.command.isEmpty ? runtime.container.command : own.command
@@ -96,12 +97,13 @@ struct ServiceReader: Sendable {
             container.workingDirectory = own.workingDirectory ?? runtime.container.workingDirectory
             container.readinessPath = own.readinessPath ?? runtime.container.readinessPath
             annotations = runtime.annotations.merging(template.annotations) { _, own in own }
+            annotationSources = runtime.annotationSources.merging(template.annotationSources) { _, own in own }
         }
         if container.command.isEmpty, let runtimeName = model?.runtime {
             // The seeds' style: args only, the image's entrypoint being the program. Local mode runs
             // no images, so the runtime, not the release, is what to fix.
             let argsOnly = container.args.isEmpty ? "" : " (its containers[0] sets only args, for an image's entrypoint)"
-            throw predictor.error("field \(predictor.quoted("model.runtime")): MLServiceRuntime \"\(runtimeName)\" has no command\(argsOnly); local mode runs the model server as a process on this machine, with no image entrypoint, so set spec.template.spec.containers[0].command in the runtime to the program to run (e.g. [\"python\", \"-m\", \"server\"]), or set \(predictor.quoted("template.spec.containers[0].command"))")
+            throw predictor.error("field \(predictor.quoted("model.runtime")): MLServiceRuntime \"\(runtimeName)\" has no command\(argsOnly); local mode runs the model server as a process on this machine, with no image entrypoint, so set spec.template.spec.containers[0].command in the runtime to the program to run (e.g. [\"python\", \"-m\", \"server\"]), or set \(predictor.quoted("template.spec.containers[0].command"))", at: "model.runtime")
         }
         guard !container.command.isEmpty else {
             throw predictor.error("\(predictor.quotedPath) has no command to run; set \(predictor.quoted("model.runtime")) to an MLServiceRuntime in this file, or set \(predictor.quoted("template.spec.containers[0].command"))")
@@ -115,7 +117,7 @@ struct ServiceReader: Sendable {
             process: ProcessTemplate(component: "MLService \(service), release \(name) predictor", command: container.command,
                                      args: container.args, env: container.env,
                                      workingDirectory: container.workingDirectory ?? baseDirectory, parameters: parameters),
-            readinessPath: container.readinessPath)
+            readinessPath: container.readinessPath, annotationSources: annotationSources)
         try check(component, "release \(name) predictor", at: predictor, transformer: false)
         return ReleaseSpec(name: name, predictor: component, runtime: model?.runtime, modelPath: model?.path)
     }
@@ -138,7 +140,7 @@ struct ServiceReader: Sendable {
             process: ProcessTemplate(component: "MLService \(service), transformer", command: container.command,
                                      args: container.args, env: container.env,
                                      workingDirectory: container.workingDirectory ?? baseDirectory, missingParameterHint: hint),
-            readinessPath: container.readinessPath)
+            readinessPath: container.readinessPath, annotationSources: template.annotationSources)
         try check(component, "transformer", at: reader, transformer: true)
         return component
     }
@@ -146,10 +148,10 @@ struct ServiceReader: Sendable {
     private func resolve(_ name: String, at predictor: FieldReader) throws -> RuntimeSpec {
         guard let runtime = runtimes[name] else {
             let available = runtimes.isEmpty ? "none is declared" : "declared: " + runtimes.keys.sorted().joined(separator: ", ")
-            throw predictor.error("field \(predictor.quoted("model.runtime")): no MLServiceRuntime \"\(name)\" in this file (\(available)); add an MLServiceRuntime document with that name or fix the name")
+            throw predictor.error("field \(predictor.quoted("model.runtime")): no MLServiceRuntime \"\(name)\" in this file (\(available)); add an MLServiceRuntime document with that name or fix the name", at: "model.runtime")
         }
         guard runtime.enabled else {
-            throw predictor.error("field \(predictor.quoted("model.runtime")): MLServiceRuntime \"\(name)\" is disabled (spec.enabled: false); enable it or choose another runtime")
+            throw predictor.error("field \(predictor.quoted("model.runtime")): MLServiceRuntime \"\(name)\" is disabled (spec.enabled: false); enable it or choose another runtime", at: "model.runtime")
         }
         return runtime
     }
@@ -158,7 +160,7 @@ struct ServiceReader: Sendable {
         let minimum = try reader.count("minReplicas")
         let maximum = try reader.count("maxReplicas")
         if let minimum, let maximum, maximum > 0, maximum < minimum {
-            throw reader.error("field \(reader.quoted("maxReplicas")) (\(maximum)) is less than \(reader.quoted("minReplicas")) (\(minimum)); raise maxReplicas, lower minReplicas, or set maxReplicas to 0 for no limit")
+            throw reader.error("field \(reader.quoted("maxReplicas")) (\(maximum)) is less than \(reader.quoted("minReplicas")) (\(minimum)); raise maxReplicas, lower minReplicas, or set maxReplicas to 0 for no limit", at: "maxReplicas")
         }
         return (minimum, maximum == 0 ? nil : maximum)
     }

@@ -11,6 +11,7 @@ enum YAMLDocuments {
         var index: Int
         var line: Int?
         var value: Any
+        var lines: FieldLines
     }
 
     /// Non-empty documents; empty ones still count in the numbering.
@@ -32,7 +33,7 @@ enum YAMLDocuments {
                 throw ConfigError(file: file, line: refusal.line, "document \(index): \(refusal.message)")
             }
             if value is NSNull { continue }
-            documents.append(Document(index: index, line: node.mark?.line, value: value))
+            documents.append(Document(index: index, line: node.mark?.line, value: value, lines: FieldLines(node)))
         }
         if let error = sequence.error {
             throw ConfigError(file: file, "not valid YAML: \(error)")

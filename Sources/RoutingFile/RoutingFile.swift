@@ -70,7 +70,7 @@ extension TargetConfig {
         pathPrefix = try reader.pathPrefix("pathPrefix") ?? "/"
         endpoints = try (reader.stringList("endpoints") ?? []).enumerated().map { index, text in
             guard let address = EndpointAddress(text) else {
-                throw reader.error("field \"\(reader.path)endpoints[\(index)]\" must be host:port with a port from 1 to 65535, got \"\(text)\"")
+                throw reader.error("field \"\(reader.path)endpoints[\(index)]\" must be host:port with a port from 1 to 65535, got \"\(text)\"", at: "endpoints[\(index)]")
             }
             return address
         }
@@ -79,7 +79,7 @@ extension TargetConfig {
         queueLimit = try reader.count("queueLimit") ?? Self.defaultQueueLimit
         if let timeout = try reader.number("timeoutSeconds") {
             guard timeout > 0, timeout <= 86_400 else {
-                throw reader.error("field \"\(reader.path)timeoutSeconds\" must be more than 0 and at most 86400, got \(NumberText.plain(timeout))")
+                throw reader.error("field \"\(reader.path)timeoutSeconds\" must be more than 0 and at most 86400, got \(NumberText.plain(timeout))", at: "timeoutSeconds")
             }
             timeoutSeconds = timeout
         }
@@ -98,11 +98,11 @@ extension ServiceConfig {
         }
         let percent = try reader.number("canaryTrafficPercent") ?? 0
         guard (0...100).contains(percent) else {
-            throw reader.error("field \"\(reader.path)canaryTrafficPercent\" must be from 0 to 100, got \(NumberText.plain(percent))")
+            throw reader.error("field \"\(reader.path)canaryTrafficPercent\" must be from 0 to 100, got \(NumberText.plain(percent))", at: "canaryTrafficPercent")
         }
         let canary = try reader.string("canary")
         if canary == nil, percent > 0 {
-            throw reader.error("field \"\(reader.path)canaryTrafficPercent\" is \(NumberText.plain(percent)) but no \"\(reader.path)canary\" is set; name the canary target or remove the percentage")
+            throw reader.error("field \"\(reader.path)canaryTrafficPercent\" is \(NumberText.plain(percent)) but no \"\(reader.path)canary\" is set; name the canary target or remove the percentage", at: "canaryTrafficPercent")
         }
         self.init(name: name, hosts: try reader.stringList("hosts") ?? [], pathPrefix: try reader.pathPrefix("pathPrefix") ?? "/",
                   defaultTarget: defaultTarget, canaryTarget: canary, canaryTrafficPercent: percent)

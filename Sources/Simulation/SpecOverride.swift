@@ -37,7 +37,7 @@ public struct SpecOverride: Sendable, Equatable {
         totalValue = try greater("totalValue", than: 0)
         targetBurstCapacity = try reader.number("targetBurstCapacity")
         if let v = targetBurstCapacity, v < 0, v != -1 {
-            throw reader.error("field \"\(reader.path)targetBurstCapacity\" must be at least 0, or -1 for unlimited, got \(JSONLine.format(v))")
+            throw reader.error("field \"\(reader.path)targetBurstCapacity\" must be at least 0, or -1 for unlimited, got \(JSONLine.format(v))", at: "targetBurstCapacity")
         }
         panicThreshold = try greater("panicThreshold", than: 0)
         maxScaleUpRate = try greater("maxScaleUpRate", than: 1)
@@ -57,7 +57,7 @@ public struct SpecOverride: Sendable, Equatable {
         }
         if let name = try reader.string("aggregation") {
             guard let algorithm = AggregationAlgorithm(rawValue: name) else {
-                throw reader.error("field \"\(reader.path)aggregation\" must be linear or weighted-exponential, got \"\(name)\"")
+                throw reader.error("field \"\(reader.path)aggregation\" must be linear or weighted-exponential, got \"\(name)\"", at: "aggregation")
             }
             aggregation = algorithm
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AutoscalerDaemon
 import CommandOptions
+import ConfigFields
 import Foundation
 import KubernetesDriver
 import LocalMode
@@ -84,7 +85,8 @@ struct ThawAutoscaler: AsyncParsableCommand {
         do {
             scaling = try LocalCluster.Scaling(file: try MLServiceFile.load(contentsOf: file), options: options, port: port, logger: logger)
         } catch {
-            throw ValidationError("\(error)")
+            // A file's error names its file and line; a plan's may only know its service.
+            throw ValidationError(error is ConfigError ? "\(error)" : "\(file): \(error)")
         }
         let (plan, driver, autoscaler) = (scaling.plan, scaling.driver, scaling.autoscaler)
         for warning in plan.warnings { logger.warning("\(warning)") }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CommandOptions
+import ConfigFields
 import AutoscalerDaemon
 import Foundation
 import LocalMode
@@ -106,7 +107,7 @@ struct ClusterOptions: ParsableArguments {
         do {
             cluster = try InProcessCluster(file: services, options: options, logger: logger)
         } catch {
-            throw CommandFailure("\(file): \(error)")
+            throw Self.planFailure(error, file: file)
         }
         try preflight(cluster.plan, services, file: file)
         let runFile = cluster.runFile(logDirectory: logDirectory)
@@ -160,10 +161,15 @@ struct ClusterOptions: ParsableArguments {
                 return next
             }
         } catch {
-            throw CommandFailure("\(file): \(error)")
+            throw Self.planFailure(error, file: file)
         }
         try preflight(plan, services, file: file)
         print("\(file): ok: \(plan.targets.count) targets (\(plan.targets.map(\.name).joined(separator: ", "))), nothing started")
+    }
+
+    /// A plan's error names its file (and line, when it is about one annotation) once.
+    static func planFailure(_ error: any Error, file: String) -> CommandFailure {
+        CommandFailure(error is ConfigError ? "\(error)" : "\(file): \(error)")
     }
 
     static func describe(_ run: LocalCluster.RunFile) -> String {

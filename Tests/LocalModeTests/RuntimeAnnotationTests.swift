@@ -36,7 +36,8 @@ import Testing
             }
         } throws: { error in
             let text = "\(error)"
-            return text.hasPrefix("MLServiceRuntime shared (used by MLService shop, release a predictor)")
+            // At the line the runtime's annotation is written on.
+            return text.hasPrefix("shop.yaml:7: MLServiceRuntime shared (used by MLService shop, release a predictor)")
                 && text.contains("comes from the runtime's template; fix it there") && text.contains("autoscaling.knative.dev/target")
         }
     }
@@ -51,6 +52,6 @@ import Testing
                 next += 1
                 return next
             }
-        } throws: { "\($0)".hasPrefix("MLService shop, release a predictor") }
+        } throws: { "\($0)".hasPrefix("shop.yaml:18: MLService shop, release a predictor") }
     }
 }

@@ -57,7 +57,7 @@ import Testing
     @Test func warnsAboutTheImageWithItsLocation() throws {
         let file = try parse(digitsYAML)
         #expect(file.warnings == [
-            "digits.yaml:1: MLServiceRuntime digits-runtime (document 1): field \"spec.template.spec.containers[0].image\" is ignored in local mode: replicas run the command as a process on this machine, not in a container",
+            "digits.yaml:11: MLServiceRuntime digits-runtime (document 1): field \"spec.template.spec.containers[0].image\" is ignored in local mode: replicas run the command as a process on this machine, not in a container",
         ])
     }
 
@@ -143,8 +143,8 @@ import Testing
         #expect(file.runtimes.keys.sorted() == ["digits-runtime"])
         #expect(file.services.isEmpty)
         let message = failure("---\n---\n" + runtimeYAML.replacingOccurrences(of: "kind: MLServiceRuntime", with: "kind: Pod"))
-        #expect(message.hasPrefix("digits.yaml:3: document 2: field \"kind\": \"Pod\" is not supported"),
-                "the empty document after the first --- counts, and the line is the file's")
+        #expect(message.hasPrefix("digits.yaml:4: document 2: field \"kind\": \"Pod\" is not supported"),
+                "the empty document after the first --- counts, and the line is the field's in the file")
     }
 
     @Test func allowsServicesBeforeTheirRuntime() throws {
@@ -166,5 +166,27 @@ import Testing
 
     @Test func rejectsADocumentThatIsNotAnObject() {
         #expect(failure(runtimeYAML + "\n---\n- a\n- b\n").contains("document 2: expected an MLService or MLServiceRuntime object"))
+    }
+}
+
+/// An MLService file's errors and warnings sit at the field's own line (issue 14: they pointed at
+/// the document's first line).
+@Suite struct FieldLineTests {
+    @Test func anErrorDeepInADocumentNamesTheFieldsLine() throws {
+        let yaml = digitsYAML.replacingOccurrences(of: "maxReplicas: 3", with: "maxReplicas: three")
+        let line = try #require(yaml.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("maxReplicas: three") }) + 1
+        let message = failure(yaml)
+        #expect(message.hasPrefix("digits.yaml:\(line): MLService digits (document 2): field \"spec.transformer.maxReplicas\" must be a number"), "\(message)")
+    }
+
+    @Test func aWarningNamesTheIgnoredFieldsLine() throws {
+        let yaml = predictorYAML("""
+              template:
+                spec:
+                  nodeSelector: {gpu: "true"}
+        """)
+        let file = try parse(yaml)
+        let line = try #require(yaml.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("nodeSelector") }) + 1
+        #expect(file.warnings.contains { $0.hasPrefix("digits.yaml:\(line): ") && $0.contains("nodeSelector") }, "\(file.warnings)")
     }
 }

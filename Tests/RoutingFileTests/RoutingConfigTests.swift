@@ -154,7 +154,7 @@ import ThawVocabulary
                       "queueLimit", "timeoutSeconds", "failure"] {
             #expect(error.message.contains("targets[0].\(field)"), "allowed field \(field) missing from: \(error.message)")
         }
-        #expect(error.description.hasPrefix("\(Self.file): "))
+        #expect(error.description.hasPrefix("\(Self.file):3: "), "the line of the unknown field, not the file's start")
     }
 
     @Test func unknownTopLevelAndServiceFieldsAreRejected() throws {
@@ -183,7 +183,7 @@ import ThawVocabulary
         #expect(error.message.contains("targets[0].endpoints[1]"))
         #expect(error.message.contains("host:port"))
         #expect(error.message.contains("\"127.0.0.1\""))
-        #expect(error.description.hasPrefix("\(Self.file): "))
+        #expect(error.description.hasPrefix("\(Self.file):3: "), "the line of the list's entry")
     }
 
     @Test func endpointWithPortOutOfRangeIsRejected() throws {
