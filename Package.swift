@@ -286,7 +286,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .testTarget(name: "LocalDriverTests", dependencies: ["LocalDriver"]),
+        .testTarget(name: "LocalDriverTests", dependencies: ["LocalDriver", "ThawVocabulary"]),
         .testTarget(name: "KubernetesAccessTests", dependencies: ["KubernetesAccess", "ConfigFields", "ThawTestSupport"]),
         .testTarget(name: "KubernetesDriverTests", dependencies: ["KubernetesDriver", "KubernetesClient", "KubernetesAccess", "KubernetesTargets",
                                                                  "ThawTestSupport"]),

@@ -18,13 +18,19 @@ public struct LocalTarget: Sendable {
     /// How long a new replica may take to pass its readiness check before the target is failed
     /// with the reason (Knative's `serving.knative.dev/progress-deadline`).
     public var progressDeadline: Duration
+    /// The container's `readinessProbe` timing, when it declares one: nothing is routed to a replica
+    /// before the initial delay, and a ready replica is probed once a period and taken out of
+    /// rotation after `failureThreshold` failures in a row. Without one, a replica that passed once
+    /// stays in rotation until it exits.
+    public var readinessTiming: ProbeTiming?
     /// The model server's command for a replica whose model server listens on `port`.
     public var command: @Sendable (_ port: Int) throws -> LocalCommand
 
     public static let defaultProgressDeadline = Duration.seconds(120)
 
     public init(name: String, readinessPath: String, containerConcurrency: Int, progressDeadline: Duration = defaultProgressDeadline,
-                command: @escaping @Sendable (_ port: Int) throws -> LocalCommand) {
+                readinessTiming: ProbeTiming? = nil, command: @escaping @Sendable (_ port: Int) throws -> LocalCommand) {
+        self.readinessTiming = readinessTiming
         self.name = name
         self.readinessPath = readinessPath
         self.containerConcurrency = containerConcurrency

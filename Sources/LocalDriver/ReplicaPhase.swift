@@ -9,6 +9,9 @@ enum ReplicaPhase: Equatable, Sendable {
     /// Started; its readiness probe has not passed yet.
     case starting
     case ready
+    /// Was ready; its periodic readiness probe has failed `failureThreshold` times in a row, so it
+    /// is out of rotation but keeps running (readiness restarts nothing) until a probe passes.
+    case notReady
     /// Taken out of the published endpoints at `since`; the sidecar is signalled once the routes
     /// have had a moment to change. `modelKilled` once the model server's group got SIGKILL.
     case unpublished(since: ContinuousClock.Instant, modelKilled: Bool = false)
@@ -42,7 +45,7 @@ enum ReplicaPhase: Equatable, Sendable {
 
     /// Begins a graceful stop; a replica already stopping keeps its progress.
     mutating func stop(at now: ContinuousClock.Instant) {
-        if self == .starting || self == .ready { self = .unpublished(since: now) }
+        if self == .starting || self == .ready || self == .notReady { self = .unpublished(since: now) }
     }
 
     /// Kills both process groups at once.
@@ -65,7 +68,7 @@ enum ReplicaPhase: Equatable, Sendable {
     private func next(at now: ContinuousClock.Instant, sidecarExited: Bool, modelExited: Bool,
                       drainLimit: Duration) -> (action: Action, phase: ReplicaPhase)? {
         switch self {
-        case .starting, .ready, .killed:
+        case .starting, .ready, .notReady, .killed:
             return nil
         case .unpublished(let since, let modelKilled):
             if sidecarExited { return (.terminate(.model), .stoppingModel(since: now, killed: modelKilled)) }

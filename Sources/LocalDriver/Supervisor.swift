@@ -27,13 +27,27 @@ final class Supervisor {
         var queueExit: ChildProcess.Exit?
         /// When "not ready yet" was last logged, so a slow model is reported every few seconds, not every probe.
         var lastNotReadyLog: ContinuousClock.Instant?
+        /// The container's declared readiness timing, tracked; nil when it declares no readinessProbe.
+        var readiness: ReadinessTracker?
 
-        init(id: String, endpoint: EndpointAddress, modelEndpoint: EndpointAddress, model: ChildProcess, queue: ChildProcess) {
+        init(id: String, endpoint: EndpointAddress, modelEndpoint: EndpointAddress, model: ChildProcess, queue: ChildProcess,
+             timing: ProbeTiming?) {
             self.id = id
             self.endpoint = endpoint
             self.modelEndpoint = modelEndpoint
             self.model = model
             self.queue = queue
+            readiness = timing.map { ReadinessTracker(timing: $0, started: started) }
+        }
+
+        /// Whether the activator may route here: not before the declared initial delay, and not
+        /// while the periodic readiness probe is failing.
+        func isRoutable(at now: ContinuousClock.Instant) -> Bool {
+            switch phase {
+            case .ready: true
+            case .starting: readiness?.isPastInitialDelay(at: now) ?? true
+            default: false
+            }
         }
 
         /// Reaps whichever process ended since the last look.
@@ -88,9 +102,10 @@ final class Supervisor {
     }
 
     var states: [TargetState] {
-        records.map { record in
-            TargetState(name: record.spec.name, endpoints: record.live.map(\.endpoint), ready: record.live.filter(\.phase.isReady).map(\.endpoint),
-                        failure: record.failure)
+        let now = ContinuousClock.now
+        return records.map { record in
+            TargetState(name: record.spec.name, endpoints: record.live.filter { $0.isRoutable(at: now) }.map(\.endpoint),
+                        ready: record.live.filter(\.phase.isReady).map(\.endpoint), failure: record.failure)
         }
     }
 
@@ -198,33 +213,89 @@ final class Supervisor {
         }
     }
 
+    /// One probe to run: a starting replica's sidecar (which answers from its own probe of the
+    /// model server), or a ready replica's model server itself (the sidecar keeps its first answer).
+    private struct ProbeCall: Sendable {
+        var id: String
+        var endpoint: EndpointAddress
+        var path: String
+        var timeout: TimeAmount
+        var viaSidecar: Bool
+    }
+
     private func probe(group: any EventLoopGroup) async {
-        let pending = records.flatMap { record in record.live.filter(\.phase.isStarting).map { ($0, record.spec.readinessPath) } }
-        guard !pending.isEmpty else { return }
-        let results = await withTaskGroup(of: (String, Bool).self) { tasks in
-            for (replica, path) in pending {
-                let endpoint = replica.endpoint
-                let id = replica.id
-                tasks.addTask {
-                    let response = try? await HTTPCall.perform(on: group.any(), to: endpoint, path: path,
-                                                               headers: [(ProxyHeaders.probe, "local-driver")], timeout: .milliseconds(500))
-                    return (id, response.map { (200..<300).contains($0.status) } ?? false)
+        let now = ContinuousClock.now
+        var calls: [ProbeCall] = []
+        for record in records {
+            for replica in record.live {
+                if replica.phase.isStarting, replica.readiness?.isPastInitialDelay(at: now) ?? true {
+                    calls.append(ProbeCall(id: replica.id, endpoint: replica.endpoint, path: record.spec.readinessPath,
+                                           timeout: .milliseconds(500), viaSidecar: true))
+                } else if let readiness = replica.readiness, readiness.isProbeDue(at: now) {
+                    calls.append(ProbeCall(id: replica.id, endpoint: replica.modelEndpoint, path: record.spec.readinessPath,
+                                           timeout: .milliseconds(Int64(readiness.timing.timeout / .milliseconds(1))),
+                                           viaSidecar: false))
                 }
             }
-            var ready: Set<String> = []
-            for await (id, passed) in tasks where passed { ready.insert(id) }
-            return ready
         }
+        guard !calls.isEmpty else { return }
+        // Both kinds run together, so one round waits at most the longest timeout declared.
+        let answers = await withTaskGroup(of: (String, String?).self) { tasks in
+            for call in calls {
+                tasks.addTask {
+                    do {
+                        let response = try await HTTPCall.perform(on: group.any(), to: call.endpoint, path: call.path,
+                                                                  headers: call.viaSidecar ? [(ProxyHeaders.probe, "local-driver")] : [],
+                                                                  timeout: call.timeout)
+                        let passed = (200..<300).contains(response.status)
+                        return (call.id, passed ? nil : "\(response.status) \(response.body.prefix(200).trimmingCharacters(in: .whitespacesAndNewlines))")
+                    } catch {
+                        return (call.id, "no answer (\(error))")
+                    }
+                }
+            }
+            var failures: [String: String?] = [:]
+            for await (id, failure) in tasks { failures[id] = failure }
+            return failures
+        }
+        let results = Set(answers.compactMap { $0.value == nil ? $0.key : nil })
+        trackReadiness(answers, at: .now)
         await checkProgress(group: group, ready: results)
         for index in records.indices {
             for replica in records[index].live where results.contains(replica.id) && replica.phase.isStarting {
                 replica.phase = .ready
+                replica.readiness?.started(at: .now)
                 records[index].consecutiveCrashes = 0
                 if records[index].failure != nil {
                     logger.notice("target recovered: a replica is ready", metadata: ["target": "\(records[index].spec.name)"])
                 }
                 records[index].failure = nil
                 logger.info("replica ready", metadata: ["target": "\(records[index].spec.name)", "replica": "\(replica.id)", "endpoint": "\(replica.endpoint)"])
+            }
+        }
+    }
+
+    /// A ready replica's periodic probe: out of rotation after `failureThreshold` failures in a row,
+    /// back on a pass, each change logged once (a failing probe is not logged every period).
+    private func trackReadiness(_ answers: [String: String?], at now: ContinuousClock.Instant) {
+        for record in records {
+            for replica in record.live where !replica.phase.isStarting {
+                guard let answer = answers[replica.id], var readiness = replica.readiness else { continue }
+                let change = readiness.record(passed: answer == nil, at: now)
+                replica.readiness = readiness
+                switch change {
+                case .none:
+                    break
+                case .becameNotReady(let failures):
+                    replica.phase = .notReady
+                    logger.warning("replica failed its readiness probe; out of rotation until it passes again", metadata: [
+                        "target": "\(record.spec.name)", "replica": "\(replica.id)", "failures in a row": "\(failures)",
+                        "readiness check": "GET \(record.spec.readinessPath)", "last answer": "\(answer ?? "")"])
+                case .becameReady:
+                    replica.phase = .ready
+                    logger.notice("replica passed its readiness probe again; back in rotation", metadata: [
+                        "target": "\(record.spec.name)", "replica": "\(replica.id)"])
+                }
             }
         }
     }
@@ -328,6 +399,7 @@ final class Supervisor {
             "target": "\(record.spec.name)", "replica": "\(id)", "sidecar": "127.0.0.1:\(queuePort)", "model": "127.0.0.1:\(modelPort)",
             "logs": "\(logBase).{model,queue}.log"])
         return Replica(id: id, endpoint: EndpointAddress(host: "127.0.0.1", port: queuePort),
-                       modelEndpoint: EndpointAddress(host: "127.0.0.1", port: modelPort), model: model, queue: queue)
+                       modelEndpoint: EndpointAddress(host: "127.0.0.1", port: modelPort), model: model, queue: queue,
+                       timing: record.spec.readinessTiming)
     }
 }

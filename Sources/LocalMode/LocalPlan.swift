@@ -125,7 +125,7 @@ public struct LocalPlan: Sendable {
         }
         let process = component.process
         targets.append(LocalTarget(name: name, readinessPath: readinessPath, containerConcurrency: concurrency,
-                                   progressDeadline: progressDeadline) { port in
+                                   progressDeadline: progressDeadline, readinessTiming: component.readinessTiming) { port in
             try process.render(extra: extra(port))
         })
         scaled.append(ScaledTarget(name: name, policy: policy))

@@ -1,4 +1,5 @@
 import ConfigFields
+import ThawVocabulary
 
 /// A predictor or transformer: what the autoscaler needs to size it and the supervisor to start it.
 public struct ComponentSpec: Sendable, Equatable {
@@ -29,10 +30,13 @@ public struct ComponentSpec: Sendable, Equatable {
     public var process: ProcessTemplate
     /// The container's `readinessProbe.httpGet.path` (the component's own, else its runtime's).
     public var readinessPath: String?
+    /// The container's `readinessProbe` timing (the component's own, else its runtime's).
+    public var readinessTiming: ProbeTiming?
 
     public init(minReplicas: Int? = nil, maxReplicas: Int? = nil, annotations: [String: String] = [:],
                 containerConcurrency: Int? = nil, process: ProcessTemplate, readinessPath: String? = nil,
-                annotationSources: [String: SourceLine] = [:]) {
+                readinessTiming: ProbeTiming? = nil, annotationSources: [String: SourceLine] = [:]) {
+        self.readinessTiming = readinessTiming
         self.annotationSources = annotationSources
         self.readinessPath = readinessPath
         self.minReplicas = minReplicas

@@ -1,4 +1,5 @@
 import ConfigFields
+import ThawVocabulary
 
 extension ContainerSpec {
     static let ignoredFields = ["image", "imagePullPolicy", "resources", "ports", "volumeMounts", "livenessProbe",
@@ -23,10 +24,11 @@ extension ContainerSpec {
             workingDirectory = FieldReader.absolutePath(directory, baseDirectory: baseDirectory)
         }
         if let probe = try reader.object("readinessProbe") {
-            try probe.accept(used: ["httpGet"], ignored: ["initialDelaySeconds", "periodSeconds", "timeoutSeconds", "successThreshold",
-                                                          "failureThreshold", "exec", "tcpSocket", "grpc"],
-                             because: "local mode probes a starting replica every 25 ms and gives it serving.knative.dev/progress-deadline to become ready",
+            try probe.accept(used: ["httpGet", "initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold"],
+                             ignored: ["successThreshold", "exec", "tcpSocket", "grpc"],
+                             because: "local mode probes the model server over HTTP, and a replica that passes once is ready",
                              notes: &notes)
+            readinessTiming = try Self.timing(probe)
             if let get = try probe.object("httpGet") {
                 try get.accept(used: ["path"], ignored: ["port", "host", "scheme", "httpHeaders"],
                                because: "local mode probes the port it gives the model server, over plain HTTP", notes: &notes)
@@ -38,5 +40,28 @@ extension ContainerSpec {
                 }
             }
         }
+    }
+
+    /// The probe's timing fields, each within what Kubernetes accepts and at most an hour, with
+    /// Kubernetes' defaults for those not set.
+    private static func timing(_ probe: FieldReader) throws -> ProbeTiming {
+        var timing = ProbeTiming()
+        func seconds(_ key: String, from lowest: Int, _ set: (Duration) -> Void) throws {
+            guard let value = try probe.count(key) else { return }
+            guard value >= lowest, value <= 3600 else {
+                throw probe.error("field \(probe.quoted(key)) must be whole seconds from \(lowest) to 3600, got \(value)", at: key)
+            }
+            set(.seconds(value))
+        }
+        try seconds("initialDelaySeconds", from: 0) { timing.initialDelay = $0 }
+        try seconds("periodSeconds", from: 1) { timing.period = $0 }
+        try seconds("timeoutSeconds", from: 1) { timing.timeout = $0 }
+        if let threshold = try probe.count("failureThreshold") {
+            guard (1...100).contains(threshold) else {
+                throw probe.error("field \(probe.quoted("failureThreshold")) must be from 1 to 100, got \(threshold)", at: "failureThreshold")
+            }
+            timing.failureThreshold = threshold
+        }
+        return timing
     }
 }

@@ -1,3 +1,5 @@
+import ThawVocabulary
+
 /// The parts of a Kubernetes container that local mode uses to start a process.
 public struct ContainerSpec: Sendable, Equatable {
     public var name: String?
@@ -10,6 +12,9 @@ public struct ContainerSpec: Sendable, Equatable {
     /// `readinessProbe.httpGet.path`: where the model server says it is ready (TorchServe `/ping`,
     /// TF Serving `/v1/models/NAME`); nil when the container declares none.
     public var readinessPath: String?
+    /// `readinessProbe`'s timing (initialDelaySeconds, periodSeconds, timeoutSeconds,
+    /// failureThreshold, with Kubernetes' defaults); nil when the container declares no probe.
+    public var readinessTiming: ProbeTiming?
 
     public init(name: String? = nil, command: [String] = [], args: [String] = [], env: [EnvVar] = [],
                 workingDirectory: String? = nil) {

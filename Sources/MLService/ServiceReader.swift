@@ -96,6 +96,7 @@ struct ServiceReader: Sendable {
             container.env = EnvVar.merge(runtime.container.env, own.env)
             container.workingDirectory = own.workingDirectory ?? runtime.container.workingDirectory
             container.readinessPath = own.readinessPath ?? runtime.container.readinessPath
+            container.readinessTiming = own.readinessTiming ?? runtime.container.readinessTiming
             annotations = runtime.annotations.merging(template.annotations) { _, own in own }
             annotationSources = runtime.annotationSources.merging(template.annotationSources) { _, own in own }
         }
@@ -117,7 +118,7 @@ struct ServiceReader: Sendable {
             process: ProcessTemplate(component: "MLService \(service), release \(name) predictor", command: container.command,
                                      args: container.args, env: container.env,
                                      workingDirectory: container.workingDirectory ?? baseDirectory, parameters: parameters),
-            readinessPath: container.readinessPath, annotationSources: annotationSources)
+            readinessPath: container.readinessPath, readinessTiming: container.readinessTiming, annotationSources: annotationSources)
         try check(component, "release \(name) predictor", at: predictor, transformer: false)
         return ReleaseSpec(name: name, predictor: component, runtime: model?.runtime, modelPath: model?.path)
     }
@@ -140,7 +141,7 @@ struct ServiceReader: Sendable {
             process: ProcessTemplate(component: "MLService \(service), transformer", command: container.command,
                                      args: container.args, env: container.env,
                                      workingDirectory: container.workingDirectory ?? baseDirectory, missingParameterHint: hint),
-            readinessPath: container.readinessPath, annotationSources: template.annotationSources)
+            readinessPath: container.readinessPath, readinessTiming: container.readinessTiming, annotationSources: template.annotationSources)
         try check(component, "transformer", at: reader, transformer: true)
         return component
     }

@@ -86,3 +86,13 @@ extension ReplicaPhaseTests {
                 == [.terminate(.sidecar)])
     }
 }
+
+@Suite struct NotReadyReplicaPhaseTests {
+    @Test func aReplicaOutOfRotationStillStopsGracefully() {
+        let now = ContinuousClock.now
+        var phase = ReplicaPhase.notReady
+        #expect(!phase.isReady && !phase.isStarting)
+        phase.stop(at: now)
+        #expect(phase == .unpublished(since: now), "it keeps running until asked to stop, then stops like any other")
+    }
+}

@@ -1,6 +1,7 @@
 import LocalMode
 import MLService
 import Testing
+import ThawVocabulary
 
 /// A model server's readiness comes from what its container declares. (Before, local mode ignored
 /// `readinessProbe` and probed /v2/health/ready, so TorchServe's /ping or TF Serving's
@@ -63,7 +64,22 @@ import Testing
         #expect(paths["shop-c"] == "/explicit", "the annotation wins over both")
         #expect(paths["shop-transformer"] == "/healthz")
         #expect(plan.targets.first { $0.name == "shop-a" }?.readinessPath == "/ping", "the sidecar probes the same path")
-        #expect(parsed.warnings.contains { $0.contains("initialDelaySeconds") || $0.contains("readinessProbe") }, "\(parsed.warnings)")
+        #expect(parsed.warnings.contains { $0.contains("readinessProbe.httpGet.port") }, "\(parsed.warnings)")
+        #expect(!parsed.warnings.contains { $0.contains("initialDelaySeconds") }, "the timing is used, not ignored: \(parsed.warnings)")
+        let timings = Dictionary(uniqueKeysWithValues: plan.targets.map { ($0.name, $0.readinessTiming) })
+        #expect(timings["shop-a"] == ProbeTiming(initialDelay: .seconds(5)), "the runtime's, with Kubernetes' defaults for the rest")
+        #expect(timings["shop-b"] == ProbeTiming(), "the release's own probe wins whole")
+        #expect(timings["shop-c"] == ProbeTiming(initialDelay: .seconds(5)))
+        #expect(timings["shop-transformer"] == ProbeTiming())
+    }
+
+    @Test func timingOutsideWhatKubernetesAcceptsIsRefusedAtItsLine() throws {
+        for (field, value) in [("periodSeconds", "0"), ("failureThreshold", "0"), ("initialDelaySeconds", "-1"), ("timeoutSeconds", "7200")] {
+            let broken = Self.file.replacingOccurrences(of: "initialDelaySeconds: 5", with: "\(field): \(value)")
+            #expect {
+                _ = try MLServiceFile.parse(broken, file: "shop.yaml", baseDirectory: "/srv")
+            } throws: { "\($0)".hasPrefix("shop.yaml:12: ") && "\($0)".contains(field) }
+        }
     }
 
     @Test func aProbePathThatIsNotAPathIsRefusedWithItsField() throws {
