@@ -188,7 +188,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ThawCLI", dependencies: [
-            "CommandOptions", "ConfigFields",
+            "CommandOptions", "ConfigFields", "ScaleTargets",
             "Simulation", "LocalMode", "AutoscalerDaemon", "MLService", "ControlHTTP", "Activator", "ThawVocabulary",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),

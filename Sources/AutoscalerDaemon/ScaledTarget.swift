@@ -1,5 +1,6 @@
 import Autoscaling
 import ScalingPolicy
+import ScaleTargets
 
 /// A target the autoscaler decides for: its name (what stats and pokes say) and its resolved policy.
 public struct ScaledTarget: Sendable {
@@ -32,6 +33,19 @@ public struct FixedTargets: TargetCatalog {
     public init(_ targets: [ScaledTarget]) { initial = targets }
 
     public func watch(_ update: @escaping @Sendable ([ScaledTarget]) -> Void) async throws {}
+}
+
+/// The targets of a local-mode plan that follows its file: an edit may change their policies.
+public struct FollowedTargets: TargetCatalog {
+    let targets: Followed<[ScaledTarget]>
+
+    public init(_ targets: Followed<[ScaledTarget]>) { self.targets = targets }
+
+    public var initial: [ScaledTarget] { targets.value }
+
+    public func watch(_ update: @escaping @Sendable ([ScaledTarget]) -> Void) async throws {
+        try await targets.watch(update)
+    }
 }
 
 /// One target's state as `/status` shows it and `thaw status` prints it.

@@ -4,7 +4,9 @@ import Foundation
 import LocalDriver
 import Logging
 import MLService
+import RoutingFile
 import NIOPosix
+import ScaleTargets
 import ScalingPolicy
 import ThawVocabulary
 
@@ -63,6 +65,9 @@ public enum LocalCluster {
         public let plan: LocalPlan
         public let driver: LocalProcessDriver
         public let autoscaler: Autoscaler
+        /// The routes and the targets' policies as planned, changed when an edit of the file applies.
+        public let routes: Followed<RoutingConfig>
+        public let targets: Followed<[ScaledTarget]>
         /// `host:port` of the autoscaler's intake.
         public let address: String
 
@@ -88,7 +93,9 @@ public enum LocalCluster {
             var autoscalerOptions = Autoscaler.Options()
             autoscalerOptions.host = options.host
             autoscalerOptions.port = listenPort
-            autoscaler = Autoscaler(options: autoscalerOptions, targets: plan.scaled, driver: driver, group: group,
+            routes = Followed(plan.routes)
+            targets = Followed(plan.scaled)
+            autoscaler = Autoscaler(options: autoscalerOptions, catalog: FollowedTargets(targets), driver: driver, group: group,
                                     logger: logger.labelled("autoscaler"))
         }
     }

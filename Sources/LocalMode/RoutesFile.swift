@@ -10,11 +10,12 @@ import ThawVocabulary
 /// file and renamed, so the activator never reads half a table.
 public struct RoutesFile: Service {
     let path: String
-    let routes: RoutingConfig
+    let routes: Followed<RoutingConfig>
     let driver: any ReplicaDriver
     let logger: Logger
 
-    public init(path: String, routes: RoutingConfig, driver: any ReplicaDriver, logger: Logger) {
+    /// - Parameter routes: the planned routes, changed when an edit of the MLService file applies.
+    public init(path: String, routes: Followed<RoutingConfig>, driver: any ReplicaDriver, logger: Logger) {
         self.path = path
         self.routes = routes
         self.driver = driver
@@ -23,14 +24,14 @@ public struct RoutesFile: Service {
 
     /// Writes the table once, before anything is running.
     public func writeInitial() throws {
-        try write(routes)
+        try write(routes.value)
     }
 
     public func run() async throws {
         try? await cancelWhenGracefulShutdown {
-            try await driver.watch { states in
+            try await driver.watchRoutes(routes) { config in
                 do {
-                    try write(routes.following(states))
+                    try write(config)
                 } catch {
                     logger.error("cannot write the routing file", metadata: ["file": "\(path)", "error": "\(error)"])
                 }

@@ -1,3 +1,4 @@
+import Synchronization
 import ThawVocabulary
 
 /// What the autoscaler and the activator know of one scale target's replicas.
@@ -50,5 +51,41 @@ extension RoutingConfig {
             config.targets[index].failure = state.failure
         }
         return config
+    }
+}
+
+extension ReplicaDriver {
+    /// Calls `apply` with the planned routes (fixed, or following an edited file) and each target's
+    /// endpoints and failure as this driver reports them, after either changes, until cancelled.
+    /// Nothing is applied before the driver's first report.
+    public func watchRoutes(_ planned: Followed<RoutingConfig>, _ apply: @escaping @Sendable (RoutingConfig) -> Void) async throws {
+        let latest = LatestRoutes(routes: planned.value)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await planned.watch { routes in latest.update(apply) { $0.routes = routes } } }
+            group.addTask { try await watch { states in latest.update(apply) { $0.states = states } } }
+            // Either watch ending (cancellation, or the driver stopping) ends both.
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+}
+
+/// The newest plan and the newest states, whichever changed last.
+private final class LatestRoutes: Sendable {
+    struct Pair {
+        var routes: RoutingConfig
+        var states: [TargetState]?
+    }
+
+    private let pair: Mutex<Pair>
+
+    init(routes: RoutingConfig) { pair = Mutex(Pair(routes: routes)) }
+
+    /// Applied under the lock, so two changes at once are applied in the order they were made.
+    func update(_ apply: (RoutingConfig) -> Void, _ change: (inout Pair) -> Void) {
+        pair.withLock { pair in
+            change(&pair)
+            if let states = pair.states { apply(pair.routes.following(states)) }
+        }
     }
 }

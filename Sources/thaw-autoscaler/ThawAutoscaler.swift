@@ -26,7 +26,9 @@ struct ThawAutoscaler: AsyncParsableCommand {
 
             With FILE, it runs the local driver: the targets of an MLService file, each replica a local model-server \
             process behind a thaw-queue sidecar. It writes the routing file a separate activator follows and prints \
-            the thaw-activator command that goes with it. (`thaw up` runs the same pieces in one process.)
+            the thaw-activator command that goes with it. (`thaw up` runs the same pieces in one process.) Like \
+            `thaw up`, it follows FILE: a changed split, replica bounds or autoscaling annotations apply at once (the \
+            routing file is rewritten); other edits are logged as needing a restart.
 
             Serves /metrics (thaw_autoscaler_*), /healthz, /readyz and /status (JSON).
             """
@@ -82,15 +84,18 @@ struct ThawAutoscaler: AsyncParsableCommand {
         let portsFile = routesFile + ".ports.json"
         options.pinnedPorts = (try? JSONDecoder().decode([String: Int].self, from: Data(contentsOf: URL(fileURLWithPath: portsFile)))) ?? [:]
         let scaling: LocalCluster.Scaling
+        let services: MLServiceFile
         do {
-            scaling = try LocalCluster.Scaling(file: try MLServiceFile.load(contentsOf: file), options: options, port: port, logger: logger)
+            services = try MLServiceFile.load(contentsOf: file)
+            scaling = try LocalCluster.Scaling(file: services, options: options, port: port, logger: logger)
         } catch {
             // A file's error names its file and line; a plan's may only know its service.
             throw ValidationError(error is ConfigError ? "\(error)" : "\(file): \(error)")
         }
         let (plan, driver, autoscaler) = (scaling.plan, scaling.driver, scaling.autoscaler)
         for warning in plan.warnings { logger.warning("\(warning)") }
-        let routes = RoutesFile(path: routesFile, routes: plan.routes, driver: driver, logger: logger)
+        let routes = RoutesFile(path: routesFile, routes: scaling.routes, driver: driver, logger: logger)
+        let follower = ServiceFileFollower(path: file, running: services, scaling: scaling, options: options, logger: logger)
         do {
             try routes.writeInitial()
         } catch {
@@ -112,7 +117,8 @@ struct ThawAutoscaler: AsyncParsableCommand {
         print("run the activator with: thaw-activator --config \(routesFile) --autoscaler-url http://\(scaling.address) \(hostPorts)")
         fflush(nil)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: autoscaler), .init(service: routes, successTerminationBehavior: .ignore), .init(service: driver)],
+            services: [.init(service: autoscaler), .init(service: routes, successTerminationBehavior: .ignore), .init(service: driver),
+                       .init(service: follower)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

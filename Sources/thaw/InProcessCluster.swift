@@ -31,7 +31,7 @@ struct InProcessCluster: Sendable {
         activatorOptions.autoscaler = AutoscalerURL("http://\(addresses.autoscaler)")
         activatorOptions.drainDeadline = .seconds(options.drainSeconds)
         activatorOptions.hostPorts = scaling.plan.hostPorts
-        activator = Activator(options: activatorOptions, source: DriverRoutes(routes: scaling.plan.routes, driver: scaling.driver),
+        activator = Activator(options: activatorOptions, source: DriverRoutes(routes: scaling.routes, driver: scaling.driver),
                               group: MultiThreadedEventLoopGroup.singleton, metrics: ActivatorMetrics(), logger: logger.labelled("activator"))
     }
 

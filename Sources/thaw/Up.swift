@@ -4,6 +4,7 @@ import ConfigFields
 import AutoscalerDaemon
 import Foundation
 import LocalMode
+import ScaleTargets
 import Logging
 import MLService
 import ServiceLifecycle
@@ -23,6 +24,11 @@ struct Up: AsyncParsableCommand {
             While it runs, a status table stays on screen (plain log lines when stdout is not a terminal); \
             `thaw status` prints the same table from another shell. Ctrl-C or SIGTERM drains requests, stops \
             every replica and exits.
+
+            It follows FILE: an edit of the split (default, canary, canaryTrafficPercent), the replica bounds \
+            or the autoscaling annotations applies within a second, without a restart; an edit of what \
+            replicas run (commands, models, readiness) or of which releases exist is logged as needing a \
+            restart, and a broken edit is logged with its line. Neither changes what runs.
             """
     )
 
@@ -45,7 +51,17 @@ struct Up: AsyncParsableCommand {
         let terminal = isatty(STDOUT_FILENO) == 1 && !plain
         let setup = try cluster.setUp(file: file, logToFile: terminal)
         var services = setup.cluster.services
-        services.append(.init(service: StatusView(cluster: setup.cluster, runFile: setup.runFile, events: setup.events, terminal: terminal)))
+        let runFile = Followed(setup.runFile)
+        let runFilePath = cluster.runFilePath
+        services.append(.init(service: ServiceFileFollower(path: file, running: setup.file, scaling: setup.cluster.scaling, options: setup.options,
+                                                           logger: setup.logger.labelled("file")) { plan in
+            // `thaw status` and the status table show the new split.
+            var updated = runFile.value
+            updated.services = plan.services
+            runFile.set(updated)
+            ClusterOptions.write(updated, to: runFilePath)
+        }))
+        services.append(.init(service: StatusView(cluster: setup.cluster, runFile: runFile, events: setup.events, terminal: terminal)))
         try await runGroup(services, logger: setup.logger)
         try? FileManager.default.removeItem(atPath: cluster.runFilePath)
     }
@@ -72,6 +88,8 @@ struct ClusterOptions: ParsableArguments {
 
     struct Setup {
         var cluster: InProcessCluster
+        var file: MLServiceFile
+        var options: LocalCluster.Options
         var runFile: LocalCluster.RunFile
         var logger: Logger
         var events: EventLog?
@@ -113,10 +131,14 @@ struct ClusterOptions: ParsableArguments {
         let runFile = cluster.runFile(logDirectory: logDirectory)
         print(Self.describe(runFile))
         fflush(nil)
+        Self.write(runFile, to: runFilePath)
+        return Setup(cluster: cluster, file: services, options: options, runFile: runFile, logger: logger, events: events)
+    }
+
+    static func write(_ runFile: LocalCluster.RunFile, to path: String) {
         if let data = try? JSONEncoder().encode(runFile) {
-            FileManager.default.createFile(atPath: runFilePath, contents: data)
+            FileManager.default.createFile(atPath: path, contents: data)
         }
-        return Setup(cluster: cluster, runFile: runFile, logger: logger, events: events)
     }
 
     /// Where a replica's program is looked up: Thaw's own directory first, then PATH (as the driver does).
