@@ -72,8 +72,6 @@ public final class LocalProcessDriver: ReplicaDriver, Service {
 
     private struct Shared {
         var desired: [String: Int] = [:]
-        var published: [TargetState] = []
-        var watchers: [UUID: AsyncStream<[TargetState]>.Continuation] = [:]
         var stopping = false
     }
 
@@ -82,6 +80,8 @@ public final class LocalProcessDriver: ReplicaDriver, Service {
     private let logger: Logger
     private let group: any EventLoopGroup
     private let shared = Mutex(Shared())
+    /// What the activator and the routing file follow; changed only by the supervisor loop.
+    private let published: Followed<[TargetState]>
     /// Wakes the supervisor when a scale is asked for, or shutdown begins.
     private let changes = ChangeSignal()
 
@@ -91,9 +91,7 @@ public final class LocalProcessDriver: ReplicaDriver, Service {
         self.options = options
         self.group = group
         self.logger = logger
-        shared.withLock { state in
-            state.published = targets.map { TargetState(name: $0.name) }
-        }
+        published = Followed(targets.map { TargetState(name: $0.name) })
     }
 
     public func setReplicas(_ count: Int, of target: String) {
@@ -102,19 +100,7 @@ public final class LocalProcessDriver: ReplicaDriver, Service {
     }
 
     public func watch(_ update: @escaping @Sendable ([TargetState]) -> Void) async throws {
-        let id = UUID()
-        let (stream, continuation) = AsyncStream.makeStream(of: [TargetState].self, bufferingPolicy: .bufferingNewest(1))
-        let current = shared.withLock { state in
-            state.watchers[id] = continuation
-            return state.published
-        }
-        defer { _ = shared.withLock { $0.watchers.removeValue(forKey: id) } }
-        update(current)
-        for await states in stream {
-            try Task.checkCancellation()
-            update(states)
-        }
-        try Task.checkCancellation()
+        try await published.watch(update)
     }
 
     // MARK: The supervisor loop
@@ -138,17 +124,11 @@ public final class LocalProcessDriver: ReplicaDriver, Service {
         }
         logger.info("stopping every replica")
         await supervisor.stopAll(group: group) { self.publish($0) }
-        shared.withLock { state in
-            for continuation in state.watchers.values { continuation.finish() }
-        }
+        published.finish()
         logger.info("all replicas stopped")
     }
 
     private func publish(_ states: [TargetState]) {
-        shared.withLock { shared in
-            guard shared.published != states else { return }
-            shared.published = states
-            for continuation in shared.watchers.values { continuation.yield(states) }
-        }
+        if published.value != states { published.set(states) }
     }
 }

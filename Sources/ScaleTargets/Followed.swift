@@ -8,6 +8,7 @@ public final class Followed<Value: Sendable>: Sendable {
     private struct State {
         var value: Value
         var watchers: [UUID: AsyncStream<Value>.Continuation] = [:]
+        var finished = false
     }
 
     private let state: Mutex<State>
@@ -17,6 +18,14 @@ public final class Followed<Value: Sendable>: Sendable {
     }
 
     public var value: Value { state.withLock { $0.value } }
+
+    /// Ends every watch after the value now: the one changing it has stopped.
+    public func finish() {
+        state.withLock { state in
+            state.finished = true
+            for continuation in state.watchers.values { continuation.finish() }
+        }
+    }
 
     public func set(_ value: Value) {
         state.withLock { state in
@@ -30,7 +39,7 @@ public final class Followed<Value: Sendable>: Sendable {
         let id = UUID()
         let (stream, continuation) = AsyncStream.makeStream(of: Value.self, bufferingPolicy: .bufferingNewest(1))
         let current = state.withLock { state in
-            state.watchers[id] = continuation
+            if state.finished { continuation.finish() } else { state.watchers[id] = continuation }
             return state.value
         }
         defer { _ = state.withLock { $0.watchers.removeValue(forKey: id) } }
