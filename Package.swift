@@ -161,7 +161,7 @@ let package = Package(
         // The collector daemon: signal definitions, polling Prometheus or exporters, pushing per-target
         // values (or failures) to the autoscaler.
         .target(name: "Collector", dependencies: [
-            "PrometheusClient", "RemoteReadCodec", "SeriesSignals", "TrafficStats", "ControlHTTP", "ConfigFields", "ScalingPolicy",
+            "PrometheusClient", "CurlHTTP", "RemoteReadCodec", "SeriesSignals", "TrafficStats", "ControlHTTP", "ConfigFields", "ScalingPolicy",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import ControlHTTP
+import CurlHTTP
 import Foundation
 import Logging
 import NIOCore
@@ -111,8 +112,8 @@ public struct Collector: Service {
         let queries = config.signals.map {
             ReadQuery(matchers: $0.matchers, startMilliseconds: endMilliseconds - $0.window.milliseconds, endMilliseconds: endMilliseconds)
         }
-        let answer = await read(connection.baseURL, samples: { $0.joined().reduce(0) { $0 + $1.points.count } }) {
-            try RemoteReadClient(connection: connection).read(queries).results
+        let answer = await read(connection, samples: { $0.joined().reduce(0) { $0 + $1.points.count } }) {
+            try RemoteReadClient(connection: $0).read(queries).results
         }
         switch answer {
         case .success(let results): return results.map { .series($0) }
@@ -128,7 +129,7 @@ public struct Collector: Service {
         let answers = await withTaskGroup(of: (Int, Result<[ScrapedSample], SourceError>).self) { group in
             for (index, connection) in connections.enumerated() {
                 group.addTask {
-                    (index, await read(connection.baseURL, samples: \.count) { try ExporterScraper(connection: connection).scrape() })
+                    (index, await read(connection, samples: \.count) { try ExporterScraper(connection: $0).scrape() })
                 }
             }
             var answers: [(Int, Result<[ScrapedSample], SourceError>)] = []
@@ -154,12 +155,21 @@ public struct Collector: Service {
 
     /// One blocking read of `source` on NIO's thread pool (never the concurrency pool), recorded in
     /// the collector's metrics: its time, the samples it brought (`samples`), or its error's kind.
-    private func read<T: Sendable>(_ source: String, samples: (T) -> Int,
-                                   _ work: @escaping @Sendable () throws -> T) async -> Result<T, SourceError> {
+    /// Cancelling the task (a shutdown) stops the read within a second instead of waiting out its timeout.
+    private func read<T: Sendable>(_ connection: SourceConnection, samples: (T) -> Int,
+                                   _ work: @escaping @Sendable (SourceConnection) throws -> T) async -> Result<T, SourceError> {
+        let source = connection.baseURL
         let started = ContinuousClock.now
         let answer: Result<T, SourceError>
+        var stoppable = connection
+        let stop = CurlStop()
+        stoppable.stop = stop
         do {
-            answer = .success(try await NIOThreadPool.singleton.runIfActive { try work() })
+            answer = .success(try await withTaskCancellationHandler { [stoppable] in
+                try await NIOThreadPool.singleton.runIfActive { try work(stoppable) }
+            } onCancel: {
+                stop.stop()
+            })
         } catch let error as SourceError {
             answer = .failure(error)
         } catch {

@@ -1,4 +1,17 @@
 import CCurl
+import Synchronization
+
+/// Stops an exchange from another thread (a daemon shutting down): libcurl looks at it at least once
+/// a second, even while nothing arrives, and ends the transfer with `Failure.stopped`.
+public final class CurlStop: Sendable {
+    private let stopped = Atomic(false)
+
+    public init() {}
+
+    public func stop() { stopped.store(true, ordering: .relaxed) }
+
+    public var isStopped: Bool { stopped.load(ordering: .relaxed) }
+}
 
 /// One blocking HTTP exchange on libcurl: the URL, method, headers and body, the TLS trust and client
 /// certificate, and what came back. The collector's reads and the Kubernetes client both go through
@@ -26,6 +39,8 @@ public struct CurlExchange {
     /// The most body bytes taken, buffered or streamed; past it the transfer stops (`bodyTooLarge`).
     /// Nil: no limit (a watch, which streams for as long as the server sends).
     public var maxBodyBytes: Int?
+    /// Ends the exchange early when stopped.
+    public var stop: CurlStop?
 
     public init(url: String) {
         self.url = url
@@ -46,6 +61,8 @@ public struct CurlExchange {
         case bodyTooLarge(limit: Int)
         /// libcurl's own words: connection refused, a certificate it does not trust, …
         case transport(String)
+        /// `stop` was stopped while the exchange ran.
+        case stopped
     }
 
     /// libcurl's global setup is not thread-safe, so it runs once, before the first handle.
@@ -61,11 +78,13 @@ public struct CurlExchange {
         let limit: Int
         var total = 0
         var tooLarge = false
+        let stop: CurlStop?
 
-        init(handle: UnsafeMutableRawPointer, stream: ((UnsafeRawBufferPointer) -> Bool)?, limit: Int?) {
+        init(handle: UnsafeMutableRawPointer, stream: ((UnsafeRawBufferPointer) -> Bool)?, limit: Int?, stop: CurlStop?) {
             self.handle = handle
             self.stream = stream
             self.limit = limit ?? .max
+            self.stop = stop
         }
     }
 
@@ -83,7 +102,7 @@ public struct CurlExchange {
             guard let longer = curl_slist_append(list, header) else { throw Failure.transport("\(url): out of memory for headers") }
             list = longer
         }
-        let received = Received(handle: handle, stream: stream, limit: maxBodyBytes)
+        let received = Received(handle: handle, stream: stream, limit: maxBodyBytes, stop: stop)
         let context = Unmanaged.passRetained(received)
         defer { context.release() }
         var blobs: [(CURLoption, [UInt8])] = []
@@ -158,6 +177,14 @@ public struct CurlExchange {
                         received.bytes.append(contentsOf: bytes)
                         return length
                     }
+                    if stop != nil {
+                        _ = thaw_curl_setopt_long(handle, CURLOPT_NOPROGRESS, 0)
+                        _ = thaw_curl_setopt_pointer(handle, CURLOPT_XFERINFODATA, context.toOpaque())
+                        _ = thaw_curl_setopt_xferinfo_function(handle) { user, _, _, _, _ in
+                            // Non-zero ends the transfer (CURLE_ABORTED_BY_CALLBACK).
+                            Unmanaged<Received>.fromOpaque(user!).takeUnretainedValue().stop?.isStopped == true ? 1 : 0
+                        }
+                    }
                     let result = curl_easy_perform(handle)
                     // The buffer lives only in this closure; the handle outlives it until cleanup.
                     _ = thaw_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, nil)
@@ -167,6 +194,7 @@ public struct CurlExchange {
         }
         if let refused { throw Failure.transport("\(url): \(refused)") }
         if received.tooLarge { throw Failure.bodyTooLarge(limit: received.limit) }
+        if code == CURLE_ABORTED_BY_CALLBACK, received.stop?.isStopped == true { throw Failure.stopped }
         var status = 0
         _ = thaw_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         guard code == CURLE_OK || received.stoppedByReceiver else {

@@ -14,6 +14,7 @@ struct CurlTransport: Sendable {
         exchange.userAgent = "thaw-collector"
         exchange.timeoutMilliseconds = Int(connection.timeoutSeconds * 1000)
         exchange.maxBodyBytes = SourceConnection.maxBodyBytes
+        exchange.stop = connection.stop
         exchange.authority = connection.caFile.map(CurlExchange.PEM.file)
         if let auth = connection.basicAuth { exchange.basicAuth = (auth.username, try auth.password.read()) }
         let response: CurlExchange.Response
@@ -25,6 +26,8 @@ struct CurlTransport: Sendable {
             throw SourceError.body(url: url, message: "the answer is larger than \(limit / (1024 * 1024)) MiB, the most the collector reads in one answer; ask for fewer series or a shorter range")
         } catch CurlExchange.Failure.transport(let message) {
             throw SourceError.transport(message)
+        } catch CurlExchange.Failure.stopped {
+            throw SourceError.stopped(url: url)
         }
         guard (200..<300).contains(response.status) else {
             throw SourceError.status(url: url, code: response.status, body: String(decoding: response.body.prefix(2048), as: UTF8.self))

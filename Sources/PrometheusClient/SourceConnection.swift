@@ -1,3 +1,4 @@
+import CurlHTTP
 import Foundation
 import Synchronization
 
@@ -16,6 +17,8 @@ public struct SourceConnection: Sendable {
     public var caFile: String?
     /// Extra request headers (`X-Scope-OrgID` for a multi-tenant Cortex or Thanos, and the like).
     public var headers: [(String, String)]
+    /// Ends a read under way when stopped, within a second (a shutdown does not wait out a timeout).
+    public var stop: CurlStop?
 
     public init(baseURL: String, timeoutSeconds: Double = 10, basicAuth: BasicAuth? = nil, bearerTokenFile: SecretFile? = nil,
                 caFile: String? = nil, headers: [(String, String)] = []) {
@@ -109,6 +112,8 @@ public enum SourceError: Error, Equatable, CustomStringConvertible {
     case body(url: String, message: String)
     /// A token or password file is missing or empty.
     case credentials(String)
+    /// The read was stopped before it ended (the collector is shutting down).
+    case stopped(url: String)
 
     public var kind: String {
         switch self {
@@ -117,6 +122,7 @@ public enum SourceError: Error, Equatable, CustomStringConvertible {
         case .timedOut: "timeout"
         case .body: "body"
         case .credentials: "credentials"
+        case .stopped: "stopped"
         }
     }
 
@@ -127,6 +133,7 @@ public enum SourceError: Error, Equatable, CustomStringConvertible {
         case .timedOut(let url, let seconds): "\(url): no complete answer within \(seconds) s"
         case .body(let url, let message): "the answer of \(url) could not be read: \(message)"
         case .credentials(let message): "credentials: \(message)"
+        case .stopped(let url): "\(url): the read was stopped (shutting down)"
         }
     }
 }
