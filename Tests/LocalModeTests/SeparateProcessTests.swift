@@ -30,6 +30,54 @@ struct SeparateProcessTests {
         #expect(commands[0] == commands[1], "first start \(commands[0]); restart \(commands[1])")
     }
 
+    /// The issue's own case, end to end: a transformer answers through a running thaw-activator,
+    /// thaw-autoscaler restarts, and the same activator, never restarted, answers through a new
+    /// transformer again (it was 502 until the activator was restarted too).
+    @Test func requestsThroughATransformerWorkAcrossAnAutoscalerRestart() async throws {
+        let directory = try scratchDirectory("restart-transformer")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("examples/digits")
+        let routes = directory.appendingPathComponent("routes.json").path
+        let arguments = [examples.appendingPathComponent("mlservice.yaml").path, "--port", "0", "--routes-file", routes,
+                         "--log-dir", directory.appendingPathComponent("logs").path]
+        // The autoscaler's own port is kept too: the activator reports to it.
+        var autoscaler = try TestProcess("thaw-autoscaler", arguments)
+        let command = try await autoscaler.waitFor("run the activator with:")
+        let activatorArguments = command.split(separator: " ").drop { $0 != "--config" }.map(String.init)
+        let words = command.split(separator: " ").map(String.init)
+        guard let mapping = words.first(where: { $0.hasSuffix("=digits.thaw.local") }), let port = Int(mapping.prefix { $0.isNumber }),
+              let autoscalerURL = words.first(where: { $0.hasPrefix("http://") }) else {
+            throw TestFailure("no service port or autoscaler URL in: \(command)")
+        }
+        let autoscalerPort = String(autoscalerURL.split(separator: ":").last ?? "")
+        let activator = try TestProcess("thaw-activator", activatorArguments + ["--port", "0", "--admin-port", "0"])
+        _ = try await activator.waitFor("thaw-activator listening")
+        let image = Array(try Data(contentsOf: examples.appendingPathComponent("images/digit-3-918.pgm")))
+        func infer() async throws -> HTTPCall.Response {
+            try await HTTPCall.perform(on: ThawUp.group.any(), to: EndpointAddress(host: "127.0.0.1", port: port), method: .POST,
+                                       path: "/v2/models/digits/infer", body: image, timeout: .seconds(60))
+        }
+        let first = try await infer()
+        #expect(first.status == 200, "body: \(first.body)\nautoscaler:\n\(autoscaler.stderr.suffix(3000))")
+
+        autoscaler.signal(SIGTERM)
+        #expect(try await autoscaler.waitForExit(timeout: 30) == 0)
+        var again = arguments
+        again[2] = autoscalerPort
+        autoscaler = try TestProcess("thaw-autoscaler", again)
+        let restarted = try await autoscaler.waitFor("run the activator with:")
+        #expect(restarted == command, "the same activator command: same ports, same autoscaler address")
+        let second = try await infer()
+        #expect(second.status == 200, "body: \(second.body)\nautoscaler:\n\(autoscaler.stderr.suffix(3000))\nactivator:\n\(activator.stderr.suffix(2000))")
+        #expect(second.body == first.body, "the same model's answer, through a new transformer and predictor")
+
+        activator.signal(SIGTERM)
+        autoscaler.signal(SIGTERM)
+        #expect(try await activator.waitForExit(timeout: 20) == 0)
+        #expect(try await autoscaler.waitForExit(timeout: 30) == 0)
+    }
+
     @Test func aRequestToAnActivatorProcessScalesFromZeroThroughTheAutoscalerProcess() async throws {
         let directory = try scratchDirectory("split")
         defer { try? FileManager.default.removeItem(at: directory) }
