@@ -84,19 +84,10 @@ public final class ClusterWatch: Service {
             Thread.detachNewThread { [self] in mirror(collection) }
         }
         await withTaskCancellationHandler {
-            for await _ in changes {
-                guard unlisted.withLock({ $0.isEmpty }) else { continue }
-                let started = ContinuousClock.now
-                let view = state.withLock { $0.view() }
-                let took = ContinuousClock.now - started
-                if took > .milliseconds(100) {
-                    logger.debug("cluster view built", metadata: ["targets": "\(view.targets.count)", "took": "\(took)"])
-                }
-                let streams = subscribers.withLock { subscribers in
-                    subscribers.latest = view
-                    return Array(subscribers.streams.values)
-                }
-                for stream in streams { stream.yield(view) }
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.wakeAtDeadlines() }
+                await publishViews()
+                group.cancelAll()
             }
         } onCancel: {
             stopped.store(true, ordering: .releasing)
@@ -104,6 +95,34 @@ public final class ClusterWatch: Service {
         }
         // Finished outside the lock: a stream's termination handler takes it.
         for stream in subscribers.withLock({ Array($0.streams.values) }) { stream.finish() }
+    }
+
+    /// A pod's progress deadline falls due without any object changing: look once a second whether
+    /// one has, and make a view then (it fails the target, and waiting requests hear so at once).
+    private func wakeAtDeadlines() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            let now = Date().timeIntervalSince1970
+            if state.withLock({ $0.nextDeadline.map { $0 <= now } ?? false }) { changed.yield() }
+        }
+    }
+
+    /// Makes a view after every change, once everything is listed, and hands it to every subscriber.
+    private func publishViews() async {
+        for await _ in changes {
+            guard unlisted.withLock({ $0.isEmpty }) else { continue }
+            let started = ContinuousClock.now
+            let view = state.withLock { $0.view(at: Date().timeIntervalSince1970) }
+            let took = ContinuousClock.now - started
+            if took > .milliseconds(100) {
+                logger.debug("cluster view built", metadata: ["targets": "\(view.targets.count)", "took": "\(took)"])
+            }
+            let streams = subscribers.withLock { subscribers in
+                subscribers.latest = view
+                return Array(subscribers.streams.values)
+            }
+            for stream in streams { stream.yield(view) }
+        }
     }
 
     /// Runs one collection's mirror on the calling thread until the watch is stopped.

@@ -74,6 +74,8 @@ public struct PodObject: Decodable, Sendable {
     public struct Status: Decodable, Sendable {
         public var phase: String?
         public var podIP: String?
+        /// When the kubelet took the pod on (RFC 3339).
+        public var startTime: String?
         public var conditions: [ObjectCondition]?
         public var containerStatuses: [ContainerStatus]?
         public var initContainerStatuses: [ContainerStatus]?

@@ -35,6 +35,8 @@ public struct ClusterState: Sendable {
         var ready: Bool
         var failure: String?
         var waiting: String?
+        /// When the kubelet took it on (Unix seconds), for a progress deadline.
+        var startedAt: Double?
     }
 
     /// What an HPA or a ScaledObject scales: `kind:namespace/name`.
@@ -62,6 +64,14 @@ public struct ClusterState: Sendable {
     private var cached: Cached?
     /// Pods (as they were, and as they are) changed since the last view: their targets are redone.
     private var changedPods: [PodReading] = []
+    /// Targets (by position in the cached view) with a pod that is not ready yet and a progress
+    /// deadline: when it falls due. Redone by the first view at or after that time.
+    private var deadlines: [Int: Double] = [:]
+    /// The time of the view being made (Unix seconds); nil when the caller keeps no clock.
+    private var now: Double?
+
+    /// When a view next needs making though nothing changed: a pod's progress deadline falls due.
+    public var nextDeadline: Double? { deadlines.values.min() }
 
     struct Cached {
         var view: ClusterView
@@ -174,7 +184,8 @@ public struct ClusterState: Sendable {
         let waiting = conditions.first { $0.type == "PodScheduled" && $0.status == "False" && $0.reason == "Unschedulable" }
             .map { "pod \(name): Unschedulable" + ($0.message.map { ": \($0)" } ?? "") }
         return PodReading(namespace: pod.metadata.namespace ?? "default", name: name, labels: pod.metadata.labels ?? [:],
-                          address: running ? status?.podIP : nil, ready: ready, failure: failure, waiting: waiting)
+                          address: running ? status?.podIP : nil, ready: ready, failure: failure, waiting: waiting,
+                          startedAt: status?.startTime.flatMap(Self.unixSeconds))
     }
 
     static func read(_ scaler: ScalerObject, collection: String) -> ScalerReading? {
@@ -187,11 +198,43 @@ public struct ClusterState: Sendable {
 
     // MARK: The view
 
-    /// The view of the cluster now: the last one with the changed pods' targets redone, or a new one.
-    public mutating func view() -> ClusterView {
+    /// RFC 3339 as the API server writes it (`2026-12-04T16:00:00Z`, always UTC, whole seconds).
+    /// By hand: a formatter per pod would cost more than the rest of reading it.
+    public static func unixSeconds(_ text: String) -> Double? {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
+              bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"), bytes[19] == UInt8(ascii: "Z") else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for byte in bytes[range] {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
+              let minute = number(14..<16), let second = number(17..<19), (1...12).contains(month), (1...31).contains(day) else { return nil }
+        // Days from 1970-01-01 to the date (Howard Hinnant's days_from_civil).
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        return Double(days * 86_400 + hour * 3600 + minute * 60 + second)
+    }
+
+    /// The view of the cluster at `now` (Unix seconds): the last one with the changed pods' targets
+    /// (and those whose progress deadline fell due) redone, or a new one. Without `now`, no progress
+    /// deadline is checked.
+    public mutating func view(at now: Double? = nil) -> ClusterView {
+        self.now = now
         if var cached {
             // Only pods changed: redo the targets whose selectors match them, as they were or are.
             var affected = Set<Int>()
+            if let now {
+                for (position, due) in deadlines where due <= now { affected.insert(position) }
+            }
             for pod in changedPods {
                 for label in pod.labels {
                     for position in cached.bySelectorLabel[pod.namespace]?["\(label.key)=\(label.value)"] ?? []
@@ -203,7 +246,8 @@ public struct ClusterState: Sendable {
             changedPods = []
             for position in affected {
                 let target = cached.view.targets[position]
-                let state = state(of: target, pods: podIndex.pods(in: target.namespace, matching: target.selector, from: pods))
+                let state = state(of: target, pods: podIndex.pods(in: target.namespace, matching: target.selector, from: pods),
+                                  position: position)
                 cached.view.states[position] = state
                 // Routes list targets in the same order; only endpoints and failure follow pods.
                 cached.view.routes.targets[position].endpoints = state.endpoints
@@ -213,6 +257,7 @@ public struct ClusterState: Sendable {
             return cached.view
         }
         changedPods = []
+        deadlines = [:]
         let view = rebuild()
         var bySelectorLabel: [String: [String: [Int]]] = [:]
         for (position, target) in view.targets.enumerated() {
@@ -223,7 +268,7 @@ public struct ClusterState: Sendable {
         return view
     }
 
-    private func rebuild() -> ClusterView {
+    private mutating func rebuild() -> ClusterView {
         var view = ClusterView()
         var scaledElsewhere: [String: String] = [:]
         for readings in scalers.values {
@@ -263,12 +308,17 @@ public struct ClusterState: Sendable {
         }
         // Both kinds' targets by name; states and route targets follow this order, position for position.
         view.targets.sort { $0.name < $1.name }
-        view.states = view.targets.map { state(of: $0, pods: podIndex.pods(in: $0.namespace, matching: $0.selector, from: pods)) }
+        for (position, target) in view.targets.enumerated() {
+            view.states.append(state(of: target, pods: podIndex.pods(in: target.namespace, matching: target.selector, from: pods),
+                                     position: position))
+        }
         (view.routes, view.warnings) = routes(for: view.targets, states: view.states)
         return view
     }
 
-    private func state(of target: WorkloadTarget, pods: [PodReading]) -> TargetState {
+    /// A target's state from its pods; notes in `deadlines` when a pod's progress deadline falls due.
+    private mutating func state(of target: WorkloadTarget, pods: [PodReading], position: Int) -> TargetState {
+        deadlines[position] = nil
         var state = TargetState(name: target.name, declared: target.replicas)
         for pod in pods.sorted(by: { $0.name < $1.name }) {
             if let address = pod.address {
@@ -281,12 +331,30 @@ public struct ClusterState: Sendable {
         }
         // Failing pods beside a ready one do not stop requests: they go to the ready one.
         if state.ready.isEmpty {
-            state.failure = state.failure ?? target.rolloutFailure
+            state.failure = state.failure ?? target.rolloutFailure ?? overdue(target, pods: pods, position: position)
         } else {
             state.failure = nil
             state.waiting = nil
         }
         return state
+    }
+
+    /// With none of a target's pods ready: the first started pod still not ready past the target's
+    /// progress deadline, said as the target's failure (so waiting requests get 503 with it at once);
+    /// before that, when the earliest deadline falls due.
+    private mutating func overdue(_ target: WorkloadTarget, pods: [PodReading], position: Int) -> String? {
+        guard let deadline = target.progressDeadline, let now else { return nil }
+        var earliest: Double?
+        for pod in pods.sorted(by: { $0.name < $1.name }) where !pod.ready {
+            guard let started = pod.startedAt else { continue }
+            if now - started >= deadline {
+                return "pod \(pod.name) did not become ready within \(GoDuration.format(.seconds(deadline))) of starting (\(WorkloadTarget.progressDeadlineKey))"
+                    + (pod.waiting.map { "; \($0)" } ?? "")
+            }
+            earliest = min(earliest ?? .infinity, started + deadline)
+        }
+        deadlines[position] = earliest
+        return nil
     }
 
     /// The names a service or workload is reached by in the cluster: `NAME.NAMESPACE.svc.DOMAIN`,

@@ -33,6 +33,10 @@ public struct WorkloadTarget: Sendable, Equatable {
     public var queuePort: Int
     /// Why the workload cannot roll out (the Deployment's ProgressDeadlineExceeded), while that lasts.
     public var rolloutFailure: String?
+    /// `serving.knative.dev/progress-deadline` in seconds: how long a started pod may stay not ready
+    /// before the target is failed, when none is ready. Nil: the Deployment's own
+    /// `progressDeadlineSeconds` (600 by default) is what fails it.
+    public var progressDeadline: Double?
 
     public static let serviceLabel = "serving.thaw.dev/service"
     public static let releaseLabel = "serving.thaw.dev/release"
@@ -41,6 +45,7 @@ public struct WorkloadTarget: Sendable, Equatable {
     public static let readinessPathKey = "serving.thaw.dev/readiness-path"
     public static let defaultReadinessPath = "/v2/health/ready"
     public static let queuePortKey = "serving.thaw.dev/queue-port"
+    public static let progressDeadlineKey = "serving.knative.dev/progress-deadline"
     /// Knative's queue-proxy port, so a pod spec written for it needs no change.
     public static let defaultQueuePort = 8012
 
@@ -91,6 +96,13 @@ public struct WorkloadTarget: Sendable, Equatable {
             }
             queuePort = port
         }
+        var progressDeadline: Double?
+        if let text = template[progressDeadlineKey] {
+            guard let deadline = GoDuration.parse(text), deadline >= .seconds(1), deadline <= .seconds(86_400) else {
+                return invalid("annotation \(progressDeadlineKey): \"\(text)\" must be a duration from 1s to 24h, e.g. \"10m\"")
+            }
+            progressDeadline = Double(deadline.components.seconds)
+        }
         let selector = object.spec?.selector?.matchLabels ?? [:]
         guard !selector.isEmpty else {
             return invalid("spec.selector.matchLabels is empty: Thaw finds a workload's pods by those labels")
@@ -105,7 +117,8 @@ public struct WorkloadTarget: Sendable, Equatable {
             name: "\(namespace)/\(name)", namespace: namespace, kind: object.kind ?? kind, workload: name,
             service: labels[serviceLabel] ?? name, release: labels[releaseLabel] ?? name, component: component, policy: policy,
             containerConcurrency: containerConcurrency, readinessPath: readinessPath, replicas: object.spec?.replicas ?? 1,
-            uid: object.metadata.uid, selector: selector, queuePort: queuePort, rolloutFailure: rolloutFailure(object)))
+            uid: object.metadata.uid, selector: selector, queuePort: queuePort, rolloutFailure: rolloutFailure(object),
+            progressDeadline: progressDeadline))
     }
 
     /// A Deployment whose rollout is past its progress deadline will not come up by waiting.

@@ -91,6 +91,29 @@ struct ClusterWatchTests {
         #expect(api.process.stderr.contains("watch=1"))
     }
 
+    /// A pod that never turns ready fails its target at the workload's progress deadline, though no
+    /// object changes after it started: the watch looks again when the deadline falls due.
+    @Test func aProgressDeadlineFallsDueWithNoObjectChanging() async throws {
+        // No bookmarks either: nothing at all arrives after the pod.
+        let api = try await FakeKubernetesAPI(bookmarkSeconds: 120)
+        let client = KubernetesClient(access: try ClusterAccess.kubeconfig(contentsOf: api.kubeconfig))
+        let deployment = String(decoding: Self.deployment("slow"), as: UTF8.self).replacingOccurrences(
+            of: #""autoscaling.knative.dev/class": "kpa.thaw.dev""#,
+            with: #""autoscaling.knative.dev/class": "kpa.thaw.dev", "serving.knative.dev/progress-deadline": "4s""#)
+        _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", Array(deployment.utf8))
+        let format = ISO8601DateFormatter()
+        let pod = String(decoding: Self.pod("slow-a", app: "slow", ip: "10.0.0.9", ready: false), as: UTF8.self).replacingOccurrences(
+            of: #""status": {"#, with: #""status": {"startTime": "\#(format.string(from: Date()))", "#)
+        _ = try client.post("/api/v1/namespaces/ml/pods", Array(pod.utf8))
+        let watch = ClusterWatch(client: client, namespace: "ml", watchSeconds: 30, logger: Self.logger)
+        let (latest, reader) = Self.follow(watch)
+        defer { reader.cancel() }
+        func failure() -> String? { latest.view.withLock { $0?.states.first?.failure } }
+        try await waitUntil("the target", timeout: 30) { latest.targets == ["ml/slow"] }
+        try await waitUntil("the deadline to fail it", timeout: 10) { failure() != nil }
+        #expect(failure() == "pod slow-a did not become ready within 4s of starting (serving.knative.dev/progress-deadline)")
+    }
+
     @Test func workloadsAnHPAScalesAreLeftAloneWithANotice() async throws {
         let api = try await FakeKubernetesAPI()
         let client = KubernetesClient(access: try ClusterAccess.kubeconfig(contentsOf: api.kubeconfig))

@@ -26,7 +26,7 @@ import ThawVocabulary
     }
 
     static func pod(_ name: String, app: String, namespace: String = "ml", ip: String? = nil, phase: String = "Running", ready: Bool = false,
-                    waiting: String? = nil, unschedulable: Bool = false) -> PodObject {
+                    waiting: String? = nil, unschedulable: Bool = false, startTime: String? = nil) -> PodObject {
         let conditions = unschedulable
             ? #"[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."}]"#
             : #"[{"type": "Ready", "status": "\#(ready ? "True" : "False")"}]"#
@@ -34,6 +34,7 @@ import ThawVocabulary
         return decode("""
             {"metadata": {"name": "\(name)", "namespace": "\(namespace)", "labels": {"app": "\(app)", "pod-template-hash": "abc"}},
              "status": {"phase": "\(phase)", \(ip.map { "\"podIP\": \"\($0)\"," } ?? "") "conditions": \(conditions),
+                        \(startTime.map { "\"startTime\": \"\($0)\"," } ?? "")
                         "containerStatuses": \(containers)}}
             """)
     }
@@ -118,6 +119,48 @@ import ThawVocabulary
             [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet \"digits-v1-abc\" has timed out progressing."}]
             """#)], kind: .deployment)
         #expect(cluster.view().states.first?.failure == #"Deployment digits-v1: ProgressDeadlineExceeded: ReplicaSet "digits-v1-abc" has timed out progressing."#)
+    }
+
+    /// Knative's `serving.knative.dev/progress-deadline` on a cluster (issue 14): a started pod not
+    /// ready within it fails the target, with no object changing, so waiting requests get 503 with
+    /// the reason instead of waiting out the Deployment's own 10 minutes.
+    @Test func aPodNotReadyPastTheProgressDeadlineFailsItsTarget() {
+        var cluster = ClusterState()
+        cluster.replaceWorkloads(["ml/digits-v1": Self.deployment("digits-v1", annotations: #", "serving.knative.dev/progress-deadline": "30s""#)],
+                                 kind: .deployment)
+        let started = ClusterState.unixSeconds("2026-12-04T16:00:00Z")!
+        cluster.replacePods(["ml/a": Self.pod("digits-v1-a", app: "digits-v1", ip: "10.0.0.1", startTime: "2026-12-04T16:00:00Z")])
+        #expect(cluster.view(at: started + 29).states.first?.failure == nil)
+        #expect(cluster.nextDeadline == started + 30, "the driver looks again when it falls due")
+        let failure = cluster.view(at: started + 30).states.first?.failure
+        #expect(failure == "pod digits-v1-a did not become ready within 30s of starting (serving.knative.dev/progress-deadline)")
+        #expect(cluster.view(at: started + 30).routes.targets.first?.failure == failure, "the activator answers waiting requests with it")
+        #expect(cluster.nextDeadline == nil)
+        // The pod becomes ready: the target is fine again.
+        cluster.put(pod: Self.pod("digits-v1-a", app: "digits-v1", ip: "10.0.0.1", ready: true, startTime: "2026-12-04T16:00:00Z"), key: "ml/a")
+        #expect(cluster.view(at: started + 40).states.first?.failure == nil)
+    }
+
+    @Test func withoutTheAnnotationTheDeploymentsOwnDeadlineDecides() {
+        var cluster = ClusterState()
+        cluster.replaceWorkloads(["ml/digits-v1": Self.deployment("digits-v1")], kind: .deployment)
+        cluster.replacePods(["ml/a": Self.pod("digits-v1-a", app: "digits-v1", ip: "10.0.0.1", startTime: "2026-12-04T16:00:00Z")])
+        #expect(cluster.view(at: 4_000_000_000).states.first?.failure == nil)
+        #expect(cluster.nextDeadline == nil)
+    }
+
+    @Test func aBadProgressDeadlineIsANotice() {
+        var cluster = ClusterState()
+        cluster.replaceWorkloads(["ml/d": Self.deployment("d", annotations: #", "serving.knative.dev/progress-deadline": "soon""#)], kind: .deployment)
+        #expect(cluster.view().notices.first?.message.contains("serving.knative.dev/progress-deadline") == true)
+    }
+
+    @Test func apiServerTimesReadAsUnixSeconds() {
+        #expect(ClusterState.unixSeconds("1970-01-01T00:00:00Z") == 0)
+        #expect(ClusterState.unixSeconds("2000-03-01T12:30:15Z") == 951_913_815)
+        #expect(ClusterState.unixSeconds("2026-12-04T16:00:00Z") == 1_796_400_000)
+        #expect(ClusterState.unixSeconds("2026-12-04 16:00:00") == nil)
+        #expect(ClusterState.unixSeconds("2026-13-04T16:00:00Z") == nil)
     }
 
     @Test func invalidAnnotationsAndOtherScalersBecomeNoticesNotTargets() {
