@@ -103,7 +103,7 @@ public struct Autoscaler: Service {
                 metrics.statsRejected.increment()
                 return .text("the body must be a JSON stat batch: {\"stats\": [{\"target\", \"source\", \"timestamp\", ...}]}", status: .badRequest)
             }
-            if let problem = batch.problem {
+            if let problem = batch.problem(now: loop.now().seconds) {
                 // Nothing of a batch with an impossible value is recorded: it would steer scaling.
                 metrics.statsRejected.increment()
                 return .text("stat batch refused, nothing recorded: \(problem)", status: .badRequest)
@@ -118,7 +118,7 @@ public struct Autoscaler: Service {
                 metrics.statsRejected.increment()
                 return .text("the body must be a JSON metric batch: {\"values\": [{\"target\", \"metric\", \"value\", \"timestamp\", \"source\"}]}", status: .badRequest)
             }
-            if let problem = batch.problem {
+            if let problem = batch.problem(now: loop.now().seconds) {
                 metrics.statsRejected.increment()
                 return .text("metric batch refused, nothing recorded: \(problem)", status: .badRequest)
             }

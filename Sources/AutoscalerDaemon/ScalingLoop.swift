@@ -33,7 +33,10 @@ public actor ScalingLoop {
     private let driver: any ReplicaDriver
     private let metrics: AutoscalerMetrics
     private let logger: Logger
-    private let clock: @Sendable () -> Timestamp
+    private nonisolated let clock: @Sendable () -> Timestamp
+
+    /// The loop's clock now, for checks made before a report reaches it.
+    public nonisolated func now() -> Timestamp { clock() }
 
     /// Wall-clock time: reports carry Unix timestamps, and the windows key buckets by them.
     public static let wallClock: @Sendable () -> Timestamp = { Timestamp(seconds: Date().timeIntervalSince1970) }

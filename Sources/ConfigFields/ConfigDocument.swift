@@ -7,13 +7,7 @@ extension FieldReader {
     ///   - what: the kind of file, for messages ("the routing file").
     ///   - expected: what the top level should hold, for the message when it is not a map.
     public static func document(contentsOf path: String, what: String, expected: String) throws -> FieldReader {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigError(file: path, "cannot read \(what): \(error.localizedDescription)")
-        }
-        return try document(text, file: path, expected: expected)
+        try document(try InputFile.text(at: path, what: what), file: path, expected: expected)
     }
 
     public static func document(_ text: String, file: String, expected: String) throws -> FieldReader {

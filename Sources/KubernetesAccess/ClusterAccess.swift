@@ -96,12 +96,7 @@ public struct ClusterAccess: Sendable, Equatable {
     /// The current context of a kubeconfig file (or `context`), as kubectl reads it: relative paths
     /// are relative to the file's directory.
     public static func kubeconfig(contentsOf path: String, context: String? = nil) throws -> ClusterAccess {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigError(file: path, "cannot read the kubeconfig: \(error.localizedDescription)")
-        }
+        let text = try InputFile.text(at: path, what: "the kubeconfig")
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         return try kubeconfig(text, file: path, directory: directory, context: context)
     }

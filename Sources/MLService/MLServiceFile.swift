@@ -27,12 +27,7 @@ public struct MLServiceFile: Sendable, Equatable {
 
     /// Reads the file; relative `file://` model URIs and `workingDir`s are taken from its directory.
     public static func load(contentsOf path: String) throws -> MLServiceFile {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigError(file: path, "cannot read the MLService file: \(error.localizedDescription)")
-        }
+        let text = try InputFile.text(at: path, what: "the MLService file")
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         return try parse(text, file: path, baseDirectory: directory)
     }

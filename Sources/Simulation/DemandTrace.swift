@@ -16,7 +16,7 @@ public struct DemandTrace: Sendable, Equatable {
     }
 
     public init(contentsOf path: String) throws {
-        try self.init(csv: try readText(path), file: path)
+        try self.init(csv: try readText(path, what: "the demand curve"), file: path)
     }
 
     public init(csv: String, file: String = "trace.csv") throws {

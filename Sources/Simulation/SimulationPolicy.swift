@@ -13,7 +13,7 @@ public struct SimulationPolicy: Sendable {
 
     /// Reads a policy file (YAML or JSON) with any of `annotations`, `config`, `containerConcurrency`, `spec`.
     public init(contentsOf path: String) throws {
-        try self.init(text: try readText(path), file: path)
+        try self.init(text: try readText(path, what: "the policy"), file: path)
     }
 
     public init(text: String, file: String = "policy") throws {
@@ -52,10 +52,11 @@ public struct SimulationPolicy: Sendable {
     }
 }
 
-func readText(_ path: String) throws -> String {
+func readText(_ path: String, what: String) throws -> String {
     do {
-        return try String(contentsOfFile: path, encoding: .utf8)
-    } catch {
-        throw SimulationError(file: path, "cannot be read: \(error.localizedDescription)")
+        // A policy is small, a trace may hold days of samples: both are bounded by the larger limit.
+        return try InputFile.text(at: path, what: what, limit: InputFile.traceLimit)
+    } catch let error as ConfigError {
+        throw SimulationError(file: path, error.message)
     }
 }

@@ -24,7 +24,7 @@ public struct TraceEvent: Sendable {
 
     /// Reads a JSON-lines trace file.
     public static func load(contentsOf path: String) throws -> [TraceEvent] {
-        try parse(try readText(path), file: path)
+        try parse(try readText(path, what: "the trace"), file: path)
     }
 
     /// Reads a JSON-lines trace; blank lines and lines starting with `#` are skipped.

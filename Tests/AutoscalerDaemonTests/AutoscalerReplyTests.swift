@@ -38,7 +38,7 @@ struct AutoscalerReplyTests {
         #expect(answer.body.contains("stat batch"))
     }
 
-    @Test("a stats body with a timestamp far beyond any real time is answered, not a crash")
+    @Test("a stats body with a timestamp far beyond any real time is refused, not a crash")
     func absurdTimestampDoesNotCrash() async {
         await #expect(processExitsWith: .success) {
             let f = LoopFixture([ScaledTarget(name: "a", policy: try testPolicy())])
@@ -46,7 +46,7 @@ struct AutoscalerReplyTests {
             let request = ControlServer.Request(head: HTTPRequestHead(version: .http1_1, method: .POST, uri: StatPaths.stats),
                                                 body: Array(body.utf8))
             let answer = await Autoscaler.reply(to: request, loop: f.loop, metrics: f.metrics)
-            if answer.status != .ok { exit(1) }
+            if answer.status != .badRequest || !answer.body.contains("stats[0].timestamp") { exit(1) }
         }
     }
 
@@ -198,12 +198,28 @@ struct IntakeLimitTests {
         let poke = try await post(f, StatPaths.poke, Poke(target: "a", source: "activator", queueLength: -3))
         #expect(poke.status == .badRequest && poke.body.contains("queueLength"))
         let reason = MetricBatch(values: [], failures: [MetricFailure(target: "a", metric: "gpu", reason: String(repeating: "r", count: 3_000_000),
-                                                                          timestamp: 1, source: "collector")])
+                                                                          timestamp: f.clock.now.seconds, source: "collector")])
         let refused = try await post(f, StatPaths.metrics, reason)
         #expect(refused.status == .badRequest && refused.body.contains("failures[0].reason"))
-        let negative = try await post(f, StatPaths.metrics, MetricBatch(values: [MetricValue(target: "a", metric: "gpu", value: -40, timestamp: 1, source: "c")]))
+        let negative = try await post(f, StatPaths.metrics, MetricBatch(values: [MetricValue(target: "a", metric: "gpu", value: -40, timestamp: f.clock.now.seconds, source: "c")]))
         #expect(negative.status == .badRequest && negative.body.contains("values[0].value"))
         #expect(f.metrics.exposition().contains("thaw_autoscaler_stats_rejected_total 4"), "\(f.metrics.exposition().split(separator: "\n").filter { $0.contains("rejected") })")
+    }
+
+    @Test("a timestamp more than 5 minutes from the autoscaler's clock is refused, naming the field and the skew")
+    func clockSkew() async throws {
+        let f = try fixture()
+        var late = f.activatorReport("a", concurrency: 1)
+        late.timestamp -= 1000
+        let answer = try await post(f, StatPaths.stats, StatBatch(stats: [late]))
+        #expect(answer.status == .badRequest)
+        #expect(answer.body.contains("stats[0].timestamp") && answer.body.contains("1000 s behind"), "\(answer.body)")
+        let ahead = MetricBatch(values: [MetricValue(target: "a", metric: "gpu", value: 40, timestamp: f.clock.now.seconds + 400, source: "c")])
+        let refused = try await post(f, StatPaths.metrics, ahead)
+        #expect(refused.status == .badRequest && refused.body.contains("values[0].timestamp") && refused.body.contains("400 s ahead"), "\(refused.body)")
+        var close = f.activatorReport("a", concurrency: 1, queueLength: 2)
+        close.timestamp -= 200
+        #expect(try await post(f, StatPaths.stats, StatBatch(stats: [close])).status == .ok, "within the tolerance")
     }
 
     @Test("a good batch still passes")

@@ -108,7 +108,7 @@ import ThawTestSupport
     @Test func missingFilesAndModesAreExplained() throws {
         let missing = try Self.thaw(["simulate", "--trace", "/nonexistent/trace.jsonl"])
         #expect(missing.status != 0)
-        #expect(missing.stderr.contains("/nonexistent/trace.jsonl: cannot be read"))
+        #expect(missing.stderr.contains("/nonexistent/trace.jsonl: cannot read the trace: no such file"), "\(missing.stderr)")
         let neither = try Self.thaw(["simulate"])
         #expect(neither.status != 0)
         #expect(neither.stderr.contains("exactly one of --trace"))
