@@ -150,7 +150,7 @@ let package = Package(
         ]),
         // The activator's data path and services on SwiftNIO.
         .target(name: "Activator", dependencies: [
-            "ThawVocabulary", "ActivatorCore", "RoutingFile", "ScaleTargets", "TrafficStats", "ControlHTTP", "MetricSeries",
+            "ThawVocabulary", "ActivatorCore", "RoutingFile", "ConfigFields", "ScaleTargets", "TrafficStats", "ControlHTTP", "MetricSeries",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

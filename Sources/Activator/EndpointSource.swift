@@ -1,3 +1,4 @@
+import ConfigFields
 import ActivatorCore
 import Foundation
 import Logging
@@ -35,13 +36,15 @@ public struct RoutingFileSource: EndpointSource {
     }
 
     public func watch(_ apply: @escaping @Sendable (RoutingConfig) -> Void) async throws {
-        var last = try? Data(contentsOf: URL(fileURLWithPath: path))
+        // Bounded like every file Thaw reads: a routing file replaced by something huge is an error, not a stall.
+        func read() throws -> String { try InputFile.text(at: path, what: "the routing file") }
+        var last = try? read()
         var unreadable = false
         while true {
             try await Task.sleep(for: pollInterval)
-            let data: Data
+            let text: String
             do {
-                data = try Data(contentsOf: URL(fileURLWithPath: path))
+                text = try read()
             } catch {
                 // Removed, replaced by a directory, or no longer readable: said once, routes kept.
                 if !unreadable {
@@ -56,10 +59,10 @@ public struct RoutingFileSource: EndpointSource {
                 unreadable = false
                 logger.notice("the routing file can be read again", metadata: ["file": "\(path)"])
             }
-            guard data != last else { continue }
-            last = data
+            guard text != last else { continue }
+            last = text
             do {
-                let config = try RoutingConfig.parse(String(decoding: data, as: UTF8.self), file: path)
+                let config = try RoutingConfig.parse(text, file: path)
                 apply(config)
                 onReload(true)
                 logger.info("routing file reloaded", metadata: ["file": "\(path)", "targets": "\(config.targets.count)", "services": "\(config.services.count)"])
@@ -76,7 +79,8 @@ extension RoutingFileSource {
     static func why(_ error: any Error, path: String) -> String {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return "it no longer exists" }
-        return isDirectory.boolValue ? "it is now a directory" : "\(error)"
+        if isDirectory.boolValue { return "it is now a directory" }
+        return (error as? ConfigError)?.message ?? "\(error)"
     }
 }
 
