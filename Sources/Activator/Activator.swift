@@ -28,6 +28,8 @@ public struct Activator: Service {
         public var drainDeadline: Duration = .seconds(30)
         public var connectTimeout: TimeAmount = .seconds(2)
         public var role: ProxyRole = .activator
+        /// Which activator replica this is (its pod's name), when several run.
+        public var instance: String?
         /// Route every request on the main port as if it were sent to this host (a sidecar's one target).
         public var fixedHost: String?
         /// More proxy ports, each routing every request as if sent to its host: a service's own port,
@@ -72,7 +74,8 @@ public struct Activator: Service {
     }
 
     public func run() async throws {
-        let reporter = AutoscalerReporter(url: options.autoscaler, role: options.role, eventLoopGroup: group, metrics: metrics, logger: logger)
+        let reporter = AutoscalerReporter(url: options.autoscaler, role: options.role, instance: options.instance, eventLoopGroup: group,
+                                          metrics: metrics, logger: logger)
         let directory = RouteDirectory(metrics: metrics, pokes: options.role == .activator ? reporter : nil,
                                        slowStartWindow: options.slowStartWindow)
         directory.apply(source.initial)
@@ -223,11 +226,12 @@ public enum ProxyRole: Sendable, Equatable {
         if case .sidecar = self { true } else { false }
     }
 
-    /// The `source` of its stat reports: the autoscaler subtracts a replica's proxied requests from
-    /// what the activator reported, and tells the two apart by this.
-    var statSource: String {
+    /// The `source` of its stat reports and pokes: the autoscaler subtracts a replica's proxied
+    /// requests from what the activator reported, and tells the two apart by this; with several
+    /// activators, `instance` tells them apart, so their waiting requests add up.
+    func statSource(instance: String?) -> String {
         switch self {
-        case .activator: ProxyHeaders.activator
+        case .activator: instance.map { "\(ProxyHeaders.activator)/\($0)" } ?? ProxyHeaders.activator
         case .sidecar(let replica): replica
         }
     }

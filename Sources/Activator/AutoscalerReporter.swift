@@ -23,18 +23,19 @@ final class AutoscalerReporter: PokeSink, Sendable {
     private let source: String
     private let reportIdle: Bool
 
-    init(url: AutoscalerURL?, role: ProxyRole, eventLoopGroup: any EventLoopGroup, metrics: ActivatorMetrics, logger: Logger) {
+    /// - Parameter instance: which activator replica this is, when several run (their queues add up).
+    init(url: AutoscalerURL?, role: ProxyRole, instance: String?, eventLoopGroup: any EventLoopGroup, metrics: ActivatorMetrics, logger: Logger) {
         self.url = url
         // A sidecar reports idle seconds too: they tell "no traffic" from "no data".
-        (source, reportIdle) = (role.statSource, role.isSidecar)
+        (source, reportIdle) = (role.statSource(instance: instance), role.isSidecar)
         self.eventLoopGroup = eventLoopGroup
         self.metrics = metrics
         self.logger = logger
         (pokeStream, pokeContinuation) = AsyncStream.makeStream(of: Poke.self, bufferingPolicy: .bufferingNewest(1000))
     }
 
-    func poke(_ poke: Poke) {
-        pokeContinuation.yield(poke)
+    func poke(target: String, queueLength: Int) {
+        pokeContinuation.yield(Poke(target: target, source: source, queueLength: queueLength))
     }
 
     func run(targets: @escaping @Sendable () -> [TargetRuntime]) async throws {

@@ -90,7 +90,7 @@ final class TargetRuntime: Sendable {
                                 queueLength: () -> Int) -> TargetBalancer<WaitingRequest>.Admission {
         guard case .queued(let ticket, true) = admission else { return admission }
         guard let pokes else { return .queued(ticket: ticket, poke: false) }
-        pokes.poke(Poke(target: name, source: "activator", queueLength: queueLength()))
+        pokes.poke(target: name, queueLength: queueLength())
         return admission
     }
 
@@ -216,7 +216,8 @@ final class TargetRuntime: Sendable {
 
 /// Where pokes go; the reporter sends them to the autoscaler at once.
 protocol PokeSink: Sendable {
-    func poke(_ poke: Poke)
+    /// Says that `queueLength` requests wait for `target`; the sink knows who is saying it.
+    func poke(target: String, queueLength: Int)
 }
 
 /// The balancer's time: seconds on a monotonic clock (NIO's, the one its deadlines use), for the

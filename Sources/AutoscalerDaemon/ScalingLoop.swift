@@ -18,8 +18,7 @@ public actor ScalingLoop {
         var requested: Int
         var state: TargetState
         var lastStep: TargetScaler.Step?
-        var queueLength = 0
-        var queueReportedAt: Timestamp?
+        var waiting = WaitingRequests()
         /// Someone else changed the replica count the platform holds: set it again at the next decision.
         var reassert = false
     }
@@ -81,8 +80,7 @@ public actor ScalingLoop {
                 // What the loop knows apart from the policy carries over: the replicas, the queue, and a
                 // pending set-back of an outside scale change (a `kubectl apply` can bring both at once).
                 entry.state = existing.state
-                entry.queueLength = existing.queueLength
-                entry.queueReportedAt = existing.queueReportedAt
+                entry.waiting = existing.waiting
                 entry.reassert = existing.reassert
                 targets[target.name] = entry
                 logger.notice("target policy changed; deciding on the new one", metadata: ["target": "\(target.name)"])
@@ -151,12 +149,9 @@ public actor ScalingLoop {
             let request = RequestStat(averageConcurrency: stat.averageConcurrency, requestCount: stat.requestCount,
                                       averageProxiedConcurrency: stat.averageProxiedConcurrency,
                                       proxiedRequestCount: stat.proxiedRequestCount)
-            let fromReplica = stat.source != ProxyHeaders.activator
+            let fromReplica = !ProxyHeaders.isActivator(stat.source)
             let urgent = withEntry(stat.target) { entry in
-                if !fromReplica {
-                    entry.queueLength = stat.queueLength
-                    entry.queueReportedAt = now
-                }
+                if !fromReplica { entry.waiting.report(stat.queueLength, from: stat.source, at: now) }
                 return entry.scaler.record(request, fromReplica: fromReplica, at: time, readyReplicas: entry.state.ready.count)
             }
             if urgent == true { decide(stat.target, trigger: "panic threshold crossed", now: now) }
@@ -249,10 +244,8 @@ public actor ScalingLoop {
     public func poke(_ poke: Poke, arrived: ContinuousClock.Instant) -> Bool {
         let now = clock()
         let decideNow = withEntry(poke.target) { entry in
-            let fresh = entry.queueReportedAt.map { now - $0 <= .seconds(2) } ?? false
-            entry.queueLength = fresh ? max(entry.queueLength, poke.queueLength) : poke.queueLength
-            entry.queueReportedAt = now
-            return entry.scaler.poke(queueLength: poke.queueLength, readyReplicas: entry.state.ready.count, at: now)
+            entry.waiting.poke(poke.queueLength, from: poke.source, at: now)
+            return entry.scaler.poke(queueLength: entry.waiting.total(at: now), readyReplicas: entry.state.ready.count, at: now)
         }
         guard let decideNow else { return false }
         metrics.pokes.increment()
@@ -305,7 +298,7 @@ public actor ScalingLoop {
     private func decide(_ name: String, trigger: String, now: Timestamp) {
         withEntry(name) { entry in
             let ready = entry.state.ready.count
-            let waitingRequests = entry.queueReportedAt.map { now - $0 <= .seconds(2) } == true ? entry.queueLength : 0
+            let waitingRequests = entry.waiting.total(at: now)
             let step = entry.scaler.step(readyReplicas: ready, activatorInPath: true, waitingRequests: waitingRequests, now: now)
             switch step.holdChange {
             case .started?:
@@ -351,13 +344,12 @@ public actor ScalingLoop {
             let spec = entry.scaler.spec
             let decision = entry.scaler.latest
             let rps = entry.scaler.metrics.averages(for: .rps, at: now)?.panic ?? 0
-            let queueFresh = entry.queueReportedAt.map { now - $0 <= .seconds(2) } ?? false
             return TargetStatus(
                 name: name, metric: spec.metric.name, requested: entry.requested, running: entry.state.endpoints.count,
                 ready: entry.state.ready.count, desired: decision?.desired, stable: decision?.stable, panic: decision?.panic,
                 targetPerReplica: spec.targetValue, panicking: entry.scaler.decider.isPanicking,
                 excessBurstCapacity: decision?.excessBurstCapacity, rps: rps,
-                queueLength: queueFresh ? entry.queueLength : 0,
+                queueLength: entry.waiting.total(at: now),
                 activity: entry.scaler.planner.activity.description, reason: entry.lastStep?.plan.reason ?? "starting",
                 holding: entry.lastStep?.holding ?? false, failure: entry.state.failure, waiting: entry.state.waiting, signalFailure: entry.scaler.failureReason,
                 fallbackReplicas: entry.lastStep?.fallbackWant)

@@ -2,6 +2,7 @@ import Activator
 import ArgumentParser
 import CommandOptions
 import ControlHTTP
+import Foundation
 import KubernetesDriver
 import Logging
 import NIOCore
@@ -60,6 +61,9 @@ struct ThawActivator: AsyncParsableCommand {
     @OptionGroup var proxyProcess: ProxyProcessOptions<Self>
 
     @OptionGroup var proxy: ProxyOptions<Self>
+
+    @Option(name: .customLong("instance"), help: "This activator's name when several run, so the autoscaler adds up their waiting requests (default: $POD_NAME, set by the manifests).")
+    var instance: String?
 
     @Option(name: .customLong("threads"), help: "Event-loop threads (default: one per core).")
     var threads: Int?
@@ -122,6 +126,7 @@ struct ThawActivator: AsyncParsableCommand {
         (options.headTimeout, options.bodyTimeout, options.keepAliveTimeout) =
             (.nanoseconds(timeouts.head), .nanoseconds(timeouts.body), .nanoseconds(timeouts.keepAlive))
         options.hostPorts = parsedHostPorts
+        options.instance = instance ?? ProcessInfo.processInfo.environment["POD_NAME"].flatMap { $0.isEmpty ? nil : $0 }
         let group = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) } ?? MultiThreadedEventLoopGroup.singleton
         let activator = Activator(options: options, source: source, group: group, metrics: metrics, logger: logger)
         let serviceGroup = ServiceGroup(configuration: .init(
