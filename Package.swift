@@ -134,6 +134,7 @@ let package = Package(
         .target(name: "KubernetesDriver", dependencies: [
             "KubernetesClient", "KubernetesTargets", "ScaleTargets", "ScalingPolicy", "ThawVocabulary",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
@@ -183,7 +184,7 @@ let package = Package(
         // What every executable's command line shares: flag checks, --log-level, and the proxy flags of
         // thaw-activator, thaw-queue and thaw up (ProxyOptions, ProxyProcessOptions).
         .target(name: "CommandOptions", dependencies: [
-            "ControlHTTP", "KubernetesAccess", "KubernetesClient", "KubernetesDriver",
+            "ControlHTTP", "KubernetesAccess", "KubernetesClient", "KubernetesDriver", "KubernetesTargets",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

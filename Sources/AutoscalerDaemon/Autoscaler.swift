@@ -18,6 +18,9 @@ public struct Autoscaler: Service {
         public var host = "127.0.0.1"
         public var port = 8090
         public var tickInterval: Duration = .seconds(2)
+        /// Whether this replica leads, when several run (a Lease election sets it); nil: it always
+        /// does. A stand-by answers /readyz 503, so a Service sends stats and pokes to the leader only.
+        public var leading: Followed<Bool>?
         public init() {}
     }
 
@@ -49,7 +52,7 @@ public struct Autoscaler: Service {
         self.group = group
         self.logger = logger
         self.onBound = onBound
-        loop = ScalingLoop(targets: catalog.initial, driver: driver, metrics: metrics, logger: logger)
+        loop = ScalingLoop(targets: catalog.initial, driver: driver, metrics: metrics, logger: logger, leading: options.leading == nil)
     }
 
     public func run() async throws {
@@ -74,7 +77,13 @@ public struct Autoscaler: Service {
                     switch update {
                     case .states(let states): await loop.driverUpdate(states)
                     case .targets(let targets): await loop.setTargets(targets)
+                    case .leading(let leading): await loop.setLeading(leading)
                     }
+                }
+            }
+            if let leading = options.leading {
+                tasks.addTask { [loop] in
+                    try await leading.watch { continuation.yield(.leading($0)) }
                 }
             }
             tasks.addTask { [loop, options] in
@@ -94,6 +103,7 @@ public struct Autoscaler: Service {
     private enum Update: Sendable {
         case states([TargetState])
         case targets([ScaledTarget])
+        case leading(Bool)
     }
 
     static func reply(to request: ControlServer.Request, loop: ScalingLoop, metrics: AutoscalerMetrics) async -> ControlServer.Reply {
@@ -141,7 +151,12 @@ public struct Autoscaler: Service {
             return .text("ok")
         case (.GET, "/metrics"):
             return ControlServer.Reply(status: .ok, contentType: "text/plain; version=0.0.4", body: metrics.exposition())
-        case (.GET, "/healthz"), (.GET, "/readyz"):
+        case (.GET, "/healthz"):
+            return .text("ok")
+        case (.GET, "/readyz"):
+            guard await loop.isLeading else {
+                return .text("standing by: another autoscaler replica leads (it gets the stats and pokes)", status: .serviceUnavailable)
+            }
             return .text("ok")
         case (.GET, "/status"):
             let encoder = JSONEncoder()

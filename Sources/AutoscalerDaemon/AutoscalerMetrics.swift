@@ -10,6 +10,8 @@ public final class AutoscalerMetrics: Sendable {
     let statsRejected: Counter
     let pokes: Counter
     let pokeToDecision: ValueHistogram
+    /// 1 while this replica decides and writes (it always does, alone), 0 while it stands by.
+    let leader: Gauge
 
     public init() {
         statsReceived = registry.makeCounter(descriptor: Self.name("stats_received", "total", "Stat reports accepted."))
@@ -18,6 +20,8 @@ public final class AutoscalerMetrics: Sendable {
         pokeToDecision = registry.makeValueHistogram(
             descriptor: Self.name("poke_to_decision", "seconds", "Time from a poke's arrival to the decision it caused being handed to the driver."),
             buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1])
+        leader = registry.makeGauge(descriptor: MetricNameDescriptor(
+            namespace: "thaw_autoscaler", metricName: "leader", helpText: "1 while this replica leads (decides and writes replica counts), 0 while it stands by."))
     }
 
     /// Everything, in the text exposition format.

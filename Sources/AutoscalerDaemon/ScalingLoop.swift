@@ -21,9 +21,16 @@ public actor ScalingLoop {
         var waiting = WaitingRequests()
         /// Someone else changed the replica count the platform holds: set it again at the next decision.
         var reassert = false
+        /// Just took over leadership with no history: no scale-in before this (a stable window of data).
+        var noScaleInUntil: Timestamp?
     }
 
     private var targets: [String: Entry] = [:]
+    /// Whether this autoscaler writes replica counts: false in a stand-by replica, which follows the
+    /// counts the leader writes and decides nothing until it takes over.
+    private var leading: Bool
+
+    public var isLeading: Bool { leading }
     /// The driver's newest state of every target it reported, known to the catalog yet or not: a
     /// target found after its pods were seen starts with what they say.
     private var latestStates: [String: TargetState] = [:]
@@ -40,8 +47,11 @@ public actor ScalingLoop {
     /// Wall-clock time: reports carry Unix timestamps, and the windows key buckets by them.
     public static let wallClock: @Sendable () -> Timestamp = { Timestamp(seconds: Date().timeIntervalSince1970) }
 
+    /// - Parameter leading: false for a replica that must win an election first.
     public init(targets: [ScaledTarget], driver: any ReplicaDriver, metrics: AutoscalerMetrics, logger: Logger,
-                clock: @escaping @Sendable () -> Timestamp = ScalingLoop.wallClock) {
+                clock: @escaping @Sendable () -> Timestamp = ScalingLoop.wallClock, leading: Bool = true) {
+        self.leading = leading
+        metrics.leader.set(leading ? 1.0 : 0.0)
         self.driver = driver
         self.metrics = metrics
         self.logger = logger
@@ -91,7 +101,7 @@ public actor ScalingLoop {
                 targets[target.name] = entry
                 logger.info("target found", metadata: ["target": "\(target.name)", "replicas": "\(entry.requested)"])
                 if target.current == nil {
-                    driver.setReplicas(entry.requested, of: target.name)
+                    write(entry.requested, of: target.name)
                 } else {
                     applyBounds(target.name)
                 }
@@ -107,10 +117,42 @@ public actor ScalingLoop {
         return body(&targets.values[index])
     }
 
+    /// The one way a count reaches the driver: a stand-by writes nothing.
+    private func write(_ count: Int, of name: String) {
+        guard leading else { return }
+        driver.setReplicas(count, of: name)
+    }
+
+    /// Leadership gained or lost (several autoscaler replicas, one leading through a Lease).
+    ///
+    /// Taking over, the loop has no history (the stand-by received no stats): every target keeps
+    /// the count the old leader left, and nothing is scaled in until a stable window of data has
+    /// come in; scale-up and wake-from-zero work at once. Losing it, the loop stops writing.
+    public func setLeading(_ leading: Bool) {
+        guard leading != self.leading else { return }
+        self.leading = leading
+        metrics.leader.set(leading ? 1.0 : 0.0)
+        guard leading else {
+            logger.notice("no longer leading: writing no replica counts, following the leader's")
+            return
+        }
+        let now = clock()
+        for name in targets.keys {
+            withEntry(name) { entry in
+                if let declared = entry.state.declared { entry.requested = declared }
+                entry.reassert = false
+                entry.noScaleInUntil = now + entry.scaler.spec.stableWindow
+                entry.metrics.requested.set(to: Double(entry.requested))
+            }
+        }
+        logger.notice("leading: deciding and writing replica counts; no scale-in until a stable window of stats has come in",
+                      metadata: ["targets": "\(targets.count)"])
+    }
+
     /// Asks the driver for every target's initial scale; called once before anything else.
     public func start() {
         for (name, entry) in targets.sorted(by: { $0.key < $1.key }) {
-            driver.setReplicas(entry.requested, of: name)
+            write(entry.requested, of: name)
             entry.metrics.requested.set(to: Double(entry.requested))
             logger.info("target starts", metadata: ["target": "\(name)", "replicas": "\(entry.requested)"])
         }
@@ -127,7 +169,7 @@ public actor ScalingLoop {
                                               "trigger": "bounds", "reason": "outside min-scale \(bounds.effectiveMinScale) / max-scale \(bounds.maxScale)"])
             entry.requested = bounded
             entry.metrics.requested.set(to: Double(bounded))
-            driver.setReplicas(bounded, of: name)
+            write(bounded, of: name)
         }
     }
 
@@ -281,7 +323,11 @@ public actor ScalingLoop {
                 // A change of the count the platform holds that is not ours (`kubectl scale`), as HPA
                 // does: logged, and set back at the next decision. Only a change counts, so a view
                 // from before our own write landed is not taken for one.
-                if let declared = state.declared, declared != entry.state.declared, entry.state.declared != nil,
+                if !leading, let declared = state.declared {
+                    // A stand-by follows what the leader writes.
+                    entry.requested = declared
+                    entry.metrics.requested.set(to: Double(declared))
+                } else if let declared = state.declared, declared != entry.state.declared, entry.state.declared != nil,
                    declared != entry.requested {
                     logger.warning("replicas changed outside Thaw; setting them back at the next decision", metadata: [
                         "target": "\(state.name)", "found": "\(declared)", "requested": "\(entry.requested)"])
@@ -296,6 +342,7 @@ public actor ScalingLoop {
     }
 
     private func decide(_ name: String, trigger: String, now: Timestamp) {
+        guard leading else { return }
         withEntry(name) { entry in
             let ready = entry.state.ready.count
             let waitingRequests = entry.waiting.total(at: now)
@@ -320,19 +367,22 @@ public actor ScalingLoop {
             }
             entry.metrics.holding.set(to: step.holding ? 1 : 0)
             entry.metrics.fallback.set(to: step.fallbackWant == nil ? 0 : 1)
-            if let replicas = step.plan.replicas, replicas != entry.requested {
+            if let until = entry.noScaleInUntil, now >= until { entry.noScaleInUntil = nil }
+            if let replicas = step.plan.replicas, replicas < entry.requested, entry.noScaleInUntil != nil {
+                // A new leader's windows hold less than a stable window: too little to scale in on.
+            } else if let replicas = step.plan.replicas, replicas != entry.requested {
                 logger.info("scaling", metadata: [
                     "target": "\(name)", "from": "\(entry.requested)", "to": "\(replicas)", "ready": "\(ready)",
                     "trigger": "\(trigger)", "reason": "\(step.plan.reason)"])
                 entry.requested = replicas
                 entry.metrics.requested.set(to: Double(replicas))
                 entry.reassert = false
-                driver.setReplicas(replicas, of: name)
+                write(replicas, of: name)
             }
             if entry.reassert {
                 entry.reassert = false
                 logger.info("setting replicas back", metadata: ["target": "\(name)", "to": "\(entry.requested)", "trigger": "\(trigger)"])
-                driver.setReplicas(entry.requested, of: name)
+                write(entry.requested, of: name)
             }
         }
     }

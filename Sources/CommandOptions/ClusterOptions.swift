@@ -3,6 +3,7 @@ import Foundation
 import KubernetesAccess
 import KubernetesClient
 import KubernetesDriver
+import KubernetesTargets
 import Logging
 
 /// The flags that put thaw-autoscaler and thaw-activator on a Kubernetes cluster.
@@ -41,5 +42,51 @@ public struct ClusterOptions: ParsableArguments {
         logger.info("on a Kubernetes cluster", metadata: ["server": "\(access.server)", "credentials": "\(access.origin)",
                                                           "namespace": "\(namespace ?? "(all)")"])
         return ClusterWatch(client: KubernetesClient(access: access), namespace: namespace, clusterDomain: clusterDomain, logger: logger)
+    }
+}
+
+/// The flags for running several autoscaler replicas, one leading through a Lease.
+public struct LeaderElectionOptions: ParsableArguments {
+    @Flag(name: .customLong("leader-elect"), help: "Run as one of several replicas: only the one holding the Lease decides and writes; the others stand by (their /readyz answers 503).")
+    public var enabled = false
+
+    @Option(name: .customLong("lease-name"), help: "The coordination.k8s.io/v1 Lease the replicas share.")
+    public var name = "thaw-autoscaler"
+
+    @Option(name: .customLong("lease-namespace"), help: "Where the Lease lives (default: $POD_NAMESPACE, else thaw-system).")
+    public var namespace: String?
+
+    @Option(name: .customLong("identity"), help: "This replica's name in the Lease (default: $POD_NAME, else the host name and process id).")
+    public var identity: String?
+
+    @Option(name: .customLong("lease-duration"), help: "Seconds a stand-by waits, after the Lease was last renewed, before taking it over.")
+    public var leaseDuration = 15.0
+
+    @Option(name: .customLong("renew-deadline"), help: "Seconds the leader keeps leading without a successful renew; then it stops writing.")
+    public var renewDeadline = 10.0
+
+    @Option(name: .customLong("retry-period"), help: "Seconds between two tries to renew or acquire the Lease.")
+    public var retryPeriod = 2.0
+
+    public init() {}
+
+    public var timing: LeaseElection.Timing {
+        LeaseElection.Timing(leaseDuration: leaseDuration, renewDeadline: renewDeadline, retryPeriod: retryPeriod)
+    }
+
+    public func validate() throws {
+        if let problem = timing.problem {
+            throw ValidationError("--lease-duration \(leaseDuration), --renew-deadline \(renewDeadline), --retry-period \(retryPeriod): \(problem) (client-go's usual values are 15, 10 and 2)")
+        }
+    }
+
+    /// The elector for this replica, when `--leader-elect` is given.
+    public func elector(client: KubernetesClient, logger: Logger,
+                        environment: [String: String] = ProcessInfo.processInfo.environment) -> LeaderElector? {
+        guard enabled else { return nil }
+        let identity = self.identity ?? environment["POD_NAME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+        let namespace = self.namespace ?? environment["POD_NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 } ?? "thaw-system"
+        return LeaderElector(client: client, namespace: namespace, name: name, identity: identity, timing: timing, logger: logger)
     }
 }

@@ -131,6 +131,11 @@ public struct KubernetesClient: Sendable {
         try send("POST", path, body: object, contentType: "application/json")
     }
 
+    /// A whole-object update: 409 Conflict when `object`'s resourceVersion is no longer the newest.
+    public func put(_ path: String, _ object: [UInt8]) throws -> [UInt8] {
+        try send("PUT", path, body: object, contentType: "application/json")
+    }
+
     public func delete(_ path: String) throws -> [UInt8] {
         try send("DELETE", path, body: nil, contentType: nil)
     }

@@ -20,10 +20,15 @@ public final class KubernetesReplicaDriver: ReplicaDriver {
     private let wake = DispatchSemaphore(value: 0)
     /// The writer's view of the clock, for retry backoff.
     private let retryAfter = Mutex<[String: ContinuousClock.Instant]>([:])
+    /// Whether this replica may write now (it holds the Lease, renewed within the deadline); nil:
+    /// it is the only autoscaler. Asked right before each write, so a leader that could not renew
+    /// writes nothing more, whatever its loop still decides.
+    private let mayWrite: (@Sendable () -> Bool)?
 
-    public init(cluster: ClusterWatch, logger: Logger) {
+    public init(cluster: ClusterWatch, logger: Logger, mayWrite: (@Sendable () -> Bool)? = nil) {
         self.cluster = cluster
         self.logger = logger
+        self.mayWrite = mayWrite
         // The writer holds the driver only while it writes: a driver nobody holds any more ends
         // its thread within a second.
         Thread.detachNewThread { [weak self, wake] in
@@ -79,6 +84,10 @@ public final class KubernetesReplicaDriver: ReplicaDriver {
                 return true
             }) else { continue }
             guard let path = Self.scalePath(of: target, kind: kind) else { continue }
+            guard mayWrite?() ?? true else {
+                logger.warning("not leading any more; the scale is not written", metadata: ["target": "\(target)", "replicas": "\(count)"])
+                continue
+            }
             do {
                 _ = try cluster.client.mergePatch(path, Array(#"{"spec":{"replicas":\#(count)}}"#.utf8))
                 failures[target] = nil

@@ -16,13 +16,18 @@ public struct NoticeRecorder: Service {
     /// The `reportingInstance` of each Event: this pod's name.
     public let instance: String
     let logger: Logger
+    /// Whether this replica leads (several autoscalers): only the leader records, so each notice is
+    /// one Event. Nil: the only replica.
+    let mayWrite: (@Sendable () -> Bool)?
 
     public static let controller = "thaw.dev/autoscaler"
 
-    public init(cluster: ClusterWatch, instance: String = ProcessInfo.processInfo.hostName, logger: Logger) {
+    public init(cluster: ClusterWatch, instance: String = ProcessInfo.processInfo.hostName, logger: Logger,
+                mayWrite: (@Sendable () -> Bool)? = nil) {
         self.cluster = cluster
         self.instance = instance
         self.logger = logger
+        self.mayWrite = mayWrite
     }
 
     /// Records each view's new notices and warnings until shut down.
@@ -35,6 +40,11 @@ public struct NoticeRecorder: Service {
         var warned: Set<String> = []
         for await view in cluster.views() {
             let current = Set(view.notices)
+            // A stand-by says nothing: the leader does, and a new leader says what it finds again.
+            guard mayWrite?() ?? true else {
+                said = []
+                continue
+            }
             for notice in view.notices where !said.contains(notice) {
                 logger.warning("not scaling \(notice.kind) \(notice.namespace)/\(notice.workload): \(notice.message)",
                                metadata: ["reason": "\(notice.reason.rawValue)"])

@@ -39,6 +39,8 @@ struct ThawAutoscaler: AsyncParsableCommand {
 
     @OptionGroup var cluster: ClusterOptions
 
+    @OptionGroup(title: "High availability (on a cluster)") var election: LeaderElectionOptions
+
     @Option(name: .long, help: "Address to listen on.")
     var host = "127.0.0.1"
 
@@ -129,15 +131,23 @@ struct ThawAutoscaler: AsyncParsableCommand {
         var options = Autoscaler.Options()
         options.host = host
         options.port = port
-        let autoscaler = Autoscaler(options: options, catalog: ClusterCatalog(cluster: watch),
-                                    driver: KubernetesReplicaDriver(cluster: watch, logger: logger), logger: logger) { address in
+        let elector = election.elector(client: watch.client, logger: logger)
+        options.leading = elector?.leading
+        var mayWrite: (@Sendable () -> Bool)?
+        if let elector { mayWrite = { elector.mayWrite() } }
+        let driver = KubernetesReplicaDriver(cluster: watch, logger: logger, mayWrite: mayWrite)
+        let autoscaler = Autoscaler(options: options, catalog: ClusterCatalog(cluster: watch), driver: driver, logger: logger) { address in
             print("thaw-autoscaler: http://\(address.ipAddress ?? "?"):\(address.port ?? 0)")
             fflush(nil)
         }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: watch), .init(service: NoticeRecorder(cluster: watch, logger: logger, mayWrite: mayWrite)), .init(service: autoscaler)]
+        if let elector { services.append(.init(service: elector)) }
         let group = ServiceGroup(configuration: .init(
             // The cluster watch first: a group stops its services last to first, so the autoscaler
             // stops before the view it decides on does.
-            services: [.init(service: watch), .init(service: NoticeRecorder(cluster: watch, logger: logger)), .init(service: autoscaler)],
+            // The elector last: it stops first and hands the Lease back while this replica still runs.
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

@@ -71,7 +71,7 @@ struct LoopFixture {
     let clock: ManualClock
     let metrics: AutoscalerMetrics
 
-    init(_ targets: [ScaledTarget]) {
+    init(_ targets: [ScaledTarget], leading: Bool = true) {
         let driver = RecordingDriver()
         let clock = ManualClock()
         let metrics = AutoscalerMetrics()
@@ -80,7 +80,7 @@ struct LoopFixture {
         self.metrics = metrics
         loop = ScalingLoop(targets: targets, driver: driver, metrics: metrics,
                            logger: Logger(label: "thaw.test.autoscaler", factory: { _ in SwiftLogNoOpLogHandler() }),
-                           clock: { clock.now })
+                           clock: { clock.now }, leading: leading)
     }
 
     /// One second of a target's traffic as its replicas' sidecars report it: `concurrency` split evenly.

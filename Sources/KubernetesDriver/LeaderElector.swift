@@ -1,0 +1,175 @@
+import Foundation
+import KubernetesClient
+import KubernetesTargets
+import Logging
+import NIOPosix
+import ScaleTargets
+import ServiceLifecycle
+import Synchronization
+
+/// One autoscaler replica's part in leader election through a `coordination.k8s.io/v1` Lease
+/// (`LeaseElection` decides; this reads and writes the Lease every retry period). `leading`
+/// follows the outcome, for the autoscaler loop and its readiness; `mayWrite` is the exact test a
+/// write makes, by the clock, so a leader cut off from the API server stops writing at its renew
+/// deadline even while a Lease request still hangs. On a graceful stop the leader hands the Lease
+/// back (an empty holder), so the stand-by takes over at its next retry instead of a lease later.
+public final class LeaderElector: Service, Sendable {
+    public let leading = Followed(false)
+    let client: KubernetesClient
+    let path: String
+    let namespace: String
+    let name: String
+    let identity: String
+    let timing: LeaseElection.Timing
+    let logger: Logger
+    /// Monotonic nanoseconds until which this replica may write; 0 when it does not lead.
+    private let leaseValidUntil = Atomic<Int64>(0)
+    private let start = ContinuousClock.now
+
+    public init(client: KubernetesClient, namespace: String, name: String = "thaw-autoscaler", identity: String,
+                timing: LeaseElection.Timing = LeaseElection.Timing(), logger: Logger) {
+        // A Lease request never waits longer than a leader may go without renewing.
+        self.client = KubernetesClient(access: client.access, timeout: .seconds(max(1, timing.renewDeadline / 2)))
+        self.namespace = namespace
+        self.name = name
+        self.identity = identity
+        self.timing = timing
+        self.logger = logger
+        path = "/apis/coordination.k8s.io/v1/namespaces/\(namespace)/leases/\(name)"
+    }
+
+    /// Seconds on this process's monotonic clock: what the election compares.
+    private var now: Double { (ContinuousClock.now - start) / .seconds(1) }
+
+    public func mayWrite() -> Bool {
+        Int64(now * 1e9) < leaseValidUntil.load(ordering: .acquiring)
+    }
+
+    public func run() async throws {
+        logger.info("leader election", metadata: ["lease": "\(namespace)/\(name)", "identity": "\(identity)"])
+        let final = try? await cancelWhenGracefulShutdown { [self] in
+            var election = LeaseElection(identity: identity, timing: timing)
+            while true {
+                // The client blocks on libcurl: off the concurrency pool.
+                let current = election
+                election = try await NIOThreadPool.singleton.runIfActive { self.round(current) }
+                do {
+                    try await Task.sleep(for: .seconds(timing.retryPeriod))
+                } catch {
+                    return election
+                }
+            }
+        }
+        if let final, final.leads(at: now) {
+            try? await NIOThreadPool.singleton.runIfActive { [self] in release() }
+        }
+        leaseValidUntil.store(0, ordering: .releasing)
+        leading.set(false)
+    }
+
+    /// One read, decision and write; returns the election as it stands after it.
+    private func round(_ current: LeaseElection) -> LeaseElection {
+        var election = current
+        let observed: LeaseElection.Observed?
+        do {
+            observed = try Self.read(try client.get(path))
+        } catch let error as KubernetesError where error.code == 404 {
+            observed = nil
+        } catch {
+            logger.warning("cannot read the Lease", metadata: ["lease": "\(path)", "error": "\(error)"])
+            apply(election.wrote(false, at: now), election)
+            return election
+        }
+        let (write, change) = election.decide(observed, at: now)
+        apply(change, election)
+        let stamp = Self.microTime(Date())
+        let succeeded: Bool
+        switch write {
+        case .none:
+            return election
+        case .create:
+            succeeded = attempt { _ = try client.post("/apis/coordination.k8s.io/v1/namespaces/\(namespace)/leases",
+                                                      lease(resourceVersion: nil, transitions: 0, acquireTime: stamp, renewTime: stamp)) }
+        case .update(let version, let transitions, let acquiring):
+            succeeded = attempt { _ = try client.put(path, lease(resourceVersion: version, transitions: transitions,
+                                                                 acquireTime: acquiring ? stamp : nil, renewTime: stamp)) }
+        }
+        apply(election.wrote(succeeded, at: now), election)
+        return election
+    }
+
+    private func attempt(_ write: () throws -> Void) -> Bool {
+        do {
+            try write()
+            return true
+        } catch let error as KubernetesError where error.code == 409 {
+            return false  // another replica wrote first
+        } catch {
+            logger.warning("cannot write the Lease", metadata: ["lease": "\(path)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    private func apply(_ change: LeaseElection.Change, _ election: LeaseElection) {
+        if election.leads(at: now) {
+            leaseValidUntil.store(Int64((now + timing.renewDeadline) * 1e9), ordering: .releasing)
+        } else {
+            leaseValidUntil.store(0, ordering: .releasing)
+        }
+        switch change {
+        case .none: break
+        case .becameLeader:
+            logger.notice("became the leader", metadata: ["lease": "\(namespace)/\(name)", "identity": "\(identity)"])
+            leading.set(true)
+        case .lostLeadership:
+            logger.warning("stopped leading", metadata: ["lease": "\(namespace)/\(name)", "identity": "\(identity)"])
+            leading.set(false)
+        }
+    }
+
+    /// Hands the Lease back on a graceful stop, so the stand-by need not wait out its duration.
+    private func release() {
+        guard let current = try? Self.read(try client.get(path)), current.holder == identity else { return }
+        _ = try? client.put(path, lease(resourceVersion: current.resourceVersion, transitions: current.transitions, acquireTime: nil,
+                                        renewTime: Self.microTime(Date()), holder: ""))
+        logger.notice("handed the Lease back", metadata: ["lease": "\(namespace)/\(name)"])
+    }
+
+    private func lease(resourceVersion: String?, transitions: Int, acquireTime: String?, renewTime: String, holder: String? = nil) -> [UInt8] {
+        var metadata: [String: Any] = ["name": name, "namespace": namespace]
+        if let resourceVersion { metadata["resourceVersion"] = resourceVersion }
+        var spec: [String: Any] = ["holderIdentity": holder ?? identity, "leaseDurationSeconds": Int(timing.leaseDuration.rounded(.up)),
+                                   "renewTime": renewTime, "leaseTransitions": transitions]
+        if let acquireTime { spec["acquireTime"] = acquireTime }
+        let object: [String: Any] = ["apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": metadata, "spec": spec]
+        return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
+    }
+
+    static func read(_ json: [UInt8]) throws -> LeaseElection.Observed {
+        struct Lease: Decodable {
+            struct Metadata: Decodable { var resourceVersion: String? }
+            struct Spec: Decodable {
+                var holderIdentity: String?
+                var renewTime: String?
+                var leaseTransitions: Int?
+            }
+            var metadata: Metadata
+            var spec: Spec?
+        }
+        let lease = try JSONDecoder().decode(Lease.self, from: Data(json))
+        return LeaseElection.Observed(holder: lease.spec?.holderIdentity, renewTime: lease.spec?.renewTime,
+                                      transitions: lease.spec?.leaseTransitions ?? 0, resourceVersion: lease.metadata.resourceVersion ?? "")
+    }
+
+    /// Kubernetes' MicroTime: RFC 3339 with microseconds, UTC.
+    static func microTime(_ date: Date) -> String {
+        let seconds = date.timeIntervalSince1970
+        let whole = Int(seconds.rounded(.down))
+        let micros = Int(((seconds - Double(whole)) * 1_000_000).rounded(.down))
+        var time = time_t(whole)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+                      Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), micros)
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import KubernetesAccess
+import KubernetesClient
+import Synchronization
+import Testing
+import ThawTestSupport
+
+/// Two autoscaler replicas, one leading through a Lease on the fake API server, behind a stand-in
+/// Service that sends stats and pokes to the ready (leading) one, as kube-proxy would.
+@Suite(.serialized)
+struct HighAvailabilityTests {
+    /// Short timings so a takeover fits a test: the same rules as client-go's 15/10/2 s.
+    static let election = ["--leader-elect", "--lease-namespace", "ml", "--lease-duration", "3", "--renew-deadline", "2", "--retry-period", "0.5"]
+
+    static func autoscaler(_ api: FakeKubernetesAPI, identity: String) async throws -> (TestProcess, String) {
+        let process = try TestProcess("thaw-autoscaler", ["--kubeconfig", api.kubeconfig, "--namespace", "ml", "--port", "0",
+                                                          "--identity", identity] + election, name: "autoscaler-\(identity)")
+        let line = try await process.waitFor("thaw-autoscaler: http://")
+        return (process, String(line[line.range(of: "http://")!.upperBound...]))
+    }
+
+    static func readiness(_ address: String) throws -> Int {
+        Int(try CommandRun.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://\(address)/readyz"]).stdout) ?? 0
+    }
+
+    @Test func killingTheLeadingAutoscalerLosesNoWaitingRequest() async throws {
+        let api = try await FakeKubernetesAPI()
+        let client = KubernetesClient(access: try ClusterAccess.kubeconfig(contentsOf: api.kubeconfig))
+        _ = try client.post("/apis/apps/v1/namespaces/ml/deployments", ClusterEndToEndTests.deployment("digits"))
+        let (first, firstAddress) = try await Self.autoscaler(api, identity: "first")
+        _ = try await first.waitFor("became the leader", timeout: 20)
+        let (second, secondAddress) = try await Self.autoscaler(api, identity: "second")
+        try await waitUntil("the stand-by to be up", timeout: 10) { try Self.readiness(secondAddress) == 503 }
+        #expect(try Self.readiness(firstAddress) == 200, "only the leader is ready")
+        let lease = try String(decoding: client.get("/apis/coordination.k8s.io/v1/namespaces/ml/leases/thaw-autoscaler"), as: UTF8.self)
+        #expect(lease.contains(#""holderIdentity": "first""#) || lease.contains(#""holderIdentity":"first""#), "\(lease)")
+
+        let service = try TestProcess(url: try TestProcess.systemExecutable("python3"),
+                                      arguments: ["-u", FakeKubernetesAPI.script.replacingOccurrences(of: "fake_apiserver.py", with: "ready_service.py"),
+                                                  firstAddress, secondAddress], name: "autoscaler-service")
+        let servicePort = try await service.waitFor("listening ").split(separator: " ").last.map(String.init) ?? ""
+        let serviceURL = "http://127.0.0.1:\(servicePort)"
+        let activator = try TestProcess("thaw-activator", ["--kubeconfig", api.certificateKubeconfig, "--namespace", "ml", "--port", "0",
+                                                           "--admin-port", "0", "--autoscaler-url", serviceURL, "--instance", "activator-1"])
+        let listening = try await activator.waitFor("thaw-activator listening")
+        func port(after label: String) throws -> Int {
+            guard let range = listening.range(of: "\(label)=[IPv4]127.0.0.1/127.0.0.1:"),
+                  let port = Int(listening[range.upperBound...].prefix { $0.isNumber }) else { throw TestFailure("no \(label) port in: \(listening)") }
+            return port
+        }
+        let (proxyPort, adminPort) = (try port(after: "proxy"), try port(after: "admin"))
+        let kubelet = try TestKubelet(api: api, autoscalerURL: serviceURL, behaviours: ["digits": .serve])
+        let kubeletTask = Task.detached { await kubelet.run() }
+        defer { kubelet.stop(); kubeletTask.cancel() }
+        try await waitUntil("the activator to route digits", timeout: 20) {
+            try CommandRun.run(["curl", "-sS", "http://127.0.0.1:\(adminPort)/status"]).stdout.contains("\"ml/digits\"")
+        }
+        #expect(kubelet.running("digits") == 0, "at zero before the requests")
+
+        // The leader dies (no chance to hand the Lease back) as the requests arrive at zero.
+        first.signal(SIGKILL)
+        let killed = ContinuousClock.now
+        let answers = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<5 {
+                group.addTask {
+                    let run = try await offPool { try CommandRun.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "40",
+                                                                      "-H", "Host: digits.ml.svc.cluster.local", "http://127.0.0.1:\(proxyPort)/predict"]) }
+                    return Int(run.stdout) ?? 0
+                }
+            }
+            var codes: [Int] = []
+            for try await code in group { codes.append(code) }
+            return codes
+        }
+        #expect(answers == [200, 200, 200, 200, 200], "every waiting request answered; stand-by log:\n\(second.stderr.suffix(3000))")
+        #expect(second.stderr.contains("became the leader"))
+        #expect(ContinuousClock.now - killed < .seconds(30))
+        #expect(try Self.readiness(secondAddress) == 200, "the new leader is the ready one")
+        let metrics = try CommandRun.run(["curl", "-s", "http://\(secondAddress)/metrics"]).stdout
+        #expect(metrics.contains("thaw_autoscaler_leader 1"), "\(metrics.split(separator: "\n").filter { $0.contains("leader") })")
+    }
+
+    @Test func aGracefulStopHandsTheLeaseOverAtOnce() async throws {
+        let api = try await FakeKubernetesAPI()
+        let (first, _) = try await Self.autoscaler(api, identity: "first")
+        _ = try await first.waitFor("became the leader", timeout: 20)
+        let (second, _) = try await Self.autoscaler(api, identity: "second")
+        try await Task.sleep(for: .seconds(1))
+        first.signal(SIGTERM)
+        let stopped = ContinuousClock.now
+        #expect(try await first.waitForExit(timeout: 20) == 0)
+        _ = try await second.waitFor("became the leader", timeout: 10)
+        #expect(ContinuousClock.now - stopped < .seconds(2.5), "within a retry period or two, not a lease duration")
+        #expect(first.stderr.contains("handed the Lease back"))
+    }
+}
