@@ -184,7 +184,7 @@ let package = Package(
         // What every executable's command line shares: flag checks, --log-level, and the proxy flags of
         // thaw-activator, thaw-queue and thaw up (ProxyOptions, ProxyProcessOptions).
         .target(name: "CommandOptions", dependencies: [
-            "ControlHTTP", "KubernetesAccess", "KubernetesClient", "KubernetesDriver", "KubernetesTargets",
+            "ControlHTTP", "KubernetesAccess", "KubernetesClient", "KubernetesDriver", "KubernetesTargets", "ScalingPolicy",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -215,7 +215,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/thaw-queue"),
         .executableTarget(name: "ThawAutoscaler", dependencies: [
-            "CommandOptions", "ConfigFields", "LocalMode", "MLService", "AutoscalerDaemon", "KubernetesDriver",
+            "CommandOptions", "ConfigFields", "LocalMode", "MLService", "AutoscalerDaemon", "KubernetesDriver", "ScalingPolicy",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -4,6 +4,7 @@ import KubernetesAccess
 import KubernetesClient
 import KubernetesDriver
 import KubernetesTargets
+import ScalingPolicy
 import Logging
 
 /// The flags that put thaw-autoscaler and thaw-activator on a Kubernetes cluster.
@@ -32,7 +33,7 @@ public struct ClusterOptions: ParsableArguments {
     }
 
     /// The cluster, watched as Thaw reads it, with the credentials these flags or the pod give.
-    public func watch(logger: Logger) throws -> ClusterWatch {
+    public func watch(logger: Logger, config: AutoscalerConfig = AutoscalerConfig()) throws -> ClusterWatch {
         let access: ClusterAccess
         do {
             access = try ClusterAccess.resolve(kubeconfig: kubeconfig, environment: ProcessInfo.processInfo.environment)
@@ -41,7 +42,8 @@ public struct ClusterOptions: ParsableArguments {
         }
         logger.info("on a Kubernetes cluster", metadata: ["server": "\(access.server)", "credentials": "\(access.origin)",
                                                           "namespace": "\(namespace ?? "(all)")"])
-        return ClusterWatch(client: KubernetesClient(access: access), namespace: namespace, clusterDomain: clusterDomain, logger: logger)
+        return ClusterWatch(client: KubernetesClient(access: access), namespace: namespace, config: config, clusterDomain: clusterDomain,
+                            logger: logger)
     }
 }
 

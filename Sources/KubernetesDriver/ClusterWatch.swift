@@ -58,6 +58,12 @@ public final class ClusterWatch: Service {
         (changes, changed) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
+    /// New cluster defaults: every workload's policy is read again, and a new view made.
+    public func setConfig(_ config: AutoscalerConfig) {
+        state.withLock { $0.setConfig(config) }
+        changed.yield()
+    }
+
     /// Every view from now on, the newest one first when there is one. A slow reader skips to the newest.
     public func views() -> AsyncStream<ClusterView> {
         let (stream, continuation) = AsyncStream.makeStream(of: ClusterView.self, bufferingPolicy: .bufferingNewest(1))

@@ -51,10 +51,13 @@ public struct ClusterState: Sendable {
         var reading: WorkloadTarget.Reading
     }
 
-    public let config: AutoscalerConfig
+    /// The cluster defaults (Knative's config-autoscaler keys); `setConfig` changes them.
+    public private(set) var config: AutoscalerConfig
     /// The cluster's DNS domain, for the host names the activator answers.
     public let clusterDomain: String
     private var workloads: [WorkloadKind: [String: WorkloadEntry]] = [:]
+    /// The workloads as last seen, to read again when the cluster defaults change.
+    private var workloadObjects: [WorkloadKind: [String: WorkloadObject]] = [:]
     private var pods: [String: PodReading] = [:]
     private var serviceAnnotations: [String: [String: String]] = [:]
     private var scalers: [String: [String: ScalerReading]] = [:]
@@ -88,11 +91,13 @@ public struct ClusterState: Sendable {
 
     public mutating func replaceWorkloads(_ all: [String: WorkloadObject], kind: WorkloadKind) {
         workloads[kind] = all.mapValues { read($0, kind: kind) }
+        workloadObjects[kind] = all
         cached = nil
     }
 
     public mutating func put(workload object: WorkloadObject, key: String, kind: WorkloadKind) {
         let entry = read(object, kind: kind)
+        workloadObjects[kind, default: [:]][key] = object
         // Most workload events are status updates (ready counts) that change nothing Thaw reads:
         // they keep the view, so the pod changes that came with them stay cheap.
         guard workloads[kind, default: [:]].updateValue(entry, forKey: key) != entry else { return }
@@ -101,6 +106,7 @@ public struct ClusterState: Sendable {
 
     public mutating func removeWorkload(key: String, kind: WorkloadKind) {
         workloads[kind]?[key] = nil
+        workloadObjects[kind]?[key] = nil
         cached = nil
     }
 
@@ -158,6 +164,15 @@ public struct ClusterState: Sendable {
 
     public mutating func removeScaler(key: String, collection: String) {
         scalers[collection]?[key] = nil
+        cached = nil
+    }
+
+    /// New cluster defaults: every workload's policy is read again with them.
+    public mutating func setConfig(_ config: AutoscalerConfig) {
+        self.config = config
+        for (kind, objects) in workloadObjects {
+            workloads[kind] = objects.mapValues { read($0, kind: kind) }
+        }
         cached = nil
     }
 

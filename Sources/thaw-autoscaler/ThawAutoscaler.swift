@@ -7,6 +7,7 @@ import KubernetesDriver
 import LocalMode
 import Logging
 import MLService
+import ScalingPolicy
 import ServiceLifecycle
 
 @main
@@ -40,6 +41,9 @@ struct ThawAutoscaler: AsyncParsableCommand {
     @OptionGroup var cluster: ClusterOptions
 
     @OptionGroup(title: "High availability (on a cluster)") var election: LeaderElectionOptions
+
+    @Option(name: .customLong("config-dir"), help: ArgumentHelp("On a cluster: the cluster defaults (Knative's config-autoscaler keys), a ConfigMap mounted as a directory; read again when it changes.", valueName: "DIR"))
+    var configDirectory: String?
 
     @Option(name: .long, help: "Address to listen on.")
     var host = "127.0.0.1"
@@ -127,7 +131,17 @@ struct ThawAutoscaler: AsyncParsableCommand {
 
     /// The daemon on a cluster: the annotated workloads are the targets, scaled through the API.
     func runOnCluster(logger: Logger) async throws {
-        let watch = try cluster.watch(logger: logger)
+        var defaults: ClusterDefaults?
+        var config = AutoscalerConfig()
+        if let configDirectory {
+            do {
+                config = try ClusterDefaults.load(directory: configDirectory)
+            } catch {
+                throw ValidationError("--config-dir \(error)")
+            }
+        }
+        let watch = try cluster.watch(logger: logger, config: config)
+        if let configDirectory { defaults = ClusterDefaults(directory: configDirectory, cluster: watch, logger: logger) }
         var options = Autoscaler.Options()
         options.host = host
         options.port = port
@@ -142,6 +156,7 @@ struct ThawAutoscaler: AsyncParsableCommand {
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: watch), .init(service: NoticeRecorder(cluster: watch, logger: logger, mayWrite: mayWrite)), .init(service: autoscaler)]
+        if let defaults { services.append(.init(service: defaults)) }
         if let elector { services.append(.init(service: elector)) }
         let group = ServiceGroup(configuration: .init(
             // The cluster watch first: a group stops its services last to first, so the autoscaler

@@ -1,6 +1,7 @@
 import Foundation
 import KubernetesTargets
 import ScaleTargets
+import ScalingPolicy
 import Testing
 import ThawVocabulary
 
@@ -272,5 +273,23 @@ enum RoutingTableCheck {
     static func hostsAreUnique(_ config: RoutingConfig) -> Bool {
         let hosts = config.targets.flatMap(\.hosts) + config.services.flatMap(\.hosts)
         return Set(hosts).count == hosts.count
+    }
+}
+
+/// The cluster defaults (config-autoscaler) change while Thaw runs: every workload is read again.
+@Suite struct ClusterDefaultsChangeTests {
+    @Test func newDefaultsApplyToWorkloadsThatDoNotSetTheirOwn() throws {
+        var cluster = ClusterState()
+        cluster.replaceWorkloads(["ml/a": ClusterStateTests.deployment("a"),
+                                  "ml/b": ClusterStateTests.deployment("b", service: "b", annotations: #", "autoscaling.knative.dev/target": "3""#)],
+                                 kind: .deployment)
+        let before = Dictionary(uniqueKeysWithValues: cluster.view().targets.map { ($0.name, $0.policy.decider.targetValue) })
+        #expect(before.count == 2)
+        var config = AutoscalerConfig()
+        config.containerConcurrencyTargetDefault = 7
+        cluster.setConfig(config)
+        let after = Dictionary(uniqueKeysWithValues: cluster.view().targets.map { ($0.name, $0.policy.decider.targetValue) })
+        #expect(after["ml/b"] == before["ml/b"], "a workload's own annotation still wins")
+        #expect(abs((after["ml/a"] ?? 0) - (before["ml/a"] ?? 0) * 0.07) < 1e-9, "the default went from 100 to 7: \(before) → \(after)")
     }
 }
