@@ -6,6 +6,7 @@ import NIOHTTP1
 import NIOPosix
 import ScaleTargets
 import ServiceLifecycle
+import ThawVocabulary
 import TrafficStats
 
 /// The autoscaler daemon as one service: the HTTP intake for stats and pokes, the 2-second tick,
@@ -18,9 +19,11 @@ public struct Autoscaler: Service {
         public var host = "127.0.0.1"
         public var port = 8090
         public var tickInterval: Duration = .seconds(2)
-        /// Whether this replica leads, when several run (a Lease election sets it); nil: it always
-        /// does. A stand-by answers /readyz 503, so a Service sends stats and pokes to the leader only.
+        /// Whether this replica leads, when several run (a Lease election sets it); nil: it always does.
         public var leading: Followed<Bool>?
+        /// Where the leader takes stats and pokes (`host:port`), when another replica leads: a
+        /// stand-by forwards what it receives there, so a Service may send them to any replica.
+        public var leaderAddress: (@Sendable () -> String?)?
         public init() {}
     }
 
@@ -56,8 +59,9 @@ public struct Autoscaler: Service {
     }
 
     public func run() async throws {
+        let forwarding = options.leaderAddress.map { IntakeForwarding(leader: $0, group: group) }
         let channel = try await ControlServer.bind(host: options.host, port: options.port, group: group) { [loop, metrics] request in
-            await Self.reply(to: request, loop: loop, metrics: metrics)
+            await Self.reply(to: request, loop: loop, metrics: metrics, forwarding: forwarding)
         }
         logger.info("thaw-autoscaler listening", metadata: ["address": "\(channel.localAddress!)"])
         onBound(channel.localAddress!)
@@ -106,7 +110,11 @@ public struct Autoscaler: Service {
         case leading(Bool)
     }
 
-    static func reply(to request: ControlServer.Request, loop: ScalingLoop, metrics: AutoscalerMetrics) async -> ControlServer.Reply {
+    static func reply(to request: ControlServer.Request, loop: ScalingLoop, metrics: AutoscalerMetrics,
+                      forwarding: IntakeForwarding? = nil) async -> ControlServer.Reply {
+        if let forwarding, request.head.method == .POST, IntakeForwarding.paths.contains(request.path), await !loop.isLeading {
+            return await forwarding.forward(request)
+        }
         switch (request.head.method, request.path) {
         case (.POST, StatPaths.stats):
             guard let batch = try? JSONDecoder().decode(StatBatch.self, from: Data(request.body)) else {
@@ -154,10 +162,7 @@ public struct Autoscaler: Service {
         case (.GET, "/healthz"):
             return .text("ok")
         case (.GET, "/readyz"):
-            guard await loop.isLeading else {
-                return .text("standing by: another autoscaler replica leads (it gets the stats and pokes)", status: .serviceUnavailable)
-            }
-            return .text("ok")
+            return .text(await loop.isLeading ? "ok" : "ok: standing by; stats and pokes are forwarded to the leader")
         case (.GET, "/status"):
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -174,4 +179,27 @@ public struct Autoscaler: Service {
 public struct AutoscalerStatus: Codable, Sendable {
     public var targets: [TargetStatus]
     public init(targets: [TargetStatus]) { self.targets = targets }
+}
+
+/// A stand-by replica's intake: stats, metrics and pokes go on to the leader, and its answer comes
+/// back. Without a known or answering leader (an election under way) the sender hears 503 and sends
+/// again: activators and sidecars keep their reports until one is taken.
+struct IntakeForwarding: Sendable {
+    static let paths: Set<String> = [StatPaths.stats, StatPaths.metrics, StatPaths.poke]
+
+    let leader: @Sendable () -> String?
+    let group: any EventLoopGroup
+
+    func forward(_ request: ControlServer.Request) async -> ControlServer.Reply {
+        guard let address = leader(), let endpoint = EndpointAddress(address) else {
+            return .text("no leader known yet (an election is under way); send again", status: .serviceUnavailable)
+        }
+        do {
+            let answer = try await HTTPCall.perform(on: group.any(), to: endpoint, method: .POST, path: request.head.uri,
+                                                    headers: [("Content-Type", "application/json")], body: request.body, timeout: .seconds(2))
+            return .text(answer.body, status: HTTPResponseStatus(statusCode: answer.status))
+        } catch {
+            return .text("the leader at \(address) does not answer (\(error)); send again", status: .serviceUnavailable)
+        }
+    }
 }

@@ -13,8 +13,17 @@ import Synchronization
 /// write makes, by the clock, so a leader cut off from the API server stops writing at its renew
 /// deadline even while a Lease request still hangs. On a graceful stop the leader hands the Lease
 /// back (an empty holder), so the stand-by takes over at its next retry instead of a lease later.
+///
+/// The leader writes its own address on the Lease: every replica takes stats and pokes (a Service
+/// spreads them, and a stand-by is as ready as the leader, so rollouts proceed), and a stand-by
+/// forwards them to the address it last read there.
 public final class LeaderElector: Service, Sendable {
     public let leading = Followed(false)
+    /// Where the leader takes stats and pokes, as the Lease says; nil when none leads or this one does.
+    public var leaderAddress: String? { leader.withLock { $0 } }
+    private let leader = Mutex<String?>(nil)
+    /// This replica's `host:port` for stats and pokes, written on the Lease while it leads.
+    private let advertised: Mutex<String?>
     let client: KubernetesClient
     let path: String
     let namespace: String
@@ -26,8 +35,9 @@ public final class LeaderElector: Service, Sendable {
     private let leaseValidUntil = Atomic<Int64>(0)
     private let start = ContinuousClock.now
 
-    public init(client: KubernetesClient, namespace: String, name: String = "thaw-autoscaler", identity: String,
+    public init(client: KubernetesClient, namespace: String, name: String = "thaw-autoscaler", identity: String, address: String? = nil,
                 timing: LeaseElection.Timing = LeaseElection.Timing(), logger: Logger) {
+        advertised = Mutex(address)
         // A Lease request never waits longer than a leader may go without renewing.
         self.client = KubernetesClient(access: client.access, timeout: .seconds(max(1, timing.renewDeadline / 2)))
         self.namespace = namespace
@@ -40,6 +50,11 @@ public final class LeaderElector: Service, Sendable {
 
     /// Seconds on this process's monotonic clock: what the election compares.
     private var now: Double { (ContinuousClock.now - start) / .seconds(1) }
+
+    /// Sets the address written on the Lease (known once the intake is bound).
+    public func advertise(_ address: String) {
+        advertised.withLock { $0 = address }
+    }
 
     public func mayWrite() -> Bool {
         Int64(now * 1e9) < leaseValidUntil.load(ordering: .acquiring)
@@ -82,6 +97,7 @@ public final class LeaderElector: Service, Sendable {
         }
         let (write, change) = election.decide(observed, at: now)
         apply(change, election)
+        leader.withLock { $0 = observed?.holder == identity || (observed?.holder ?? "").isEmpty ? nil : observed?.holderAddress }
         let stamp = Self.microTime(Date())
         let succeeded: Bool
         switch write {
@@ -137,6 +153,7 @@ public final class LeaderElector: Service, Sendable {
 
     private func lease(resourceVersion: String?, transitions: Int, acquireTime: String?, renewTime: String, holder: String? = nil) -> [UInt8] {
         var metadata: [String: Any] = ["name": name, "namespace": namespace]
+        if let address = advertised.withLock({ $0 }), holder == nil { metadata["annotations"] = [LeaseElection.addressAnnotation: address] }
         if let resourceVersion { metadata["resourceVersion"] = resourceVersion }
         var spec: [String: Any] = ["holderIdentity": holder ?? identity, "leaseDurationSeconds": Int(timing.leaseDuration.rounded(.up)),
                                    "renewTime": renewTime, "leaseTransitions": transitions]
@@ -147,7 +164,10 @@ public final class LeaderElector: Service, Sendable {
 
     static func read(_ json: [UInt8]) throws -> LeaseElection.Observed {
         struct Lease: Decodable {
-            struct Metadata: Decodable { var resourceVersion: String? }
+            struct Metadata: Decodable {
+                var resourceVersion: String?
+                var annotations: [String: String]?
+            }
             struct Spec: Decodable {
                 var holderIdentity: String?
                 var renewTime: String?
@@ -158,7 +178,8 @@ public final class LeaderElector: Service, Sendable {
         }
         let lease = try JSONDecoder().decode(Lease.self, from: Data(json))
         return LeaseElection.Observed(holder: lease.spec?.holderIdentity, renewTime: lease.spec?.renewTime,
-                                      transitions: lease.spec?.leaseTransitions ?? 0, resourceVersion: lease.metadata.resourceVersion ?? "")
+                                      transitions: lease.spec?.leaseTransitions ?? 0, resourceVersion: lease.metadata.resourceVersion ?? "",
+                                      holderAddress: lease.metadata.annotations?[LeaseElection.addressAnnotation])
     }
 
     /// Kubernetes' MicroTime: RFC 3339 with microseconds, UTC.

@@ -35,14 +35,20 @@ public struct LeaseElection: Sendable, Equatable {
         public var renewTime: String?
         public var transitions: Int
         public var resourceVersion: String
+        /// Where the holder takes stats and pokes (`host:port`), which a stand-by forwards there.
+        public var holderAddress: String?
 
-        public init(holder: String?, renewTime: String?, transitions: Int, resourceVersion: String) {
+        public init(holder: String?, renewTime: String?, transitions: Int, resourceVersion: String, holderAddress: String? = nil) {
             self.holder = holder
             self.renewTime = renewTime
             self.transitions = transitions
             self.resourceVersion = resourceVersion
+            self.holderAddress = holderAddress
         }
     }
+
+    /// The annotation on the Lease naming where its holder takes stats and pokes.
+    public static let addressAnnotation = "thaw.dev/leader-address"
 
     /// What to write: this replica as the holder, renewed now.
     public enum Write: Sendable, Equatable {

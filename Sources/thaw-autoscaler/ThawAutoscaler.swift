@@ -42,6 +42,9 @@ struct ThawAutoscaler: AsyncParsableCommand {
 
     @OptionGroup(title: "High availability (on a cluster)") var election: LeaderElectionOptions
 
+    @Option(name: .customLong("advertise-address"), help: ArgumentHelp("With --leader-elect: where the other replicas reach this one's intake while it leads (default: $POD_IP and --port).", valueName: "HOST:PORT"))
+    var advertiseAddress: String?
+
     @Option(name: .customLong("config-dir"), help: ArgumentHelp("On a cluster: the cluster defaults (Knative's config-autoscaler keys), a ConfigMap mounted as a directory; read again when it changes.", valueName: "DIR"))
     var configDirectory: String?
 
@@ -147,10 +150,17 @@ struct ThawAutoscaler: AsyncParsableCommand {
         options.port = port
         let elector = election.elector(client: watch.client, logger: logger)
         options.leading = elector?.leading
+        if let elector { options.leaderAddress = { elector.leaderAddress } }
         var mayWrite: (@Sendable () -> Bool)?
         if let elector { mayWrite = { elector.mayWrite() } }
         let driver = KubernetesReplicaDriver(cluster: watch, logger: logger, mayWrite: mayWrite)
+        let advertised = advertiseAddress
         let autoscaler = Autoscaler(options: options, catalog: ClusterCatalog(cluster: watch), driver: driver, logger: logger) { address in
+            // Where a stand-by forwards stats and pokes while this replica leads: the pod's IP in a pod.
+            let podIP = ProcessInfo.processInfo.environment["POD_IP"].flatMap { $0.isEmpty ? nil : $0 }
+            if let elector, let host = podIP ?? address.ipAddress, let port = address.port {
+                elector.advertise(advertised ?? "\(host):\(port)")
+            }
             print("thaw-autoscaler: http://\(address.ipAddress ?? "?"):\(address.port ?? 0)")
             fflush(nil)
         }

@@ -15,17 +15,26 @@ public final class FakeKubernetesAPI: @unchecked Sendable {
 
     public var server: String { "https://127.0.0.1:\(port)" }
 
+    public let auditPath: String?
+
+    /// The distinct requests made so far, as `VERB GROUP RESOURCE` lines (with `audit: true`).
+    public var auditLog: Set<String> {
+        Set((auditPath.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "").split(separator: "\n").map(String.init))
+    }
+
     public static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("fake_apiserver.py").path
 
     /// - Parameter history: watch events kept; a watch from an older resourceVersion gets 410 Gone.
-    public init(history: Int = 1000, bookmarkSeconds: Double = 1) async throws {
+    /// - Parameter audit: keep `auditLog`: every resource request as RBAC sees it (`VERB GROUP RESOURCE`).
+    public init(history: Int = 1000, bookmarkSeconds: Double = 1, audit: Bool = false) async throws {
         directory = try scratchDirectory("kube-api")
+        auditPath = audit ? directory.appendingPathComponent("audit.log").path : nil
         certificates = try await TestCertificates(in: directory)
         token = "thaw-test-\(UUID().uuidString)"
         process = try TestProcess(url: try TestProcess.systemExecutable("python3"),
                                   arguments: ["-u", Self.script, "--cert", certificates.certificate, "--key", certificates.key,
                                               "--token", token, "--client-ca", certificates.authority, "--history", String(history), "--bookmark-interval", String(bookmarkSeconds),
-                                              "--verbose"],
+                                              "--verbose"] + (auditPath.map { ["--audit", $0] } ?? []),
                                   name: "fake-apiserver")
         let line = try await process.waitFor("listening ", timeout: 30)
         guard let port = Int(line.split(separator: " ").last ?? "") else { throw TestFailure("no port in: \(line)") }

@@ -42,9 +42,19 @@ RESOURCES = {
     ("events.k8s.io", "v1", "events"): ("Event", True, False),
     ("coordination.k8s.io", "v1", "leases"): ("Lease", True, False),
     ("autoscaling", "v2", "horizontalpodautoscalers"): ("HorizontalPodAutoscaler", True, False),
+    ("", "v1", "serviceaccounts"): ("ServiceAccount", True, False),
+    ("", "v1", "configmaps"): ("ConfigMap", True, False),
+    ("rbac.authorization.k8s.io", "v1", "roles"): ("Role", True, False),
+    ("rbac.authorization.k8s.io", "v1", "rolebindings"): ("RoleBinding", True, False),
+    ("rbac.authorization.k8s.io", "v1", "clusterroles"): ("ClusterRole", False, False),
+    ("rbac.authorization.k8s.io", "v1", "clusterrolebindings"): ("ClusterRoleBinding", False, False),
+    ("policy", "v1", "poddisruptionbudgets"): ("PodDisruptionBudget", True, False),
+    ("networking.k8s.io", "v1", "networkpolicies"): ("NetworkPolicy", True, False),
 }
 SHORT_NAMES = {"pods": ["po"], "services": ["svc"], "namespaces": ["ns"], "deployments": ["deploy"], "statefulsets": ["sts"],
-               "events": ["ev"], "leases": [], "horizontalpodautoscalers": ["hpa"]}
+               "events": ["ev"], "leases": [], "horizontalpodautoscalers": ["hpa"], "serviceaccounts": ["sa"], "configmaps": ["cm"],
+               "roles": [], "rolebindings": [], "clusterroles": [], "clusterrolebindings": [], "poddisruptionbudgets": ["pdb"],
+               "networkpolicies": ["netpol"]}
 
 
 def now():
@@ -225,7 +235,18 @@ class Handler(BaseHTTPRequestHandler):
         sub = parts[2] if len(parts) > 2 else None
         if sub not in (None, "scale", "status") or (sub == "scale" and not RESOURCES[resource][2]):
             raise Failure(404, "NotFound", f"the server could not find the requested resource ({path})")
+        self.audit(method, group, plural, name, sub, query)
         self.resource(method, resource, namespace, name, sub, query)
+
+    def audit(self, method, group, plural, name, sub, query):
+        """One line per request to a resource, as RBAC sees it: VERB GROUP RESOURCE[/SUBRESOURCE]."""
+        if not self.server.audit:
+            return
+        verbs = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+        verb = verbs.get(self.command) or ("watch" if query.get("watch") in ("1", "true") else "get" if name else "list")
+        with self.server.faults:
+            with open(self.server.audit, "a") as log:
+                log.write(f"{verb} {group or 'core'} {plural}{'/' + sub if sub else ''}\n")
 
     def resource_list(self, group, version):
         resources = []
@@ -512,12 +533,13 @@ def main():
     parser.add_argument("--history", type=int, default=1000, help="watch events kept; older versions get 410 Gone")
     parser.add_argument("--bookmark-interval", type=float, default=1.0)
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--audit", help="append one line per resource request (VERB GROUP RESOURCE) to this file")
     parser.add_argument("--preload", help="a JSON file {\"items\": [...]} of objects (with apiVersion and kind) to start with")
     args = parser.parse_args()
 
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
-    server.store, server.token, server.verbose = Store(args.history), args.token, args.verbose
+    server.store, server.token, server.verbose, server.audit = Store(args.history), args.token, args.verbose, args.audit
     if args.preload:
         preload(server.store, args.preload)
     server.bookmark_interval = args.bookmark_interval
