@@ -101,7 +101,8 @@ struct CollectorLoopTests {
         }
         #expect(!heldCounts.isEmpty && heldCounts.allSatisfy { $0 == 4 }, "held at 4 until the fallback: \(heldCounts)")
         #expect(fallen["gpu-v1"]?.requested == 2)
-        #expect(fallen["gpu-v1"]?.signalFailure?.contains("answered 500: dcgm: cannot open the NVML library") == true)
+        #expect(fallen["gpu-v1"]?.signalFailure?.contains("answered 500: dcgm: cannot open the NVML library") == true,
+                "the reason shown: \(fallen["gpu-v1"]?.signalFailure ?? "none")")
         let metrics = try await HTTPCall.perform(on: ThawUp.group.any(), to: admin, path: "/metrics", timeout: .seconds(5)).body
         #expect(metrics.contains("thaw_collector_source_up{source=\"\(exporter.url)\"} 0"))
         #expect(metrics.contains("thaw_collector_read_errors_total{source=\"\(exporter.url)\",kind=\"status\"}"))

@@ -1,3 +1,4 @@
+import AutoscalerDaemon
 import ControlHTTP
 import Foundation
 import NIOCore
@@ -103,7 +104,15 @@ struct TransformerTests {
             }
             return try await group.reduce(into: [Int]()) { $0 += $1 }
         }
-        let scaled = try await up.waitUntil("v1 scaled up by direct load", timeout: 40) { ($0["digits-v1"]?.ready ?? 0) >= 2 }
+        // Stopped whatever happens: a failed wait must not leave eight clients looping.
+        let scaled: [String: TargetStatus]
+        do {
+            scaled = try await up.waitUntil("v1 scaled up by direct load", timeout: 40) { ($0["digits-v1"]?.ready ?? 0) >= 2 }
+        } catch {
+            stop.set()
+            _ = try? await load
+            throw error
+        }
         stop.set()
         let codes = try await load
         #expect(codes.allSatisfy { $0 == 200 }, "codes: \(Dictionary(grouping: codes, by: { $0 }).mapValues(\.count))")
