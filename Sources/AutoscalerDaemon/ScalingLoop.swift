@@ -144,6 +144,8 @@ public actor ScalingLoop {
                 entry.noScaleInUntil = now + entry.scaler.spec.stableWindow
                 entry.metrics.requested.set(to: Double(entry.requested))
             }
+            // Bounds need no history: a count outside min/max is set right at once.
+            applyBounds(name)
         }
         logger.notice("leading: deciding and writing replica counts; no scale-in until a stable window of stats has come in",
                       metadata: ["targets": "\(targets.count)"])

@@ -31,7 +31,20 @@ import ThawTestSupport
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+    /// The manifest, dumped once per test run: each dump is a SwiftPM run of several seconds' CPU.
     static func dumpedManifest() throws -> [String: Any] {
+        try cachedManifest.get().value
+    }
+
+    /// Not `Sendable` ([String: Any]): boxed, and only read.
+    final class Dumped: @unchecked Sendable {
+        let value: [String: Any]
+        init(_ value: [String: Any]) { self.value = value }
+    }
+
+    private static let cachedManifest: Result<Dumped, any Error> = Result { Dumped(try dumpManifest()) }
+
+    private static func dumpManifest() throws -> [String: Any] {
         // Its own scratch path: `swift test` holds the lock on .build while this runs.
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-manifest-\(getpid())-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }

@@ -53,10 +53,10 @@ import ThawTestSupport
                                                               "--config-dir", directory.path])
         let line = try await autoscaler.waitFor("thaw-autoscaler: http://")
         let url = String(line[line.range(of: "http://")!.lowerBound...])
-        func target() throws -> String { try CommandRun.run(["curl", "-sS", "\(url)/status"]).stdout }
-        try await waitUntil("the target at the mounted default", timeout: 20) { try target().contains("\"targetPerReplica\" : 10") }
+        func target() async throws -> String { try await offPool { try CommandRun.run(["curl", "-sS", "\(url)/status"]).stdout } }
+        try await waitUntil("the target at the mounted default", timeout: 20) { try await target().contains("\"targetPerReplica\" : 10") }
         try Self.mount(["container-concurrency-target-default": "4", "container-concurrency-target-percentage": "100"], at: directory)
-        try await waitUntil("the new default", timeout: 20) { try target().contains("\"targetPerReplica\" : 4") }
+        try await waitUntil("the new default", timeout: 20) { try await target().contains("\"targetPerReplica\" : 4") }
         #expect(autoscaler.stderr.contains("cluster defaults changed"))
     }
 }

@@ -20,8 +20,13 @@ struct HighAvailabilityTests {
         return (process, String(line[line.range(of: "http://")!.upperBound...]))
     }
 
-    static func readiness(_ address: String) throws -> Int {
-        Int(try CommandRun.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://\(address)/readyz"]).stdout) ?? 0
+    static func readiness(_ address: String) async throws -> Int {
+        Int(try await curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://\(address)/readyz"])) ?? 0
+    }
+
+    /// curl's output, run off the concurrency pool.
+    static func curl(_ arguments: [String]) async throws -> String {
+        try await offPool { try CommandRun.run(["curl"] + arguments).stdout }
     }
 
     @Test func killingTheLeadingAutoscalerLosesNoWaitingRequest() async throws {
@@ -33,13 +38,13 @@ struct HighAvailabilityTests {
         let (first, firstAddress) = try await Self.autoscaler(api, identity: "first")
         _ = try await first.waitFor("became the leader", timeout: 20)
         let (second, secondAddress) = try await Self.autoscaler(api, identity: "second")
-        try await waitUntil("the stand-by to be up", timeout: 10) { try Self.readiness(secondAddress) == 200 }
+        try await waitUntil("the stand-by to be up", timeout: 10) { try await Self.readiness(secondAddress) == 200 }
         // A stat sent to the stand-by reaches the leader.
         let stat = #"{"stats": [{"target": "ml/spare", "source": "activator/probe", "timestamp": \#(Date().timeIntervalSince1970), "averageConcurrency": 0, "requestCount": 0, "queueLength": 6, "averageProxiedConcurrency": 0, "proxiedRequestCount": 0}]}"#
         try await waitUntil("the stand-by to know the leader and forward", timeout: 10) {
-            try CommandRun.run(["curl", "-s", "-X", "POST", "--data-binary", stat, "http://\(secondAddress)/v1/stats"]).stdout.hasPrefix("ok")
+            try await Self.curl(["-s", "-X", "POST", "--data-binary", stat, "http://\(secondAddress)/v1/stats"]).hasPrefix("ok")
         }
-        let leaderStatus = try CommandRun.run(["curl", "-s", "http://\(firstAddress)/status"]).stdout
+        let leaderStatus = try await Self.curl(["-s", "http://\(firstAddress)/status"])
         #expect(leaderStatus.contains("\"queueLength\" : 6"), "the leader has it: \(leaderStatus)")
         let lease = try String(decoding: client.get("/apis/coordination.k8s.io/v1/namespaces/ml/leases/thaw-autoscaler"), as: UTF8.self)
         #expect(lease.contains(#""holderIdentity": "first""#) || lease.contains(#""holderIdentity":"first""#), "\(lease)")
@@ -62,7 +67,7 @@ struct HighAvailabilityTests {
         let kubeletTask = Task.detached { await kubelet.run() }
         defer { kubelet.stop(); kubeletTask.cancel() }
         try await waitUntil("the activator to route digits", timeout: 20) {
-            try CommandRun.run(["curl", "-sS", "http://127.0.0.1:\(adminPort)/status"]).stdout.contains("\"ml/digits\"")
+            try await Self.curl(["-sS", "http://127.0.0.1:\(adminPort)/status"]).contains("\"ml/digits\"")
         }
         #expect(kubelet.running("digits") == 0, "at zero before the requests")
 
@@ -84,7 +89,7 @@ struct HighAvailabilityTests {
         #expect(answers == [200, 200, 200, 200, 200], "every waiting request answered; stand-by log:\n\(second.stderr.suffix(3000))")
         #expect(second.stderr.contains("became the leader"))
         #expect(ContinuousClock.now - killed < .seconds(30))
-        let metrics = try CommandRun.run(["curl", "-s", "http://\(secondAddress)/metrics"]).stdout
+        let metrics = try await Self.curl(["-s", "http://\(secondAddress)/metrics"])
         #expect(metrics.contains("thaw_autoscaler_leader 1"), "\(metrics.split(separator: "\n").filter { $0.contains("leader") })")
     }
 

@@ -17,9 +17,9 @@ public final class FakeKubernetesAPI: @unchecked Sendable {
 
     public let auditPath: String?
 
-    /// The distinct requests made so far, as `VERB GROUP RESOURCE` lines (with `audit: true`).
-    public var auditLog: Set<String> {
-        Set((auditPath.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "").split(separator: "\n").map(String.init))
+    /// Every request made so far, as `VERB GROUP RESOURCE` lines in order (with `audit: true`).
+    public var auditLines: [String] {
+        (auditPath.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "").split(separator: "\n").map(String.init)
     }
 
     public static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("fake_apiserver.py").path

@@ -50,11 +50,13 @@ RESOURCES = {
     ("rbac.authorization.k8s.io", "v1", "clusterrolebindings"): ("ClusterRoleBinding", False, False),
     ("policy", "v1", "poddisruptionbudgets"): ("PodDisruptionBudget", True, False),
     ("networking.k8s.io", "v1", "networkpolicies"): ("NetworkPolicy", True, False),
+    # KEDA's CRD, as a cluster with KEDA installed serves it.
+    ("keda.sh", "v1alpha1", "scaledobjects"): ("ScaledObject", True, False),
 }
 SHORT_NAMES = {"pods": ["po"], "services": ["svc"], "namespaces": ["ns"], "deployments": ["deploy"], "statefulsets": ["sts"],
                "events": ["ev"], "leases": [], "horizontalpodautoscalers": ["hpa"], "serviceaccounts": ["sa"], "configmaps": ["cm"],
                "roles": [], "rolebindings": [], "clusterroles": [], "clusterrolebindings": [], "poddisruptionbudgets": ["pdb"],
-               "networkpolicies": ["netpol"]}
+               "networkpolicies": ["netpol"], "scaledobjects": ["so"]}
 
 
 def now():
