@@ -72,6 +72,8 @@ let package = Package(
             "ThawVocabulary",
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
+        // `thaw render`: an MLService file as the Kubernetes objects Thaw runs it as.
+        .target(name: "ClusterRender", dependencies: ["MLService", "KubernetesTargets", "ScalingPolicy", "ThawVocabulary"]),
         // The routing file (YAML or JSON): read and validated with located errors, and written.
         .target(name: "RoutingFile", dependencies: ["ThawVocabulary", "ConfigFields"]),
         // The one abstraction over where replicas run: scale a target, watch its endpoints and failures.
@@ -189,7 +191,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ThawCLI", dependencies: [
-            "CommandOptions", "ConfigFields", "ScaleTargets",
+            "CommandOptions", "ConfigFields", "ScaleTargets", "ClusterRender",
             "Simulation", "LocalMode", "AutoscalerDaemon", "MLService", "ControlHTTP", "Activator", "ThawVocabulary",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),

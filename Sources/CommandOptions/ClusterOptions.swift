@@ -18,6 +18,9 @@ public struct ClusterOptions: ParsableArguments {
     @Option(name: .customLong("cluster-domain"), help: "The cluster's DNS domain, in the host names routed (NAME.NAMESPACE.svc.DOMAIN).")
     public var clusterDomain = "cluster.local"
 
+    @Option(name: .customLong("config-dir"), help: ArgumentHelp("The cluster defaults (Knative's config-autoscaler keys), a ConfigMap mounted as a directory; read again when it changes. The autoscaler and the activator read the same one, so they agree on which workloads are Thaw's.", valueName: "DIR"))
+    public var configDirectory: String?
+
     public init() {}
 
     /// Whether to run on a cluster: `--kubeconfig` was given, or this runs in a pod and no local
@@ -30,6 +33,20 @@ public struct ClusterOptions: ParsableArguments {
         if let namespace, namespace.isEmpty || namespace.count > 63 || !namespace.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "-" }) {
             throw ValidationError("--namespace must be a namespace name (lowercase letters, digits and -, at most 63), got \"\(namespace)\"")
         }
+    }
+
+    /// The cluster, watched with the defaults of `--config-dir` (and the service that reads them again
+    /// when they change, to run beside the watch).
+    public func watchWithDefaults(logger: Logger) throws -> (ClusterWatch, ClusterDefaults?) {
+        guard let configDirectory else { return (try watch(logger: logger), nil) }
+        let config: AutoscalerConfig
+        do {
+            config = try ClusterDefaults.load(directory: configDirectory)
+        } catch {
+            throw ValidationError("--config-dir \(error)")
+        }
+        let watch = try watch(logger: logger, config: config)
+        return (watch, ClusterDefaults(directory: configDirectory, cluster: watch, logger: logger))
     }
 
     /// The cluster, watched as Thaw reads it, with the credentials these flags or the pod give.

@@ -32,6 +32,8 @@ public struct ComponentSpec: Sendable, Equatable {
     public var readinessPath: String?
     /// The container's `readinessProbe` timing (the component's own, else its runtime's).
     public var readinessTiming: ProbeTiming?
+    /// The container image (the component's own, else its runtime's), for `thaw render`.
+    public var image: String?
 
     public init(minReplicas: Int? = nil, maxReplicas: Int? = nil, annotations: [String: String] = [:],
                 containerConcurrency: Int? = nil, process: ProcessTemplate, readinessPath: String? = nil,

@@ -20,6 +20,7 @@ extension ContainerSpec {
             try entry.checkTemplate(value, field: "value")
             env.append(EnvVar(name: name, value: value))
         }
+        image = try reader.string("image")
         if let directory = try reader.string("workingDir"), !directory.isEmpty {
             workingDirectory = FieldReader.absolutePath(directory, baseDirectory: baseDirectory)
         }

@@ -15,6 +15,8 @@ public struct ContainerSpec: Sendable, Equatable {
     /// `readinessProbe`'s timing (initialDelaySeconds, periodSeconds, timeoutSeconds,
     /// failureThreshold, with Kubernetes' defaults); nil when the container declares no probe.
     public var readinessTiming: ProbeTiming?
+    /// `image`: unused locally (a process runs instead), what `thaw render` puts in the Deployment.
+    public var image: String?
 
     public init(name: String? = nil, command: [String] = [], args: [String] = [], env: [EnvVar] = [],
                 workingDirectory: String? = nil) {

@@ -97,6 +97,7 @@ struct ServiceReader: Sendable {
             container.workingDirectory = own.workingDirectory ?? runtime.container.workingDirectory
             container.readinessPath = own.readinessPath ?? runtime.container.readinessPath
             container.readinessTiming = own.readinessTiming ?? runtime.container.readinessTiming
+            container.image = own.image ?? runtime.container.image
             annotations = runtime.annotations.merging(template.annotations) { _, own in own }
             annotationSources = runtime.annotationSources.merging(template.annotationSources) { _, own in own }
         }
@@ -112,13 +113,14 @@ struct ServiceReader: Sendable {
         var parameters = model?.parameters ?? [:]
         if let path = model?.path, parameters["MODEL_PATH"] == nil { parameters["MODEL_PATH"] = path }
         let (minReplicas, maxReplicas) = try replicas(predictor)
-        let component = ComponentSpec(
+        var component = ComponentSpec(
             minReplicas: minReplicas, maxReplicas: maxReplicas, annotations: annotations,
             containerConcurrency: template.containerConcurrency,
             process: ProcessTemplate(component: "MLService \(service), release \(name) predictor", command: container.command,
                                      args: container.args, env: container.env,
                                      workingDirectory: container.workingDirectory ?? baseDirectory, parameters: parameters),
             readinessPath: container.readinessPath, readinessTiming: container.readinessTiming, annotationSources: annotationSources)
+        component.image = container.image
         try check(component, "release \(name) predictor", at: predictor, transformer: false)
         return ReleaseSpec(name: name, predictor: component, runtime: model?.runtime, modelPath: model?.path)
     }
@@ -135,13 +137,14 @@ struct ServiceReader: Sendable {
         let (minReplicas, maxReplicas) = try replicas(reader)
         let hint = "a transformer has no model.parameters; its templates may use only "
             + ComponentSpec.replicaParameterNames(forTransformer: true).map { "{{.\($0)}}" }.joined(separator: " and ")
-        let component = ComponentSpec(
+        var component = ComponentSpec(
             minReplicas: minReplicas, maxReplicas: maxReplicas, annotations: template.annotations,
             containerConcurrency: template.containerConcurrency,
             process: ProcessTemplate(component: "MLService \(service), transformer", command: container.command,
                                      args: container.args, env: container.env,
                                      workingDirectory: container.workingDirectory ?? baseDirectory, missingParameterHint: hint),
             readinessPath: container.readinessPath, readinessTiming: container.readinessTiming, annotationSources: template.annotationSources)
+        component.image = container.image
         try check(component, "transformer", at: reader, transformer: true)
         return component
     }

@@ -110,9 +110,10 @@ struct ThawActivator: AsyncParsableCommand {
                 throw ValidationError("\(error)")
             }
         } else {
-            let watch = try cluster.watch(logger: logger)
+            let (watch, defaults) = try cluster.watchWithDefaults(logger: logger)
             source = ClusterRoutes(cluster: watch)
             services.append(.init(service: watch))
+            if let defaults { services.append(.init(service: defaults)) }
         }
         var options = Activator.Options()
         options.host = proxyProcess.host

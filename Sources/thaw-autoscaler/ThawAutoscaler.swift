@@ -45,9 +45,6 @@ struct ThawAutoscaler: AsyncParsableCommand {
     @Option(name: .customLong("advertise-address"), help: ArgumentHelp("With --leader-elect: where the other replicas reach this one's intake while it leads (default: $POD_IP and --port).", valueName: "HOST:PORT"))
     var advertiseAddress: String?
 
-    @Option(name: .customLong("config-dir"), help: ArgumentHelp("On a cluster: the cluster defaults (Knative's config-autoscaler keys), a ConfigMap mounted as a directory; read again when it changes.", valueName: "DIR"))
-    var configDirectory: String?
-
     @Option(name: .long, help: "Address to listen on.")
     var host = "127.0.0.1"
 
@@ -134,17 +131,7 @@ struct ThawAutoscaler: AsyncParsableCommand {
 
     /// The daemon on a cluster: the annotated workloads are the targets, scaled through the API.
     func runOnCluster(logger: Logger) async throws {
-        var defaults: ClusterDefaults?
-        var config = AutoscalerConfig()
-        if let configDirectory {
-            do {
-                config = try ClusterDefaults.load(directory: configDirectory)
-            } catch {
-                throw ValidationError("--config-dir \(error)")
-            }
-        }
-        let watch = try cluster.watch(logger: logger, config: config)
-        if let configDirectory { defaults = ClusterDefaults(directory: configDirectory, cluster: watch, logger: logger) }
+        let (watch, defaults) = try cluster.watchWithDefaults(logger: logger)
         var options = Autoscaler.Options()
         options.host = host
         options.port = port

@@ -10,6 +10,6 @@ struct Thaw: AsyncParsableCommand {
             Components: thaw-activator (buffering proxy), thaw-queue (replica sidecar), \
             thaw-autoscaler (decider daemon), thaw-collector (Prometheus and GPU signals).
             """,
-        subcommands: [Up.self, Status.self, Demo.self, Simulate.self]
+        subcommands: [Up.self, Status.self, Demo.self, Simulate.self, Render.self]
     )
 }
