@@ -91,6 +91,16 @@ struct HighAvailabilityTests {
         #expect(ContinuousClock.now - killed < .seconds(30))
         let metrics = try await Self.curl(["-s", "http://\(secondAddress)/metrics"])
         #expect(metrics.contains("thaw_autoscaler_leader 1"), "\(metrics.split(separator: "\n").filter { $0.contains("leader") })")
+
+        // The activator is stopped (a rollout) with a request in flight: it finishes, then the activator exits.
+        async let slow = Self.curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "20", "-H", "Host: digits.ml.svc.cluster.local",
+                                    "http://127.0.0.1:\(proxyPort)/slow?ms=1500"])
+        try await waitUntil("the slow request in flight", timeout: 10) {
+            try await Self.curl(["-sS", "http://127.0.0.1:\(adminPort)/status"]).contains("\"activeRequests\" : 1")
+        }
+        activator.signal(SIGTERM)
+        #expect(try await slow == "200", "the in-flight request completes during the drain")
+        #expect(try await activator.waitForExit(timeout: 40) == 0)
     }
 
     @Test func aGracefulStopHandsTheLeaseOverAtOnce() async throws {

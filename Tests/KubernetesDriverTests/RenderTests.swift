@@ -72,6 +72,13 @@ struct RenderTests {
         #expect(!activator.stderr.contains("no serving.thaw.dev/default-release"), "the split comes from the rendered Service")
     }
 
+    @Test func theCheckedInClusterExampleIsWhatRenderPrints() async throws {
+        let rendered = try await Self.render([Self.example, "--namespace", "ml"])
+        let file = try String(contentsOf: ModulePaths.root.appendingPathComponent("examples/digits/cluster.yaml"), encoding: .utf8)
+        let body = file.split(separator: "\n", omittingEmptySubsequences: false).drop { $0.hasPrefix("#") }.joined(separator: "\n")
+        #expect(body == rendered.stdout, "examples/digits/cluster.yaml is stale: render it again (the command is in its first lines)")
+    }
+
     @Test func aComponentWithoutAnImageIsRefusedSayingWhere() async throws {
         let directory = try scratchDirectory("render")
         defer { try? FileManager.default.removeItem(at: directory) }
