@@ -92,6 +92,41 @@ struct HighAvailabilityTests {
         let metrics = try await Self.curl(["-s", "http://\(secondAddress)/metrics"])
         #expect(metrics.contains("thaw_autoscaler_leader 1"), "\(metrics.split(separator: "\n").filter { $0.contains("leader") })")
 
+        // A second activator: requests waiting in each count together at the (new) leader.
+        let other = try TestProcess("thaw-activator", ["--kubeconfig", api.certificateKubeconfig, "--namespace", "ml", "--port", "0",
+                                                       "--admin-port", "0", "--autoscaler-url", serviceURL, "--instance", "activator-2"])
+        let otherListening = try await other.waitFor("thaw-activator listening")
+        guard let otherRange = otherListening.range(of: "proxy=[IPv4]127.0.0.1/127.0.0.1:"),
+              let otherPort = Int(otherListening[otherRange.upperBound...].prefix { $0.isNumber }) else { throw TestFailure("no proxy port in: \(otherListening)") }
+        let otherAdmin = otherListening.range(of: "admin=[IPv4]127.0.0.1/127.0.0.1:").flatMap { Int(otherListening[$0.upperBound...].prefix { $0.isNumber }) } ?? 0
+        try await waitUntil("the second activator to route spare", timeout: 20) {
+            try await Self.curl(["-s", "http://127.0.0.1:\(otherAdmin)/status"]).contains("\"ml/spare\"")
+        }
+        // spare has no kubelet behind it: its requests wait, 2 in one activator and 3 in the other.
+        let waiting = Task {
+            try await withThrowingTaskGroup(of: String.self) { group in
+                for port in [proxyPort, proxyPort, otherPort, otherPort, otherPort] {
+                    group.addTask { try await Self.curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "6", "-H", "Host: spare.ml.svc.cluster.local",
+                                                         "http://127.0.0.1:\(port)/"]) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+        }
+        func spareQueue() async throws -> String {
+            let status = try await Self.curl(["-s", "http://\(secondAddress)/status"])
+            guard let range = status.range(of: "\"name\" : \"ml/spare\"") else { return "no ml/spare in \(status)" }
+            return String(status[range.upperBound...].prefix(1200))
+        }
+        do {
+            try await waitUntil("the leader to count both activators' waiting requests", timeout: 8) {
+                try await spareQueue().contains("\"queueLength\" : 5")
+            }
+        } catch {
+            throw TestFailure("\(error): \(try await spareQueue())\nfirst activator: \(try await Self.curl(["-s", "http://127.0.0.1:\(adminPort)/status"]))\nsecond activator: \(try await Self.curl(["-s", "http://127.0.0.1:\(otherAdmin)/status"]))\nfirst log:\n\(activator.stderr.suffix(1500))")
+        }
+        _ = try? await waiting.value
+        other.signal(SIGTERM)
+
         // The activator is stopped (a rollout) with a request in flight: it finishes, then the activator exits.
         async let slow = Self.curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "20", "-H", "Host: digits.ml.svc.cluster.local",
                                     "http://127.0.0.1:\(proxyPort)/slow?ms=1500"])
