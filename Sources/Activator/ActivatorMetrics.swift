@@ -100,6 +100,7 @@ final class TargetMetrics: Sendable {
     let retries: SeriesCounter
     let pokes: SeriesCounter
     private let byStatus = Mutex<[Int: StatusSeries]>([:])
+    private let byReason = Mutex<[String: SeriesCounter]>([:])
 
     private let namespace: String
 
@@ -117,6 +118,19 @@ final class TargetMetrics: Sendable {
                                       labels: labels, buckets: ActivatorMetrics.bufferedBuckets)
         retries = families.counter("\(namespace)_retries_total", help: "Requests sent to another endpoint after their first could not be reached.", labels: labels)
         pokes = families.counter("\(namespace)_pokes_total", help: "Pokes sent to the autoscaler for a target with no ready replica.", labels: labels)
+    }
+
+    /// Counts a request the activator answered itself instead of a replica, by why.
+    func answeredInstead(reason: String) {
+        let counter = byReason.withLock { cache in
+            if let counter = cache[reason] { return counter }
+            let counter = families.counter("\(namespace)_own_answers_total",
+                                           help: "Requests answered by the proxy itself instead of a replica, by reason: queue_full, target_failed, timeout, shutting_down, replica_failed, bad_request.",
+                                           labels: [("target", target), ("reason", reason)])
+            cache[reason] = counter
+            return counter
+        }
+        counter.increment()
     }
 
     typealias StatusSeries = (requests: SeriesCounter, latency: SeriesHistogram)

@@ -470,6 +470,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         case .release(let endpoint):
             request.target.release(endpoint, proxied: request.proxied)
         case .answer(let answer):
+            request.target.metrics.answeredInstead(reason: answer.reason)
             if let ticket = answer.withdraw { _ = request.target.cancel(ticket: ticket) }
             request.upstream?.close()
             request.upstream = nil

@@ -54,15 +54,20 @@ public struct ProxiedRequestState: Sendable {
     public struct Answer: Sendable, Equatable {
         public var status: Int
         public var message: String
+        /// Why the activator answered instead of a replica, as a metric label: `queue_full`,
+        /// `target_failed`, `timeout`, `shutting_down`, `replica_failed`, `bad_request`.
+        public var reason: String
         /// Seconds for a Retry-After header.
         public var retryAfter: Int?
         public var release: EndpointAddress?
         /// A queue ticket to withdraw first.
         public var withdraw: UInt64?
 
-        public init(status: Int, message: String, retryAfter: Int? = nil, release: EndpointAddress? = nil, withdraw: UInt64? = nil) {
+        public init(status: Int, message: String, reason: String, retryAfter: Int? = nil, release: EndpointAddress? = nil,
+                    withdraw: UInt64? = nil) {
             self.status = status
             self.message = message
+            self.reason = reason
             self.retryAfter = retryAfter
             self.release = release
             self.withdraw = withdraw
@@ -74,7 +79,7 @@ public struct ProxiedRequestState: Sendable {
             case .targetFailed: 5
             default: nil
             }
-            self.init(status: rejection.status, message: rejection.description, retryAfter: retryAfter, release: release)
+            self.init(status: rejection.status, message: rejection.description, reason: rejection.reason, retryAfter: retryAfter, release: release)
         }
     }
 
@@ -181,7 +186,7 @@ public struct ProxiedRequestState: Sendable {
         guard case .sending(let endpoint) = phase else { return .none }
         guard unsentRetries < Self.maxUnsentRetries else {
             phase = .finished
-            return .answer(Answer(status: 502, message: "target \(target): replica \(endpoint) took none of the request after \(Self.maxUnsentRetries + 1) connections",
+            return .answer(Answer(status: 502, message: "target \(target): replica \(endpoint) took none of the request after \(Self.maxUnsentRetries + 1) connections", reason: "replica_failed",
                                   release: endpoint))
         }
         unsentRetries += 1
@@ -220,7 +225,7 @@ public struct ProxiedRequestState: Sendable {
                 return .connect(endpoint, fresh: true)
             }
             phase = .finished
-            return .answer(Answer(status: 502, message: "target \(target): replica \(endpoint) failed before completing its response (\(reason))",
+            return .answer(Answer(status: 502, message: "target \(target): replica \(endpoint) failed before completing its response (\(reason))", reason: "replica_failed",
                                   release: endpoint))
         case .responding(let endpoint, let status):
             phase = .finished
@@ -284,13 +289,13 @@ public struct ProxiedRequestState: Sendable {
         case .queued(let ticket):
             // An endpoint already on its way is given back when it arrives (`dispatched`).
             phase = .finished
-            return .answer(Answer(status: status, message: message, withdraw: ticket))
+            return .answer(Answer(status: status, message: message, reason: "bad_request", withdraw: ticket))
         case .admitting, .expiring:
             phase = .finished
-            return .answer(Answer(status: status, message: message))
+            return .answer(Answer(status: status, message: message, reason: "bad_request"))
         case .connecting(let endpoint), .sending(let endpoint):
             phase = .finished
-            return .answer(Answer(status: status, message: message, release: endpoint))
+            return .answer(Answer(status: status, message: message, reason: "bad_request", release: endpoint))
         case .responding(let endpoint, let status):
             phase = .finished
             return .abort(status: status, release: endpoint, closeClient: true)

@@ -270,6 +270,16 @@ public enum Rejection: Sendable, Equatable, Error, CustomStringConvertible {
     case timedOut(target: String, seconds: Double, queued: Bool)
     case shuttingDown(target: String)
 
+    /// Its kind, as a metric label.
+    public var reason: String {
+        switch self {
+        case .queueFull: "queue_full"
+        case .targetFailed: "target_failed"
+        case .timedOut: "timeout"
+        case .shuttingDown: "shutting_down"
+        }
+    }
+
     /// The status code the client gets.
     public var status: Int {
         switch self {

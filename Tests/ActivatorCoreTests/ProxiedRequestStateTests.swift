@@ -224,7 +224,7 @@ import ThawVocabulary
             Issue.record("expected 400")
             return
         }
-        #expect(answer == .init(status: 400, message: "bad chunk", release: Self.replica))
+        #expect(answer == .init(status: 400, message: "bad chunk", reason: "bad_request", release: Self.replica))
 
         var queued = Self.queued(ticket: 4)
         guard case .answer(let queuedAnswer) = queued.requestFailed(status: 408, message: "slow") else {

@@ -62,6 +62,10 @@ import Testing
         #expect(timedOut.count == 5)
         #expect(full.allSatisfy { $0.header("retry-after") != nil && $0.body.contains("target tiny") && $0.body.contains("queueLimit") })
         #expect(timedOut.allSatisfy { $0.body.contains("target tiny") && $0.body.contains("1.5 s") })
+        // Why the activator answered, for the Services dashboard and the overflow and timeout alerts.
+        let metrics = try await activator.admin("/metrics").body
+        #expect(metrics.contains(#"thaw_activator_own_answers_total{target="tiny",reason="queue_full"} 3"#), "\(metrics)")
+        #expect(metrics.contains(#"thaw_activator_own_answers_total{target="tiny",reason="timeout"} 5"#))
     }
 
     @Test func aBackendKilledMidRequestGives502AndTheActivatorStaysHealthy() async throws {
