@@ -1,6 +1,7 @@
 import MetricSeries
 import Prometheus
 import Synchronization
+import ThawVocabulary
 
 /// The proxy's Prometheus metrics, served on the admin port.
 ///
@@ -61,10 +62,32 @@ public final class ActivatorMetrics: Sendable {
         MetricNameDescriptor(namespace: namespace, metricName: metric, unitName: unit ?? "", helpText: help)
     }
 
+    /// The services named in the last routing table.
+    private let servicesSeen = Mutex<Set<String>>([])
+
     func target(_ name: String) -> TargetMetrics { TargetMetrics(target: name, families: targets, namespace: namespace) }
 
     /// Drops the series of targets that left the routing table.
     func forget(_ names: Set<String>) { targets.forget(label: "target", values: names) }
+
+    /// The configured canary share of every service with a canary, so a dashboard sets the measured
+    /// share beside it; services without one (any more) have no series.
+    func services(_ services: [ServiceConfig]) {
+        let named = Set(services.map(\.name))
+        targets.forget(label: "service", values: Set(servicesSeen.withLock { seen in
+            defer { seen = named }
+            return seen.subtracting(named)
+        }))
+        for service in services {
+            guard let canary = service.canaryTarget else {
+                targets.forget(label: "service", value: service.name)
+                continue
+            }
+            targets.gauge("\(namespace)_canary_traffic_percent", help: "The configured share of a service's requests that goes to its canary target.",
+                          labels: [("service", service.name), ("default_target", service.defaultTarget), ("canary_target", canary)])
+                .set(to: service.canaryTrafficPercent)
+        }
+    }
 
     /// Everything, in the text exposition format.
     public func exposition() -> String {

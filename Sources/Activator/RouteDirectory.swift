@@ -76,5 +76,6 @@ final class RouteDirectory: Sendable {
             gone.insert(name)
         }
         metrics.forget(gone)
+        metrics.services(config.services)
     }
 }

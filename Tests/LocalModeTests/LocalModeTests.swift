@@ -90,6 +90,10 @@ struct LocalModeTests {
         let share = Double(counts["v2", default: 0]) / 400
         #expect(abs(share - 0.2) <= 0.04, "counts: \(counts)")
         #expect(counts["v1", default: 0] + counts["v2", default: 0] == 400)
+        // The configured share is a series too, for the dashboard to set the measured one beside.
+        let metrics = try await HTTPCall.perform(on: ThawUp.group.any(), to: up.activatorAdmin, path: "/metrics", timeout: .seconds(5)).body
+        #expect(metrics.contains(#"thaw_activator_canary_traffic_percent{service="split",default_target="split-v1",canary_target="split-v2"} 20"#),
+                "\(metrics.split(separator: "\n").filter { $0.contains("canary") })")
     }
 
     @Test func aCrashLoopingReleaseFailsBufferedRequestsFast() async throws {
