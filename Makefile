@@ -13,14 +13,19 @@ TEST_PACKAGES ?= prometheus openssl
 BENCH_PACKAGES ?= wrk nginx
 BIN = $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: all build test demo simulate replay proto bench bench-activator bench-cold-start bench-remote-read bench-kubernetes bench-memory bench-instructions fuzz deps clean help
+.PHONY: all build test demo dashboards simulate replay proto bench bench-activator bench-cold-start bench-remote-read bench-kubernetes bench-memory bench-instructions fuzz deps clean help
 
 all: build
+
+# The Grafana dashboards, alert rules and their ConfigMap and PrometheusRule forms, from dashboards/build.py.
+dashboards:
+	python3 dashboards/build.py
 
 help:
 	@echo "make demo    build and run examples/digits in local mode with traffic (about a minute)"
 	@echo "make replay  replay examples/bursty.csv through the decision core (no processes)"
 	@echo "make test    install test prerequisites, build, run every test"
+	@echo "make dashboards  rebuild the Grafana dashboards and alert rules from dashboards/build.py"
 	@echo "make bench   run the decision benchmark (Benchmarks/, release build)"
 	@echo "make bench-activator   wrk: backend direct vs thaw-activator vs nginx proxy_pass (release build)"
 	@echo "make bench-cold-start  how soon buffered requests reach a replica after its probe passes"

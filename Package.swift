@@ -263,7 +263,8 @@ let package = Package(
         .testTarget(name: "AutoscalingTests", dependencies: ["Autoscaling"]),
         .testTarget(name: "ScalingPolicyTests", dependencies: ["ScalingPolicy", "Autoscaling"]),
         // Running the package's own executables from tests: finding them, output, exit, memory.
-        .target(name: "ThawTestSupport", path: "Tests/ThawTestSupport", exclude: ["fake_apiserver.py"]),
+        .target(name: "ThawTestSupport", dependencies: ["ControlHTTP"], path: "Tests/ThawTestSupport",
+                exclude: ["fake_apiserver.py", "ready_service.py"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Autoscaling", "ThawTestSupport"]),
         .testTarget(name: "MLServiceTests", dependencies: ["MLService", "ConfigFields", "ThawVocabulary"]),
         .testTarget(name: "SeriesSignalsTests", dependencies: ["SeriesSignals"]),

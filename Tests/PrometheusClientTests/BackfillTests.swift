@@ -1,3 +1,4 @@
+import ThawTestSupport
 import Foundation
 import PrometheusClient
 import RemoteReadCodec

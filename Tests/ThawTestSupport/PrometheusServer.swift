@@ -1,6 +1,5 @@
 import ControlHTTP
 import Foundation
-import ThawTestSupport
 
 /// A real Prometheus (Debian's package, installed by `make test`) on a free loopback port with a
 /// temporary data directory and a 100-year retention. Killed when the test ends.
@@ -8,11 +7,11 @@ import ThawTestSupport
 /// By default it scrapes itself every second, for tests of live data. Tests of exact values give it
 /// `backfill` instead and no scrape at all, so the database holds their samples and nothing else;
 /// tests of auth and TLS give it a `--web.config.file`.
-final class PrometheusServer: @unchecked Sendable {
-    let process: TestProcess
-    let port: Int
-    let directory: URL
-    let url: String
+public final class PrometheusServer: @unchecked Sendable {
+    public let process: TestProcess
+    public let port: Int
+    public let directory: URL
+    public let url: String
 
     /// - Parameters:
     ///   - backfill: OpenMetrics text (timestamps in seconds, ending with `# EOF`) that promtool turns
@@ -21,7 +20,7 @@ final class PrometheusServer: @unchecked Sendable {
     ///   - webConfig: the content of `--web.config.file` (`basic_auth_users`, `tls_server_config`).
     ///   - https: whether `webConfig` serves TLS, so `url` is https.
     ///   - scrapeConfig: a whole `prometheus.yml` instead of the self-scrape (scraping a fake exporter).
-    init(backfill: String? = nil, scrapesItself: Bool = true, webConfig: String? = nil, https: Bool = false,
+    public init(backfill: String? = nil, scrapesItself: Bool = true, webConfig: String? = nil, https: Bool = false,
          scrapeConfig: String? = nil) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-prometheus-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -74,7 +73,7 @@ final class PrometheusServer: @unchecked Sendable {
 
     /// Waits until `up` has at least `count` samples in the last minute; returns the time it checked.
     @discardableResult
-    func waitForScrapes(_ count: Int) async throws -> Double {
+    public func waitForScrapes(_ count: Int) async throws -> Double {
         for _ in 0..<120 {
             let now = Date().timeIntervalSince1970
             let data = try query("count_over_time(up[1m])", at: now)
@@ -86,12 +85,12 @@ final class PrometheusServer: @unchecked Sendable {
     }
 
     /// An instant query's `data` (the HTTP query API, for comparison).
-    func query(_ expression: String, at time: Double) throws -> [String: Any] {
+    public func query(_ expression: String, at time: Double) throws -> [String: Any] {
         try api("query", ["query": expression, "time": String(format: "%.3f", time)])
     }
 
     /// A range query's `data`: one point per `step` seconds from `start` to `end`, both included.
-    func queryRange(_ expression: String, start: Double, end: Double, step: Double) throws -> [String: Any] {
+    public func queryRange(_ expression: String, start: Double, end: Double, step: Double) throws -> [String: Any] {
         try api("query_range", [
             "query": expression, "start": String(format: "%.3f", start), "end": String(format: "%.3f", end), "step": String(step),
         ])
