@@ -1,0 +1,44 @@
+import ActivatorCore
+import Testing
+
+/// The gRPC pieces the activator answers calls with itself (groundwork for issue 17).
+@Suite struct GRPCCallTests {
+    @Test func refusalsBecomeTheStatusesAGRPCClientUnderstands() {
+        let full = GRPCCall.trailers(for: .queueFull(target: "llm", limit: 10))
+        #expect(full.first?.0 == "grpc-status" && full.first?.1 == "14", "UNAVAILABLE: the client may retry")
+        #expect(GRPCCall.trailers(for: .targetFailed(target: "llm", reason: "CrashLoopBackOff")).first?.1 == "14")
+        #expect(GRPCCall.trailers(for: .timedOut(target: "llm", seconds: 2, queued: true)).first?.1 == "4", "DEADLINE_EXCEEDED")
+        #expect(full.last?.0 == "grpc-message")
+        #expect(full.last?.1.contains("queueLimit") == true)
+    }
+
+    @Test func theMessageIsPercentEncodedAsTheSpecSays() {
+        #expect(GRPCCall.percentEncoded("plain text: ok") == "plain text: ok")
+        #expect(GRPCCall.percentEncoded("100% sure") == "100%25 sure")
+        #expect(GRPCCall.percentEncoded("line\nbreak") == "line%0Abreak")
+        #expect(GRPCCall.percentEncoded("café") == "caf%C3%A9")
+    }
+
+    @Test func grpcTimeoutHeadersParseWithEveryUnitAndRefuseTheRest() {
+        #expect(GRPCCall.timeout("1H") == .seconds(3600))
+        #expect(GRPCCall.timeout("2M") == .seconds(120))
+        #expect(GRPCCall.timeout("30S") == .seconds(30))
+        #expect(GRPCCall.timeout("250m") == .milliseconds(250))
+        #expect(GRPCCall.timeout("99999999u") == .microseconds(99_999_999))
+        #expect(GRPCCall.timeout("5n") == .nanoseconds(5))
+        for bad in ["", "S", "10", "123456789S", "1.5S", "-1S", "10s", "10 S"] {
+            #expect(GRPCCall.timeout(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func thePrefaceTellsHTTP2FromHTTP1AsSoonAsItCan() {
+        let preface = ConnectionPreface.http2
+        #expect(ConnectionPreface.classify(preface) == .http2)
+        #expect(ConnectionPreface.classify(preface + [0, 0, 18]) == .http2, "the SETTINGS frame that follows")
+        #expect(ConnectionPreface.classify(preface.prefix(3)) == .undecided, "\"PRI\" could still be either")
+        #expect(ConnectionPreface.classify([UInt8]()) == .undecided)
+        #expect(ConnectionPreface.classify(Array("POST /v2/models/digits/infer HTTP/1.1\r\n".utf8)) == .http1)
+        #expect(ConnectionPreface.classify(Array("PRIX".utf8)) == .http1, "decided at the first byte that differs")
+        #expect(ConnectionPreface.classify(Array("PUT / HTTP/1.1\r\n".utf8)) == .http1)
+    }
+}
