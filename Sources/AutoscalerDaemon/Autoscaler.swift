@@ -81,13 +81,15 @@ public struct Autoscaler: Service {
                     switch update {
                     case .states(let states): await loop.driverUpdate(states)
                     case .targets(let targets): await loop.setTargets(targets)
-                    case .leading(let leading): await loop.setLeading(leading)
                     }
                 }
             }
             if let leading = options.leading {
+                // Its own stream, never dropped to make room for a burst of cluster views.
+                let (changes, change) = AsyncStream.makeStream(of: Bool.self, bufferingPolicy: .bufferingNewest(1))
+                tasks.addTask { try await leading.watch { change.yield($0) } }
                 tasks.addTask { [loop] in
-                    try await leading.watch { continuation.yield(.leading($0)) }
+                    for await value in changes { await loop.setLeading(value) }
                 }
             }
             tasks.addTask { [loop, options] in
@@ -107,12 +109,16 @@ public struct Autoscaler: Service {
     private enum Update: Sendable {
         case states([TargetState])
         case targets([ScaledTarget])
-        case leading(Bool)
     }
 
     static func reply(to request: ControlServer.Request, loop: ScalingLoop, metrics: AutoscalerMetrics,
                       forwarding: IntakeForwarding? = nil) async -> ControlServer.Reply {
         if let forwarding, request.head.method == .POST, IntakeForwarding.paths.contains(request.path), await !loop.isLeading {
+            // Forwarded once at most: two replicas that each think the other leads (a hand-over)
+            // answer 503 rather than pass a report back and forth.
+            guard !request.head.headers.contains(name: IntakeForwarding.header) else {
+                return .text("this replica does not lead either (a hand-over is under way); send again", status: .serviceUnavailable)
+            }
             return await forwarding.forward(request)
         }
         switch (request.head.method, request.path) {
@@ -186,6 +192,8 @@ public struct AutoscalerStatus: Codable, Sendable {
 /// again: activators and sidecars keep their reports until one is taken.
 struct IntakeForwarding: Sendable {
     static let paths: Set<String> = [StatPaths.stats, StatPaths.metrics, StatPaths.poke]
+    /// Set on a forwarded report, so it is forwarded no further.
+    static let header = "Thaw-Forwarded-By"
 
     let leader: @Sendable () -> String?
     let group: any EventLoopGroup
@@ -196,7 +204,8 @@ struct IntakeForwarding: Sendable {
         }
         do {
             let answer = try await HTTPCall.perform(on: group.any(), to: endpoint, method: .POST, path: request.head.uri,
-                                                    headers: [("Content-Type", "application/json")], body: request.body, timeout: .seconds(2))
+                                                    headers: [("Content-Type", "application/json"), (Self.header, "stand-by")], body: request.body,
+                                                    timeout: .seconds(2))
             return .text(answer.body, status: HTTPResponseStatus(statusCode: answer.status))
         } catch {
             return .text("the leader at \(address) does not answer (\(error)); send again", status: .serviceUnavailable)

@@ -289,7 +289,8 @@ public actor ScalingLoop {
         let now = clock()
         let decideNow = withEntry(poke.target) { entry in
             entry.waiting.poke(poke.queueLength, from: poke.source, at: now)
-            return entry.scaler.poke(queueLength: entry.waiting.total(at: now), readyReplicas: entry.state.ready.count, at: now)
+            // The poke's own queue: the metric's buckets add what several activators poke with.
+            return entry.scaler.poke(queueLength: poke.queueLength, readyReplicas: entry.state.ready.count, at: now)
         }
         guard let decideNow else { return false }
         metrics.pokes.increment()

@@ -11,13 +11,20 @@ struct WaitingRequests: Sendable {
 
     /// A stat report: the activator's queue as it is.
     mutating func report(_ count: Int, from source: String, at now: Timestamp) {
+        prune(at: now)
         bySource[source] = (count, now)
+    }
+
+    /// Activators come and go (a new pod name on every rollout): a stale count is dropped, not kept.
+    private mutating func prune(at now: Timestamp) {
+        bySource = bySource.filter { now - $0.value.at <= Self.freshness }
     }
 
     /// A poke, sent as a request arrives: it may race the report that already counted it, so it
     /// only ever raises a fresh count.
     mutating func poke(_ count: Int, from source: String, at now: Timestamp) {
-        let current = bySource[source].flatMap { now - $0.at <= Self.freshness ? $0.count : nil } ?? 0
+        prune(at: now)
+        let current = bySource[source]?.count ?? 0
         bySource[source] = (max(current, count), now)
     }
 

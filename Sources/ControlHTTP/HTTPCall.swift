@@ -70,7 +70,15 @@ public struct HTTPCall: Sendable {
             deadline.cancel()
             channel.close(promise: nil)
         }
-        return try await promise.futureResult.get()
+        // A cancelled caller (a shutdown) does not wait out the timeout.
+        return try await withTaskCancellationHandler {
+            try await promise.futureResult.get()
+        } onCancel: {
+            eventLoop.execute {
+                promise.fail(CancellationError())
+                channel.close(promise: nil)
+            }
+        }
     }
 }
 

@@ -75,11 +75,12 @@ public final class LeaderElector: Service, Sendable {
                 }
             }
         }
+        // Nothing more is written from here on, before the Lease is handed to a stand-by.
+        leaseValidUntil.store(0, ordering: .releasing)
+        leading.set(false)
         if let final, final.leads(at: now) {
             try? await NIOThreadPool.singleton.runIfActive { [self] in release() }
         }
-        leaseValidUntil.store(0, ordering: .releasing)
-        leading.set(false)
     }
 
     /// One read, decision and write; returns the election as it stands after it.
@@ -99,6 +100,7 @@ public final class LeaderElector: Service, Sendable {
         apply(change, election)
         leader.withLock { $0 = observed?.holder == identity || (observed?.holder ?? "").isEmpty ? nil : observed?.holderAddress }
         let stamp = Self.microTime(Date())
+        let sent = now
         let succeeded: Bool
         switch write {
         case .none:
@@ -110,7 +112,8 @@ public final class LeaderElector: Service, Sendable {
             succeeded = attempt { _ = try client.put(path, lease(resourceVersion: version, transitions: transitions,
                                                                  acquireTime: acquiring ? stamp : nil, renewTime: stamp)) }
         }
-        apply(election.wrote(succeeded, at: now), election)
+        // Counted from when the write was sent, which the API server then stamped.
+        apply(election.wrote(succeeded, at: sent), election)
         return election
     }
 
@@ -127,8 +130,9 @@ public final class LeaderElector: Service, Sendable {
     }
 
     private func apply(_ change: LeaseElection.Change, _ election: LeaseElection) {
-        if election.leads(at: now) {
-            leaseValidUntil.store(Int64((now + timing.renewDeadline) * 1e9), ordering: .releasing)
+        if election.leads(at: now), let until = election.leadsUntil {
+            // The last renew plus the deadline, never later: a failed read does not extend it.
+            leaseValidUntil.store(Int64(until * 1e9), ordering: .releasing)
         } else {
             leaseValidUntil.store(0, ordering: .releasing)
         }
@@ -172,6 +176,7 @@ public final class LeaderElector: Service, Sendable {
                 var holderIdentity: String?
                 var renewTime: String?
                 var leaseTransitions: Int?
+                var leaseDurationSeconds: Int?
             }
             var metadata: Metadata
             var spec: Spec?
@@ -179,7 +184,8 @@ public final class LeaderElector: Service, Sendable {
         let lease = try JSONDecoder().decode(Lease.self, from: Data(json))
         return LeaseElection.Observed(holder: lease.spec?.holderIdentity, renewTime: lease.spec?.renewTime,
                                       transitions: lease.spec?.leaseTransitions ?? 0, resourceVersion: lease.metadata.resourceVersion ?? "",
-                                      holderAddress: lease.metadata.annotations?[LeaseElection.addressAnnotation])
+                                      holderAddress: lease.metadata.annotations?[LeaseElection.addressAnnotation],
+                                      durationSeconds: lease.spec?.leaseDurationSeconds.map(Double.init))
     }
 
     /// Kubernetes' MicroTime: RFC 3339 with microseconds, UTC.

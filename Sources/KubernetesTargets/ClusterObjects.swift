@@ -28,6 +28,8 @@ public struct ObjectCondition: Decodable, Sendable, Equatable {
     public var status: String
     public var reason: String?
     public var message: String?
+    /// When the condition last changed (RFC 3339).
+    public var lastTransitionTime: String?
 }
 
 /// A Deployment or a StatefulSet.

@@ -35,8 +35,11 @@ public struct ClusterState: Sendable {
         var ready: Bool
         var failure: String?
         var waiting: String?
-        /// When the kubelet took it on (Unix seconds), for a progress deadline.
-        var startedAt: Double?
+        /// Since when a live pod has not been ready (Unix seconds): the later of its start and its
+        /// Ready condition's last change, so a pod that was ready for days and just went unready is
+        /// measured from then. Nil for a ready pod, and for one being deleted or that has ended
+        /// (Failed, Succeeded: an evicted pod stays listed), which no deadline is about.
+        var notReadySince: Double?
     }
 
     /// What an HPA or a ScaledObject scales: `kind:namespace/name`.
@@ -200,7 +203,7 @@ public struct ClusterState: Sendable {
             .map { "pod \(name): Unschedulable" + ($0.message.map { ": \($0)" } ?? "") }
         return PodReading(namespace: pod.metadata.namespace ?? "default", name: name, labels: pod.metadata.labels ?? [:],
                           address: running ? status?.podIP : nil, ready: ready, failure: failure, waiting: waiting,
-                          startedAt: status?.startTime.flatMap(Self.unixSeconds))
+                          notReadySince: Self.notReadySince(pod, ready: ready, deleting: deleting))
     }
 
     static func read(_ scaler: ScalerObject, collection: String) -> ScalerReading? {
@@ -212,6 +215,14 @@ public struct ClusterState: Sendable {
     }
 
     // MARK: The view
+
+    static func notReadySince(_ pod: PodObject, ready: Bool, deleting: Bool) -> Double? {
+        let phase = pod.status?.phase
+        guard !ready, !deleting, phase != "Failed", phase != "Succeeded" else { return nil }
+        let started = pod.status?.startTime.flatMap(unixSeconds)
+        let changed = pod.status?.conditions?.first { $0.type == "Ready" }?.lastTransitionTime.flatMap(unixSeconds)
+        return [started, changed].compactMap { $0 }.max()
+    }
 
     /// RFC 3339 as the API server writes it (`2026-12-04T16:00:00Z`, always UTC, whole seconds).
     /// By hand: a formatter per pod would cost more than the rest of reading it.
@@ -360,10 +371,10 @@ public struct ClusterState: Sendable {
     private mutating func overdue(_ target: WorkloadTarget, pods: [PodReading], position: Int) -> String? {
         guard let deadline = target.progressDeadline, let now else { return nil }
         var earliest: Double?
-        for pod in pods.sorted(by: { $0.name < $1.name }) where !pod.ready {
-            guard let started = pod.startedAt else { continue }
+        for pod in pods.sorted(by: { $0.name < $1.name }) {
+            guard let started = pod.notReadySince else { continue }
             if now - started >= deadline {
-                return "pod \(pod.name) did not become ready within \(GoDuration.format(.seconds(deadline))) of starting (\(WorkloadTarget.progressDeadlineKey))"
+                return "pod \(pod.name) did not become ready within \(GoDuration.format(.seconds(deadline))) (\(WorkloadTarget.progressDeadlineKey))"
                     + (pod.waiting.map { "; \($0)" } ?? "")
             }
             earliest = min(earliest ?? .infinity, started + deadline)

@@ -22,7 +22,10 @@ public struct LeaseElection: Sendable, Equatable {
         /// Why the three do not fit, or nil: a leader must give up (renew deadline) before a
         /// stand-by may take over (lease duration), and must try to renew more than once in that time.
         public var problem: String? {
-            guard retryPeriod > 0, renewDeadline > retryPeriod else { return "the renew deadline must be longer than the retry period" }
+            guard [leaseDuration, renewDeadline, retryPeriod].allSatisfy({ $0.isFinite && $0 > 0 && $0 <= 3600 }) else {
+                return "each must be a number of seconds above 0 and at most 3600"
+            }
+            guard renewDeadline > retryPeriod else { return "the renew deadline must be longer than the retry period" }
             guard leaseDuration > renewDeadline else { return "the lease duration must be longer than the renew deadline" }
             return nil
         }
@@ -37,8 +40,12 @@ public struct LeaseElection: Sendable, Equatable {
         public var resourceVersion: String
         /// Where the holder takes stats and pokes (`host:port`), which a stand-by forwards there.
         public var holderAddress: String?
+        /// The holder's `leaseDurationSeconds`: a stand-by waits the longer of it and its own.
+        public var durationSeconds: Double?
 
-        public init(holder: String?, renewTime: String?, transitions: Int, resourceVersion: String, holderAddress: String? = nil) {
+        public init(holder: String?, renewTime: String?, transitions: Int, resourceVersion: String, holderAddress: String? = nil,
+                    durationSeconds: Double? = nil) {
+            self.durationSeconds = durationSeconds
             self.holder = holder
             self.renewTime = renewTime
             self.transitions = transitions
@@ -88,8 +95,15 @@ public struct LeaseElection: Sendable, Equatable {
     /// Whether this replica may act as leader at `now`: it leads, and its last renew is within the
     /// renew deadline. Checked before every write a leader makes.
     public func leads(at now: Double) -> Bool {
-        guard isLeader, let renewedAt else { return false }
-        return now - renewedAt < timing.renewDeadline
+        guard let until = leadsUntil else { return false }
+        return now < until
+    }
+
+    /// Until when this replica may act as leader without another renew: its last renew plus the
+    /// renew deadline; nil when it does not lead.
+    public var leadsUntil: Double? {
+        guard isLeader, let renewedAt else { return nil }
+        return renewedAt + timing.renewDeadline
     }
 
     /// Given the Lease as just read (nil: there is none), what to write.
@@ -114,11 +128,14 @@ public struct LeaseElection: Sendable, Equatable {
             seenAt = now
         }
         let vacant = lease.holder?.isEmpty ?? true
-        guard vacant || now - seenAt >= timing.leaseDuration else { return (.none, change) }
+        // The holder's own duration counts too: its renew deadline may be longer than ours.
+        let duration = max(timing.leaseDuration, lease.durationSeconds ?? 0)
+        guard vacant || now - seenAt >= duration else { return (.none, change) }
         return (.update(resourceVersion: lease.resourceVersion, transitions: lease.transitions + 1, acquiring: true), change)
     }
 
-    /// How the write `decide` asked for went (a conflict or an error is a failure).
+    /// How the write `decide` asked for went (a conflict or an error is a failure). `now` is when
+    /// the write was sent: an answer that took seconds must not lengthen the lead.
     public mutating func wrote(_ succeeded: Bool, at now: Double) -> Change {
         guard succeeded else {
             guard isLeader, !leads(at: now) else { return .none }

@@ -110,13 +110,17 @@ public final class LocalProcessDriver: ReplicaDriver, Service {
         ChildProcess.takeChildExits()
         let supervisor = Supervisor(targets: targets, options: options, logger: logger)
         await withGracefulShutdownHandler {
-            while !Task.isShuttingDownGracefully, !Task.isCancelled, !shared.withLock({ $0.stopping }) {
-                _ = changes.take()
-                let desired = shared.withLock { $0.desired }
-                await supervisor.reconcile(desired: desired, group: group)
-                publish(supervisor.states)
-                // Processes are looked at again soon while something is starting or stopping.
-                await changes.wait(upTo: .milliseconds(supervisor.hasPendingWork ? 25 : 100))
+            // Periodic readiness probes run in this group, beside the loop; they end when it does.
+            await withDiscardingTaskGroup { probes in
+                while !Task.isShuttingDownGracefully, !Task.isCancelled, !shared.withLock({ $0.stopping }) {
+                    _ = changes.take()
+                    let desired = shared.withLock { $0.desired }
+                    await supervisor.reconcile(desired: desired, group: group) { work in probes.addTask { await work() } }
+                    publish(supervisor.states)
+                    // Processes are looked at again soon while something is starting or stopping.
+                    await changes.wait(upTo: .milliseconds(supervisor.hasPendingWork ? 25 : 100))
+                }
+                probes.cancelAll()
             }
         } onGracefulShutdown: {
             self.shared.withLock { $0.stopping = true }

@@ -8,6 +8,7 @@ import Foundation
 import Logging
 import NIOCore
 import ScaleTargets
+import Synchronization
 import ThawVocabulary
 import TrafficStats
 
@@ -109,12 +110,26 @@ final class Supervisor {
         }
     }
 
-    func reconcile(desired: [String: Int], group: any EventLoopGroup) async {
+    /// Runs `work` beside the supervisor loop (in the driver's task group), for what may take long.
+    typealias Spawn = (@escaping @Sendable () async -> Void) -> Void
+
+    /// Answers of periodic probes that ran beside the loop, by replica id: nil for a pass.
+    final class ProbeAnswers: Sendable {
+        private let answers = Mutex<[String: String?]>([:])
+        func put(_ id: String, _ answer: String?) { answers.withLock { $0[id] = answer } }
+        func take() -> [String: String?] { answers.withLock { answers in defer { answers = [:] }; return answers } }
+    }
+
+    private let periodicAnswers = ProbeAnswers()
+    /// Replicas whose periodic probe is under way: one at a time each.
+    private var periodicInFlight: Set<String> = []
+
+    func reconcile(desired: [String: Int], group: any EventLoopGroup, spawn: Spawn) async {
         for index in records.indices {
             checkProcesses(&records[index])
             advanceStops(&records[index])
         }
-        await probe(group: group)
+        await probe(group: group, spawn: spawn)
         for index in records.indices {
             scale(&records[index], to: desired[records[index].spec.name] ?? 0)
         }
@@ -223,43 +238,39 @@ final class Supervisor {
         var viaSidecar: Bool
     }
 
-    private func probe(group: any EventLoopGroup) async {
+    private func probe(group: any EventLoopGroup, spawn: Spawn) async {
         let now = ContinuousClock.now
+        // Periodic probes that finished since the last round.
+        let finished = periodicAnswers.take()
+        periodicInFlight.subtract(finished.keys)
+        trackReadiness(finished, at: now)
         var calls: [ProbeCall] = []
         for record in records {
             for replica in record.live {
                 if replica.phase.isStarting, replica.readiness?.isPastInitialDelay(at: now) ?? true {
                     calls.append(ProbeCall(id: replica.id, endpoint: replica.endpoint, path: record.spec.readinessPath,
                                            timeout: .milliseconds(500), viaSidecar: true))
-                } else if let readiness = replica.readiness, readiness.isProbeDue(at: now) {
-                    calls.append(ProbeCall(id: replica.id, endpoint: replica.modelEndpoint, path: record.spec.readinessPath,
-                                           timeout: .milliseconds(Int64(readiness.timing.timeout / .milliseconds(1))),
-                                           viaSidecar: false))
+                } else if let readiness = replica.readiness, readiness.isProbeDue(at: now), !periodicInFlight.contains(replica.id) {
+                    // Beside the loop: a declared timeout may be long, and a hung model server must not
+                    // hold up starts, stops and crash detection of every other replica.
+                    let call = ProbeCall(id: replica.id, endpoint: replica.modelEndpoint, path: record.spec.readinessPath,
+                                         timeout: .milliseconds(Int64(readiness.timing.timeout / .milliseconds(1))), viaSidecar: false)
+                    periodicInFlight.insert(replica.id)
+                    let answers = periodicAnswers
+                    spawn { answers.put(call.id, await Self.failure(of: call, group: group)) }
                 }
             }
         }
-        guard !calls.isEmpty else { return }
-        // Both kinds run together, so one round waits at most the longest timeout declared.
+        // Starting replicas: through their sidecars, 500 ms at most, all at once.
         let answers = await withTaskGroup(of: (String, String?).self) { tasks in
             for call in calls {
-                tasks.addTask {
-                    do {
-                        let response = try await HTTPCall.perform(on: group.any(), to: call.endpoint, path: call.path,
-                                                                  headers: call.viaSidecar ? [(ProxyHeaders.probe, "local-driver")] : [],
-                                                                  timeout: call.timeout)
-                        let passed = (200..<300).contains(response.status)
-                        return (call.id, passed ? nil : "\(response.status) \(response.body.prefix(200).trimmingCharacters(in: .whitespacesAndNewlines))")
-                    } catch {
-                        return (call.id, "no answer (\(error))")
-                    }
-                }
+                tasks.addTask { (call.id, await Self.failure(of: call, group: group)) }
             }
             var failures: [String: String?] = [:]
             for await (id, failure) in tasks { failures[id] = failure }
             return failures
         }
         let results = Set(answers.compactMap { $0.value == nil ? $0.key : nil })
-        trackReadiness(answers, at: .now)
         await checkProgress(group: group, ready: results)
         for index in records.indices {
             for replica in records[index].live where results.contains(replica.id) && replica.phase.isStarting {
@@ -272,6 +283,19 @@ final class Supervisor {
                 records[index].failure = nil
                 logger.info("replica ready", metadata: ["target": "\(records[index].spec.name)", "replica": "\(replica.id)", "endpoint": "\(replica.endpoint)"])
             }
+        }
+    }
+
+    /// What a probe answered when it did not pass; nil when it passed.
+    private static func failure(of call: ProbeCall, group: any EventLoopGroup) async -> String? {
+        do {
+            let response = try await HTTPCall.perform(on: group.any(), to: call.endpoint, path: call.path,
+                                                      headers: call.viaSidecar ? [(ProxyHeaders.probe, "local-driver")] : [],
+                                                      timeout: call.timeout)
+            let passed = (200..<300).contains(response.status)
+            return passed ? nil : "\(response.status) \(response.body.prefix(200).trimmingCharacters(in: .whitespacesAndNewlines))"
+        } catch {
+            return "no answer (\(error))"
         }
     }
 
@@ -309,7 +333,9 @@ final class Supervisor {
         for index in records.indices {
             let spec = records[index].spec
             for replica in records[index].live where replica.phase.isStarting && !ready.contains(replica.id) {
-                let waited = now - replica.started
+                // Counted from the end of the declared initial delay, before which nothing probes it.
+                let waited = now - replica.started - (replica.readiness?.timing.initialDelay ?? .zero)
+                guard waited > .zero else { continue }
                 let overdue = waited > spec.progressDeadline
                 guard overdue || replica.lastNotReadyLog.map({ now - $0 >= .seconds(10) }) ?? (waited >= .seconds(10)) else { continue }
                 let answer = await Self.readinessAnswer(of: replica, path: spec.readinessPath, group: group)

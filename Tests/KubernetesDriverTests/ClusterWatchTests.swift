@@ -111,7 +111,7 @@ struct ClusterWatchTests {
         func failure() -> String? { latest.view.withLock { $0?.states.first?.failure } }
         try await waitUntil("the target", timeout: 30) { latest.targets == ["ml/slow"] }
         try await waitUntil("the deadline to fail it", timeout: 10) { failure() != nil }
-        #expect(failure() == "pod slow-a did not become ready within 4s of starting (serving.knative.dev/progress-deadline)")
+        #expect(failure() == "pod slow-a did not become ready within 4s (serving.knative.dev/progress-deadline)")
     }
 
     @Test func workloadsAnHPAScalesAreLeftAloneWithANotice() async throws {

@@ -134,12 +134,35 @@ import ThawVocabulary
         #expect(cluster.view(at: started + 29).states.first?.failure == nil)
         #expect(cluster.nextDeadline == started + 30, "the driver looks again when it falls due")
         let failure = cluster.view(at: started + 30).states.first?.failure
-        #expect(failure == "pod digits-v1-a did not become ready within 30s of starting (serving.knative.dev/progress-deadline)")
+        #expect(failure == "pod digits-v1-a did not become ready within 30s (serving.knative.dev/progress-deadline)")
         #expect(cluster.view(at: started + 30).routes.targets.first?.failure == failure, "the activator answers waiting requests with it")
         #expect(cluster.nextDeadline == nil)
         // The pod becomes ready: the target is fine again.
         cluster.put(pod: Self.pod("digits-v1-a", app: "digits-v1", ip: "10.0.0.1", ready: true, startTime: "2026-12-04T16:00:00Z"), key: "ml/a")
         #expect(cluster.view(at: started + 40).states.first?.failure == nil)
+    }
+
+    /// Review finding: pods being deleted, pods that ended, and a pod that was ready until a moment
+    /// ago must not fail a target at its progress deadline.
+    @Test func onlyPodsThatStayedNotReadyPastTheDeadlineCount() {
+        var cluster = ClusterState()
+        cluster.replaceWorkloads(["ml/digits-v1": Self.deployment("digits-v1", annotations: #", "serving.knative.dev/progress-deadline": "30s""#)],
+                                 kind: .deployment)
+        let started = ClusterState.unixSeconds("2026-12-04T10:00:00Z")!
+        func pod(_ name: String, phase: String, deleting: Bool = false, readyChanged: String? = nil) -> PodObject {
+            Self.decode("""
+                {"metadata": {"name": "\(name)", "namespace": "ml", "labels": {"app": "digits-v1"}\(deleting ? #", "deletionTimestamp": "2026-12-04T16:00:00Z""# : "")},
+                 "status": {"phase": "\(phase)", "podIP": "10.0.0.9", "startTime": "2026-12-04T10:00:00Z",
+                            "conditions": [{"type": "Ready", "status": "False"\(readyChanged.map { #", "lastTransitionTime": "\#($0)""# } ?? "")}]}}
+                """)
+        }
+        let evicted = pod("digits-v1-old", phase: "Failed")
+        let leaving = pod("digits-v1-leaving", phase: "Running", deleting: true)
+        let blip = pod("digits-v1-blip", phase: "Running", readyChanged: "2026-12-04T16:00:00Z")
+        cluster.replacePods(["ml/old": evicted, "ml/leaving": leaving, "ml/blip": blip])
+        let sixHoursOn = started + 6 * 3600
+        #expect(cluster.view(at: sixHoursOn + 10).states.first?.failure == nil, "the blip is 10 s old; the others do not count")
+        #expect(cluster.view(at: sixHoursOn + 30).states.first?.failure?.hasPrefix("pod digits-v1-blip did not become ready within 30s") == true)
     }
 
     @Test func withoutTheAnnotationTheDeploymentsOwnDeadlineDecides() {

@@ -58,7 +58,23 @@ import Testing
         #expect(a.decide(lease("b", version: "7"), at: 2) == (.none, .lostLeadership))
     }
 
+    /// Review findings: the lead ends at the last renew plus the deadline, whatever fails after it;
+    /// and a stand-by waits out the holder's own lease duration when it is the longer one.
+    @Test func theLeadEndsAtTheLastRenewPlusTheDeadlineAndTheHoldersDurationIsHonoured() {
+        var a = LeaseElection(identity: "a", timing: timing)
+        _ = a.decide(nil, at: 0)
+        _ = a.wrote(true, at: 0)
+        _ = a.wrote(false, at: 9.9)
+        #expect(a.leadsUntil == 10, "a failure does not move it")
+        var b = LeaseElection(identity: "b", timing: timing)
+        let longer = LeaseElection.Observed(holder: "a", renewTime: "t0", transitions: 0, resourceVersion: "1", durationSeconds: 40)
+        _ = b.decide(longer, at: 0)
+        #expect(b.decide(longer, at: 20) == (.none, .none), "the holder's 40 s, not our 15 s")
+        #expect(b.decide(longer, at: 40) == (.update(resourceVersion: "1", transitions: 1, acquiring: true), .none))
+    }
+
     @Test func timingsThatCannotWorkAreRefused() {
+        #expect(LeaseElection.Timing(leaseDuration: .infinity, renewDeadline: 10, retryPeriod: 2).problem != nil, "would trap converting to Int")
         #expect(LeaseElection.Timing(leaseDuration: 10, renewDeadline: 10, retryPeriod: 2).problem != nil)
         #expect(LeaseElection.Timing(leaseDuration: 15, renewDeadline: 2, retryPeriod: 2).problem != nil)
         #expect(LeaseElection.Timing().problem == nil)
