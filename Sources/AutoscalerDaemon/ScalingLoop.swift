@@ -143,6 +143,8 @@ public actor ScalingLoop {
                 entry.reassert = false
                 entry.noScaleInUntil = now + entry.scaler.spec.stableWindow
                 entry.metrics.requested.set(to: Double(entry.requested))
+                // Said again, so a count the driver kept from before replaces nothing newer.
+                write(entry.requested, of: name)
             }
             // Bounds need no history: a count outside min/max is set right at once.
             applyBounds(name)

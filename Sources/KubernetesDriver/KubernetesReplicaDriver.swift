@@ -85,7 +85,10 @@ public final class KubernetesReplicaDriver: ReplicaDriver {
             }) else { continue }
             guard let path = Self.scalePath(of: target, kind: kind) else { continue }
             guard mayWrite?() ?? true else {
-                logger.warning("not leading any more; the scale is not written", metadata: ["target": "\(target)", "replicas": "\(count)"])
+                // Kept for when this replica leads again (a renew that came late); a new leader's
+                // loop writes every count it holds, so a stale one is replaced before it goes out.
+                pending.withLock { pending in if pending[target] == nil { pending[target] = count } }
+                logger.debug("not leading now; the scale waits", metadata: ["target": "\(target)", "replicas": "\(count)"])
                 continue
             }
             do {
