@@ -110,7 +110,7 @@ public final class LeaderElector: Service, Sendable {
                                                       lease(resourceVersion: nil, transitions: 0, acquireTime: stamp, renewTime: stamp)) }
         case .update(let version, let transitions, let acquiring):
             succeeded = attempt { _ = try client.put(path, lease(resourceVersion: version, transitions: transitions,
-                                                                 acquireTime: acquiring ? stamp : nil, renewTime: stamp)) }
+                                                                 acquireTime: acquiring ? stamp : observed?.acquireTime, renewTime: stamp)) }
         }
         // Counted from when the write was sent, which the API server then stamped.
         apply(election.wrote(succeeded, at: sent), election)
@@ -150,7 +150,7 @@ public final class LeaderElector: Service, Sendable {
     /// Hands the Lease back on a graceful stop, so the stand-by need not wait out its duration.
     private func release() {
         guard let current = try? Self.read(try client.get(path)), current.holder == identity else { return }
-        _ = try? client.put(path, lease(resourceVersion: current.resourceVersion, transitions: current.transitions, acquireTime: nil,
+        _ = try? client.put(path, lease(resourceVersion: current.resourceVersion, transitions: current.transitions, acquireTime: current.acquireTime,
                                         renewTime: Self.microTime(Date()), holder: ""))
         logger.notice("handed the Lease back", metadata: ["lease": "\(namespace)/\(name)"])
     }
@@ -177,6 +177,7 @@ public final class LeaderElector: Service, Sendable {
                 var renewTime: String?
                 var leaseTransitions: Int?
                 var leaseDurationSeconds: Int?
+                var acquireTime: String?
             }
             var metadata: Metadata
             var spec: Spec?
@@ -185,7 +186,7 @@ public final class LeaderElector: Service, Sendable {
         return LeaseElection.Observed(holder: lease.spec?.holderIdentity, renewTime: lease.spec?.renewTime,
                                       transitions: lease.spec?.leaseTransitions ?? 0, resourceVersion: lease.metadata.resourceVersion ?? "",
                                       holderAddress: lease.metadata.annotations?[LeaseElection.addressAnnotation],
-                                      durationSeconds: lease.spec?.leaseDurationSeconds.map(Double.init))
+                                      durationSeconds: lease.spec?.leaseDurationSeconds.map(Double.init), acquireTime: lease.spec?.acquireTime)
     }
 
     /// Kubernetes' MicroTime: RFC 3339 with microseconds, UTC.

@@ -42,10 +42,13 @@ public struct LeaseElection: Sendable, Equatable {
         public var holderAddress: String?
         /// The holder's `leaseDurationSeconds`: a stand-by waits the longer of it and its own.
         public var durationSeconds: Double?
+        /// When the holder took the Lease; kept as is on a renew (a PUT replaces the whole spec).
+        public var acquireTime: String?
 
         public init(holder: String?, renewTime: String?, transitions: Int, resourceVersion: String, holderAddress: String? = nil,
-                    durationSeconds: Double? = nil) {
+                    durationSeconds: Double? = nil, acquireTime: String? = nil) {
             self.durationSeconds = durationSeconds
+            self.acquireTime = acquireTime
             self.holder = holder
             self.renewTime = renewTime
             self.transitions = transitions

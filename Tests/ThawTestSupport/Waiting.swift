@@ -20,11 +20,14 @@ public func scratchDirectory(_ purpose: String = "test") throws -> URL {
     return directory
 }
 
-/// Runs a blocking call (a socket read, a child process, libcurl) on a Dispatch thread, not on the
+/// Runs a blocking call (a socket read, a child process, libcurl) on a thread of its own, not on the
 /// concurrency pool: on a 2-core machine the pool has two threads, and a test that blocks them stalls
 /// every other test's servers in this process.
 public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        // A thread of its own, not Dispatch's global queue: on Linux that has about one worker per
+        // core, and a few calls blocked for long (a request waiting at zero) held them all, so the
+        // test's kubelet, also run here, could not start the pod those requests waited for.
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
 }

@@ -124,7 +124,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         if self.server.verbose:
-            sys.stderr.write("fake-apiserver: " + (fmt % args) + "\n")
+            sys.stderr.write(f"fake-apiserver {datetime.now(timezone.utc).strftime('%H:%M:%S.%f')[:-3]}: " + (fmt % args) + "\n")
 
     # --- plumbing ---
     def send_json(self, code, body, headers=None):
