@@ -99,7 +99,7 @@ public final class LeaderElector: Service, Sendable {
         let (write, change) = election.decide(observed, at: now)
         apply(change, election)
         leader.withLock { $0 = observed?.holder == identity || (observed?.holder ?? "").isEmpty ? nil : observed?.holderAddress }
-        let stamp = Self.microTime(Date())
+        let stamp = MicroTime.string(from: Date())
         let sent = now
         let succeeded: Bool
         switch write {
@@ -151,53 +151,53 @@ public final class LeaderElector: Service, Sendable {
     private func release() {
         guard let current = try? Self.read(try client.get(path)), current.holder == identity else { return }
         _ = try? client.put(path, lease(resourceVersion: current.resourceVersion, transitions: current.transitions, acquireTime: current.acquireTime,
-                                        renewTime: Self.microTime(Date()), holder: ""))
+                                        renewTime: MicroTime.string(from: Date()), holder: ""))
         logger.notice("handed the Lease back", metadata: ["lease": "\(namespace)/\(name)"])
     }
 
     private func lease(resourceVersion: String?, transitions: Int, acquireTime: String?, renewTime: String, holder: String? = nil) -> [UInt8] {
-        var metadata: [String: Any] = ["name": name, "namespace": namespace]
-        if let address = advertised.withLock({ $0 }), holder == nil { metadata["annotations"] = [LeaseElection.addressAnnotation: address] }
-        if let resourceVersion { metadata["resourceVersion"] = resourceVersion }
-        var spec: [String: Any] = ["holderIdentity": holder ?? identity, "leaseDurationSeconds": Int(timing.leaseDuration.rounded(.up)),
-                                   "renewTime": renewTime, "leaseTransitions": transitions]
-        if let acquireTime { spec["acquireTime"] = acquireTime }
-        let object: [String: Any] = ["apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": metadata, "spec": spec]
-        return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
+        // Only while this replica holds it: a handed-back Lease names no address.
+        let address = holder == nil ? advertised.withLock { $0 } : nil
+        let object = LeaseObject(
+            metadata: .init(name: name, namespace: namespace, resourceVersion: resourceVersion,
+                            annotations: address.map { [LeaseElection.addressAnnotation: $0] }),
+            spec: .init(holderIdentity: holder ?? identity, leaseDurationSeconds: Int(timing.leaseDuration.rounded(.up)),
+                        acquireTime: acquireTime, renewTime: renewTime, leaseTransitions: transitions))
+        return Array((try? JSONEncoder().encode(object)) ?? Data())
     }
 
     static func read(_ json: [UInt8]) throws -> LeaseElection.Observed {
-        struct Lease: Decodable {
-            struct Metadata: Decodable {
-                var resourceVersion: String?
-                var annotations: [String: String]?
-            }
-            struct Spec: Decodable {
-                var holderIdentity: String?
-                var renewTime: String?
-                var leaseTransitions: Int?
-                var leaseDurationSeconds: Int?
-                var acquireTime: String?
-            }
-            var metadata: Metadata
-            var spec: Spec?
-        }
-        let lease = try JSONDecoder().decode(Lease.self, from: Data(json))
+        let lease = try JSONDecoder().decode(LeaseObject.self, from: Data(json))
         return LeaseElection.Observed(holder: lease.spec?.holderIdentity, renewTime: lease.spec?.renewTime,
                                       transitions: lease.spec?.leaseTransitions ?? 0, resourceVersion: lease.metadata.resourceVersion ?? "",
                                       holderAddress: lease.metadata.annotations?[LeaseElection.addressAnnotation],
                                       durationSeconds: lease.spec?.leaseDurationSeconds.map(Double.init), acquireTime: lease.spec?.acquireTime)
     }
+}
 
-    /// Kubernetes' MicroTime: RFC 3339 with microseconds, UTC.
-    static func microTime(_ date: Date) -> String {
-        let seconds = date.timeIntervalSince1970
-        let whole = Int(seconds.rounded(.down))
-        let micros = Int(((seconds - Double(whole)) * 1_000_000).rounded(.down))
-        var time = time_t(whole)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-                      Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), micros)
+/// A `coordination.k8s.io/v1` Lease: the fields Thaw reads and writes (a PUT replaces the whole object).
+struct LeaseObject: Codable {
+    struct Metadata: Codable {
+        var name: String?
+        var namespace: String?
+        var resourceVersion: String?
+        var annotations: [String: String]?
     }
+    struct Spec: Codable {
+        var holderIdentity: String?
+        var leaseDurationSeconds: Int?
+        var acquireTime: String?
+        var renewTime: String?
+        var leaseTransitions: Int?
+    }
+    var apiVersion: String? = "coordination.k8s.io/v1"
+    var kind: String? = "Lease"
+    var metadata: Metadata
+    var spec: Spec?
+
+    init(metadata: Metadata, spec: Spec?) {
+        self.metadata = metadata
+        self.spec = spec
+    }
+
 }

@@ -67,15 +67,12 @@ public struct NoticeRecorder: Service {
 
     /// An events.k8s.io/v1 Event about `notice`'s workload.
     static func event(for notice: WorkloadNotice, instance: String, at time: Date) -> [UInt8] {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         var regarding: [String: String] = ["apiVersion": "apps/v1", "kind": notice.kind, "namespace": notice.namespace, "name": notice.workload]
         if let uid = notice.uid { regarding["uid"] = uid }
         let event: [String: Any] = [
             "apiVersion": "events.k8s.io/v1", "kind": "Event",
             "metadata": ["generateName": "\(notice.workload).", "namespace": notice.namespace],
-            // MicroTime: RFC 3339 with microseconds; fractional seconds are what the API server accepts.
-            "eventTime": formatter.string(from: time),
+            "eventTime": MicroTime.string(from: time),
             "reportingController": controller, "reportingInstance": String(instance.prefix(128)),
             "action": notice.reason == .invalidPolicy ? "ReadPolicy" : "Skip",
             "reason": notice.reason.rawValue, "type": "Warning",
