@@ -97,7 +97,7 @@ public struct ClusterRender {
         if let minimum = component.minReplicas { annotations[AnnotationKeys.minScale.name] = String(minimum) }
         if let maximum = component.maxReplicas { annotations[AnnotationKeys.maxScale.name] = String(maximum) }
         if let concurrency = component.containerConcurrency { annotations[WorkloadTarget.containerConcurrencyKey] = String(concurrency) }
-        let readinessPath = annotations[WorkloadTarget.readinessPathKey] ?? component.readinessPath ?? WorkloadTarget.defaultReadinessPath
+        let readinessPath = component.effectiveReadinessPath
         annotations[WorkloadTarget.readinessPathKey] = readinessPath
         annotations[WorkloadTarget.queuePortKey] = String(Self.queuePort)
         // Started at the initial scale Knative would give it: initial-scale, else 1 (min-scale above wins).

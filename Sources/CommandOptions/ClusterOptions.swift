@@ -103,9 +103,9 @@ public struct LeaderElectionOptions: ParsableArguments {
     public func elector(client: KubernetesClient, logger: Logger,
                         environment: [String: String] = ProcessInfo.processInfo.environment) -> LeaderElector? {
         guard enabled else { return nil }
-        let identity = self.identity ?? environment["POD_NAME"].flatMap { $0.isEmpty ? nil : $0 }
+        let identity = self.identity ?? DownwardAPI.value("POD_NAME", in: environment)
             ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
-        let namespace = self.namespace ?? environment["POD_NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 } ?? "thaw-system"
+        let namespace = self.namespace ?? DownwardAPI.value("POD_NAMESPACE", in: environment) ?? "thaw-system"
         return LeaderElector(client: client, namespace: namespace, name: name, identity: identity, timing: timing, logger: logger)
     }
 }

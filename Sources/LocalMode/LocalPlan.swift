@@ -23,10 +23,10 @@ public struct LocalPlan: Sendable {
     public var warnings: [String] = []
 
     /// The annotation naming a model server's readiness path (Thaw's own; not an autoscaling key).
-    public static let readinessPathKey = "serving.thaw.dev/readiness-path"
+    public static let readinessPathKey = ComponentSpec.readinessPathKey
     /// Knative's key for how long a new replica may take to become ready (a Go duration).
     public static let progressDeadlineKey = "serving.knative.dev/progress-deadline"
-    public static let defaultReadinessPath = "/v2/health/ready"
+    public static let defaultReadinessPath = ComponentSpec.defaultReadinessPath
     public static let domain = "thaw.local"
 
     /// - Parameter port: hands out a free port for each service (and predictor) listener.
@@ -109,8 +109,7 @@ public struct LocalPlan: Sendable {
             }
             throw Self.located("\(describe): \(error)", at: error.issues.lazy.compactMap { component.annotationSources[$0.key] }.first)
         }
-        // An explicit annotation, else the container's readinessProbe, else the V2 protocol's path.
-        let readinessPath = annotations[Self.readinessPathKey] ?? component.readinessPath ?? Self.defaultReadinessPath
+        let readinessPath = component.effectiveReadinessPath
         guard readinessPath.hasPrefix("/") else {
             throw Self.located("\(describe): annotation \(Self.readinessPathKey) must be a path starting with /, got \"\(readinessPath)\"",
                                at: component.annotationSources[Self.readinessPathKey])

@@ -30,6 +30,17 @@ public struct ComponentSpec: Sendable, Equatable {
     public var process: ProcessTemplate
     /// The container's `readinessProbe.httpGet.path` (the component's own, else its runtime's).
     public var readinessPath: String?
+
+    /// The annotation naming a model server's readiness path (Thaw's own; not an autoscaling key).
+    public static let readinessPathKey = "serving.thaw.dev/readiness-path"
+    /// KServe's V2 protocol path, for a model server that says nothing else.
+    public static let defaultReadinessPath = "/v2/health/ready"
+
+    /// Where readiness is checked: an explicit annotation, else the container's readinessProbe,
+    /// else the V2 protocol's path. Local mode and `thaw render` both go by this.
+    public var effectiveReadinessPath: String {
+        annotations[Self.readinessPathKey] ?? readinessPath ?? Self.defaultReadinessPath
+    }
     /// The container's `readinessProbe` timing (the component's own, else its runtime's).
     public var readinessTiming: ProbeTiming?
     /// The container image (the component's own, else its runtime's), for `thaw render`.

@@ -127,7 +127,7 @@ struct ThawActivator: AsyncParsableCommand {
         (options.headTimeout, options.bodyTimeout, options.keepAliveTimeout) =
             (.nanoseconds(timeouts.head), .nanoseconds(timeouts.body), .nanoseconds(timeouts.keepAlive))
         options.hostPorts = parsedHostPorts
-        options.instance = instance ?? ProcessInfo.processInfo.environment["POD_NAME"].flatMap { $0.isEmpty ? nil : $0 }
+        options.instance = instance ?? DownwardAPI.value("POD_NAME")
         let group = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) } ?? MultiThreadedEventLoopGroup.singleton
         let activator = Activator(options: options, source: source, group: group, metrics: metrics, logger: logger)
         let serviceGroup = ServiceGroup(configuration: .init(

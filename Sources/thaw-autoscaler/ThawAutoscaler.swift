@@ -144,7 +144,7 @@ struct ThawAutoscaler: AsyncParsableCommand {
         let advertised = advertiseAddress
         let autoscaler = Autoscaler(options: options, catalog: ClusterCatalog(cluster: watch), driver: driver, logger: logger) { address in
             // Where a stand-by forwards stats and pokes while this replica leads: the pod's IP in a pod.
-            let podIP = ProcessInfo.processInfo.environment["POD_IP"].flatMap { $0.isEmpty ? nil : $0 }
+            let podIP = DownwardAPI.value("POD_IP")
             if let elector, let host = podIP ?? address.ipAddress, let port = address.port {
                 elector.advertise(advertised ?? "\(host):\(port)")
             }

@@ -74,7 +74,7 @@ struct ThawQueue: AsyncParsableCommand {
 
         init(target: String?, replica: String?, upstream: String?, readinessPath: String?, autoscalerURL: String?,
              environment: [String: String]) throws {
-            func value(_ flag: String?, _ name: String) -> String? { flag ?? environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+            func value(_ flag: String?, _ name: String) -> String? { flag ?? DownwardAPI.value(name, in: environment) }
             let workload = environment["POD_NAMESPACE"].flatMap { namespace in environment["THAW_WORKLOAD"].map { "\(namespace)/\($0)" } }
             guard let target = value(target, "THAW_TARGET") ?? workload else {
                 throw ValidationError("give --target NAME, or THAW_TARGET, or POD_NAMESPACE and THAW_WORKLOAD in the environment")

@@ -1,4 +1,6 @@
 import AutoscalerDaemon
+import LocalMode
+import MLService
 import ControlHTTP
 import Foundation
 import NIOCore
@@ -186,5 +188,14 @@ enum EchoService {
             }
         }
         return text
+    }
+}
+
+/// The plan of `parsed`, each service listener on the next port from `first` (no port is opened).
+func localPlan(_ parsed: MLServiceFile, portsFrom first: Int) throws -> LocalPlan {
+    var next = first
+    return try LocalPlan(file: parsed) {
+        next += 1
+        return next
     }
 }

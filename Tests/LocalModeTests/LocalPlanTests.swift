@@ -59,11 +59,7 @@ struct LocalPlanTests {
 
     func plan() throws -> LocalPlan {
         let parsed = try MLServiceFile.parse(Self.file, file: "shop.yaml", baseDirectory: "/srv")
-        var next = 41000
-        return try LocalPlan(file: parsed) {
-            next += 1
-            return next
-        }
+        return try localPlan(parsed, portsFrom: 41000)
     }
 
     @Test func everyReleaseAndTheTransformerIsItsOwnTarget() throws {

@@ -46,11 +46,7 @@ import ThawTestSupport
         }
         defer { try? FileManager.default.removeItem(atPath: file) }
         let parsed = try MLServiceFile.load(contentsOf: file)
-        var next = 45000
-        let plan = try LocalPlan(file: parsed) {
-            next += 1
-            return next
-        }
+        let plan = try localPlan(parsed, portsFrom: 45000)
         let problems = Preflight.problems(plan: plan, file: parsed, searchPath: ["/usr/bin"])
         #expect(problems.count == 2, "\(problems)")
         #expect(problems.contains { $0.contains("\"./bin/server\" is not an executable file relative to") })

@@ -53,11 +53,7 @@ import ThawVocabulary
 
     @Test func theContainersReadinessProbePathIsProbedAndAnAnnotationStillWins() throws {
         let parsed = try MLServiceFile.parse(Self.file, file: "shop.yaml", baseDirectory: "/srv")
-        var next = 42000
-        let plan = try LocalPlan(file: parsed) {
-            next += 1
-            return next
-        }
+        let plan = try localPlan(parsed, portsFrom: 42000)
         let paths = Dictionary(uniqueKeysWithValues: plan.routes.targets.map { ($0.name, $0.readinessPath) })
         #expect(paths["shop-a"] == "/ping", "the runtime's probe")
         #expect(paths["shop-b"] == "/v1/models/shop", "the release's own probe wins over the runtime's")

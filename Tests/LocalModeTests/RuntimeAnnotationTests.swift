@@ -28,12 +28,8 @@ import Testing
 
     @Test func anAnnotationFromTheRuntimeIsBlamedOnTheRuntime() throws {
         let parsed = try MLServiceFile.parse(Self.file, file: "shop.yaml", baseDirectory: "/srv")
-        var next = 43000
         #expect {
-            _ = try LocalPlan(file: parsed) {
-                next += 1
-                return next
-            }
+            _ = try localPlan(parsed, portsFrom: 43000)
         } throws: { error in
             let text = "\(error)"
             // At the line the runtime's annotation is written on.
@@ -46,12 +42,8 @@ import Testing
         let own = Self.file.replacingOccurrences(of: "{name: a, predictor: {model: {runtime: shared}}}",
                                                  with: "{name: a, predictor: {model: {runtime: shared}, template: {metadata: {annotations: {autoscaling.knative.dev/target: \"-5\"}}}}}")
         let parsed = try MLServiceFile.parse(own, file: "shop.yaml", baseDirectory: "/srv")
-        var next = 43100
         #expect {
-            _ = try LocalPlan(file: parsed) {
-                next += 1
-                return next
-            }
+            _ = try localPlan(parsed, portsFrom: 43100)
         } throws: { "\($0)".hasPrefix("shop.yaml:18: MLService shop, release a predictor") }
     }
 }

@@ -12,11 +12,7 @@ import Testing
     @Test func theExampleRunsItsServerOnTheReplicasPortAndProbesPing() throws {
         let parsed = try MLServiceFile.load(contentsOf: Self.file)
         #expect(parsed.warnings.isEmpty, "\(parsed.warnings)")
-        var next = 44000
-        let plan = try LocalPlan(file: parsed) {
-            next += 1
-            return next
-        }
+        let plan = try localPlan(parsed, portsFrom: 44000)
         let target = try #require(plan.targets.first { $0.name == "hello-v1" })
         #expect(target.readinessPath == "/ping")
         let command = try target.command(5123)
