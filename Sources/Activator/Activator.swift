@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
@@ -131,6 +132,7 @@ public struct Activator: Service {
             logger.info("shutting down: no new connections; draining queued and in-flight requests", metadata: ["deadline": "\(options.drainDeadline)"])
             try? await proxy.close()
             for (_, channel) in extra { try? await channel.close() }
+            connections.notifyDrain()
             await Self.drain(directory, deadline: options.drainDeadline, logger: logger)
             for target in directory.targets { target.failWaiting(.shuttingDown(target: target.name)) }
             reporter.finish()
@@ -160,12 +162,42 @@ public struct Activator: Service {
                     // Requests are decoded by NIO; responses leave as bytes (a replica's raw response,
                     // or one of ours), so no response encoder. Pipelining and malformed requests are
                     // handled by DownstreamHandler itself.
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-                    try channel.pipeline.syncOperations.addHandler(
-                        DownstreamHandler(directory: directory, pool: pools.pool(for: channel.eventLoop), settings: settings, mark: mark, logger: logger))
+                    let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes))
+                    let http1 = DownstreamHandler(directory: directory, pool: pools.pool(for: channel.eventLoop), settings: settings, mark: mark,
+                                                  logger: logger)
+                    let sniffer = PrefaceSniffer { context in
+                        try Self.switchToHTTP2(context.pipeline.syncOperations, replacing: (decoder, http1), directory: directory,
+                                               pool: pools.http2Pool(for: channel.eventLoop), settings: settings, mark: mark,
+                                               clientIP: channel.remoteAddress?.ipAddress, logger: logger)
+                    }
+                    try channel.pipeline.syncOperations.addHandlers(sniffer, decoder, http1)
                 }
             }
             .bind(host: options.host, port: port).get()
+    }
+
+    /// The connection sent HTTP/2's preface: HTTP/2's handlers replace HTTP/1.1's, each stream
+    /// served by a `StreamProxyHandler`.
+    private static func switchToHTTP2(_ pipeline: ChannelPipeline.SynchronousOperations,
+                                      replacing http1: (ByteToMessageHandler<HTTPRequestDecoder>, DownstreamHandler),
+                                      directory: RouteDirectory, pool: UpstreamHTTP2Pool, settings: DownstreamSettings,
+                                      mark: ClientConnections.Mark, clientIP: String?, logger: Logger) throws -> EventLoopFuture<Void> {
+        let decoderGone = pipeline.eventLoop.makePromise(of: Void.self)
+        pipeline.removeHandler(http1.0, promise: decoderGone)
+        pipeline.removeHandler(http1.1, promise: nil)
+        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+        connection.initialSettings = UpstreamHTTP2Pool.settings
+        var stream = NIOHTTP2Handler.StreamConfiguration()
+        stream.targetWindowSize = UpstreamHTTP2Pool.streamWindow
+        let loopBoundPool = NIOLoopBound(pool, eventLoop: pool.eventLoop)
+        _ = try pipeline.configureHTTP2Pipeline(mode: .server, connectionConfiguration: connection, streamConfiguration: stream) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(
+                    StreamProxyHandler(directory: directory, pool: loopBoundPool.value, settings: settings, clientIP: clientIP, logger: logger))
+            }
+        }
+        try pipeline.addHandler(ClientHTTP2Connection(mark: mark, keepAliveTimeout: settings.keepAliveTimeout))
+        return decoderGone.futureResult
     }
 
     private static func drain(_ directory: RouteDirectory, deadline: Duration, logger: Logger) async {
@@ -272,28 +304,42 @@ final class DownstreamSettings: Sendable {
     }
 }
 
-/// One upstream pool per event loop, made on its loop and only touched there.
+/// One pair of upstream pools per event loop (HTTP/1.1 connections, HTTP/2 connections), made on
+/// its loop and only touched there.
 struct UpstreamPools: Sendable {
-    private let pools: [ObjectIdentifier: NIOLoopBound<UpstreamPool>]
+    private struct LoopPools {
+        let http1: UpstreamPool
+        let http2: UpstreamHTTP2Pool
+    }
+
+    private let pools: [ObjectIdentifier: NIOLoopBound<LoopPools>]
 
     static func make(group: any EventLoopGroup, connectTimeout: TimeAmount) async throws -> UpstreamPools {
-        var pools: [ObjectIdentifier: NIOLoopBound<UpstreamPool>] = [:]
+        var pools: [ObjectIdentifier: NIOLoopBound<LoopPools>] = [:]
         for loop in group.makeIterator() {
             pools[ObjectIdentifier(loop)] = try await loop.submit {
-                NIOLoopBound(UpstreamPool(eventLoop: loop, connectTimeout: connectTimeout), eventLoop: loop)
+                NIOLoopBound(LoopPools(http1: UpstreamPool(eventLoop: loop, connectTimeout: connectTimeout),
+                                       http2: UpstreamHTTP2Pool(eventLoop: loop, connectTimeout: connectTimeout)), eventLoop: loop)
             }.get()
         }
         return UpstreamPools(pools: pools)
     }
 
     func pool(for eventLoop: any EventLoop) -> UpstreamPool {
-        pools[ObjectIdentifier(eventLoop)]!.value
+        pools[ObjectIdentifier(eventLoop)]!.value.http1
+    }
+
+    func http2Pool(for eventLoop: any EventLoop) -> UpstreamHTTP2Pool {
+        pools[ObjectIdentifier(eventLoop)]!.value.http2
     }
 
     /// Drops idle connections to endpoints the routing table no longer has, on every loop.
     func closeIdle(except keep: Set<EndpointAddress>) {
         for pool in pools.values {
-            pool.eventLoop.execute { pool.value.closeIdle(except: keep) }
+            pool.eventLoop.execute {
+                pool.value.http1.closeIdle(except: keep)
+                pool.value.http2.closeIdle(except: keep)
+            }
         }
     }
 }

@@ -61,6 +61,12 @@ final class ClientConnections: Sendable {
         return mark
     }
 
+    /// Tells every open connection the activator is draining: HTTP/2 ones send GOAWAY.
+    func notifyDrain() {
+        let channels = open.withLock { $0.values.map(\.channel) }
+        for channel in channels { channel.pipeline.fireUserInboundEventTriggered(DrainNotice()) }
+    }
+
     /// Raises the soft limit on open descriptors to the hard one; returns the soft limit now.
     static func raiseDescriptorLimit() -> Int {
         var limit = rlimit()

@@ -223,6 +223,12 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                          context: context)
             return
         }
+        if target.speaksHTTP2 {
+            respondEarly(head: head, status: .httpVersionNotSupported,
+                         message: "target \(target.name) speaks HTTP/2 only (protocol: h2c): send HTTP/2 with prior knowledge, as gRPC clients do",
+                         context: context)
+            return
+        }
         if head.version.minor == 0, head.headers.contains(name: "transfer-encoding") {
             // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
             respondEarly(head: head, status: .badRequest, message: "HTTP/1.0 requests cannot use Transfer-Encoding", context: context)

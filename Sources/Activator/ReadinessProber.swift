@@ -40,11 +40,12 @@ struct ReadinessProber: Sendable {
                     let target = targets[(start + visited) % targets.count]
                     visited += 1
                     let (due, path) = target.endpointsToProbe(limit: room)
+                    let grpc = target.speaksHTTP2
                     room -= due.count
                     inFlight.count.add(due.count, ordering: .relaxed)
                     for endpoint in due {
                         group.addTask {
-                            await probe(endpoint, path: path, of: target)
+                            await probe(endpoint, path: path, grpc: grpc, of: target)
                             inFlight.count.subtract(1, ordering: .relaxed)
                         }
                     }
@@ -56,13 +57,20 @@ struct ReadinessProber: Sendable {
         }
     }
 
-    private func probe(_ endpoint: EndpointAddress, path: String, of target: TargetRuntime) async {
+    /// An HTTP/1.1 GET answered 2xx, or for an h2c target a gRPC call of the readiness path
+    /// answered OK and ready (`GRPCProbeCall.Response.isReady`).
+    private func probe(_ endpoint: EndpointAddress, path: String, grpc: Bool, of target: TargetRuntime) async {
         var ready = false
         do {
-            let response = try await HTTPCall.perform(
-                on: eventLoopGroup.any(), to: endpoint, path: path,
-                headers: [(ProxyHeaders.probe, "activator")], timeout: Self.probeTimeout)
-            ready = (200..<300).contains(response.status)
+            if grpc {
+                ready = try await GRPCProbeCall.perform(on: eventLoopGroup.any(), to: endpoint, path: path,
+                                                        headers: [(ProxyHeaders.probe, "activator")], timeout: Self.probeTimeout).isReady
+            } else {
+                let response = try await HTTPCall.perform(
+                    on: eventLoopGroup.any(), to: endpoint, path: path,
+                    headers: [(ProxyHeaders.probe, "activator")], timeout: Self.probeTimeout)
+                ready = (200..<300).contains(response.status)
+            }
             if ready {
                 logger.info("endpoint passed its readiness probe", metadata: ["target": "\(target.name)", "endpoint": "\(endpoint)"])
             }

@@ -31,6 +31,7 @@ final class TargetRuntime: Sendable {
     let name: String
     private let state: Mutex<State>
     private let timeoutNanoseconds: Synchronization.Atomic<Int64>
+    private let http2 = Synchronization.Atomic(false)
     /// False once every configured endpoint is ready or being probed: the prober, which visits every
     /// target tens of times a second, then skips this one without taking its lock.
     private let mayNeedProbe = Synchronization.Atomic(true)
@@ -48,6 +49,7 @@ final class TargetRuntime: Sendable {
                                                       initialWindow: slowStartWindow)
         _ = balancer.setFailure(config.failure, now: now)
         timeoutNanoseconds = Synchronization.Atomic(Self.nanoseconds(config.timeoutSeconds))
+        http2.store(config.protocol == .h2c, ordering: .relaxed)
         state = Mutex(State(balancer: balancer, readinessPath: config.readinessPath, configured: config.endpoints))
     }
 
@@ -55,6 +57,9 @@ final class TargetRuntime: Sendable {
 
     /// The request timeout, read on every request without taking the lock.
     var timeout: TimeAmount { .nanoseconds(timeoutNanoseconds.load(ordering: .relaxed)) }
+
+    /// Whether its replicas speak HTTP/2 (`protocol: h2c`), read on every request without the lock.
+    var speaksHTTP2: Bool { http2.load(ordering: .relaxed) }
 
     /// Asks for an endpoint for a new request; pokes the autoscaler when the balancer says so.
     /// `proxied`: an activator forwarded it (a sidecar counts those apart).
@@ -109,6 +114,7 @@ final class TargetRuntime: Sendable {
         let (dispatches, failed) = state.withLock { state -> ([TargetBalancer<WaitingRequest>.Dispatch], [WaitingRequest]) in
             state.removed = false
             timeoutNanoseconds.store(Self.nanoseconds(config.timeoutSeconds), ordering: .relaxed)
+            http2.store(config.protocol == .h2c, ordering: .relaxed)
             state.readinessPath = config.readinessPath
             state.configured = config.endpoints
             state.probedReady.formIntersection(config.endpoints)

@@ -1,6 +1,6 @@
 /// What the activator needs to know of gRPC to answer a call itself, without a gRPC library: the
 /// status it sends in trailers for its own refusals, and the deadline a call carries
-/// (`grpc-timeout`). Pure; the HTTP/2 data path (issue 17) is to use it.
+/// (`grpc-timeout`). Pure; the HTTP/2 data path performs what it says.
 public enum GRPCCall {
     /// The gRPC status codes the activator sends itself (grpc/doc/statuscodes.md).
     public enum Status: Int, Sendable, Equatable {
@@ -8,8 +8,40 @@ public enum GRPCCall {
         case cancelled = 1
         case deadlineExceeded = 4
         case resourceExhausted = 8
+        case failedPrecondition = 9
+        case unimplemented = 12
         case internalError = 13
         case unavailable = 14
+    }
+
+    /// The status for one of the activator's own answers (`ProxiedRequestState.Answer`, or an early
+    /// refusal given as an HTTP status): what a gRPC client retries (UNAVAILABLE) only where a
+    /// retry can succeed.
+    public static func status(reason: String, httpStatus: Int) -> Status {
+        switch reason {
+        case "timeout": return .deadlineExceeded
+        case "queue_full", "target_failed", "shutting_down", "replica_failed": return .unavailable
+        case "bad_request": return .internalError
+        default: break
+        }
+        switch httpStatus {
+        case 404: return .unimplemented
+        case 408, 504: return .deadlineExceeded
+        case 502, 503: return .unavailable
+        case 505: return .failedPrecondition
+        default: return .internalError
+        }
+    }
+
+    /// `grpc-status` and `grpc-message` for `status` and a human message.
+    public static func trailers(_ status: Status, message: String) -> [(String, String)] {
+        [("grpc-status", String(status.rawValue)), ("grpc-message", percentEncoded(message))]
+    }
+
+    /// Whether a request is a gRPC call (its own refusals are then answered in gRPC's terms).
+    public static func isGRPC(contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        return contentType.utf8.starts(with: "application/grpc".utf8)
     }
 
     /// The trailers that end a call the activator refused: `grpc-status` and `grpc-message`.
@@ -18,7 +50,7 @@ public enum GRPCCall {
         case .queueFull, .targetFailed, .shuttingDown: .unavailable
         case .timedOut: .deadlineExceeded
         }
-        return [("grpc-status", String(status.rawValue)), ("grpc-message", percentEncoded(rejection.description))]
+        return trailers(status, message: rejection.description)
     }
 
     /// `grpc-message` is percent-encoded UTF-8: bytes outside printable ASCII, and `%` itself.

@@ -179,6 +179,14 @@ public struct ProxiedRequestState: Sendable {
         return .reroute(from: endpoint)
     }
 
+    /// The replica refused the request unprocessed (HTTP/2 REFUSED_STREAM, RFC 9113 §8.7: it had
+    /// too many streams, or was going away): whatever its method, the balancer picks again.
+    public mutating func replicaRefusedStream() -> Action {
+        guard case .sending(let endpoint) = phase else { return .none }
+        phase = .admitting
+        return .reroute(from: endpoint)
+    }
+
     /// The replica connection has taken none of the request bytes for too long (its accept queue
     /// is full, or it stalled before reading): nothing reached the replica, so the request goes
     /// again on a fresh connection, whatever its method, a bounded number of times.

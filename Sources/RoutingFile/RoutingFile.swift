@@ -58,7 +58,7 @@ extension RoutingConfig {
 
 extension TargetConfig {
     static let fields = ["name", "hosts", "pathPrefix", "endpoints", "containerConcurrency", "readinessPath",
-                         "queueLimit", "timeoutSeconds", "failure"]
+                         "queueLimit", "timeoutSeconds", "failure", "protocol"]
 
     init(_ reader: FieldReader) throws {
         try reader.rejectUnknown(allowed: Self.fields)
@@ -84,6 +84,12 @@ extension TargetConfig {
             timeoutSeconds = timeout
         }
         failure = try reader.string("failure")
+        if let text = try reader.string("protocol") {
+            guard let value = ReplicaProtocol(field: text) else {
+                throw reader.error("field \"\(reader.path)protocol\" must be \(ReplicaProtocol.accepted), got \"\(text)\"", at: "protocol")
+            }
+            `protocol` = value
+        }
     }
 }
 

@@ -36,10 +36,12 @@ public struct TargetConfig: Sendable, Equatable, Encodable {
     /// Set by the endpoint source when the target cannot come up (crash loop, activation timeout):
     /// waiting requests fail at once with this reason instead of waiting for their timeout.
     public var failure: String?
+    /// What the replicas speak: HTTP/1.1, or HTTP/2 with prior knowledge (gRPC model servers).
+    public var `protocol`: ReplicaProtocol
 
     public init(name: String, hosts: [String] = [], pathPrefix: String = "/", endpoints: [EndpointAddress] = [],
                 containerConcurrency: Int = 0, readinessPath: String = "/", queueLimit: Int = Self.defaultQueueLimit,
-                timeoutSeconds: Double = Self.defaultTimeoutSeconds, failure: String? = nil) {
+                timeoutSeconds: Double = Self.defaultTimeoutSeconds, failure: String? = nil, protocol: ReplicaProtocol = .http1) {
         self.name = name
         self.hosts = hosts
         self.pathPrefix = pathPrefix
@@ -49,7 +51,30 @@ public struct TargetConfig: Sendable, Equatable, Encodable {
         self.queueLimit = queueLimit
         self.timeoutSeconds = timeoutSeconds
         self.failure = failure
+        self.protocol = `protocol`
     }
+}
+
+/// What a target's replicas speak. Clients may use either on any proxy port; a request reaches an
+/// `h2c` target only as an HTTP/2 stream, and an `http1` target only as an HTTP/1.1 request.
+public enum ReplicaProtocol: String, Sendable, Equatable, Encodable, CaseIterable {
+    case http1
+    /// HTTP/2 over cleartext with prior knowledge: what gRPC servers speak. For such a target the
+    /// readiness path names a gRPC method that must answer OK (`/grpc.health.v1.Health/Check`).
+    case h2c
+
+    /// The routing file's `protocol` and the `serving.thaw.dev/protocol` annotation: `grpc` is a
+    /// name for `h2c`.
+    public init?(field: String) {
+        switch field.lowercased() {
+        case "http1", "http/1.1", "http": self = .http1
+        case "h2c", "grpc", "http2", "h2": self = .h2c
+        default: return nil
+        }
+    }
+
+    /// The values a user may write, for error messages.
+    public static let accepted = "http1 or h2c (grpc)"
 }
 
 /// A service's own host: a share of its requests goes to the canary release, the rest to the default.
