@@ -190,13 +190,16 @@ public struct Activator: Service {
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = UpstreamHTTP2Pool.streamWindow
         let loopBoundPool = NIOLoopBound(pool, eventLoop: pool.eventLoop)
-        _ = try pipeline.configureHTTP2Pipeline(mode: .server, connectionConfiguration: connection, streamConfiguration: stream) { channel in
+        let connectionHandler = ClientHTTP2Connection(mark: mark, keepAliveTimeout: settings.keepAliveTimeout)
+        let events = ClientHTTP2Connection.StreamEvents(connection: NIOLoopBound(connectionHandler, eventLoop: pipeline.eventLoop))
+        _ = try pipeline.configureHTTP2Pipeline(mode: .server, connectionConfiguration: connection, streamConfiguration: stream,
+                                                streamDelegate: events) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(
                     StreamProxyHandler(directory: directory, pool: loopBoundPool.value, settings: settings, clientIP: clientIP, logger: logger))
             }
         }
-        try pipeline.addHandler(ClientHTTP2Connection(mark: mark, keepAliveTimeout: settings.keepAliveTimeout))
+        try pipeline.addHandler(connectionHandler)
         return decoderGone.futureResult
     }
 

@@ -73,6 +73,7 @@ final class ClientHTTP2Connection: ChannelDuplexHandler {
 
     private let mark: ClientConnections.Mark
     private let keepAliveTimeout: TimeAmount
+    private var context: ChannelHandlerContext?
     private var openStreams = 0
     private var highestStream = HTTP2StreamID(0)
     private var goingAway = false
@@ -83,39 +84,46 @@ final class ClientHTTP2Connection: ChannelDuplexHandler {
         self.keepAliveTimeout = keepAliveTimeout
     }
 
+    /// What tells it of streams: NIO's multiplexer reports them to a delegate, not down the pipeline.
+    struct StreamEvents: NIOHTTP2StreamDelegate {
+        let connection: NIOLoopBound<ClientHTTP2Connection>
+        func streamCreated(_ id: HTTP2StreamID, channel: any Channel) { connection.value.streamOpened(id) }
+        func streamClosed(_ id: HTTP2StreamID, channel: any Channel) { connection.value.streamClosed() }
+    }
+
     func handlerAdded(context: ChannelHandlerContext) {
-        armIdleTimer(context: context)
+        self.context = context
+        armIdleTimer()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         idleTimer?.cancel()
+        self.context = nil
+    }
+
+    private func streamOpened(_ id: HTTP2StreamID) {
+        openStreams += 1
+        if id > highestStream { highestStream = id }
+        if openStreams == 1 {
+            mark.busy()
+            idleTimer?.cancel()
+            idleTimer = nil
+        }
+    }
+
+    private func streamClosed() {
+        openStreams -= 1
+        guard openStreams == 0 else { return }
+        if goingAway {
+            closeAfterLastFrames()
+        } else {
+            mark.idle()
+            armIdleTimer()
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        switch event {
-        case let created as NIOHTTP2StreamCreatedEvent:
-            openStreams += 1
-            if created.streamID > highestStream { highestStream = created.streamID }
-            if openStreams == 1 {
-                mark.busy()
-                idleTimer?.cancel()
-                idleTimer = nil
-            }
-        case is StreamClosedEvent:
-            openStreams -= 1
-            if openStreams == 0 {
-                if goingAway {
-                    context.close(promise: nil)
-                } else {
-                    mark.idle()
-                    armIdleTimer(context: context)
-                }
-            }
-        case is DrainNotice:
-            goAway(context: context)
-        default:
-            break
-        }
+        if event is DrainNotice { goAway(context: context) }
         context.fireUserInboundEventTriggered(event)
     }
 
@@ -124,14 +132,24 @@ final class ClientHTTP2Connection: ChannelDuplexHandler {
         goingAway = true
         let frame = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: highestStream, errorCode: .noError, opaqueData: nil))
         context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
-        if openStreams == 0 { context.close(promise: nil) }
+        if openStreams == 0 { closeAfterLastFrames() }
     }
 
-    private func armIdleTimer(context: ChannelHandlerContext) {
+    /// Closes once what the last streams wrote is on the socket: the stream-closed notice comes as
+    /// their final frame is written, before it is flushed. A final GOAWAY, written after them,
+    /// completes when they have gone out.
+    private func closeAfterLastFrames() {
+        guard let context else { return }
+        let frame = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: highestStream, errorCode: .noError, opaqueData: nil))
+        context.channel.writeAndFlush(frame).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    private func armIdleTimer() {
+        guard let context else { return }
         idleTimer?.cancel()
         idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: keepAliveTimeout) { [self] in
             idleTimer = nil
-            if openStreams == 0 { context.close(promise: nil) }
+            if openStreams == 0 { self.context?.close(promise: nil) }
         }
     }
 

@@ -97,6 +97,9 @@ public struct ClusterRender {
         if let minimum = component.minReplicas { annotations[AnnotationKeys.minScale.name] = String(minimum) }
         if let maximum = component.maxReplicas { annotations[AnnotationKeys.maxScale.name] = String(maximum) }
         if let concurrency = component.containerConcurrency { annotations[WorkloadTarget.containerConcurrencyKey] = String(concurrency) }
+        guard let replicaProtocol = component.replicaProtocol else {
+            throw RenderError(description: "\(describe): annotation \(ComponentSpec.protocolKey) must be \(ReplicaProtocol.accepted), got \"\(component.annotations[ComponentSpec.protocolKey] ?? "")\"")
+        }
         let readinessPath = component.effectiveReadinessPath
         annotations[WorkloadTarget.readinessPathKey] = readinessPath
         annotations[WorkloadTarget.queuePortKey] = String(Self.queuePort)
@@ -104,7 +107,10 @@ public struct ClusterRender {
         let initial = annotations[AnnotationKeys.initialScale.name].flatMap(Int.init) ?? 1
         let replicas = max(initial, component.minReplicas ?? 0)
 
-        var probe: [String: Any] = ["httpGet": ["path": readinessPath, "port": Self.modelPort]]
+        // A gRPC model server is checked by the kubelet's own gRPC probe (the health protocol);
+        // its sidecar calls the readiness method itself.
+        var probe: [String: Any] = replicaProtocol == .h2c ? ["grpc": ["port": Self.modelPort]]
+            : ["httpGet": ["path": readinessPath, "port": Self.modelPort]]
         if let timing = component.readinessTiming {
             probe["initialDelaySeconds"] = Int(timing.initialDelay.components.seconds)
             probe["periodSeconds"] = Int(timing.period.components.seconds)
@@ -126,6 +132,7 @@ public struct ClusterRender {
                 ["name": "POD_NAME", "valueFrom": ["fieldRef": ["fieldPath": "metadata.name"]]],
                 ["name": "THAW_UPSTREAM", "value": "127.0.0.1:\(Self.modelPort)"],
                 ["name": "THAW_READINESS_PATH", "value": readinessPath],
+                ["name": "THAW_PROTOCOL", "value": replicaProtocol.rawValue],
                 ["name": "THAW_AUTOSCALER_URL", "value": options.autoscalerURL],
             ],
             "ports": [["name": "queue", "containerPort": Self.queuePort], ["name": "queue-admin", "containerPort": Self.queueAdminPort]],

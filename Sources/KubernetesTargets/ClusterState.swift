@@ -467,7 +467,7 @@ public struct ClusterState: Sendable {
             let own = hosts(target.workload, namespace: target.namespace).filter { !serviceHosts.contains($0) }
             config.targets.append(TargetConfig(name: target.name, hosts: (extraHosts[target.name] ?? []) + own,
                                                endpoints: state?.endpoints ?? [], containerConcurrency: target.containerConcurrency,
-                                               readinessPath: target.readinessPath, failure: state?.failure))
+                                               readinessPath: target.readinessPath, failure: state?.failure, protocol: target.protocol))
         }
         return (config, warnings)
     }

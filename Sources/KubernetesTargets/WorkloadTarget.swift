@@ -1,5 +1,6 @@
 import Foundation
 import ScalingPolicy
+import ThawVocabulary
 
 /// A Deployment or StatefulSet that Thaw scales, read from its JSON: which service, release and
 /// component it is, and the policy its Pod template's annotations set.
@@ -37,12 +38,17 @@ public struct WorkloadTarget: Sendable, Equatable {
     /// before the target is failed, when none is ready. Nil: the Deployment's own
     /// `progressDeadlineSeconds` (600 by default) is what fails it.
     public var progressDeadline: Double?
+    /// What the model server speaks (`serving.thaw.dev/protocol`); for `h2c` the readiness path
+    /// names a gRPC method, by default the health protocol's.
+    public var `protocol`: ReplicaProtocol = .http1
 
     public static let serviceLabel = "serving.thaw.dev/service"
     public static let releaseLabel = "serving.thaw.dev/release"
     public static let componentLabel = "serving.thaw.dev/component"
     public static let containerConcurrencyKey = "serving.thaw.dev/container-concurrency"
     public static let readinessPathKey = "serving.thaw.dev/readiness-path"
+    /// `grpc` (or `h2c`): the model server speaks HTTP/2 with prior knowledge.
+    public static let protocolKey = "serving.thaw.dev/protocol"
     public static let defaultReadinessPath = "/v2/health/ready"
     public static let queuePortKey = "serving.thaw.dev/queue-port"
     public static let progressDeadlineKey = "serving.knative.dev/progress-deadline"
@@ -84,8 +90,16 @@ public struct WorkloadTarget: Sendable, Equatable {
             }
             containerConcurrency = value
         }
+        var replicaProtocol = ReplicaProtocol.http1
+        if let text = template[protocolKey] {
+            guard let value = ReplicaProtocol(field: text) else {
+                return invalid("annotation \(protocolKey): \"\(text)\" must be \(ReplicaProtocol.accepted)")
+            }
+            replicaProtocol = value
+        }
         let probe = object.spec?.template?.spec?.containers?.first?.readinessProbe?.httpGet?.path
-        let readinessPath = template[readinessPathKey] ?? probe ?? defaultReadinessPath
+        let readinessPath = template[readinessPathKey] ?? probe
+            ?? (replicaProtocol == .h2c ? "/grpc.health.v1.Health/Check" : defaultReadinessPath)
         guard readinessPath.hasPrefix("/") else {
             return invalid("annotation \(readinessPathKey): \"\(readinessPath)\" must be a path starting with /")
         }
@@ -118,7 +132,7 @@ public struct WorkloadTarget: Sendable, Equatable {
             service: labels[serviceLabel] ?? name, release: labels[releaseLabel] ?? name, component: component, policy: policy,
             containerConcurrency: containerConcurrency, readinessPath: readinessPath, replicas: object.spec?.replicas ?? 1,
             uid: object.metadata.uid, selector: selector, queuePort: queuePort, rolloutFailure: rolloutFailure(object),
-            progressDeadline: progressDeadline))
+            progressDeadline: progressDeadline, protocol: replicaProtocol))
     }
 
     /// A Deployment whose rollout is past its progress deadline will not come up by waiting.

@@ -23,14 +23,18 @@ public struct LocalTarget: Sendable {
     /// rotation after `failureThreshold` failures in a row. Without one, a replica that passed once
     /// stays in rotation until it exits.
     public var readinessTiming: ProbeTiming?
+    /// What the model server speaks; for `h2c` the readiness path names a gRPC method.
+    public var `protocol`: ReplicaProtocol
     /// The model server's command for a replica whose model server listens on `port`.
     public var command: @Sendable (_ port: Int) throws -> LocalCommand
 
     public static let defaultProgressDeadline = Duration.seconds(120)
 
     public init(name: String, readinessPath: String, containerConcurrency: Int, progressDeadline: Duration = defaultProgressDeadline,
-                readinessTiming: ProbeTiming? = nil, command: @escaping @Sendable (_ port: Int) throws -> LocalCommand) {
+                readinessTiming: ProbeTiming? = nil, protocol: ReplicaProtocol = .http1,
+                command: @escaping @Sendable (_ port: Int) throws -> LocalCommand) {
         self.readinessTiming = readinessTiming
+        self.protocol = `protocol`
         self.name = name
         self.readinessPath = readinessPath
         self.containerConcurrency = containerConcurrency

@@ -236,6 +236,8 @@ final class Supervisor {
         var path: String
         var timeout: TimeAmount
         var viaSidecar: Bool
+        /// A gRPC model server, asked directly: the path names the method called.
+        var grpc = false
     }
 
     private func probe(group: any EventLoopGroup, spawn: Spawn) async {
@@ -254,7 +256,8 @@ final class Supervisor {
                     // Beside the loop: a declared timeout may be long, and a hung model server must not
                     // hold up starts, stops and crash detection of every other replica.
                     let call = ProbeCall(id: replica.id, endpoint: replica.modelEndpoint, path: record.spec.readinessPath,
-                                         timeout: .milliseconds(Int64(readiness.timing.timeout / .milliseconds(1))), viaSidecar: false)
+                                         timeout: .milliseconds(Int64(readiness.timing.timeout / .milliseconds(1))), viaSidecar: false,
+                                         grpc: record.spec.protocol == .h2c)
                     periodicInFlight.insert(replica.id)
                     let answers = periodicAnswers
                     spawn { answers.put(call.id, await Self.failure(of: call, group: group)) }
@@ -288,6 +291,7 @@ final class Supervisor {
 
     /// What a probe answered when it did not pass; nil when it passed.
     private static func failure(of call: ProbeCall, group: any EventLoopGroup) async -> String? {
+        if call.grpc { return await grpcAnswer(group: group, endpoint: call.endpoint, path: call.path, timeout: call.timeout).failure }
         do {
             let response = try await HTTPCall.perform(on: group.any(), to: call.endpoint, path: call.path,
                                                       headers: call.viaSidecar ? [(ProxyHeaders.probe, "local-driver")] : [],
@@ -338,7 +342,7 @@ final class Supervisor {
                 guard waited > .zero else { continue }
                 let overdue = waited > spec.progressDeadline
                 guard overdue || replica.lastNotReadyLog.map({ now - $0 >= .seconds(10) }) ?? (waited >= .seconds(10)) else { continue }
-                let answer = await Self.readinessAnswer(of: replica, path: spec.readinessPath, group: group)
+                let answer = await Self.readinessAnswer(of: replica, path: spec.readinessPath, grpc: spec.protocol == .h2c, group: group)
                 guard overdue else {
                     replica.lastNotReadyLog = now
                     logger.warning("replica not ready yet", metadata: [
@@ -349,19 +353,31 @@ final class Supervisor {
                 records[index].live.removeAll { $0 === replica }
                 kill(replica)
                 records[index].leaving.append(replica)
-                recordCrash(&records[index], "replica \(replica.id) did not pass its readiness check (GET \(spec.readinessPath) on its model server) within \(spec.progressDeadline) (serving.knative.dev/progress-deadline); it answered: \(answer); last output:\n\(replica.model.logTail())",
+                recordCrash(&records[index], "replica \(replica.id) did not pass its readiness check (\(spec.protocol == .h2c ? "gRPC" : "GET") \(spec.readinessPath) on its model server) within \(spec.progressDeadline) (serving.knative.dev/progress-deadline); it answered: \(answer); last output:\n\(replica.model.logTail())",
                             wasReady: false, failsTarget: true)
             }
         }
     }
 
     /// What the model server itself says at its readiness path, for the messages above.
-    private static func readinessAnswer(of replica: Replica, path: String, group: any EventLoopGroup) async -> String {
+    private static func readinessAnswer(of replica: Replica, path: String, grpc: Bool, group: any EventLoopGroup) async -> String {
+        if grpc { return await grpcAnswer(group: group, endpoint: replica.modelEndpoint, path: path, timeout: .milliseconds(500)).answer }
         do {
             let response = try await HTTPCall.perform(on: group.any(), to: replica.modelEndpoint, path: path, timeout: .milliseconds(500))
             return "\(response.status) \(response.body.prefix(200).trimmingCharacters(in: .whitespacesAndNewlines))"
         } catch {
             return "no answer (\(error))"
+        }
+    }
+
+    /// A gRPC model server's answer to its readiness method; `failure` nil when it passed.
+    private static func grpcAnswer(group: any EventLoopGroup, endpoint: EndpointAddress, path: String,
+                                   timeout: TimeAmount) async -> (answer: String, failure: String?) {
+        do {
+            let response = try await GRPCProbeCall.perform(on: group.any(), to: endpoint, path: path, timeout: timeout)
+            return (response.summary, response.isReady ? nil : response.summary)
+        } catch {
+            return ("no answer (\(error))", "no answer (\(error))")
         }
     }
 
@@ -409,7 +425,7 @@ final class Supervisor {
             queue = try ChildProcess.spawn(
                 executable: options.queueExecutable,
                 arguments: ["--target", record.spec.name, "--replica", id, "--upstream", "127.0.0.1:\(modelPort)",
-                            "--readiness-path", record.spec.readinessPath,
+                            "--readiness-path", record.spec.readinessPath, "--protocol", record.spec.protocol.rawValue,
                             "--container-concurrency", String(record.spec.containerConcurrency),
                             "--port", String(queuePort), "--admin-port", String(adminPort),
                             "--autoscaler-url", options.autoscalerURL, "--drain-seconds", String(options.drainSeconds),

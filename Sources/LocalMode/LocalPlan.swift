@@ -109,6 +109,10 @@ public struct LocalPlan: Sendable {
             }
             throw Self.located("\(describe): \(error)", at: error.issues.lazy.compactMap { component.annotationSources[$0.key] }.first)
         }
+        guard let replicaProtocol = component.replicaProtocol else {
+            throw Self.located("\(describe): annotation \(ComponentSpec.protocolKey) must be \(ReplicaProtocol.accepted), got \"\(annotations[ComponentSpec.protocolKey] ?? "")\"",
+                               at: component.annotationSources[ComponentSpec.protocolKey])
+        }
         let readinessPath = component.effectiveReadinessPath
         guard readinessPath.hasPrefix("/") else {
             throw Self.located("\(describe): annotation \(Self.readinessPathKey) must be a path starting with /, got \"\(readinessPath)\"",
@@ -124,12 +128,13 @@ public struct LocalPlan: Sendable {
         }
         let process = component.process
         targets.append(LocalTarget(name: name, readinessPath: readinessPath, containerConcurrency: concurrency,
-                                   progressDeadline: progressDeadline, readinessTiming: component.readinessTiming) { port in
+                                   progressDeadline: progressDeadline, readinessTiming: component.readinessTiming,
+                                   protocol: replicaProtocol) { port in
             try process.render(extra: extra(port))
         })
         scaled.append(ScaledTarget(name: name, policy: policy))
         routes.targets.append(TargetConfig(name: name, hosts: hosts, containerConcurrency: concurrency, readinessPath: readinessPath,
-                                           timeoutSeconds: timeoutSeconds))
+                                           timeoutSeconds: timeoutSeconds, protocol: replicaProtocol))
     }
 }
 

@@ -36,10 +36,25 @@ public struct ComponentSpec: Sendable, Equatable {
     /// KServe's V2 protocol path, for a model server that says nothing else.
     public static let defaultReadinessPath = "/v2/health/ready"
 
+    /// The annotation saying what the model server speaks: `grpc` (or `h2c`) for HTTP/2 with prior
+    /// knowledge; HTTP/1.1 when absent.
+    public static let protocolKey = "serving.thaw.dev/protocol"
+    /// The gRPC health protocol's method, the readiness check of a gRPC model server that says nothing else.
+    public static let grpcReadinessPath = "/grpc.health.v1.Health/Check"
+
+    /// What the model server speaks; nil when the annotation names nothing Thaw knows (the caller
+    /// reports it at its line).
+    public var replicaProtocol: ReplicaProtocol? {
+        guard let text = annotations[Self.protocolKey] else { return .http1 }
+        return ReplicaProtocol(field: text)
+    }
+
     /// Where readiness is checked: an explicit annotation, else the container's readinessProbe,
-    /// else the V2 protocol's path. Local mode and `thaw render` both go by this.
+    /// else the V2 protocol's path (the gRPC health method for a gRPC model server). For a gRPC
+    /// model server the path names the method called. Local mode and `thaw render` both go by this.
     public var effectiveReadinessPath: String {
-        annotations[Self.readinessPathKey] ?? readinessPath ?? Self.defaultReadinessPath
+        annotations[Self.readinessPathKey] ?? readinessPath
+            ?? (replicaProtocol == .h2c ? Self.grpcReadinessPath : Self.defaultReadinessPath)
     }
     /// The container's `readinessProbe` timing (the component's own, else its runtime's).
     public var readinessTiming: ProbeTiming?

@@ -46,6 +46,9 @@ struct ThawQueue: AsyncParsableCommand {
     @Option(name: .customLong("readiness-path"), help: "The model server's readiness path, e.g. /v2/models/digits/ready (default /). Env: THAW_READINESS_PATH.")
     var readinessPath: String?
 
+    @Option(name: .customLong("protocol"), help: "What the model server speaks: http1, or h2c (grpc) for HTTP/2 with prior knowledge, whose --readiness-path then names a gRPC method (default /grpc.health.v1.Health/Check). Env: THAW_PROTOCOL.")
+    var replicaProtocol: String?
+
     @Option(name: .customLong("container-concurrency"), help: "Most requests the model server gets at once; 0 = unlimited.")
     var containerConcurrency = 0
 
@@ -71,9 +74,10 @@ struct ThawQueue: AsyncParsableCommand {
         var upstream: EndpointAddress
         var readinessPath: String
         var autoscalerURL: String?
+        var replicaProtocol: ReplicaProtocol
 
         init(target: String?, replica: String?, upstream: String?, readinessPath: String?, autoscalerURL: String?,
-             environment: [String: String]) throws {
+             replicaProtocol: String? = nil, environment: [String: String]) throws {
             func value(_ flag: String?, _ name: String) -> String? { flag ?? DownwardAPI.value(name, in: environment) }
             let workload = environment["POD_NAMESPACE"].flatMap { namespace in environment["THAW_WORKLOAD"].map { "\(namespace)/\($0)" } }
             guard let target = value(target, "THAW_TARGET") ?? workload else {
@@ -88,7 +92,12 @@ struct ThawQueue: AsyncParsableCommand {
             guard let upstream = EndpointAddress(upstreamText) else {
                 throw ValidationError("--upstream (or THAW_UPSTREAM) must be HOST:PORT, got \"\(upstreamText)\"")
             }
-            let path = value(readinessPath, "THAW_READINESS_PATH") ?? "/"
+            let protocolText = value(replicaProtocol, "THAW_PROTOCOL") ?? "http1"
+            guard let parsedProtocol = ReplicaProtocol(field: protocolText) else {
+                throw ValidationError("--protocol (or THAW_PROTOCOL) must be \(ReplicaProtocol.accepted), got \"\(protocolText)\"")
+            }
+            self.replicaProtocol = parsedProtocol
+            let path = value(readinessPath, "THAW_READINESS_PATH") ?? (parsedProtocol == .h2c ? "/grpc.health.v1.Health/Check" : "/")
             guard path.hasPrefix("/") else { throw ValidationError("--readiness-path (or THAW_READINESS_PATH) must start with /, got \"\(path)\"") }
             let autoscalerURL = value(autoscalerURL, "THAW_AUTOSCALER_URL")
             try FlagCheck.autoscalerURL(autoscalerURL)
@@ -98,7 +107,7 @@ struct ThawQueue: AsyncParsableCommand {
 
     func settings() throws -> Settings {
         try Settings(target: target, replica: replica, upstream: upstream, readinessPath: readinessPath,
-                     autoscalerURL: proxyProcess.autoscalerURL, environment: ProcessInfo.processInfo.environment)
+                     autoscalerURL: proxyProcess.autoscalerURL, replicaProtocol: replicaProtocol, environment: ProcessInfo.processInfo.environment)
     }
 
     func validate() throws {
@@ -119,7 +128,7 @@ struct ThawQueue: AsyncParsableCommand {
             name: target, hosts: [target], endpoints: [settings.upstream],
             containerConcurrency: containerConcurrency, readinessPath: readinessPath,
             queueLimit: containerConcurrency == 0 ? TargetConfig.defaultQueueLimit : 10 * containerConcurrency,
-            timeoutSeconds: timeoutSeconds)])
+            timeoutSeconds: timeoutSeconds, protocol: settings.replicaProtocol)])
         var options = Activator.Options()
         options.host = proxyProcess.host
         options.port = proxy.port

@@ -34,6 +34,7 @@ parser.add_argument("--name", default=str(os.getpid()))
 args = parser.parse_args()
 started = time.monotonic()
 calls = 0
+in_flight = 0
 lock = threading.Lock()
 
 
@@ -60,10 +61,19 @@ class Inference(rpc.GRPCInferenceServiceServicer):
         return pb.ModelReadyResponse(ready=ready())
 
     def ModelInfer(self, request, context):
-        global calls
+        global calls, in_flight
         with lock:
             calls += 1
+            in_flight += 1
             n = calls
+            print(f"in flight {in_flight}", flush=True)
+        try:
+            return self.infer(request, context, n)
+        finally:
+            with lock:
+                in_flight -= 1
+
+    def infer(self, request, context, n):
         if args.crash_after and n >= args.crash_after:
             os._exit(3)
         if args.delay:
