@@ -9,11 +9,14 @@ SYSTEM_PACKAGES ?= curl pkg-config libcurl4-openssl-dev libprotobuf-c-dev libsna
 # What only the tests need: a real Prometheus server (started and stopped by the tests themselves, with
 # promtool for backfills) and openssl (the TLS tests make their own CA).
 TEST_PACKAGES ?= prometheus openssl
+# Python packages the tests need: grpcio as a gRPC client and model server nobody here wrote, its
+# code generator for the test's .proto, and the standard health service. Installed only when missing.
+TEST_PYTHON_PACKAGES ?= grpcio grpcio-tools grpcio-health-checking
 # Extra packages for `make bench-activator`: the load generator and the proxy we compare against.
 BENCH_PACKAGES ?= wrk nginx
 BIN = $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: all build test demo dashboards simulate replay proto bench bench-activator bench-cold-start bench-remote-read bench-kubernetes bench-memory bench-instructions fuzz deps clean help
+.PHONY: all build test python-deps demo dashboards simulate replay proto bench bench-activator bench-grpc bench-cold-start bench-remote-read bench-kubernetes bench-memory bench-instructions fuzz deps clean help
 
 all: build
 
@@ -28,6 +31,7 @@ help:
 	@echo "make dashboards  rebuild the Grafana dashboards and alert rules from dashboards/build.py"
 	@echo "make bench   run the decision benchmark (Benchmarks/, release build)"
 	@echo "make bench-activator   wrk: backend direct vs thaw-activator vs nginx proxy_pass (release build)"
+	@echo "make bench-grpc  h2load unary gRPC calls: backend direct vs thaw-activator vs nginx grpc_pass (release build)"
 	@echo "make bench-cold-start  how soon buffered requests reach a replica after its probe passes"
 	@echo "make bench-remote-read  1,000,000 samples: remote read (both modes) against the query_range JSON path"
 	@echo "make bench-kubernetes  10,000 Deployments, 30,000 pods: time to know them, RSS, pod Ready to routed"
@@ -46,6 +50,11 @@ deps:
 	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 
+python-deps:
+	@python3 -c "import grpc, grpc_tools, grpc_health" 2>/dev/null || { \
+	  echo "==> installing Python packages: $(TEST_PYTHON_PACKAGES)"; \
+	  python3 -m pip install --quiet $(TEST_PYTHON_PACKAGES) 2>/dev/null || python3 -m pip install --quiet --break-system-packages $(TEST_PYTHON_PACKAGES); }
+
 build: deps
 	@echo "==> building (debug)"
 	$(SWIFT) build $(BUILD_FLAGS)
@@ -56,6 +65,7 @@ KUBECTL_PACKAGE = $(shell command -v kubectl >/dev/null 2>&1 || echo kubernetes-
 
 test:
 	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(TEST_PACKAGES) $(KUBECTL_PACKAGE)"
+	@$(MAKE) --no-print-directory python-deps
 	@echo "==> building and running every test"
 	$(SWIFT) build $(BUILD_FLAGS) --build-tests
 	$(SWIFT) test $(BUILD_FLAGS) --skip-build
@@ -87,6 +97,11 @@ bench: deps
 bench-activator:
 	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES)"
 	Benchmarks/activator.sh
+
+# h2load (nghttp2-client) unary gRPC calls: backend direct vs thaw-activator vs nginx grpc_pass.
+bench-grpc:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="nghttp2-client nginx"
+	Benchmarks/grpc.sh
 
 bench-memory: deps
 	Benchmarks/buffered_memory.py

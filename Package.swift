@@ -248,6 +248,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOHTTP2", package: "swift-nio-http2"),
         ], path: "Sources/echo-backend"),
         // The example model (a KServe V2 digit classifier) and its transformer, run by `make demo`.
         .executableTarget(name: "DigitsModelServer", dependencies: [

@@ -3,6 +3,7 @@ import Foundation
 import Synchronization
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 
 /// A small, fast HTTP backend with the behaviours the activator must cope with: a readiness path
@@ -41,6 +42,8 @@ struct EchoBackend: AsyncParsableCommand {
     var readyFile: String?
     @Option(help: "Event-loop threads.") var threads = 1
     @Option(help: "Append every request (method, path, body) to this file as a JSON line.") var record: String?
+    @Flag(help: "Speak HTTP/2 with prior knowledge as a gRPC server: every call is answered with its own request message and grpc-status 0; grpc.health.v1.Health/Check answers SERVING.")
+    var h2c = false
 
     func run() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
@@ -51,8 +54,20 @@ struct EchoBackend: AsyncParsableCommand {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
+            .childChannelInitializer { [h2c] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if h2c {
+                        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+                        connection.initialSettings = [HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
+                                                      HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20)]
+                        var stream = NIOHTTP2Handler.StreamConfiguration()
+                        stream.targetWindowSize = 1 << 20
+                        _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+                            mode: .server, connectionConfiguration: connection, streamConfiguration: stream) { stream in
+                            stream.eventLoop.makeCompletedFuture { try stream.pipeline.syncOperations.addHandler(GRPCEchoHandler()) }
+                        }
+                        return
+                    }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(EchoHandler(settings: settings, counters: counters))
                 }
@@ -264,5 +279,34 @@ final class EchoHandler: ChannelInboundHandler {
         } else {
             send()
         }
+    }
+}
+
+/// One gRPC call in `--h2c` mode: the request's message comes back as the response's, then
+/// `grpc-status: 0`. The health check answers `status: SERVING` (`08 01`).
+final class GRPCEchoHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame.FramePayload
+    typealias OutboundOut = HTTP2Frame.FramePayload
+    private var isHealthCheck = false
+    private var body = ByteBuffer()
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .headers(let frame):
+            if let path = frame.headers.first(name: ":path") { isHealthCheck = path == "/grpc.health.v1.Health/Check" }
+            if frame.endStream { respond(context: context) }
+        case .data(let frame):
+            if case .byteBuffer(var bytes) = frame.data { body.writeBuffer(&bytes) }
+            if frame.endStream { respond(context: context) }
+        default:
+            break
+        }
+    }
+
+    private func respond(context: ChannelHandlerContext) {
+        let message = isHealthCheck ? ByteBuffer(bytes: [0, 0, 0, 0, 2, 0x08, 0x01]) : body
+        context.write(wrapOutboundOut(.headers(.init(headers: [":status": "200", "content-type": "application/grpc"]))), promise: nil)
+        context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(message)))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: ["grpc-status": "0"], endStream: true))), promise: nil)
     }
 }

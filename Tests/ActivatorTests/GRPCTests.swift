@@ -83,7 +83,7 @@ import ThawTestSupport
     }
 
     @Test func theTargetsTimeoutAndAFullQueueAreGRPCStatuses() async throws {
-        let activator = try await ActivatorProcess(config: Self.routes(endpoints: [], settings: ["timeoutSeconds: 1", "queueLimit: 1"]))
+        let activator = try await ActivatorProcess(config: Self.routes(endpoints: [], settings: ["timeoutSeconds: 4", "queueLimit: 1"]))
         let target = "127.0.0.1:\(activator.port)"
         // One call waits (and runs out of the target's time); the other two find the queue full.
         let waiting = try ClientRun(["unary", target, "1", "--authority", "infer"])
