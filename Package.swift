@@ -318,6 +318,6 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
-        ], exclude: ["small_backlog_server.py", "wave_client.py"]),
+        ], exclude: ["small_backlog_server.py", "wave_client.py", "grpc"]),
     ]
 )

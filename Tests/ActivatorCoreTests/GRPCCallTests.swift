@@ -1,8 +1,26 @@
 import ActivatorCore
 import Testing
 
-/// The gRPC pieces the activator answers calls with itself (groundwork for issue 17).
+/// The gRPC pieces the activator answers calls with itself.
 @Suite struct GRPCCallTests {
+    @Test func ownAnswersMapToStatusesAClientRetriesOnlyWhereARetryCanWork() {
+        #expect(GRPCCall.status(reason: "timeout", httpStatus: 504) == .deadlineExceeded)
+        for reason in ["queue_full", "target_failed", "shutting_down", "replica_failed"] {
+            #expect(GRPCCall.status(reason: reason, httpStatus: 503) == .unavailable, "\(reason)")
+        }
+        #expect(GRPCCall.status(reason: "bad_request", httpStatus: 400) == .internalError)
+        #expect(GRPCCall.status(reason: "no_route", httpStatus: 404) == .unimplemented, "no route: retrying cannot help")
+        #expect(GRPCCall.status(reason: "no_route", httpStatus: 505) == .failedPrecondition, "a target that speaks HTTP/1.1 only")
+        #expect(GRPCCall.trailers(.unavailable, message: "50% full").map { "\($0.0): \($0.1)" } == ["grpc-status: 14", "grpc-message: 50%25 full"])
+    }
+
+    @Test func aCallIsGRPCByItsContentType() {
+        #expect(GRPCCall.isGRPC(contentType: "application/grpc"))
+        #expect(GRPCCall.isGRPC(contentType: "application/grpc+proto"))
+        #expect(!GRPCCall.isGRPC(contentType: "application/json"))
+        #expect(!GRPCCall.isGRPC(contentType: nil))
+    }
+
     @Test func refusalsBecomeTheStatusesAGRPCClientUnderstands() {
         let full = GRPCCall.trailers(for: .queueFull(target: "llm", limit: 10))
         #expect(full.first?.0 == "grpc-status" && full.first?.1 == "14", "UNAVAILABLE: the client may retry")

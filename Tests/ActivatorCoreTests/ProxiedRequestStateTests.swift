@@ -110,6 +110,19 @@ import ThawVocabulary
         #expect(state.isFinished)
     }
 
+    @Test func aStreamTheReplicaRefusedGoesBackToTheBalancerWhateverItCarries() {
+        // HTTP/2's REFUSED_STREAM says the replica processed none of it (RFC 9113 §8.7).
+        var state = Self.sending(idempotent: false, reused: false)
+        #expect(state.replicaRefusedStream() == .reroute(from: Self.replica))
+        #expect(state.phase == .admitting)
+        #expect(state.admitted(Admission.forward(Self.other)) == .connect(Self.other, fresh: false))
+        // Once the replica answered, a refusal is no longer possible and changes nothing.
+        _ = state.connected(reused: false)
+        state.responseHead(status: 200)
+        #expect(state.replicaRefusedStream() == .none)
+        #expect(state.responseStatus == 200)
+    }
+
     @Test func aLateConnectionForAFinishedRequestIsNotUsed() {
         var state = Self.queued()
         _ = state.clientLeft()

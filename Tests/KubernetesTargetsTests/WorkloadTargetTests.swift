@@ -35,6 +35,19 @@ import Testing
         #expect(target.replicas == 2)
     }
 
+    @Test func aGRPCModelServerIsProbedByTheHealthProtocolUnlessItSaysOtherwise() throws {
+        let grpc = Self.workload(templateAnnotations: #"{"autoscaling.knative.dev/class": "kpa.thaw.dev", "serving.thaw.dev/protocol": "grpc"}"#)
+        guard case .managed(let target) = WorkloadTarget.read(grpc, kind: "Deployment") else { Issue.record("not managed"); return }
+        #expect(target.protocol == .h2c)
+        #expect(target.readinessPath == "/grpc.health.v1.Health/Check")
+        let own = Self.workload(templateAnnotations: #"{"autoscaling.knative.dev/class": "kpa.thaw.dev", "serving.thaw.dev/protocol": "h2c", "serving.thaw.dev/readiness-path": "/inference.GRPCInferenceService/ServerReady"}"#)
+        guard case .managed(let owned) = WorkloadTarget.read(own, kind: "Deployment") else { Issue.record("not managed"); return }
+        #expect(owned.readinessPath == "/inference.GRPCInferenceService/ServerReady")
+        let bad = Self.workload(templateAnnotations: #"{"autoscaling.knative.dev/class": "kpa.thaw.dev", "serving.thaw.dev/protocol": "quic"}"#)
+        guard case .invalid(_, _, let reason) = WorkloadTarget.read(bad, kind: "Deployment") else { Issue.record("not refused"); return }
+        #expect(reason.contains("serving.thaw.dev/protocol") && reason.contains("quic"))
+    }
+
     @Test func defaultsComeFromTheWorkload() throws {
         // As a list item: no kind of its own, so the collection's (statefulsets) says what it is.
         let json = Array(String(decoding: Self.workload(kind: "StatefulSet", templateAnnotations: #"{"autoscaling.knative.dev/class": "kpa.thaw.dev"}"#, replicas: ""), as: UTF8.self)

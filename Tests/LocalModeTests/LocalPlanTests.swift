@@ -62,6 +62,25 @@ struct LocalPlanTests {
         return try localPlan(parsed, portsFrom: 41000)
     }
 
+    @Test func aGRPCModelServerIsAnH2CTargetCheckedByTheHealthProtocol() throws {
+        let grpc = Self.file.replacingOccurrences(of: "predictor: {minReplicas: 2, model: {runtime: rt}}",
+                                                  with: "predictor: {minReplicas: 2, model: {runtime: rt}, template: {metadata: {annotations: {serving.thaw.dev/protocol: grpc}}}}")
+        let plan = try localPlan(try MLServiceFile.parse(grpc, file: "shop.yaml", baseDirectory: "/srv"), portsFrom: 41000)
+        let route = try #require(plan.routes.targets.first { $0.name == "shop-old" })
+        #expect(route.protocol == .h2c)
+        #expect(route.readinessPath == "/grpc.health.v1.Health/Check")
+        let target = try #require(plan.targets.first { $0.name == "shop-old" })
+        #expect(target.protocol == .h2c)
+        #expect(plan.routes.targets.filter { $0.name != "shop-old" }.allSatisfy { $0.protocol == .http1 })
+
+        let bad = grpc.replacingOccurrences(of: "serving.thaw.dev/protocol: grpc", with: "serving.thaw.dev/protocol: spdy")
+        #expect {
+            _ = try localPlan(try MLServiceFile.parse(bad, file: "shop.yaml", baseDirectory: "/srv"), portsFrom: 41000)
+        } throws: { error in
+            "\(error)".hasPrefix("shop.yaml:30: ") && "\(error)".contains("spdy") && "\(error)".contains("h2c")
+        }
+    }
+
     @Test func everyReleaseAndTheTransformerIsItsOwnTarget() throws {
         let plan = try plan()
         #expect(plan.targets.map(\.name) == ["shop-a", "shop-b", "shop-old", "shop-transformer"])

@@ -140,6 +140,30 @@ import ThawVocabulary
         #expect(config.targets.map(\.pathPrefix) == ["/", "/v2/"])
     }
 
+    @Test func aTargetSaysWhatItsReplicasSpeak() throws {
+        let config = try RoutingConfig.parse("""
+            targets:
+              - name: triton
+                endpoints: ["127.0.0.1:8001"]
+                protocol: h2c
+                readinessPath: /grpc.health.v1.Health/Check
+              - name: tfserving
+                protocol: grpc
+              - name: web
+            """, file: Self.file)
+        #expect(config.targets.map(\.protocol) == [.h2c, .h2c, .http1], "grpc names h2c; HTTP/1.1 when unset")
+    }
+
+    @Test func anUnknownProtocolIsRefusedAtItsLine() throws {
+        let error = try parseError("""
+            targets:
+              - name: triton
+                protocol: http3
+            """)
+        #expect(error.description.hasPrefix("\(Self.file):3: "), "\(error)")
+        #expect(error.message.contains("protocol") && error.message.contains("h2c") && error.message.contains("http3"), "\(error)")
+    }
+
     // MARK: Field errors
 
     @Test func unknownFieldNamesItAndListsTheAllowedOnes() throws {
