@@ -98,8 +98,9 @@ public struct WorkloadTarget: Sendable, Equatable {
             replicaProtocol = value
         }
         let probe = object.spec?.template?.spec?.containers?.first?.readinessProbe?.httpGet?.path
-        let readinessPath = template[readinessPathKey] ?? probe
-            ?? (replicaProtocol == .h2c ? "/grpc.health.v1.Health/Check" : defaultReadinessPath)
+        // A gRPC server's httpGet probe path is no gRPC method: the health protocol's is the default.
+        let readinessPath = template[readinessPathKey]
+            ?? (replicaProtocol == .h2c ? "/grpc.health.v1.Health/Check" : probe ?? defaultReadinessPath)
         guard readinessPath.hasPrefix("/") else {
             return invalid("annotation \(readinessPathKey): \"\(readinessPath)\" must be a path starting with /")
         }

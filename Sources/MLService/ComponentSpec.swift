@@ -50,11 +50,13 @@ public struct ComponentSpec: Sendable, Equatable {
     }
 
     /// Where readiness is checked: an explicit annotation, else the container's readinessProbe,
-    /// else the V2 protocol's path (the gRPC health method for a gRPC model server). For a gRPC
-    /// model server the path names the method called. Local mode and `thaw render` both go by this.
+    /// else the V2 protocol's path. For a gRPC model server the path names the method called, by
+    /// default the health protocol's (an `httpGet` probe path is no gRPC method, so it is not used).
+    /// Local mode and `thaw render` both go by this.
     public var effectiveReadinessPath: String {
-        annotations[Self.readinessPathKey] ?? readinessPath
-            ?? (replicaProtocol == .h2c ? Self.grpcReadinessPath : Self.defaultReadinessPath)
+        if let path = annotations[Self.readinessPathKey] { return path }
+        if replicaProtocol == .h2c { return Self.grpcReadinessPath }
+        return readinessPath ?? Self.defaultReadinessPath
     }
     /// The container's `readinessProbe` timing (the component's own, else its runtime's).
     public var readinessTiming: ProbeTiming?

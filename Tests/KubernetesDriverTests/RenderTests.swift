@@ -90,4 +90,32 @@ struct RenderTests {
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("MLService digits, transformer: no image"), "\(refused.stderr)")
     }
+
+    @Test func aGRPCRuntimeRendersAGRPCProbeAndAnH2CSidecar() async throws {
+        let directory = try scratchDirectory("render-grpc")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("mlservice.yaml")
+        // The runtime's template (the first annotations in the file) says its model server speaks gRPC.
+        var text = try String(contentsOfFile: Self.example, encoding: .utf8)
+        let anchor = try #require(text.range(of: "\n        autoscaling.knative.dev/initial-scale: \"0\"\n"))
+        text.insert(contentsOf: "        serving.thaw.dev/protocol: grpc\n", at: anchor.upperBound)
+        // Without its readiness-path annotation, the health protocol's method is the check.
+        text = text.replacingOccurrences(of: "\n        serving.thaw.dev/readiness-path: /v2/health/ready\n", with: "\n")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        let rendered = try await Self.render([file.path, "--namespace", "ml"])
+        #expect(rendered.status == 0, "\(rendered.stderr)")
+        let objects = try JSONSerialization.jsonObject(with: Data(rendered.stdout.utf8)) as? [String: Any]
+        let items = objects?["items"] as? [[String: Any]] ?? []
+        let release = try #require(items.first { ($0["metadata"] as? [String: Any])?["name"] as? String == "digits-v1" })
+        let template = (release["spec"] as? [String: Any])?["template"] as? [String: Any]
+        let annotations = (template?["metadata"] as? [String: Any])?["annotations"] as? [String: String]
+        #expect(annotations?["serving.thaw.dev/protocol"] == "grpc", "the activator reads it from here")
+        #expect(annotations?["serving.thaw.dev/readiness-path"] == "/grpc.health.v1.Health/Check")
+        let containers = (template?["spec"] as? [String: Any])?["containers"] as? [[String: Any]] ?? []
+        let model = try #require(containers.first { $0["name"] as? String == "model" })
+        #expect((model["readinessProbe"] as? [String: Any])?["grpc"] != nil, "the kubelet's own gRPC probe: \(model)")
+        let queue = try #require(containers.first { $0["name"] as? String == "thaw-queue" })
+        let env = (queue["env"] as? [[String: Any]] ?? []).compactMap { entry in (entry["name"] as? String).map { ($0, entry["value"] as? String) } }
+        #expect(env.contains { $0.0 == "THAW_PROTOCOL" && $0.1 == "h2c" })
+    }
 }
