@@ -205,10 +205,12 @@ import ThawTestSupport
         #expect(try await activator.process.waitForExit(timeout: 10) == 0)
     }
 
-    @Test func aSidecarInFrontOfAGRPCServerProbesItByGRPCAndCountsItsStreams() async throws {
+    @Test func aSidecarInFrontOfAGRPCServerProbesItByItsOwnReadinessRPCAndCountsItsStreams() async throws {
+        // KServe's ServerReady answers ready: false (an empty message) for the first half second.
         let server = try await ModelServer.start(["--ready-after", "0.5"])
         let sidecar = try TestProcess("thaw-queue", [
             "--target", "infer", "--replica", "replica-1", "--upstream", server.address, "--protocol", "grpc",
+            "--readiness-path", "/inference.GRPCInferenceService/ServerReady",
             "--container-concurrency", "2", "--port", "0", "--admin-port", "0"], name: "thaw-queue")
         let line = try await sidecar.waitFor("thaw-queue listening")
         func port(_ key: String) throws -> Int {
@@ -224,5 +226,6 @@ import ThawTestSupport
         #expect(Self.codes(results) == ["OK", "OK", "OK"], "\(results)")
         let metrics = try await Client.call(port: queueAdmin, path: "/metrics").body
         #expect(metrics.contains("thaw_queue_requests_total{target=\"infer\",code=\"200\"} 3"), "\(metrics)")
+        #expect(sidecar.stderr.contains("endpoint passed its readiness probe"), "\(sidecar.stderr)")
     }
 }
