@@ -149,12 +149,20 @@ final class ClientHTTP2Connection: ChannelDuplexHandler {
         idleTimer?.cancel()
         idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: keepAliveTimeout) { [self] in
             idleTimer = nil
-            if openStreams == 0 { self.context?.close(promise: nil) }
+            // GOAWAY first: a stream the client opens meanwhile is refused, never half-processed,
+            // and its client retries it on a new connection.
+            if openStreams == 0 {
+                goingAway = true
+                closeAfterLastFrames()
+            }
         }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // NIO has already answered a protocol error with GOAWAY; the connection cannot go on.
+        // A stream's error (a stream opened after our GOAWAY, a bad content-length) ends that
+        // stream only, and its channel hears of it; a connection error (NIO has answered it with
+        // GOAWAY) ends the connection.
+        guard !(error is NIOHTTP2Errors.StreamError) else { return }
         context.close(promise: nil)
     }
 }

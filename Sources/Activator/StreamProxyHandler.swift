@@ -27,6 +27,8 @@ final class StreamProxyHandler: ChannelDuplexHandler, UpstreamStreamDelegate {
     private let logger: Logger
     private var context: ChannelHandlerContext?
     private var call: ProxiedCall?
+    /// Set by the stream's first HEADERS: any later one (trailers) never starts a call.
+    private var started = false
     private var readPending = false
     private var routes = RouteDirectory.Cache()
     private var deadlineTimer: Scheduled<Void>?
@@ -48,12 +50,13 @@ final class StreamProxyHandler: ChannelDuplexHandler, UpstreamStreamDelegate {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .headers(let frame):
-            if let call {
+            if !started {
+                started = true
+                start(frame, context: context)
+            } else if let call {
                 // Trailers from the client (a streaming call's end).
                 call.relayOrHold(.headers(frame))
                 if frame.endStream { call.state.requestBodyEnded() }
-            } else {
-                start(frame, context: context)
             }
         case .data(let frame):
             guard let call else { return }
@@ -132,11 +135,9 @@ final class StreamProxyHandler: ChannelDuplexHandler, UpstreamStreamDelegate {
                         context: context)
             return
         }
-        var timeout = target.timeout
-        if let header = headers.first(name: "grpc-timeout"), let callTimeout = GRPCCall.timeout(header) {
-            let nanoseconds = callTimeout.components.seconds * 1_000_000_000 + callTimeout.components.attoseconds / 1_000_000_000
-            timeout = .nanoseconds(min(timeout.nanoseconds, max(0, nanoseconds)))
-        }
+        // Never longer than the target's (at most a day), so it fits a TimeAmount.
+        let duration = GRPCCall.callTimeout(target: .nanoseconds(target.timeout.nanoseconds), header: headers.first(name: "grpc-timeout"))
+        let timeout = TimeAmount.nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
         let call = ProxiedCall(head: forwardedHead(headers), target: target, isGRPC: isGRPC, arrival: NIODeadline.now(), timeout: timeout)
         call.proxied = settings.role.isSidecar && headers.contains(name: ProxyHeaders.proxiedBy.lowercased())
         if frame.endStream { call.state.requestBodyEnded() }
@@ -227,6 +228,9 @@ final class StreamProxyHandler: ChannelDuplexHandler, UpstreamStreamDelegate {
         if context.channel.isWritable { stream.resumeReads() } else { stream.pauseReads() }
         stream.write(.headers(.init(headers: call.head, endStream: call.held.isEmpty && call.state.requestEnded)))
         for part in call.held { stream.write(part) }
+        // Kept until the response starts, so a refused stream can go elsewhere whole.
+        call.sent = call.held
+        call.sentBytes = call.heldBytes
         call.held.removeAll()
         call.heldBytes = 0
         stream.flush()
@@ -239,7 +243,9 @@ final class StreamProxyHandler: ChannelDuplexHandler, UpstreamStreamDelegate {
         switch payload {
         case .headers(let frame):
             if call.state.responseStatus == nil {
-                call.state.responseHead(status: frame.headers.first(name: ":status").flatMap { Int($0) } ?? 200)
+                let status = frame.headers.first(name: ":status").flatMap { Int($0) } ?? 200
+                // An informational response (103 Early Hints) is relayed; the final one follows.
+                if !(100..<200).contains(status) { call.state.responseHead(status: status) }
             }
             ended = frame.endStream
         case .data(let frame):
@@ -248,6 +254,7 @@ final class StreamProxyHandler: ChannelDuplexHandler, UpstreamStreamDelegate {
             return
         }
         call.responseStarted = true
+        call.sent = nil
         context.write(wrapOutboundOut(payload), promise: nil)
         if ended {
             call.trailersSent = true
@@ -263,11 +270,16 @@ final class StreamProxyHandler: ChannelDuplexHandler, UpstreamStreamDelegate {
         if isWritable { resumeReadsIfHeld() }
     }
 
-    func upstreamClosed(reset: HTTP2ErrorCode?) {
+    func upstreamClosed(reset: HTTP2ErrorCode?, refusedByGoAway: Bool) {
         guard let call, call.upstream != nil else { return }
         call.upstream = nil
-        if reset == .refusedStream {
-            // RFC 9113 §8.7: a refused stream was not processed, so it may go elsewhere.
+        if reset == .refusedStream || refusedByGoAway, call.state.responseStatus == nil, let sent = call.sent {
+            // RFC 9113 §8.7: a refused stream (or one above a GOAWAY's last stream) was not
+            // processed, so it may go elsewhere, with every frame it had sent.
+            call.held = sent
+            call.heldBytes = call.sentBytes
+            call.sent = []
+            call.sentBytes = 0
             perform(call, call.state.replicaRefusedStream())
             return
         }
@@ -348,6 +360,9 @@ final class StreamProxyHandler: ChannelDuplexHandler, UpstreamStreamDelegate {
             }
             finished(call)
         case .complete(let status, let endpoint, _):
+            // The replica answered before the client finished sending: its stream is reset, so it
+            // does not stay half-open on the replica's connection (RFC 9113 §8.1).
+            if !call.state.requestEnded { call.upstream?.cancel() }
             call.upstream = nil
             complete(call, status: status, releasing: endpoint)
             context?.flush()
@@ -440,6 +455,10 @@ final class ProxiedCall {
     /// Frames that came while the call waited for a replica.
     var held: [HTTP2Frame.FramePayload] = []
     var heldBytes = 0
+    /// Every frame sent to the replica so far, while the response has not started and they fit in
+    /// `DownstreamHandler.maxHeldBytes`; nil once that is no longer so (the call cannot be resent).
+    var sent: [HTTP2Frame.FramePayload]? = []
+    var sentBytes = 0
     var needsFlush = false
     var proxied = false
     var responseStarted = false
@@ -460,6 +479,10 @@ final class ProxiedCall {
         if let upstream {
             upstream.write(payload)
             needsFlush = true
+            if sent != nil {
+                if case .data(let frame) = payload { sentBytes += frame.data.readableBytes }
+                if sentBytes <= DownstreamHandler.maxHeldBytes { sent!.append(payload) } else { sent = nil }
+            }
         } else {
             if case .data(let frame) = payload { heldBytes += frame.data.readableBytes }
             held.append(payload)

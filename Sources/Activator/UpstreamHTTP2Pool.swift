@@ -10,8 +10,9 @@ protocol UpstreamStreamDelegate: AnyObject {
     func upstreamReadComplete()
     func upstreamWritabilityChanged(isWritable: Bool)
     /// The stream closed; `reset`: the replica sent RST_STREAM with this code (nil when the stream
-    /// or its connection ended otherwise).
-    func upstreamClosed(reset: HTTP2ErrorCode?)
+    /// or its connection ended otherwise); `refusedByGoAway`: the replica's GOAWAY named a last
+    /// stream below this one, so it was never processed.
+    func upstreamClosed(reset: HTTP2ErrorCode?, refusedByGoAway: Bool)
 }
 
 /// HTTP/2 connections to h2c replicas, one per endpoint on this event loop, each carrying many
@@ -50,7 +51,7 @@ final class UpstreamHTTP2Pool {
             case .failure(let error):
                 then(.failure(error))
             case .success(let upstream):
-                let handler = UpstreamStreamHandler(delegate: delegate)
+                let handler = UpstreamStreamHandler(delegate: delegate, connection: upstream)
                 let bound = NIOLoopBound(handler, eventLoop: eventLoop)
                 upstream.multiplexer.createStreamChannel { stream in
                     stream.eventLoop.makeCompletedFuture { try stream.pipeline.syncOperations.addHandler(bound.value) }
@@ -118,6 +119,8 @@ final class HTTP2Upstream {
     let multiplexer: NIOHTTP2Handler.StreamMultiplexer
     /// False once the replica sent GOAWAY or the connection closed: no new streams go on it.
     var usable = true
+    /// The last stream the replica's GOAWAY said it may process; streams above it were not.
+    var goAwayLastStream: HTTP2StreamID?
 
     init(endpoint: EndpointAddress, channel: any Channel, multiplexer: NIOHTTP2Handler.StreamMultiplexer) {
         self.endpoint = endpoint
@@ -136,11 +139,15 @@ private final class GoAwayWatch: ChannelInboundHandler, RemovableChannelHandler 
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .goAway = unwrapInboundIn(data).payload { upstream.usable = false }
+        if case .goAway(let lastStreamID, _, _) = unwrapInboundIn(data).payload {
+            upstream.usable = false
+            upstream.goAwayLastStream = min(lastStreamID, upstream.goAwayLastStream ?? lastStreamID)
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A connection error: NIO has sent GOAWAY and the streams end with it.
+        // A stream's error is that stream's (its channel hears of it too); any other ends the connection.
+        guard !(error is NIOHTTP2Errors.StreamError) else { return }
         upstream.usable = false
         context.close(promise: nil)
     }
@@ -177,13 +184,15 @@ final class UpstreamStreamHandler: ChannelDuplexHandler {
     typealias OutboundOut = HTTP2Frame.FramePayload
 
     weak var delegate: (any UpstreamStreamDelegate)?
+    private let connection: HTTP2Upstream
     private var context: ChannelHandlerContext?
     private var paused = false
     private var readPending = false
     private var reset: HTTP2ErrorCode?
 
-    init(delegate: any UpstreamStreamDelegate) {
+    init(delegate: any UpstreamStreamDelegate, connection: HTTP2Upstream) {
         self.delegate = delegate
+        self.connection = connection
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -209,7 +218,11 @@ final class UpstreamStreamHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         let delegate = delegate
         self.delegate = nil
-        delegate?.upstreamClosed(reset: reset)
+        var refusedByGoAway = false
+        if let last = connection.goAwayLastStream, let id = try? context.channel.syncOptions?.getOption(HTTP2StreamChannelOptions.streamID) {
+            refusedByGoAway = id > last
+        }
+        delegate?.upstreamClosed(reset: reset, refusedByGoAway: refusedByGoAway)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

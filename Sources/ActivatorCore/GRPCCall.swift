@@ -66,6 +66,13 @@ public enum GRPCCall {
         return encoded
     }
 
+    /// A call's time: the target's, or its own `grpc-timeout` when that is shorter. Compared as
+    /// durations: the header may say up to 99,999,999 hours, which overflows nanoseconds.
+    public static func callTimeout(target: Duration, header: String?) -> Duration {
+        guard let header, let own = timeout(header) else { return target }
+        return min(target, own)
+    }
+
     /// A `grpc-timeout` header as a duration: at most 8 digits and a unit (H, M, S, m, u, n);
     /// nil for anything else, which the call is then held to the target's own timeout.
     public static func timeout(_ header: String) -> Duration? {

@@ -14,6 +14,15 @@ import Testing
         #expect(GRPCCall.trailers(.unavailable, message: "50% full").map { "\($0.0): \($0.1)" } == ["grpc-status: 14", "grpc-message: 50%25 full"])
     }
 
+    @Test func aCallsOwnTimeoutShortensTheTargetsAndNeverOverflows() {
+        #expect(GRPCCall.callTimeout(target: .seconds(300), header: "250m") == .milliseconds(250))
+        #expect(GRPCCall.callTimeout(target: .seconds(300), header: "10M") == .seconds(300), "never longer than the target's")
+        #expect(GRPCCall.callTimeout(target: .seconds(300), header: nil) == .seconds(300))
+        #expect(GRPCCall.callTimeout(target: .seconds(300), header: "soon") == .seconds(300))
+        // 99,999,999 hours is 3.6e20 ns, past Int64: it must compare, not multiply (the first version trapped).
+        #expect(GRPCCall.callTimeout(target: .seconds(86_400), header: "99999999H") == .seconds(86_400))
+    }
+
     @Test func aCallIsGRPCByItsContentType() {
         #expect(GRPCCall.isGRPC(contentType: "application/grpc"))
         #expect(GRPCCall.isGRPC(contentType: "application/grpc+proto"))

@@ -91,11 +91,20 @@ import ThawTestSupport
         let refused = try await ClientRun(["unary", target, "2", "--concurrency", "2", "--authority", "infer"]).results()
         #expect(Self.codes(refused) == ["UNAVAILABLE", "UNAVAILABLE"], "\(refused)")
         #expect(refused.allSatisfy { ($0["details"] as? String)?.contains("queue") == true }, "\(refused)")
+        // The longest grpc-timeout there is (99,999,999 hours) is read without overflowing, and the
+        // call is refused like the others; the first version of the activator trapped on it.
+        let curl = try TestProcess(url: try TestProcess.systemExecutable("curl"), arguments: [
+            "-s", "--http2-prior-knowledge", "-D", "-", "-o", "/dev/null", "-H", "host: infer", "-H", "content-type: application/grpc",
+            "-H", "grpc-timeout: 99999999H", "--data-binary", "@/dev/null",
+            "http://127.0.0.1:\(activator.port)/inference.GRPCInferenceService/ModelInfer"], name: "curl")
+        _ = try await curl.waitForExit(timeout: 10)
+        #expect(curl.stdout.contains("grpc-status: 14"), "\(curl.stdout)")
+        #expect(activator.process.process.isRunning)
         let timedOut = try await waiting.results()
         #expect(Self.codes(timedOut) == ["DEADLINE_EXCEEDED"], "\(timedOut)")
         #expect((timedOut.first?["details"] as? String)?.contains("infer") == true, "the activator's own message: \(timedOut)")
         #expect(try await Self.ownAnswers(activator, reason: "timeout") == 1)
-        #expect(try await Self.ownAnswers(activator, reason: "queue_full") == 2)
+        #expect(try await Self.ownAnswers(activator, reason: "queue_full") == 3)
     }
 
     @Test func theCallsOwnGRPCTimeoutEndsItWhileItWaits() async throws {
