@@ -143,6 +143,21 @@ import ThawTestSupport
         #expect(after.allSatisfy { $0["server"] as? String == "healthy" })
     }
 
+    @Test func aSlowReaderHoldsTheReplicaBackInsteadOfFillingTheActivatorsMemory() async throws {
+        let server = try await ModelServer.start()
+        let activator = try await ActivatorProcess(config: Self.routes(endpoints: [server.address]))
+        try await activator.waitForReady("infer", endpoints: 1)
+        let before = activator.process.memory.current
+        // 48 MiB streamed to a client that reads 256 KiB every 20 ms: flow control must hold the
+        // server back, as the activator's windows close, rather than the activator buffering it.
+        let results = try await ClientRun(["slowstream", "127.0.0.1:\(activator.port)", "192", "--size", "262144", "--pause", "0.02",
+                                           "--authority", "infer"]).results()
+        #expect(Self.codes(results) == ["OK"], "\(results)")
+        #expect(results.first?["bytes"] as? Int == 192 * 262_144)
+        let grown = activator.process.memory.peak - before
+        #expect(grown < 16 * 1024, "the activator's peak memory grew by \(grown) KiB while 48 MiB streamed through")
+    }
+
     @Test func aCancelledCallIsCancelledOnTheReplicaAndGivesItsSlotBack() async throws {
         let server = try await ModelServer.start(["--delay", "5"])
         let activator = try await ActivatorProcess(config: Self.routes(endpoints: [server.address], settings: ["containerConcurrency: 1"]))

@@ -3,6 +3,7 @@ prints one JSON object per line: {"call": ..., "code": "OK" | status name, "deta
 
   unary TARGET N [--concurrency C] [--timeout S]   N ModelInfer calls, C at a time
   stream TARGET N                                   one ModelStreamInfer call answered with N messages
+  slowstream TARGET N --size B --pause S          N responses of B bytes each, read S seconds apart
   cancel TARGET --after S                           a ModelInfer call cancelled after S seconds
   health TARGET                                     grpc.health.v1.Health/Check
 """
@@ -27,6 +28,8 @@ parser.add_argument("--concurrency", type=int, default=1)
 parser.add_argument("--timeout", type=float, default=30)
 parser.add_argument("--after", type=float, default=0.5)
 parser.add_argument("--authority", default=None)
+parser.add_argument("--size", type=int, default=262144)
+parser.add_argument("--pause", type=float, default=0.01)
 args = parser.parse_args()
 
 options = [("grpc.default_authority", args.authority)] if args.authority else []
@@ -68,6 +71,16 @@ elif args.command == "stream":
         report(call="stream", code="OK", values=received)
     except grpc.RpcError as error:
         report(call="stream", code=error.code().name, details=error.details())
+elif args.command == "slowstream":
+    try:
+        received = 0
+        r = pb.ModelInferRequest(model_name="digits", id=f"big:{args.count}:{args.size}")
+        for message in stub.ModelStreamInfer(iter([r]), timeout=args.timeout):
+            received += len(message.infer_response.raw_output_contents[0])
+            time.sleep(args.pause)
+        report(call="slowstream", code="OK", bytes=received)
+    except grpc.RpcError as error:
+        report(call="slowstream", code=error.code().name, details=error.details())
 elif args.command == "cancel":
     future = stub.ModelInfer.future(request("c"), timeout=args.timeout)
     time.sleep(args.after)

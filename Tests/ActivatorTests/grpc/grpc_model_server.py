@@ -87,6 +87,15 @@ class Inference(rpc.GRPCInferenceServiceServicer):
 
     def ModelStreamInfer(self, requests, context):
         for request in requests:
+            if request.id.startswith("big:"):
+                # "big:N:SIZE": N responses of SIZE bytes each, as fast as flow control lets them go.
+                _, count, size = request.id.split(":")
+                blob = bytes(int(size))
+                for i in range(int(count)):
+                    response = pb.ModelInferResponse(model_name=request.model_name, id=str(i))
+                    response.raw_output_contents.append(blob)
+                    yield pb.ModelStreamInferResponse(infer_response=response)
+                continue
             for i, value in enumerate(request.inputs[0].contents.fp32_contents):
                 response = pb.ModelInferResponse(model_name=request.model_name, model_version=args.name, id=f"{request.id}/{i}")
                 out = response.outputs.add(name="element", datatype="FP32", shape=[1])
