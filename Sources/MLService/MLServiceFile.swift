@@ -46,9 +46,11 @@ public struct MLServiceFile: Sendable, Equatable {
         }
         var result = MLServiceFile()
         var declared: [String: DocumentContext] = [:]
-        for (context, fields) in documents where context.kind == runtimeKind {
+        for (context, fields) in documents where context.kind == runtimeKind || RuntimeSpec.kserveKinds.contains(context.kind ?? "") {
             let runtime = try context.reading(into: &result.warnings) { notes in
-                try RuntimeSpec(context.reader(fields), baseDirectory: base, notes: &notes)
+                context.kind == runtimeKind
+                    ? try RuntimeSpec(context.reader(fields), baseDirectory: base, notes: &notes)
+                    : try RuntimeSpec(kserve: context.reader(fields), kind: context.kind!, baseDirectory: base, notes: &notes)
             }
             if let first = declared[runtime.name] {
                 throw context.error("field \"metadata.name\": \"\(runtime.name)\" is already the name of \(first.label); runtime names must be unique within the file", at: "metadata.name")
@@ -76,18 +78,21 @@ public struct MLServiceFile: Sendable, Equatable {
 extension DocumentContext {
     /// Checks the document's `apiVersion` and `kind`, and takes its name for messages.
     mutating func identify(_ fields: [String: Any]) throws {
-        let kinds = "\(MLServiceFile.serviceKind) or \(MLServiceFile.runtimeKind)"
+        let kinds = "\(MLServiceFile.serviceKind), \(MLServiceFile.runtimeKind), or KServe's \(RuntimeSpec.kserveKinds.joined(separator: " or "))"
         guard let kind = fields["kind"] as? String else {
             throw error("missing field \"kind\"; expected \(kinds)")
         }
-        guard kind == MLServiceFile.serviceKind || kind == MLServiceFile.runtimeKind else {
-            throw error("field \"kind\": \"\(kind)\" is not supported; expected \(kinds)", at: "kind")
+        let expectedVersion: String
+        switch kind {
+        case MLServiceFile.serviceKind, MLServiceFile.runtimeKind: expectedVersion = MLServiceFile.apiVersion
+        case _ where RuntimeSpec.kserveKinds.contains(kind): expectedVersion = RuntimeSpec.kserveAPIVersion
+        default: throw error("field \"kind\": \"\(kind)\" is not supported; expected \(kinds)", at: "kind")
         }
         self.kind = kind
         name = (fields["metadata"] as? [String: Any])?["name"] as? String
         let version = fields["apiVersion"].map { FieldReader.describe($0) } ?? "missing"
-        guard fields["apiVersion"] as? String == MLServiceFile.apiVersion else {
-            throw error("field \"apiVersion\" is \(version); expected \"\(MLServiceFile.apiVersion)\"", at: "apiVersion")
+        guard fields["apiVersion"] as? String == expectedVersion else {
+            throw error("field \"apiVersion\" is \(version); expected \"\(expectedVersion)\" for \(kind)", at: "apiVersion")
         }
     }
 

@@ -4,13 +4,22 @@ import ConfigFields
 /// parameters.
 struct ModelReference: Sendable {
     var runtime: String?
+    /// KServe's `modelFormat`: with no runtime named, the runtime is chosen by it.
+    var format: ModelFormat?
     /// The absolute local path `modelUri` names.
     var path: String?
     var parameters: [String: String]
 
     init(_ reader: FieldReader, baseDirectory: String) throws {
-        try reader.rejectUnknown(allowed: ["runtime", "modelUri", "parameters"])
+        try reader.rejectUnknown(allowed: ["runtime", "modelUri", "parameters", "modelFormat"])
         runtime = try reader.string("runtime")
+        if let formatReader = try reader.object("modelFormat") {
+            try formatReader.rejectUnknown(allowed: ["name", "version"])
+            guard let name = try formatReader.string("name"), !name.isEmpty else {
+                throw formatReader.error("missing field \(formatReader.quoted("name")) (the model format, e.g. sklearn)")
+            }
+            format = ModelFormat(name: name, version: try formatReader.text("version"))
+        }
         parameters = try reader.stringMap("parameters") ?? [:]
         if let uri = try reader.string("modelUri") {
             path = try Self.localPath(uri, reader: reader, baseDirectory: baseDirectory)

@@ -89,8 +89,20 @@ struct ServiceReader: Sendable {
         var container = own
         var annotations = template.annotations
         var annotationSources = template.annotationSources
-        if let runtimeName = model?.runtime {
+        var runtimeName = model?.runtime
+        if runtimeName == nil, let format = model?.format {
+            switch RuntimeSelection.choose(format, among: runtimes.values.sorted { $0.name < $1.name }) {
+            case .chosen(let name): runtimeName = name
+            case .refused(let reason): throw predictor.error("field \(predictor.quoted("model.modelFormat")): \(reason)", at: "model.modelFormat")
+            }
+        }
+        if let runtimeName {
             let runtime = try resolve(runtimeName, at: predictor)
+            if let format = model?.format, !runtime.supportedModelFormats.isEmpty,
+               !runtime.supportedModelFormats.contains(where: { $0.supports(format) }) {
+                let listed = runtime.supportedModelFormats.map { $0.name + ($0.version.map { " " + $0 } ?? "") }.joined(separator: ", ")
+                throw predictor.error("field \(predictor.quoted("model.runtime")): \(runtime.kind) \"\(runtimeName)\" does not list model format \(format) (it supports: \(listed)); choose a runtime that does, or drop model.runtime to have one chosen by the format", at: "model.runtime")
+            }
             container.command = own.command.isEmpty ? runtime.container.command : own.command
             container.args = own.args.isEmpty ? runtime.container.args : own.args
             container.env = EnvVar.merge(runtime.container.env, own.env)
@@ -101,7 +113,7 @@ struct ServiceReader: Sendable {
             annotations = runtime.annotations.merging(template.annotations) { _, own in own }
             annotationSources = runtime.annotationSources.merging(template.annotationSources) { _, own in own }
         }
-        if container.command.isEmpty, let runtimeName = model?.runtime {
+        if container.command.isEmpty, let runtimeName {
             // The seeds' style: args only, the image's entrypoint being the program. Local mode runs
             // no images, so the runtime, not the release, is what to fix.
             let argsOnly = container.args.isEmpty ? "" : " (its containers[0] sets only args, for an image's entrypoint)"
@@ -112,6 +124,8 @@ struct ServiceReader: Sendable {
         }
         var parameters = model?.parameters ?? [:]
         if let path = model?.path, parameters["MODEL_PATH"] == nil { parameters["MODEL_PATH"] = path }
+        // KServe's runtimes name the InferenceService as {{.Name}} (`--model_name={{.Name}}`).
+        if let runtimeName, runtimes[runtimeName]?.kind != "MLServiceRuntime", parameters["Name"] == nil { parameters["Name"] = service }
         let (minReplicas, maxReplicas) = try replicas(predictor)
         var component = ComponentSpec(
             minReplicas: minReplicas, maxReplicas: maxReplicas, annotations: annotations,
@@ -122,7 +136,7 @@ struct ServiceReader: Sendable {
             readinessPath: container.readinessPath, readinessTiming: container.readinessTiming, annotationSources: annotationSources)
         component.image = container.image
         try check(component, "release \(name) predictor", at: predictor, transformer: false)
-        return ReleaseSpec(name: name, predictor: component, runtime: model?.runtime, modelPath: model?.path)
+        return ReleaseSpec(name: name, predictor: component, runtime: runtimeName, modelPath: model?.path)
     }
 
     private mutating func read(transformer reader: FieldReader, service: String) throws -> ComponentSpec {
@@ -155,7 +169,8 @@ struct ServiceReader: Sendable {
             throw predictor.error("field \(predictor.quoted("model.runtime")): no MLServiceRuntime \"\(name)\" in this file (\(available)); add an MLServiceRuntime document with that name or fix the name", at: "model.runtime")
         }
         guard runtime.enabled else {
-            throw predictor.error("field \(predictor.quoted("model.runtime")): MLServiceRuntime \"\(name)\" is disabled (spec.enabled: false); enable it or choose another runtime", at: "model.runtime")
+            let how = runtime.kind == "MLServiceRuntime" ? "spec.enabled: false" : "spec.disabled: true"
+            throw predictor.error("field \(predictor.quoted("model.runtime")): \(runtime.kind) \"\(name)\" is disabled (\(how)); enable it or choose another runtime", at: "model.runtime")
         }
         return runtime
     }
