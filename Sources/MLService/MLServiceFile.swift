@@ -59,8 +59,13 @@ public struct MLServiceFile: Sendable, Equatable {
             result.runtimes[runtime.name] = runtime
         }
         declared = [:]
-        for (context, fields) in documents where context.kind == serviceKind {
+        for (context, fields) in documents where context.kind == serviceKind || context.kind == InferenceServiceReader.kind {
             let service = try context.reading(into: &result.warnings) { notes in
+                if context.kind == InferenceServiceReader.kind {
+                    var reader = InferenceServiceReader(runtimes: result.runtimes, baseDirectory: base)
+                    defer { notes = reader.notes }
+                    return try reader.read(context.reader(fields))
+                }
                 var reader = ServiceReader(runtimes: result.runtimes, baseDirectory: base)
                 defer { notes = reader.notes }
                 return try reader.read(context.reader(fields))
@@ -78,7 +83,7 @@ public struct MLServiceFile: Sendable, Equatable {
 extension DocumentContext {
     /// Checks the document's `apiVersion` and `kind`, and takes its name for messages.
     mutating func identify(_ fields: [String: Any]) throws {
-        let kinds = "\(MLServiceFile.serviceKind), \(MLServiceFile.runtimeKind), or KServe's \(RuntimeSpec.kserveKinds.joined(separator: " or "))"
+        let kinds = "\(MLServiceFile.serviceKind), \(MLServiceFile.runtimeKind), or KServe's \(InferenceServiceReader.kind), \(RuntimeSpec.kserveKinds.joined(separator: " or "))"
         guard let kind = fields["kind"] as? String else {
             throw error("missing field \"kind\"; expected \(kinds)")
         }
@@ -86,6 +91,7 @@ extension DocumentContext {
         switch kind {
         case MLServiceFile.serviceKind, MLServiceFile.runtimeKind: expectedVersion = MLServiceFile.apiVersion
         case _ where RuntimeSpec.kserveKinds.contains(kind): expectedVersion = RuntimeSpec.kserveAPIVersion
+        case InferenceServiceReader.kind: expectedVersion = InferenceServiceReader.apiVersion
         default: throw error("field \"kind\": \"\(kind)\" is not supported; expected \(kinds)", at: "kind")
         }
         self.kind = kind

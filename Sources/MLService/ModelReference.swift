@@ -10,6 +10,13 @@ struct ModelReference: Sendable {
     var path: String?
     var parameters: [String: String]
 
+    init(runtime: String?, format: ModelFormat?, path: String?, parameters: [String: String] = [:]) {
+        self.runtime = runtime
+        self.format = format
+        self.path = path
+        self.parameters = parameters
+    }
+
     init(_ reader: FieldReader, baseDirectory: String) throws {
         try reader.rejectUnknown(allowed: ["runtime", "modelUri", "parameters", "modelFormat"])
         runtime = try reader.string("runtime")

@@ -10,6 +10,8 @@ struct ServiceReader: Sendable {
 
     let runtimes: [String: RuntimeSpec]
     let baseDirectory: String
+    /// The document's kind, in the names of its components' processes.
+    var kindLabel = "MLService"
     /// Warnings for fields that have no effect locally, without the document's location.
     var notes: [ConfigError] = []
 
@@ -85,6 +87,16 @@ struct ServiceReader: Sendable {
         let template = try predictor.object("template").map {
             try PodTemplate($0, allowsConcurrency: true, baseDirectory: baseDirectory, notes: &notes)
         } ?? PodTemplate()
+        let (minReplicas, maxReplicas) = try replicas(predictor)
+        return try release(name, service: service, model: model, template: template, minReplicas: minReplicas, maxReplicas: maxReplicas,
+                           at: predictor)
+    }
+
+    /// A predictor from what its document says: the model (its runtime, or the format that chooses
+    /// one), and its own pod template, whose container and annotations win over the runtime's.
+    /// `extraArgs` and `extraEnv` come after the runtime's (KServe's `model.args` and `model.env`).
+    mutating func release(_ name: String, service: String, model: ModelReference?, template: PodTemplate, minReplicas: Int?,
+                          maxReplicas: Int?, extraArgs: [String] = [], extraEnv: [EnvVar] = [], at predictor: FieldReader) throws -> ReleaseSpec {
         let own = template.containers.first ?? ContainerSpec()
         var container = own
         var annotations = template.annotations
@@ -104,8 +116,8 @@ struct ServiceReader: Sendable {
                 throw predictor.error("field \(predictor.quoted("model.runtime")): \(runtime.kind) \"\(runtimeName)\" does not list model format \(format) (it supports: \(listed)); choose a runtime that does, or drop model.runtime to have one chosen by the format", at: "model.runtime")
             }
             container.command = own.command.isEmpty ? runtime.container.command : own.command
-            container.args = own.args.isEmpty ? runtime.container.args : own.args
-            container.env = EnvVar.merge(runtime.container.env, own.env)
+            container.args = (own.args.isEmpty ? runtime.container.args : own.args) + extraArgs
+            container.env = EnvVar.merge(EnvVar.merge(runtime.container.env, own.env), extraEnv)
             container.workingDirectory = own.workingDirectory ?? runtime.container.workingDirectory
             container.readinessPath = own.readinessPath ?? runtime.container.readinessPath
             container.readinessTiming = own.readinessTiming ?? runtime.container.readinessTiming
@@ -126,11 +138,10 @@ struct ServiceReader: Sendable {
         if let path = model?.path, parameters["MODEL_PATH"] == nil { parameters["MODEL_PATH"] = path }
         // KServe's runtimes name the InferenceService as {{.Name}} (`--model_name={{.Name}}`).
         if let runtimeName, runtimes[runtimeName]?.kind != "MLServiceRuntime", parameters["Name"] == nil { parameters["Name"] = service }
-        let (minReplicas, maxReplicas) = try replicas(predictor)
         var component = ComponentSpec(
             minReplicas: minReplicas, maxReplicas: maxReplicas, annotations: annotations,
             containerConcurrency: template.containerConcurrency,
-            process: ProcessTemplate(component: "MLService \(service), release \(name) predictor", command: container.command,
+            process: ProcessTemplate(component: "\(kindLabel) \(service), release \(name) predictor", command: container.command,
                                      args: container.args, env: container.env,
                                      workingDirectory: container.workingDirectory ?? baseDirectory, parameters: parameters),
             readinessPath: container.readinessPath, readinessTiming: container.readinessTiming, annotationSources: annotationSources)
@@ -145,16 +156,23 @@ struct ServiceReader: Sendable {
         let template = try reader.object("template").map {
             try PodTemplate($0, allowsConcurrency: true, baseDirectory: baseDirectory, notes: &notes)
         } ?? PodTemplate()
-        guard let container = template.containers.first, !container.command.isEmpty else {
-            throw reader.error("\(reader.quotedPath) has no command to run; set \(reader.quoted("template.spec.containers[0].command")) to the transformer's program")
-        }
         let (minReplicas, maxReplicas) = try replicas(reader)
+        return try transformer(service: service, template: template, minReplicas: minReplicas, maxReplicas: maxReplicas,
+                               commandField: "template.spec.containers[0].command", at: reader)
+    }
+
+    /// A transformer from its pod template's first container.
+    mutating func transformer(service: String, template: PodTemplate, minReplicas: Int?, maxReplicas: Int?, commandField: String,
+                              at reader: FieldReader) throws -> ComponentSpec {
+        guard let container = template.containers.first, !container.command.isEmpty else {
+            throw reader.error("\(reader.quotedPath) has no command to run; set \(reader.quoted(commandField)) to the transformer's program")
+        }
         let hint = "a transformer has no model.parameters; its templates may use only "
             + ComponentSpec.replicaParameterNames(forTransformer: true).map { "{{.\($0)}}" }.joined(separator: " and ")
         var component = ComponentSpec(
             minReplicas: minReplicas, maxReplicas: maxReplicas, annotations: template.annotations,
             containerConcurrency: template.containerConcurrency,
-            process: ProcessTemplate(component: "MLService \(service), transformer", command: container.command,
+            process: ProcessTemplate(component: "\(kindLabel) \(service), transformer", command: container.command,
                                      args: container.args, env: container.env,
                                      workingDirectory: container.workingDirectory ?? baseDirectory, missingParameterHint: hint),
             readinessPath: container.readinessPath, readinessTiming: container.readinessTiming, annotationSources: template.annotationSources)
@@ -175,7 +193,7 @@ struct ServiceReader: Sendable {
         return runtime
     }
 
-    private func replicas(_ reader: FieldReader) throws -> (min: Int?, max: Int?) {
+    func replicas(_ reader: FieldReader) throws -> (min: Int?, max: Int?) {
         let minimum = try reader.count("minReplicas")
         let maximum = try reader.count("maxReplicas")
         if let minimum, let maximum, maximum > 0, maximum < minimum {
