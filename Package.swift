@@ -214,7 +214,7 @@ let package = Package(
         ], path: "Sources/thaw-activator"),
         .executableTarget(name: "ThawQueue", dependencies: [
             "CommandOptions",
-            "Activator", "ControlHTTP", "ThawVocabulary",
+            "Activator", "ActivatorCore", "ControlHTTP", "ThawVocabulary",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -318,6 +318,6 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
-        ], exclude: ["small_backlog_server.py", "wave_client.py", "grpc"]),
+        ], exclude: ["small_backlog_server.py", "wave_client.py", "payload_sink.py", "grpc"]),
     ]
 )

@@ -44,6 +44,8 @@ public struct Activator: Service {
         public var keepAliveTimeout: TimeAmount = .seconds(75)
         /// Open client connections allowed on the proxy ports; nil: half the descriptors left after a reserve.
         public var maxConnections: Int?
+        /// A sidecar's payload logger (the component's `logger`); nil: no bodies are logged.
+        public var payloadLog: PayloadLogSettings?
         /// Requests a newly ready endpoint gets at once (`TargetBalancer.initialWindow`); 0: no slow start.
         public var slowStartWindow = TargetBalancer<WaitingRequest>.defaultInitialWindow
         public init() {}
@@ -81,17 +83,23 @@ public struct Activator: Service {
                                        slowStartWindow: options.slowStartWindow)
         directory.apply(source.initial)
         let draining = Draining()
+        let payloadLog = try options.payloadLog.map { settings in
+            guard let sink = PayloadLogSink(settings: settings, metrics: metrics, group: group, logger: logger) else {
+                throw PayloadLogError(description: "the payload logger's url must be http://HOST:PORT/PATH, got \"\(settings.url)\"")
+            }
+            return sink
+        }
         let pools = try await UpstreamPools.make(group: group, connectTimeout: options.connectTimeout)
         let descriptors = ClientConnections.raiseDescriptorLimit()
         let connections = ClientConnections(cap: options.maxConnections ?? ClientConnections.defaultCap(descriptors: descriptors),
                                             metrics: metrics.connections)
 
         let proxy = try await bindProxy(port: options.port, fixedHost: options.fixedHost, directory: directory, pools: pools, draining: draining,
-                                        connections: connections)
+                                        connections: connections, payloadLog: payloadLog)
         var extra: [(HostPort, any Channel)] = []
         for hostPort in options.hostPorts {
             extra.append((hostPort, try await bindProxy(port: hostPort.port, fixedHost: hostPort.host, directory: directory,
-                                                        pools: pools, draining: draining, connections: connections)))
+                                                        pools: pools, draining: draining, connections: connections, payloadLog: payloadLog)))
         }
         let admin = try await ControlServer.bind(host: options.host, port: options.adminPort, group: group) { [metrics] request in
             metrics.connections.open.set(to: Double(connections.count))
@@ -115,6 +123,7 @@ public struct Activator: Service {
                 }
             }
             tasks.addTask { try await prober.run() }
+            if let payloadLog { tasks.addTask { await payloadLog.run() } }
             tasks.addTask { try await reporter.run(targets: { directory.targets }) }
             tasks.addTask {
                 var schedule = HeapTrimSchedule()
@@ -147,10 +156,10 @@ public struct Activator: Service {
     }
 
     private func bindProxy(port: Int, fixedHost: String?, directory: RouteDirectory, pools: UpstreamPools,
-                           draining: Draining, connections: ClientConnections) async throws -> any Channel {
+                           draining: Draining, connections: ClientConnections, payloadLog: PayloadLogSink?) async throws -> any Channel {
         let settings = DownstreamSettings(role: options.role, fixedHost: fixedHost, draining: draining, headTimeout: options.headTimeout,
                                           bodyTimeout: options.bodyTimeout, keepAliveTimeout: options.keepAliveTimeout,
-                                          timeouts: metrics.clientTimeouts)
+                                          timeouts: metrics.clientTimeouts, payloadLog: payloadLog)
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 1024)
@@ -292,9 +301,12 @@ final class DownstreamSettings: Sendable {
     let keepAliveTimeout: TimeAmount
     let timeouts: ActivatorMetrics.ClientTimeouts
     let clientTimeouts: ClientConnectionState.Timeouts
+    /// Where a sidecar logs request and response bodies; nil: none are kept.
+    let payloadLog: PayloadLogSink?
 
     init(role: ProxyRole, fixedHost: String?, draining: Draining, headTimeout: TimeAmount, bodyTimeout: TimeAmount,
-         keepAliveTimeout: TimeAmount, timeouts: ActivatorMetrics.ClientTimeouts) {
+         keepAliveTimeout: TimeAmount, timeouts: ActivatorMetrics.ClientTimeouts, payloadLog: PayloadLogSink? = nil) {
+        self.payloadLog = payloadLog
         self.role = role
         self.fixedHost = fixedHost
         self.draining = draining

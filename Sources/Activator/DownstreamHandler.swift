@@ -107,6 +107,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         case .body(let body):
             // Without a request, the body belongs to one already answered: dropped.
             guard let request else { return }
+            request.capture?.request(body.readableBytesView)
             if let upstream = request.upstream {
                 request.writer.body(body, into: upstream.write)
                 request.needsUpstreamFlush = true
@@ -119,6 +120,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                 return
             }
             request.state.requestBodyEnded()
+            if let capture = request.capture { settings.payloadLog?.offer(.request, from: capture) }
             if let upstream = request.upstream {
                 request.writer.end(trailers, into: upstream.write)
                 upstream.flush()
@@ -244,6 +246,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         }
         let now = NIODeadline.now()
         let request = ProxiedRequest(head: head, target: target, arrival: now, timeout: target.timeout)
+        request.capture = settings.payloadLog?.capture(requestContentType: head.headers.first(name: "content-type"))
         self.request = request
         wake(at: request.deadline.uptimeNanoseconds, context: context)
         let eventLoop = context.eventLoop
@@ -387,6 +390,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     func upstreamHead(_ head: ResponseScanner.Head) {
         guard let request, let context else { return }
         request.state.responseHead(status: head.status)
+        request.capture?.responseStarted(contentType: ResponseScanner.headerValue(head.raw, name: "content-type"), chunked: head.chunked)
         let clientMinor = request.head.version.minor == 0 ? 0 : 1
         // A body that ends only when the replica closes can end the client's response only by
         // closing too; a request still sending its body cannot be followed by another.
@@ -401,6 +405,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     func upstreamBody(_ body: ByteBuffer) {
+        request?.capture?.response(body.readableBytesView)
         context?.write(wrapOutboundOut(body), promise: nil)
     }
 
@@ -492,6 +497,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                                 extraHeaders: extra, context: context, headRequest: request.head.method == .HEAD)
             endExchange(requestEnded: request.state.requestEnded, context: context)
         case .complete(let status, let endpoint, let poolConnection):
+            if let capture = request.capture { settings.payloadLog?.offer(.response, from: capture) }
             if let upstream = request.upstream {
                 request.upstream = nil
                 // The pool keeps it only if the replica did not say it closes (`UpstreamConnection.reusable`).
@@ -660,6 +666,8 @@ final class ProxiedRequest {
     var needsUpstreamFlush = false
     /// It came through an activator (a sidecar tells the autoscaler, which subtracts it).
     var proxied = false
+    /// Its bodies, kept for the payload logger; nil when nothing is logged.
+    var capture: PayloadCapture?
 
     init(head: HTTPRequestHead, target: TargetRuntime, arrival: NIODeadline, timeout: TimeAmount) {
         self.head = head

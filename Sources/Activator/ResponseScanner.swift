@@ -295,6 +295,16 @@ struct ResponseScanner {
 
     /// The head re-written for the client: its HTTP version, without hop-by-hop headers (and those
     /// named in `Connection`), with `connection: close` when the client connection will close.
+    /// The first value of header `name` (lowercase) in a raw response head, for the payload logger.
+    static func headerValue(_ raw: ByteBuffer, name: String) -> String? {
+        let text = String(buffer: raw)
+        for line in text.split(separator: "\r\n").dropFirst() {
+            guard let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == name else { continue }
+            return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return nil
+    }
+
     static func rewrittenHead(_ raw: ByteBuffer, minorVersion: Int, close: Bool, chunked: Bool = false) -> ByteBuffer {
         raw.withUnsafeReadableBytes { bytes in
             var out = ByteBuffer()

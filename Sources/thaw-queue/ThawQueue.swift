@@ -1,4 +1,5 @@
 import Activator
+import ActivatorCore
 import ArgumentParser
 import CommandOptions
 import ControlHTTP
@@ -48,6 +49,8 @@ struct ThawQueue: AsyncParsableCommand {
 
     @Option(name: .customLong("protocol"), help: "What the model server speaks: http1, or h2c (grpc) for HTTP/2 with prior knowledge, whose --readiness-path then names a gRPC method (default /grpc.health.v1.Health/Check). Env: THAW_PROTOCOL.")
     var replicaProtocol: String?
+
+    @OptionGroup var payloadLog: PayloadLogOptions
 
     @Option(name: .customLong("container-concurrency"), help: "Most requests the model server gets at once; 0 = unlimited.")
     var containerConcurrency = 0
@@ -111,7 +114,8 @@ struct ThawQueue: AsyncParsableCommand {
     }
 
     func validate() throws {
-        _ = try settings()
+        let settings = try settings()
+        _ = try payloadLog.settings(target: settings.target, replica: settings.replica, environment: ProcessInfo.processInfo.environment)
         guard (0...1000).contains(containerConcurrency) else {
             throw ValidationError("--container-concurrency must be from 0 (unlimited) to 1000, got \(containerConcurrency)")
         }
@@ -142,6 +146,7 @@ struct ThawQueue: AsyncParsableCommand {
             (.nanoseconds(timeouts.head), .nanoseconds(timeouts.body), .nanoseconds(timeouts.keepAlive))
         options.role = .sidecar(replica: replica)
         options.fixedHost = target
+        options.payloadLog = try payloadLog.settings(target: target, replica: replica, environment: ProcessInfo.processInfo.environment)
         // One replica's traffic: two event loops are plenty and keep the sidecar small.
         let loops = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let sidecar = Activator(options: options, source: FixedRoutes(routes), group: loops,
@@ -156,6 +161,56 @@ struct ThawQueue: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
+    }
+}
+
+/// The component's `logger` (MLService and KServe): where the sidecar sends request and response
+/// bodies as CloudEvents, and what the events say they are about.
+struct PayloadLogOptions: ParsableArguments {
+    @Option(name: .customLong("logger-url"), help: "Send request and/or response bodies to this sink as CloudEvents (http://HOST:PORT/PATH). Env: THAW_LOGGER_URL.")
+    var url: String?
+
+    @Option(name: .customLong("logger-mode"), help: "all, request or response (default all). Env: THAW_LOGGER_MODE.")
+    var mode: String?
+
+    @Option(name: .customLong("logger-queue-limit"), help: "Events that may wait for the sink; past it, new ones are dropped and counted.")
+    var queueLimit = 1000
+
+    @Option(name: .customLong("logger-max-body"), help: "Bytes of body an event may carry; a larger body is not logged (counted).")
+    var maxBody = 1 << 20
+
+    @Option(name: .customLong("service"), help: "The service this replica serves, in the events' ce-service. Env: THAW_SERVICE.")
+    var service: String?
+
+    @Option(name: .customLong("release"), help: "Its release, in ce-release. Env: THAW_RELEASE.")
+    var release: String?
+
+    @Option(name: .customLong("model"), help: "Its model, in ce-model. Env: THAW_MODEL.")
+    var model: String?
+
+    @Option(name: .customLong("component"), help: "predictor or transformer, in ce-component. Env: THAW_COMPONENT.")
+    var component: String?
+
+    /// Nil when no sink is given.
+    func settings(target: String, replica: String, environment: [String: String]) throws -> PayloadLogSettings? {
+        guard let url = url ?? environment["THAW_LOGGER_URL"], !url.isEmpty else { return nil }
+        let modeText = mode ?? environment["THAW_LOGGER_MODE"] ?? "all"
+        guard let mode = PayloadEvent.Mode(rawValue: modeText) else {
+            throw ValidationError("--logger-mode (or THAW_LOGGER_MODE) must be all, request or response, got \"\(modeText)\"")
+        }
+        guard queueLimit >= 1, queueLimit <= 1_000_000 else { throw ValidationError("--logger-queue-limit must be from 1 to 1000000, got \(queueLimit)") }
+        guard maxBody >= 0, maxBody <= 64 << 20 else { throw ValidationError("--logger-max-body must be from 0 to 67108864 bytes, got \(maxBody)") }
+        let service = service ?? environment["THAW_SERVICE"] ?? target
+        let origin = PayloadEvent.Origin(service: service, release: release ?? environment["THAW_RELEASE"] ?? target,
+                                         model: model ?? environment["THAW_MODEL"] ?? service,
+                                         component: component ?? environment["THAW_COMPONENT"] ?? "predictor", source: "thaw-queue/\(replica)")
+        var settings = PayloadLogSettings(url: url, mode: mode, origin: origin)
+        guard settings.sink != nil else {
+            throw ValidationError("--logger-url (or THAW_LOGGER_URL) must be http://HOST:PORT/PATH, got \"\(url)\"")
+        }
+        settings.queueLimit = queueLimit
+        settings.maxBodyBytes = maxBody
+        return settings
     }
 }
 

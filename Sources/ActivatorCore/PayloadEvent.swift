@@ -1,0 +1,148 @@
+/// What the payload logger sends: one CloudEvent in HTTP binary mode per request body and per
+/// response body, as KServe's logger does. Pure: the sidecar fills it in and a sender posts it.
+///
+/// Binary mode puts the event's attributes in `ce-*` headers and the body, unchanged, in the HTTP
+/// body; the request's and the response's events share `ce-id`, so a sink pairs them.
+public struct PayloadEvent: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case request, response
+
+        /// KServe's event types, which existing sinks filter on.
+        public var ceType: String { "org.kubeflow.serving.inference.\(rawValue)" }
+    }
+
+    /// Which bodies a component logs (`logger.mode`).
+    public enum Mode: String, Sendable, CaseIterable {
+        case all, request, response
+
+        public func logs(_ kind: Kind) -> Bool {
+            self == .all || rawValue == kind.rawValue
+        }
+    }
+
+    /// Who is logging: the extension attributes every event carries.
+    public struct Origin: Sendable, Equatable {
+        public var service: String
+        public var release: String
+        public var model: String
+        /// `predictor` or `transformer`.
+        public var component: String
+        /// The `ce-source`: the replica that saw the request.
+        public var source: String
+
+        public init(service: String, release: String, model: String, component: String, source: String) {
+            self.service = service
+            self.release = release
+            self.model = model
+            self.component = component
+            self.source = source
+        }
+    }
+
+    public var id: String
+    public var kind: Kind
+    public var contentType: String?
+    public var body: [UInt8]
+
+    public init(id: String, kind: Kind, contentType: String?, body: [UInt8]) {
+        self.id = id
+        self.kind = kind
+        self.contentType = contentType
+        self.body = body
+    }
+
+    /// The HTTP headers of the event in binary mode (CloudEvents HTTP binding 1.0, §3.1).
+    public func headers(from origin: Origin) -> [(String, String)] {
+        var headers = [("ce-specversion", "1.0"), ("ce-id", id), ("ce-type", kind.ceType), ("ce-source", origin.source),
+                       ("ce-service", origin.service), ("ce-release", origin.release), ("ce-model", origin.model),
+                       ("ce-component", origin.component),
+                       // KServe's names for the same, which its sinks read.
+                       ("ce-inferenceservicename", origin.service), ("ce-endpoint", origin.release)]
+        headers.append(("content-type", contentType ?? "application/octet-stream"))
+        return headers
+    }
+}
+
+/// The body of a chunked HTTP/1.1 message from its raw bytes (sizes, extensions and trailers
+/// removed); nil when the bytes are not a whole, well-formed chunked body.
+public enum ChunkedBody {
+    public static func decode(_ raw: [UInt8]) -> [UInt8]? {
+        var body: [UInt8] = []
+        var index = 0
+        func line() -> ArraySlice<UInt8>? {
+            var end = index
+            while end + 1 < raw.count, !(raw[end] == 13 && raw[end + 1] == 10) { end += 1 }
+            guard end + 1 < raw.count else { return nil }
+            defer { index = end + 2 }
+            return raw[index..<end]
+        }
+        while true {
+            guard let sizeLine = line() else { return nil }
+            let digits = sizeLine.prefix { $0 != UInt8(ascii: ";") && $0 != UInt8(ascii: " ") }
+            guard !digits.isEmpty, digits.count <= 8, let size = Int(String(decoding: digits, as: UTF8.self), radix: 16) else { return nil }
+            if size == 0 { return body }
+            guard index + size + 2 <= raw.count, raw[index + size] == 13, raw[index + size + 1] == 10 else { return nil }
+            body += raw[index..<(index + size)]
+            index += size + 2
+        }
+    }
+}
+
+/// One exchange's bodies as the sidecar saw them, kept for the payload logger up to `limit` bytes
+/// each; a body past the limit is not logged (and counted), never truncated silently.
+public struct PayloadCapture: Sendable {
+    public let id: String
+    public let limit: Int
+    public private(set) var requestContentType: String?
+    public private(set) var requestBody: [UInt8] = []
+    public private(set) var requestTooLarge = false
+    public private(set) var responseContentType: String?
+    public private(set) var responseChunked = false
+    public private(set) var responseRaw: [UInt8] = []
+    public private(set) var responseTooLarge = false
+
+    public init(id: String, limit: Int, requestContentType: String?) {
+        self.id = id
+        self.limit = limit
+        self.requestContentType = requestContentType
+    }
+
+    public mutating func request(_ bytes: some Collection<UInt8>) {
+        guard !requestTooLarge else { return }
+        if requestBody.count + bytes.count > limit {
+            requestTooLarge = true
+            requestBody = []
+        } else {
+            requestBody += bytes
+        }
+    }
+
+    public mutating func responseStarted(contentType: String?, chunked: Bool) {
+        responseContentType = contentType
+        responseChunked = chunked
+    }
+
+    /// Raw response bytes (for a chunked response, with their framing: decoded at the end). The
+    /// limit counts raw bytes, so a chunked body is held to a little less than the limit.
+    public mutating func response(_ bytes: some Collection<UInt8>) {
+        guard !responseTooLarge else { return }
+        if responseRaw.count + bytes.count > limit {
+            responseTooLarge = true
+            responseRaw = []
+        } else {
+            responseRaw += bytes
+        }
+    }
+
+    /// The request's event, or nil when its body was over the limit.
+    public var requestEvent: PayloadEvent? {
+        requestTooLarge ? nil : PayloadEvent(id: id, kind: .request, contentType: requestContentType, body: requestBody)
+    }
+
+    /// The response's event, or nil when its body was over the limit or not whole.
+    public var responseEvent: PayloadEvent? {
+        guard !responseTooLarge else { return nil }
+        let body = responseChunked ? ChunkedBody.decode(responseRaw) : responseRaw
+        return body.map { PayloadEvent(id: id, kind: .response, contentType: responseContentType, body: $0) }
+    }
+}
