@@ -134,7 +134,11 @@ public struct ClusterRender {
                 ["name": "THAW_READINESS_PATH", "value": readinessPath],
                 ["name": "THAW_PROTOCOL", "value": replicaProtocol.rawValue],
                 ["name": "THAW_AUTOSCALER_URL", "value": options.autoscalerURL],
-            ],
+            ] + (component.logger.map { logger in [
+                ["name": "THAW_LOGGER_URL", "value": logger.url], ["name": "THAW_LOGGER_MODE", "value": logger.mode],
+                ["name": "THAW_SERVICE", "value": service], ["name": "THAW_RELEASE", "value": release],
+                ["name": "THAW_COMPONENT", "value": role],
+            ] } ?? []),
             "ports": [["name": "queue", "containerPort": Self.queuePort], ["name": "queue-admin", "containerPort": Self.queueAdminPort]],
             "readinessProbe": ["httpGet": ["path": "/readyz", "port": Self.queueAdminPort], "periodSeconds": 2],
             "securityContext": ["allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "runAsNonRoot": true,

@@ -25,16 +25,42 @@ public struct LocalTarget: Sendable {
     public var readinessTiming: ProbeTiming?
     /// What the model server speaks; for `h2c` the readiness path names a gRPC method.
     public var `protocol`: ReplicaProtocol
+    /// Where its sidecars send request and response bodies; nil: nowhere.
+    public var logger: PayloadLogger?
+
+    /// What payload events say they are about.
+    public struct Origin: Sendable, Equatable {
+        public var service, release, model, component: String
+        public init(service: String, release: String, model: String, component: String) {
+            (self.service, self.release, self.model, self.component) = (service, release, model, component)
+        }
+    }
+
+    /// The component's `logger`, for its sidecars' `--logger-*` flags.
+    public struct PayloadLogger: Sendable, Equatable {
+        public var url: String
+        public var mode: String
+        public var origin: Origin
+        public init(url: String, mode: String, origin: Origin) {
+            (self.url, self.mode, self.origin) = (url, mode, origin)
+        }
+
+        var arguments: [String] {
+            ["--logger-url", url, "--logger-mode", mode, "--service", origin.service, "--release", origin.release,
+             "--model", origin.model, "--component", origin.component]
+        }
+    }
     /// The model server's command for a replica whose model server listens on `port`.
     public var command: @Sendable (_ port: Int) throws -> LocalCommand
 
     public static let defaultProgressDeadline = Duration.seconds(120)
 
     public init(name: String, readinessPath: String, containerConcurrency: Int, progressDeadline: Duration = defaultProgressDeadline,
-                readinessTiming: ProbeTiming? = nil, protocol: ReplicaProtocol = .http1,
+                readinessTiming: ProbeTiming? = nil, protocol: ReplicaProtocol = .http1, logger: PayloadLogger? = nil,
                 command: @escaping @Sendable (_ port: Int) throws -> LocalCommand) {
         self.readinessTiming = readinessTiming
         self.protocol = `protocol`
+        self.logger = logger
         self.name = name
         self.readinessPath = readinessPath
         self.containerConcurrency = containerConcurrency

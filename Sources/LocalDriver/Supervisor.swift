@@ -429,7 +429,8 @@ final class Supervisor {
                             "--container-concurrency", String(record.spec.containerConcurrency),
                             "--port", String(queuePort), "--admin-port", String(adminPort),
                             "--autoscaler-url", options.autoscalerURL, "--drain-seconds", String(options.drainSeconds),
-                            "--supervisor-pid", String(getpid()), "--model-pid", String(model.pid)],
+                            "--supervisor-pid", String(getpid()), "--model-pid", String(model.pid)]
+                    + (record.spec.logger?.arguments ?? []),
                 environment: ProcessInfo.processInfo.environment, workingDirectory: FileManager.default.currentDirectoryPath,
                 logPath: logBase + ".queue.log")
         } catch {

@@ -55,6 +55,7 @@ public struct LiveEdit: Sendable, Equatable {
             if new.process != old.process { what.append("command, arguments, environment or working directory") }
             if new.readinessPath != old.readinessPath || new.readinessTiming != old.readinessTiming { what.append("readiness probe") }
             if new.containerConcurrency != old.containerConcurrency { what.append("containerConcurrency") }
+            if new.logger != old.logger { what.append("logger") }
             restartReasons.append("\(component): its \(what.isEmpty ? "container" : what.joined(separator: " and ")) changed, which replicas already running were started with")
         }
         if old.minReplicas != new.minReplicas || old.maxReplicas != new.maxReplicas {

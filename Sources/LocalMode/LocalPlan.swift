@@ -46,6 +46,8 @@ public struct LocalPlan: Sendable {
                 let reachable = release.name == service.defaultRelease || release.name == service.canary
                 try add(target: name, hosts: [host], component: release.predictor, config: config, reachable: reachable,
                         timeoutSeconds: timeoutSeconds, describe: "MLService \(service.name), release \(release.name) predictor",
+                        origin: .init(service: service.name, release: release.name, model: release.modelName(service: service.name),
+                                      component: "predictor"),
                         runtime: release.runtime.flatMap { runtime in file.runtimes[runtime].map { (runtime, $0.annotations) } },
                         extra: { ComponentSpec.replicaParameters(port: $0, predictorHost: nil) })
                 let canaryShare = service.canary == nil ? 0 : service.canaryTrafficPercent
@@ -66,6 +68,7 @@ public struct LocalPlan: Sendable {
                 hostPorts.append(.init(port: predictorPort, host: predictorHost))
                 try add(target: name, hosts: [serviceHost, "\(name).\(Self.domain)"], component: transformer, config: config, reachable: true,
                         timeoutSeconds: timeoutSeconds, describe: "MLService \(service.name), transformer",
+                        origin: .init(service: service.name, release: service.defaultRelease, model: service.name, component: "transformer"),
                         extra: { ComponentSpec.replicaParameters(port: $0, predictorHost: "127.0.0.1:\(predictorPort)") })
                 addresses.transformer = name
                 addresses.predictorHost = predictorHost
@@ -80,7 +83,7 @@ public struct LocalPlan: Sendable {
     }
 
     private mutating func add(target name: String, hosts: [String], component: ComponentSpec, config: AutoscalerConfig,
-                              reachable: Bool, timeoutSeconds: Double, describe: String,
+                              reachable: Bool, timeoutSeconds: Double, describe: String, origin: LocalTarget.Origin,
                               runtime: (name: String, annotations: [String: String])? = nil,
                               extra: @escaping @Sendable (Int) -> [String: String]) throws {
         var annotations = component.annotations
@@ -129,7 +132,8 @@ public struct LocalPlan: Sendable {
         let process = component.process
         targets.append(LocalTarget(name: name, readinessPath: readinessPath, containerConcurrency: concurrency,
                                    progressDeadline: progressDeadline, readinessTiming: component.readinessTiming,
-                                   protocol: replicaProtocol) { port in
+                                   protocol: replicaProtocol,
+                                   logger: component.logger.map { LocalTarget.PayloadLogger(url: $0.url, mode: $0.mode, origin: origin) }) { port in
             try process.render(extra: extra(port))
         })
         scaled.append(ScaledTarget(name: name, policy: policy))

@@ -62,6 +62,8 @@ public struct ComponentSpec: Sendable, Equatable {
     public var readinessTiming: ProbeTiming?
     /// The container image (the component's own, else its runtime's), for `thaw render`.
     public var image: String?
+    /// Where its sidecar sends request and response bodies (`logger`); nil: nowhere.
+    public var logger: PayloadLoggerSpec?
 
     public init(minReplicas: Int? = nil, maxReplicas: Int? = nil, annotations: [String: String] = [:],
                 containerConcurrency: Int? = nil, process: ProcessTemplate, readinessPath: String? = nil,
@@ -74,5 +76,19 @@ public struct ComponentSpec: Sendable, Equatable {
         self.annotations = annotations
         self.containerConcurrency = containerConcurrency
         self.process = process
+    }
+}
+
+/// A component's `logger` (MLService and KServe): which bodies its sidecar sends, and where.
+public struct PayloadLoggerSpec: Sendable, Equatable {
+    public static let modes = ["all", "request", "response"]
+    /// `all`, `request` or `response`.
+    public var mode: String
+    /// The sink, `http://HOST:PORT/PATH`.
+    public var url: String
+
+    public init(mode: String = "all", url: String) {
+        self.mode = mode
+        self.url = url
     }
 }

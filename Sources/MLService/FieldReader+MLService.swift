@@ -74,4 +74,21 @@ extension FieldReader {
             : URL(fileURLWithPath: baseDirectory, isDirectory: true).appendingPathComponent(path)
         return url.standardizedFileURL.path
     }
+
+    /// A component's `logger: {mode, url}`; the URL must be plain HTTP with a host (the sidecar posts to it).
+    func payloadLogger(_ key: String = "logger") throws -> PayloadLoggerSpec? {
+        guard let reader = try object(key) else { return nil }
+        try reader.rejectUnknown(allowed: ["mode", "url"])
+        let mode = try reader.string("mode") ?? "all"
+        guard PayloadLoggerSpec.modes.contains(mode) else {
+            throw reader.error("field \(reader.quoted("mode")) must be all, request or response, got \"\(mode)\"", at: "mode")
+        }
+        guard let url = try reader.string("url") else {
+            throw reader.error("missing field \(reader.quoted("url")) (the sink the sidecar posts CloudEvents to, e.g. http://127.0.0.1:8000/events)")
+        }
+        guard let parsed = URL(string: url), parsed.scheme == "http", parsed.host?.isEmpty == false else {
+            throw reader.error("field \(reader.quoted("url")) must be http://HOST:PORT/PATH, got \"\(url)\"", at: "url")
+        }
+        return PayloadLoggerSpec(mode: mode, url: url)
+    }
 }

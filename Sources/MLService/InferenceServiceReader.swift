@@ -61,6 +61,7 @@ struct InferenceServiceReader {
             let (minReplicas, maxReplicas) = try service.replicas(reader)
             transformer = try service.transformer(service: metadata.name, template: template, minReplicas: minReplicas, maxReplicas: maxReplicas,
                                                   commandField: "containers[0].command", at: reader)
+            transformer?.logger = try reader.payloadLogger()
         }
         return MLServiceSpec(name: metadata.name, namespace: metadata.namespace, defaultRelease: Self.releaseName,
                              releases: [release], transformer: transformer)
@@ -118,8 +119,10 @@ struct InferenceServiceReader {
             model = ModelReference(runtime: try reader.string("runtime"), format: format, path: path)
         }
         let (minReplicas, maxReplicas) = try service.replicas(predictor)
-        return try service.release(Self.releaseName, service: name, model: model, template: template, minReplicas: minReplicas,
-                                   maxReplicas: maxReplicas, extraArgs: extraArgs, extraEnv: extraEnv, at: predictor)
+        var release = try service.release(Self.releaseName, service: name, model: model, template: template, minReplicas: minReplicas,
+                                          maxReplicas: maxReplicas, extraArgs: extraArgs, extraEnv: extraEnv, at: predictor)
+        release.predictor.logger = try predictor.payloadLogger()
+        return release
     }
 
     /// A component's pod template, from KServe's flattened fields: `containers`, `containerConcurrency`,

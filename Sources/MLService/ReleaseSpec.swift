@@ -13,4 +13,10 @@ public struct ReleaseSpec: Sendable, Equatable {
         self.runtime = runtime
         self.modelPath = modelPath
     }
+
+    /// The model's name in payload events: the model file's name without its extension, else the service's.
+    public func modelName(service: String) -> String {
+        guard let modelPath, let last = modelPath.split(separator: "/").last else { return service }
+        return String(last.split(separator: ".").first ?? last)
+    }
 }

@@ -4,14 +4,16 @@ import ThawVocabulary
 /// Reads one MLService document into an `MLServiceSpec`, resolving the runtimes its predictors name
 /// against those declared in the same file.
 struct ServiceReader: Sendable {
-    static let ignoredSpecFields = ["scheduler", "logger"]
-    static let ignoredComponentFields = ["containersResources", "resources", "logger", "scheduler"]
-    static let ignoredReason = "replicas run as local processes, without a scheduler, resource limits or a request logger"
+    static let ignoredSpecFields = ["scheduler"]
+    static let ignoredComponentFields = ["containersResources", "resources", "scheduler"]
+    static let ignoredReason = "replicas run as local processes, without a scheduler or resource limits"
 
     let runtimes: [String: RuntimeSpec]
     let baseDirectory: String
     /// The document's kind, in the names of its components' processes.
     var kindLabel = "MLService"
+    /// `spec.logger`: the logger of every component that sets none of its own.
+    var defaultLogger: PayloadLoggerSpec?
     /// Warnings for fields that have no effect locally, without the document's location.
     var notes: [ConfigError] = []
 
@@ -26,7 +28,8 @@ struct ServiceReader: Sendable {
         guard let spec = try document.object("spec") else {
             throw document.error("missing field \"spec\" (with spec.default and spec.releases)")
         }
-        try spec.accept(used: ["default", "canary", "canaryTrafficPercent", "releases", "transformer"],
+        defaultLogger = try spec.payloadLogger()
+        try spec.accept(used: ["default", "canary", "canaryTrafficPercent", "releases", "transformer", "logger"],
                         ignored: Self.ignoredSpecFields, because: Self.ignoredReason, notes: &notes)
         guard let releaseReaders = try spec.objectList("releases"), !releaseReaders.isEmpty else {
             throw spec.error("missing field \(spec.quoted("releases")): list at least one release, each with a name and a predictor")
@@ -81,15 +84,17 @@ struct ServiceReader: Sendable {
         guard let predictor = try reader.object("predictor") else {
             throw reader.error("missing field \(reader.quoted("predictor")) (with model.runtime, or template.spec.containers[0].command)")
         }
-        try predictor.accept(used: ["minReplicas", "maxReplicas", "model", "template"], ignored: Self.ignoredComponentFields,
+        try predictor.accept(used: ["minReplicas", "maxReplicas", "model", "template", "logger"], ignored: Self.ignoredComponentFields,
                              because: Self.ignoredReason, notes: &notes)
         let model = try predictor.object("model").map { try ModelReference($0, baseDirectory: baseDirectory) }
         let template = try predictor.object("template").map {
             try PodTemplate($0, allowsConcurrency: true, baseDirectory: baseDirectory, notes: &notes)
         } ?? PodTemplate()
         let (minReplicas, maxReplicas) = try replicas(predictor)
-        return try release(name, service: service, model: model, template: template, minReplicas: minReplicas, maxReplicas: maxReplicas,
-                           at: predictor)
+        var release = try release(name, service: service, model: model, template: template, minReplicas: minReplicas, maxReplicas: maxReplicas,
+                                  at: predictor)
+        release.predictor.logger = try predictor.payloadLogger() ?? defaultLogger
+        return release
     }
 
     /// A predictor from what its document says: the model (its runtime, or the format that chooses
@@ -151,14 +156,16 @@ struct ServiceReader: Sendable {
     }
 
     private mutating func read(transformer reader: FieldReader, service: String) throws -> ComponentSpec {
-        try reader.accept(used: ["minReplicas", "maxReplicas", "template"], ignored: Self.ignoredComponentFields,
+        try reader.accept(used: ["minReplicas", "maxReplicas", "template", "logger"], ignored: Self.ignoredComponentFields,
                           because: Self.ignoredReason, notes: &notes)
         let template = try reader.object("template").map {
             try PodTemplate($0, allowsConcurrency: true, baseDirectory: baseDirectory, notes: &notes)
         } ?? PodTemplate()
         let (minReplicas, maxReplicas) = try replicas(reader)
-        return try transformer(service: service, template: template, minReplicas: minReplicas, maxReplicas: maxReplicas,
-                               commandField: "template.spec.containers[0].command", at: reader)
+        var component = try transformer(service: service, template: template, minReplicas: minReplicas, maxReplicas: maxReplicas,
+                                        commandField: "template.spec.containers[0].command", at: reader)
+        component.logger = try reader.payloadLogger() ?? defaultLogger
+        return component
     }
 
     /// A transformer from its pod template's first container.
