@@ -90,16 +90,18 @@ public struct Activator: Service {
             return sink
         }
         let pools = try await UpstreamPools.make(group: group, connectTimeout: options.connectTimeout)
+        let mirror = RequestMirror(metrics: metrics, group: group)
         let descriptors = ClientConnections.raiseDescriptorLimit()
         let connections = ClientConnections(cap: options.maxConnections ?? ClientConnections.defaultCap(descriptors: descriptors),
                                             metrics: metrics.connections)
 
         let proxy = try await bindProxy(port: options.port, fixedHost: options.fixedHost, directory: directory, pools: pools, draining: draining,
-                                        connections: connections, payloadLog: payloadLog)
+                                        connections: connections, payloadLog: payloadLog, mirror: mirror)
         var extra: [(HostPort, any Channel)] = []
         for hostPort in options.hostPorts {
             extra.append((hostPort, try await bindProxy(port: hostPort.port, fixedHost: hostPort.host, directory: directory,
-                                                        pools: pools, draining: draining, connections: connections, payloadLog: payloadLog)))
+                                                        pools: pools, draining: draining, connections: connections, payloadLog: payloadLog,
+                                                        mirror: mirror)))
         }
         let admin = try await ControlServer.bind(host: options.host, port: options.adminPort, group: group) { [metrics] request in
             metrics.connections.open.set(to: Double(connections.count))
@@ -156,10 +158,11 @@ public struct Activator: Service {
     }
 
     private func bindProxy(port: Int, fixedHost: String?, directory: RouteDirectory, pools: UpstreamPools,
-                           draining: Draining, connections: ClientConnections, payloadLog: PayloadLogSink?) async throws -> any Channel {
+                           draining: Draining, connections: ClientConnections, payloadLog: PayloadLogSink?,
+                           mirror: RequestMirror) async throws -> any Channel {
         let settings = DownstreamSettings(role: options.role, fixedHost: fixedHost, draining: draining, headTimeout: options.headTimeout,
                                           bodyTimeout: options.bodyTimeout, keepAliveTimeout: options.keepAliveTimeout,
-                                          timeouts: metrics.clientTimeouts, payloadLog: payloadLog)
+                                          timeouts: metrics.clientTimeouts, payloadLog: payloadLog, mirror: mirror)
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 1024)
@@ -303,10 +306,14 @@ final class DownstreamSettings: Sendable {
     let clientTimeouts: ClientConnectionState.Timeouts
     /// Where a sidecar logs request and response bodies; nil: none are kept.
     let payloadLog: PayloadLogSink?
+    /// Sends copies of mirrored services' requests; nil in a test that has none.
+    let mirror: RequestMirror?
 
     init(role: ProxyRole, fixedHost: String?, draining: Draining, headTimeout: TimeAmount, bodyTimeout: TimeAmount,
-         keepAliveTimeout: TimeAmount, timeouts: ActivatorMetrics.ClientTimeouts, payloadLog: PayloadLogSink? = nil) {
+         keepAliveTimeout: TimeAmount, timeouts: ActivatorMetrics.ClientTimeouts, payloadLog: PayloadLogSink? = nil,
+         mirror: RequestMirror? = nil) {
         self.payloadLog = payloadLog
+        self.mirror = mirror
         self.role = role
         self.fixedHost = fixedHost
         self.draining = draining

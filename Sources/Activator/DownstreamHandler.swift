@@ -108,6 +108,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             // Without a request, the body belongs to one already answered: dropped.
             guard let request else { return }
             request.capture?.request(body.readableBytesView)
+            request.mirror?.body.request(body.readableBytesView)
             if let upstream = request.upstream {
                 request.writer.body(body, into: upstream.write)
                 request.needsUpstreamFlush = true
@@ -121,6 +122,11 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             }
             request.state.requestBodyEnded()
             if let capture = request.capture { settings.payloadLog?.offer(.request, from: capture) }
+            if let (target, copy) = request.mirror, let mirror = settings.mirror {
+                // The whole request is here: its copy goes now, off this exchange.
+                request.mirror = nil
+                if let event = copy.requestEvent { mirror.send(request.head, body: event.body, to: target) } else { mirror.dropTooLarge(target: target.name) }
+            }
             if let upstream = request.upstream {
                 request.writer.end(trailers, into: upstream.write)
                 upstream.flush()
@@ -247,6 +253,9 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         let now = NIODeadline.now()
         let request = ProxiedRequest(head: head, target: target, arrival: now, timeout: target.timeout)
         request.capture = settings.payloadLog?.capture(requestContentType: head.headers.first(name: "content-type"))
+        if settings.mirror != nil, let mirror = directory.mirror(host: host, path: path, cache: routes) {
+            request.mirror = (mirror, PayloadCapture(id: "", limit: RequestMirror.maxBody, requestContentType: nil))
+        }
         self.request = request
         wake(at: request.deadline.uptimeNanoseconds, context: context)
         let eventLoop = context.eventLoop
@@ -668,6 +677,8 @@ final class ProxiedRequest {
     var proxied = false
     /// Its bodies, kept for the payload logger; nil when nothing is logged.
     var capture: PayloadCapture?
+    /// The mirror target drawn for a copy of this request, and its body so far.
+    var mirror: (target: TargetRuntime, body: PayloadCapture)?
 
     init(head: HTTPRequestHead, target: TargetRuntime, arrival: NIODeadline, timeout: TimeAmount) {
         self.head = head

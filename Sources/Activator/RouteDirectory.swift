@@ -14,6 +14,8 @@ final class RouteDirectory: Sendable {
 
     private let current = Mutex(Snapshot(table: RoutingTable(RoutingConfig()), targets: [:]))
     private let draws = Atomic<UInt64>(0)
+    /// A sequence of its own for mirroring, so the mirrored share is exact whatever the canary's.
+    private let mirrorDraws = Atomic<UInt64>(0)
     /// Bumped on every change, so readers can keep a copy and refresh it only when it moved.
     private let version = Atomic<UInt64>(1)
     private let metrics: ActivatorMetrics
@@ -47,6 +49,15 @@ final class RouteDirectory: Sendable {
         guard let destination = snapshot.table.destination(host: host, path: path) else { return nil }
         let draw = draws.wrappingAdd(1, ordering: .relaxed).oldValue
         return snapshot.targets[RoutingTable.target(for: destination, draw: draw)]
+    }
+
+    /// The target that gets a copy of this request, if its service mirrors and this one is drawn.
+    /// Costs one check of an empty dictionary when no service mirrors.
+    func mirror(host: String, path: String, cache: Cache) -> TargetRuntime? {
+        guard let snapshot = cache.snapshot, !snapshot.table.mirrors.isEmpty,
+              let destination = snapshot.table.destination(host: host, path: path) else { return nil }
+        let draw = mirrorDraws.wrappingAdd(1, ordering: .relaxed).oldValue
+        return snapshot.table.mirrorTarget(for: destination, draw: draw).flatMap { snapshot.targets[$0] }
     }
 
     var targets: [TargetRuntime] { unorderedTargets.sorted { $0.name < $1.name } }

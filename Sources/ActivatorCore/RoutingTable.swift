@@ -26,6 +26,8 @@ public struct RoutingTable: Sendable {
 
     /// Routes per normalised host, longest path prefix first.
     @usableFromInline var routes: [String: [Route]] = [:]
+    /// Each mirrored service's mirror target and share, by service name.
+    public private(set) var mirrors: [String: (target: String, percent: Double)] = [:]
 
     public init(_ config: RoutingConfig) {
         for target in config.targets {
@@ -34,12 +36,21 @@ public struct RoutingTable: Sendable {
             }
         }
         for service in config.services {
+            if let mirror = service.mirrorTarget, service.mirrorPercent > 0 { mirrors[service.name] = (mirror, service.mirrorPercent) }
             let destination = Destination.service(name: service.name, defaultTarget: service.defaultTarget,
                                                   canaryTarget: service.canaryTarget, canaryPercent: service.canaryTrafficPercent)
             for host in service.hosts {
                 add(host: host, Route(pathPrefix: service.pathPrefix, destination: destination))
             }
         }
+    }
+
+    /// The target that gets a copy of a request sent to `destination`, when the draw says this one
+    /// is copied: a share of `percent` exactly over any run of draws (`CanarySplit`'s sequence).
+    public func mirrorTarget(for destination: Destination, draw: UInt64) -> String? {
+        guard case .service(let name, _, _, _) = destination, let mirror = mirrors[name],
+              CanarySplit.choosesCanary(draw: draw, percent: mirror.percent) else { return nil }
+        return mirror.target
     }
 
     private mutating func add(host: String, _ route: Route) {

@@ -43,7 +43,7 @@ public struct LocalPlan: Sendable {
             for release in service.releases {
                 let name = "\(service.name)-\(release.name)"
                 let host = "\(name).\(Self.domain)"
-                let reachable = release.name == service.defaultRelease || release.name == service.canary
+                let reachable = release.name == service.defaultRelease || release.name == service.canary || release.name == service.mirror
                 try add(target: name, hosts: [host], component: release.predictor, config: config, reachable: reachable,
                         timeoutSeconds: timeoutSeconds, describe: "MLService \(service.name), release \(release.name) predictor",
                         origin: .init(service: service.name, release: release.name, model: release.modelName(service: service.name),
@@ -58,7 +58,8 @@ public struct LocalPlan: Sendable {
             let split = { (name: String, hosts: [String]) in
                 ServiceConfig(name: name, hosts: hosts, defaultTarget: "\(service.name)-\(service.defaultRelease)",
                               canaryTarget: service.canary.map { "\(service.name)-\($0)" },
-                              canaryTrafficPercent: Double(service.canaryTrafficPercent))
+                              canaryTrafficPercent: Double(service.canaryTrafficPercent),
+                              mirrorTarget: service.mirror.map { "\(service.name)-\($0)" }, mirrorPercent: Double(service.mirrorPercent))
             }
             if let transformer = service.transformer {
                 let name = "\(service.name)-transformer"

@@ -10,6 +10,13 @@ public struct MLServiceSpec: Sendable, Equatable {
     public var canaryTrafficPercent: Int
     public var releases: [ReleaseSpec]
     public var transformer: ComponentSpec?
+    /// The release that gets a copy of `mirrorPercent` of the requests (answers discarded).
+    public var mirror: String?
+    public var mirrorPercent: Int = 0
+
+    /// The MLService annotations that set the mirror (cube-studio's Istio mirror).
+    public static let mirrorReleaseKey = "serving.thaw.dev/mirror-release"
+    public static let mirrorPercentKey = "serving.thaw.dev/mirror-percent"
 
     public init(name: String, namespace: String? = nil, defaultRelease: String, canary: String? = nil,
                 canaryTrafficPercent: Int = 0, releases: [ReleaseSpec], transformer: ComponentSpec? = nil) {

@@ -10,13 +10,23 @@ struct ObjectMetadata: Sendable {
 
     var name: String
     var namespace: String?
+    /// The object's annotations whose keys are in `usedAnnotations`.
+    var annotations: [String: String] = [:]
+    var annotationSources: [String: SourceLine] = [:]
 
-    init(_ document: FieldReader, example: String, notes: inout [ConfigError]) throws {
+    /// - Parameter usedAnnotations: annotation keys the object's reader uses; the others are noted as ignored.
+    init(_ document: FieldReader, example: String, usedAnnotations: [String] = [], notes: inout [ConfigError]) throws {
         guard let metadata = try document.object("metadata") else {
             throw document.error("missing field \"metadata\" with metadata.name (a name such as \(example))")
         }
         try metadata.rejectUnknown(allowed: ["name", "namespace", "labels", "annotations"] + Self.serverFields)
-        metadata.noteIgnored(["labels", "annotations"], because: "the object's own labels and annotations have no effect; autoscaling annotations belong in a predictor's or transformer's template.metadata.annotations", notes: &notes)
+        let all = try metadata.stringMap("annotations") ?? [:]
+        for (key, value) in all where usedAnnotations.contains(key) {
+            annotations[key] = value
+            annotationSources[key] = metadata.source(of: "annotations.\(key)")
+        }
+        let ignored = ["labels"] + (all.keys.contains { !usedAnnotations.contains($0) } ? ["annotations"] : [])
+        metadata.noteIgnored(ignored, because: "the object's own labels and annotations have no effect (but \(usedAnnotations.isEmpty ? "none" : usedAnnotations.joined(separator: ", "))); autoscaling annotations belong in a predictor's or transformer's template.metadata.annotations", notes: &notes)
         metadata.noteIgnored(Self.serverFields, because: "Kubernetes sets it", notes: &notes)
         name = try metadata.dnsLabel("name", example: example)
         if metadata.has("namespace") {

@@ -24,7 +24,8 @@ struct ServiceReader: Sendable {
 
     mutating func read(_ document: FieldReader) throws -> MLServiceSpec {
         try document.accept(used: ObjectMetadata.documentFields, ignored: ["status"], because: "Kubernetes writes it", notes: &notes)
-        let metadata = try ObjectMetadata(document, example: "digits", notes: &notes)
+        let metadata = try ObjectMetadata(document, example: "digits", usedAnnotations: [MLServiceSpec.mirrorReleaseKey, MLServiceSpec.mirrorPercentKey],
+                                          notes: &notes)
         guard let spec = try document.object("spec") else {
             throw document.error("missing field \"spec\" (with spec.default and spec.releases)")
         }
@@ -74,8 +75,36 @@ struct ServiceReader: Sendable {
         if let reader = try spec.object("transformer") {
             transformer = try read(transformer: reader, service: metadata.name)
         }
-        return MLServiceSpec(name: metadata.name, namespace: metadata.namespace, defaultRelease: defaultRelease,
-                             canary: canary, canaryTrafficPercent: percent, releases: releases, transformer: transformer)
+        var service = MLServiceSpec(name: metadata.name, namespace: metadata.namespace, defaultRelease: defaultRelease,
+                                    canary: canary, canaryTrafficPercent: percent, releases: releases, transformer: transformer)
+        try readMirror(metadata, into: &service, names: names)
+        return service
+    }
+
+    /// The mirror annotations: a release other than the default, and a whole percentage.
+    private func readMirror(_ metadata: ObjectMetadata, into service: inout MLServiceSpec, names: String) throws {
+        let releaseKey = MLServiceSpec.mirrorReleaseKey, percentKey = MLServiceSpec.mirrorPercentKey
+        let mirror = metadata.annotations[releaseKey]
+        if let mirror {
+            guard service.release(named: mirror) != nil else {
+                throw metadata.annotationSources[releaseKey]!.error("annotation \(releaseKey): \"\(mirror)\" is not a release; name one of: \(names)")
+            }
+            guard mirror != service.defaultRelease else {
+                throw metadata.annotationSources[releaseKey]!.error("annotation \(releaseKey): \"\(mirror)\" is the default release, which gets every request already; mirror to another release")
+            }
+        }
+        if let text = metadata.annotations[percentKey] {
+            guard let percent = Int(text), (0...100).contains(percent) else {
+                throw metadata.annotationSources[percentKey]!.error("annotation \(percentKey) must be a whole number from 0 to 100, got \"\(text)\"")
+            }
+            guard mirror != nil else {
+                throw metadata.annotationSources[percentKey]!.error("annotation \(percentKey) is set but \(releaseKey) is not; name the release that gets the copies")
+            }
+            service.mirrorPercent = percent
+        } else if mirror != nil {
+            throw metadata.annotationSources[releaseKey]!.error("annotation \(releaseKey) is set but \(percentKey) is not; say what share of requests (1 to 100) is copied")
+        }
+        service.mirror = mirror
     }
 
     private mutating func read(release reader: FieldReader, service: String) throws -> ReleaseSpec {

@@ -41,6 +41,9 @@ extension RoutingConfig {
             if let canary = service.canaryTarget, !names.contains(canary) {
                 throw ConfigError(file: file, "services[\(index)].canary: \"\(canary)\" is not a target; add it under targets or fix the name")
             }
+            if let mirror = service.mirrorTarget, !names.contains(mirror) {
+                throw ConfigError(file: file, "services[\(index)].mirror: \"\(mirror)\" is not a target; add it under targets or fix the name")
+            }
         }
         var claimed: [String: String] = [:]
         let routes = targets.map { ($0.name, $0.hosts, $0.pathPrefix, "target") } + services.map { ($0.name, $0.hosts, $0.pathPrefix, "service") }
@@ -95,7 +98,7 @@ extension TargetConfig {
 
 extension ServiceConfig {
     init(_ reader: FieldReader) throws {
-        try reader.rejectUnknown(allowed: ["name", "hosts", "pathPrefix", "default", "canary", "canaryTrafficPercent"])
+        try reader.rejectUnknown(allowed: ["name", "hosts", "pathPrefix", "default", "canary", "canaryTrafficPercent", "mirror", "mirrorPercent"])
         guard let name = try reader.string("name"), !name.isEmpty else {
             throw reader.error("missing field \"\(reader.path)name\" (the service's name, e.g. mnist)")
         }
@@ -110,8 +113,16 @@ extension ServiceConfig {
         if canary == nil, percent > 0 {
             throw reader.error("field \"\(reader.path)canaryTrafficPercent\" is \(NumberText.plain(percent)) but no \"\(reader.path)canary\" is set; name the canary target or remove the percentage", at: "canaryTrafficPercent")
         }
+        let mirror = try reader.string("mirror")
+        let mirrorPercent = try reader.number("mirrorPercent") ?? 0
+        guard (0...100).contains(mirrorPercent) else {
+            throw reader.error("field \"\(reader.path)mirrorPercent\" must be from 0 to 100, got \(NumberText.plain(mirrorPercent))", at: "mirrorPercent")
+        }
+        if mirror == nil, mirrorPercent > 0 {
+            throw reader.error("field \"\(reader.path)mirrorPercent\" is \(NumberText.plain(mirrorPercent)) but no \"\(reader.path)mirror\" is set; name the target that gets the copies or remove the percentage", at: "mirrorPercent")
+        }
         self.init(name: name, hosts: try reader.stringList("hosts") ?? [], pathPrefix: try reader.pathPrefix("pathPrefix") ?? "/",
-                  defaultTarget: defaultTarget, canaryTarget: canary, canaryTrafficPercent: percent)
+                  defaultTarget: defaultTarget, canaryTarget: canary, canaryTrafficPercent: percent, mirrorTarget: mirror, mirrorPercent: mirrorPercent)
     }
 }
 

@@ -87,16 +87,23 @@ public struct ServiceConfig: Sendable, Equatable, Encodable {
     public var canaryTarget: String?
     /// Percentage (0...100) of the service's requests sent to `canaryTarget`.
     public var canaryTrafficPercent: Double
+    /// A target that gets a copy of `mirrorPercent` of the service's requests; its answers are
+    /// discarded, and the client never waits for it (cube-studio's Istio mirror).
+    public var mirrorTarget: String?
+    public var mirrorPercent: Double = 0
 
     /// The routing file's field names.
     enum CodingKeys: String, CodingKey {
-        case name, hosts, pathPrefix, canaryTrafficPercent
+        case name, hosts, pathPrefix, canaryTrafficPercent, mirrorPercent
+        case mirrorTarget = "mirror"
         case defaultTarget = "default"
         case canaryTarget = "canary"
     }
 
     public init(name: String, hosts: [String], pathPrefix: String = "/", defaultTarget: String,
-                canaryTarget: String? = nil, canaryTrafficPercent: Double = 0) {
+                canaryTarget: String? = nil, canaryTrafficPercent: Double = 0, mirrorTarget: String? = nil, mirrorPercent: Double = 0) {
+        self.mirrorTarget = mirrorTarget
+        self.mirrorPercent = mirrorPercent
         self.name = name
         self.hosts = hosts
         self.pathPrefix = pathPrefix
