@@ -44,6 +44,9 @@ public struct Activator: Service {
         public var keepAliveTimeout: TimeAmount = .seconds(75)
         /// Open client connections allowed on the proxy ports; nil: half the descriptors left after a reserve.
         public var maxConnections: Int?
+        /// Request copies per mirror target waiting or running at once, and how long one waits at zero.
+        public var mirrorQueueLimit = 100
+        public var mirrorWait: TimeAmount = .seconds(10)
         /// A sidecar's payload logger (the component's `logger`); nil: no bodies are logged.
         public var payloadLog: PayloadLogSettings?
         /// Requests a newly ready endpoint gets at once (`TargetBalancer.initialWindow`); 0: no slow start.
@@ -90,7 +93,7 @@ public struct Activator: Service {
             return sink
         }
         let pools = try await UpstreamPools.make(group: group, connectTimeout: options.connectTimeout)
-        let mirror = RequestMirror(metrics: metrics, group: group)
+        let mirror = RequestMirror(metrics: metrics, group: group, queueLimit: options.mirrorQueueLimit, waitLimit: options.mirrorWait)
         let descriptors = ClientConnections.raiseDescriptorLimit()
         let connections = ClientConnections(cap: options.maxConnections ?? ClientConnections.defaultCap(descriptors: descriptors),
                                             metrics: metrics.connections)

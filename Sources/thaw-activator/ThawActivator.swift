@@ -65,6 +65,12 @@ struct ThawActivator: AsyncParsableCommand {
     @Option(name: .customLong("instance"), help: "This activator's name when several run, so the autoscaler adds up their waiting requests (default: $POD_NAME, set by the manifests).")
     var instance: String?
 
+    @Option(name: .customLong("mirror-queue-limit"), help: "Request copies per mirror target that may wait or run at once; past it they are dropped and counted.")
+    var mirrorQueueLimit = 100
+
+    @Option(name: .customLong("mirror-wait-seconds"), help: "How long a request copy may wait for a mirror target at zero before it is dropped and counted.")
+    var mirrorWaitSeconds = 10.0
+
     @Option(name: .customLong("threads"), help: "Event-loop threads (default: one per core).")
     var threads: Int?
 
@@ -123,6 +129,9 @@ struct ThawActivator: AsyncParsableCommand {
         options.drainDeadline = proxy.drainDeadline
         options.maxConnections = proxyProcess.maxConnections
         options.slowStartWindow = proxyProcess.slowStartWindow
+        guard (1...100_000).contains(mirrorQueueLimit) else { throw ValidationError("--mirror-queue-limit must be from 1 to 100000, got \(mirrorQueueLimit)") }
+        guard mirrorWaitSeconds > 0, mirrorWaitSeconds <= 3600 else { throw ValidationError("--mirror-wait-seconds must be above 0 and at most 3600, got \(mirrorWaitSeconds)") }
+        (options.mirrorQueueLimit, options.mirrorWait) = (mirrorQueueLimit, .milliseconds(Int64(mirrorWaitSeconds * 1000)))
         let timeouts = proxyProcess.clientTimeoutNanoseconds
         (options.headTimeout, options.bodyTimeout, options.keepAliveTimeout) =
             (.nanoseconds(timeouts.head), .nanoseconds(timeouts.body), .nanoseconds(timeouts.keepAlive))

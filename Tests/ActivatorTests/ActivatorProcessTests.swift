@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Testing
+import ThawTestSupport
 
 /// The activator as users run it: a real process, real backends, real sockets on 127.0.0.1.
 @Suite(.serialized) struct ActivatorProcessTests {
@@ -208,5 +209,45 @@ import Testing
         #expect(responses.allSatisfy { $0.status == 503 && $0.body.contains("crash loop") }, "\(responses.map(\.body))")
         let next = try await activator.request(host: "broken.local")
         #expect(next.status == 503 && next.body.contains("target broken cannot come up"))
+    }
+}
+
+/// Request copies for a mirror target at zero: a bounded queue of their own, a short wait, both counted.
+@Suite struct MirrorQueueTests {
+    @Test func copiesForAMirrorAtZeroWaitBrieflyInABoundedQueueAndAreCountedWhenDropped() async throws {
+        let primary = try await Backend.start(name: "primary")
+        let config = """
+            targets:
+              - name: v1
+                endpoints: ["\(primary.address)"]
+                readinessPath: /ready
+              - name: v2
+                endpoints: []
+            services:
+              - name: shop
+                hosts: [shop.local]
+                default: v1
+                mirror: v2
+                mirrorPercent: 100
+
+            """
+        let activator = try await ActivatorProcess(config: config, arguments: ["--mirror-queue-limit", "5", "--mirror-wait-seconds", "1"])
+        try await activator.waitForReady("v1", endpoints: 1)
+        let started = Date()
+        for _ in 0..<20 {
+            let response = try await activator.request(host: "shop.local", path: "/infer", method: .POST, body: Array("x".utf8))
+            #expect(response.status == 200)
+            #expect(response.header("x-backend") == "primary")
+        }
+        #expect(Date().timeIntervalSince(started) < 2, "the primary's answers never wait for the copies")
+        func dropped(_ reason: String) async throws -> Double {
+            let text = try await activator.admin("/metrics").body
+            let prefix = "thaw_activator_mirror_dropped_total{target=\"v2\",reason=\"\(reason)\"} "
+            return text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) } ?? 0
+        }
+        #expect(try await dropped("queue_full") == 15, "5 copies wait; the other 15 are dropped at once")
+        try await waitUntil("the 5 waiting copies to give up after 1 s", timeout: 5) { try await dropped("timeout") == 5 }
+        try await activator.waitForTarget("v2", timeout: 5) { ($0["queueLength"] as? Int) == 0 }
+        #expect(try await primary.stats()["requests"] == 20)
     }
 }
