@@ -57,6 +57,10 @@ public struct ClusterRender {
                 split[ClusterState.canaryReleaseKey] = canary
                 split[ClusterState.canaryPercentKey] = String(service.canaryTrafficPercent)
             }
+            if let mirror = service.mirror {
+                split[ClusterState.mirrorReleaseKey] = mirror
+                split[ClusterState.mirrorPercentKey] = String(service.mirrorPercent)
+            }
             objects.append(externalName(service.name, annotations: split))
             if service.transformer != nil {
                 // The transformer's PREDICTOR_HOST: through the activator too, where the split applies.

@@ -24,6 +24,9 @@ public struct ClusterState: Sendable {
     public static let defaultReleaseKey = "serving.thaw.dev/default-release"
     public static let canaryReleaseKey = "serving.thaw.dev/canary-release"
     public static let canaryPercentKey = "serving.thaw.dev/canary-traffic-percent"
+    /// The release that gets copies of a share of the service's requests, and the share.
+    public static let mirrorReleaseKey = "serving.thaw.dev/mirror-release"
+    public static let mirrorPercentKey = "serving.thaw.dev/mirror-percent"
 
     /// A pod, as much as a target's state needs.
     struct PodReading: Sendable {
@@ -441,6 +444,18 @@ public struct ClusterState: Sendable {
                     warnings.append("Service \(group): annotation \(Self.canaryReleaseKey): \"\(named)\" is no other release of it")
                 }
             }
+            var mirror: String?
+            var mirrorPercent = 0.0
+            if let named = annotations[Self.mirrorReleaseKey] {
+                let text = annotations[Self.mirrorPercentKey] ?? "0"
+                if releases[named] == nil || named == defaultRelease {
+                    warnings.append("Service \(group): annotation \(Self.mirrorReleaseKey): \"\(named)\" is no other release of it; nothing is mirrored")
+                } else if let value = Double(text), (0...100).contains(value) {
+                    (mirror, mirrorPercent) = (releases[named]!.name, value)
+                } else {
+                    warnings.append("Service \(group): annotation \(Self.mirrorPercentKey): \"\(text)\" must be a number from 0 to 100; nothing is mirrored")
+                }
+            }
             let hostsOfService = hosts(service, namespace: namespace)
             let split = defaultRelease.flatMap { releases[$0] }.map { target in
                 (default: target.name, canary: canary.flatMap { releases[$0]?.name })
@@ -453,12 +468,14 @@ public struct ClusterState: Sendable {
                     let predictorHosts = hosts("\(service)-predictor", namespace: namespace)
                     serviceHosts.formUnion(predictorHosts)
                     config.services.append(ServiceConfig(name: "\(group)-predictor", hosts: predictorHosts, defaultTarget: split.default,
-                                                         canaryTarget: split.canary, canaryTrafficPercent: percent))
+                                                         canaryTarget: split.canary, canaryTrafficPercent: percent,
+                                                         mirrorTarget: mirror, mirrorPercent: mirrorPercent))
                 }
             } else if let split {
                 serviceHosts.formUnion(hostsOfService)
                 config.services.append(ServiceConfig(name: group, hosts: hostsOfService, defaultTarget: split.default,
-                                                     canaryTarget: split.canary, canaryTrafficPercent: percent))
+                                                     canaryTarget: split.canary, canaryTrafficPercent: percent,
+                                                     mirrorTarget: mirror, mirrorPercent: mirrorPercent))
             }
         }
         for target in targets {

@@ -118,4 +118,18 @@ struct RenderTests {
         let env = (queue["env"] as? [[String: Any]] ?? []).compactMap { entry in (entry["name"] as? String).map { ($0, entry["value"] as? String) } }
         #expect(env.contains { $0.0 == "THAW_PROTOCOL" && $0.1 == "h2c" })
     }
+
+    @Test func aMirroredServiceCarriesItsMirrorOnItsServiceObject() async throws {
+        let directory = try scratchDirectory("render-mirror")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("mlservice.yaml")
+        var text = try String(contentsOfFile: Self.example, encoding: .utf8)
+        let anchor = try #require(text.range(of: "kind: MLService\nmetadata:\n  name: digits\n"))
+        text.insert(contentsOf: "  annotations:\n    serving.thaw.dev/mirror-release: v2\n    serving.thaw.dev/mirror-percent: \"10\"\n", at: anchor.upperBound)
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        let rendered = try await Self.render([file.path, "--namespace", "ml"])
+        #expect(rendered.status == 0, "\(rendered.stderr)")
+        #expect(rendered.stdout.contains("\"serving.thaw.dev/mirror-release\" : \"v2\"") || rendered.stdout.contains("\"serving.thaw.dev/mirror-release\": \"v2\""),
+                "\(rendered.stdout.prefix(3000))")
+    }
 }

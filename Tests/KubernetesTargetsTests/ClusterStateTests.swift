@@ -232,6 +232,28 @@ import ThawVocabulary
         #expect(RoutingTableCheck.hostsAreUnique(view.routes))
     }
 
+    @Test func aServiceObjectCanMirrorAShareOfItsRequestsToAnotherRelease() throws {
+        var cluster = ClusterState()
+        cluster.replaceWorkloads([
+            "ml/digits-v1": Self.deployment("digits-v1", release: "v1"),
+            "ml/digits-v2": Self.deployment("digits-v2", release: "v2"),
+        ], kind: .deployment)
+        cluster.replaceServices(["ml/digits": Self.decode(#"""
+            {"metadata": {"name": "digits", "namespace": "ml", "annotations": {
+              "serving.thaw.dev/default-release": "v1", "serving.thaw.dev/mirror-release": "v2", "serving.thaw.dev/mirror-percent": "25"}}}
+            """#)])
+        let service = try #require(cluster.view().routes.services.first)
+        #expect(service.mirrorTarget == "ml/digits-v2" && service.mirrorPercent == 25)
+        #expect(service.canaryTarget == nil)
+        cluster.replaceServices(["ml/digits": Self.decode(#"""
+            {"metadata": {"name": "digits", "namespace": "ml", "annotations": {
+              "serving.thaw.dev/default-release": "v1", "serving.thaw.dev/mirror-release": "v1", "serving.thaw.dev/mirror-percent": "25"}}}
+            """#)])
+        let view = cluster.view()
+        #expect(view.routes.services.first?.mirrorTarget == nil, "the default release cannot be its own mirror")
+        #expect(view.warnings.contains { $0.contains("mirror-release") }, "\(view.warnings)")
+    }
+
     @Test func aTransformerTakesTheServiceNamesAndReachesThePredictorsThroughTheSplit() {
         var cluster = ClusterState()
         cluster.replaceWorkloads([
