@@ -54,4 +54,16 @@ import ThawTestSupport
             #expect(pair["org.kubeflow.serving.inference.response"] == "{\"bytes\":\(request.utf8.count)}\n")
         }
     }
+
+    @Test func underThawUpASinkThatIsDownNeverHoldsUpInference() async throws {
+        // Nothing listens on port 9: every event fails, is retried, and is dropped.
+        let up = try await ThawUp(yaml: Self.yaml(sink: "http://127.0.0.1:9/events"), services: ["shop"])
+        try await up.waitUntil("a ready replica", timeout: 30) { $0["shop-v1"]?.ready == 1 }
+        let started = Date()
+        for index in 0..<20 {
+            let response = try await up.request("shop", path: "/infer", method: .POST, body: Array("request \(index)".utf8))
+            #expect(response.status == 200)
+        }
+        #expect(Date().timeIntervalSince(started) < 3, "twenty requests took \(Date().timeIntervalSince(started)) s with the sink down")
+    }
 }
