@@ -64,7 +64,6 @@ import Testing
     @Test func warnsAboutClusterOnlyFieldsWithoutFailing() throws {
         let file = try parse(predictorYAML("""
               resources: {limits: {cpu: 1}}
-              logger: {urls: ["http://x"]}
               template:
                 spec:
                   nodeSelector: {gpu: "true"}
@@ -74,7 +73,7 @@ import Testing
                     resources: {requests: {memory: 1Gi}}
                     readinessProbe: {httpGet: {path: /, port: 8080}}
         """))
-        let fields = ["spec.releases[0].predictor.resources", "spec.releases[0].predictor.logger",
+        let fields = ["spec.releases[0].predictor.resources",
                       "spec.releases[0].predictor.template.spec.nodeSelector",
                       "spec.releases[0].predictor.template.spec.containers[0].image",
                       "spec.releases[0].predictor.template.spec.containers[0].resources",

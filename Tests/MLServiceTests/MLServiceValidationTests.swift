@@ -178,17 +178,21 @@ import Testing
         #expect(env.contains("unknown field \"spec.releases[0].predictor.template.spec.containers[0].env[0].valueFrom\"; expected one of:"))
         let top = failure(runtimeYAML + "\nextra: 1\n")
         #expect(top.contains("MLServiceRuntime digits-runtime (document 1): unknown field \"extra\""))
-        let model = failure(predictorYAML(model: "{runtime: digits-runtime, modelFormat: onnx}"))
-        #expect(model.contains("unknown field \"spec.releases[0].predictor.model.modelFormat\""))
+        let model = failure(predictorYAML(model: "{runtime: digits-runtime, modelUrl: x}"))
+        #expect(model.contains("unknown field \"spec.releases[0].predictor.model.modelUrl\""))
+        let format = failure(predictorYAML(model: "{runtime: digits-runtime, modelFormat: onnx}"))
+        #expect(format.contains("field \"spec.releases[0].predictor.model.modelFormat\" must be an object"), "KServe's {name, version}: \(format)")
     }
 
     @Test func rejectsUnknownKindsAndVersions() {
-        let kind = failure(runtimeYAML.replacingOccurrences(of: "kind: MLServiceRuntime", with: "kind: InferenceService"))
-        #expect(kind.contains("document 1: field \"kind\": \"InferenceService\" is not supported; expected MLService or MLServiceRuntime"))
+        let kind = failure(runtimeYAML.replacingOccurrences(of: "kind: MLServiceRuntime", with: "kind: TrainingJob"))
+        #expect(kind.contains("document 1: field \"kind\": \"TrainingJob\" is not supported; expected MLService, MLServiceRuntime, or KServe's InferenceService, ServingRuntime or ClusterServingRuntime"), "\(kind)")
+        let kserve = failure(runtimeYAML.replacingOccurrences(of: "kind: MLServiceRuntime", with: "kind: InferenceService"))
+        #expect(kserve.contains("field \"apiVersion\" is \"tensorstack.dev/v1beta1\"; expected \"serving.kserve.io/v1beta1\" for InferenceService"), "\(kserve)")
         let noKind = failure(runtimeYAML.replacingOccurrences(of: "kind: MLServiceRuntime\n", with: ""))
         #expect(noKind.contains("document 1: missing field \"kind\""))
         let version = failure(runtimeYAML.replacingOccurrences(of: "tensorstack.dev/v1beta1", with: "serving.kserve.io/v1beta1"))
-        #expect(version.contains("MLServiceRuntime digits-runtime (document 1): field \"apiVersion\" is \"serving.kserve.io/v1beta1\"; expected \"tensorstack.dev/v1beta1\""))
+        #expect(version.contains("MLServiceRuntime digits-runtime (document 1): field \"apiVersion\" is \"serving.kserve.io/v1beta1\"; expected \"tensorstack.dev/v1beta1\""), "\(version)")
     }
 
     @Test func aRuntimeNeedsAContainer() {
