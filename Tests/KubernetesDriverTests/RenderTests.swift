@@ -126,10 +126,27 @@ struct RenderTests {
         var text = try String(contentsOfFile: Self.example, encoding: .utf8)
         let anchor = try #require(text.range(of: "kind: MLService\nmetadata:\n  name: digits\n"))
         text.insert(contentsOf: "  annotations:\n    serving.thaw.dev/mirror-release: v2\n    serving.thaw.dev/mirror-percent: \"10\"\n", at: anchor.upperBound)
+        // And the first release logs its requests: its sidecar is told where, by environment.
+        let predictor = try #require(text.range(of: "  - name: v1\n    predictor:\n"))
+        text.insert(contentsOf: "      logger: {mode: request, url: \"http://sink.ml:8000/events\"}\n", at: predictor.upperBound)
         try text.write(to: file, atomically: true, encoding: .utf8)
         let rendered = try await Self.render([file.path, "--namespace", "ml"])
         #expect(rendered.status == 0, "\(rendered.stderr)")
         #expect(rendered.stdout.contains("\"serving.thaw.dev/mirror-release\" : \"v2\"") || rendered.stdout.contains("\"serving.thaw.dev/mirror-release\": \"v2\""),
                 "\(rendered.stdout.prefix(3000))")
+        let objects = try JSONSerialization.jsonObject(with: Data(rendered.stdout.utf8)) as? [String: Any]
+        let items = objects?["items"] as? [[String: Any]] ?? []
+        func sidecarEnvironment(_ deployment: String) -> [String: String] {
+            let item = items.first { ($0["metadata"] as? [String: Any])?["name"] as? String == deployment }
+            let containers = (((item?["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any])?["containers"] as? [[String: Any]] ?? []
+            let queue = containers.first { $0["name"] as? String == "thaw-queue" }
+            return Dictionary((queue?["env"] as? [[String: Any]] ?? []).compactMap { entry in
+                (entry["name"] as? String).flatMap { name in (entry["value"] as? String).map { (name, $0) } }
+            }, uniquingKeysWith: { first, _ in first })
+        }
+        let v1 = sidecarEnvironment("digits-v1")
+        #expect(v1["THAW_LOGGER_URL"] == "http://sink.ml:8000/events" && v1["THAW_LOGGER_MODE"] == "request", "\(v1)")
+        #expect(v1["THAW_SERVICE"] == "digits" && v1["THAW_RELEASE"] == "v1" && v1["THAW_COMPONENT"] == "predictor", "\(v1)")
+        #expect(sidecarEnvironment("digits-v2")["THAW_LOGGER_URL"] == nil, "only the release that says so logs")
     }
 }
