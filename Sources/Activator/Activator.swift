@@ -148,6 +148,7 @@ public struct Activator: Service {
             for (_, channel) in extra { try? await channel.close() }
             connections.notifyDrain()
             await Self.drain(directory, deadline: options.drainDeadline, logger: logger)
+            await payloadLog?.flush(within: .seconds(2))
             for target in directory.targets { target.failWaiting(.shuttingDown(target: target.name)) }
             reporter.finish()
             pools.closeIdle(except: [])

@@ -125,7 +125,10 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             if let (target, copy) = request.mirror, let mirror = settings.mirror {
                 // The whole request is here: its copy goes now, off this exchange.
                 request.mirror = nil
-                if let event = copy.requestEvent { mirror.send(request.head, body: event.body, to: target) } else { mirror.dropTooLarge(target: target.name) }
+                switch copy.requestEvent {
+                case .success(let event): mirror.send(request.head, body: event.body, to: target)
+                case .failure: mirror.dropTooLarge(target: target.name)
+                }
             }
             if let upstream = request.upstream {
                 request.writer.end(trailers, into: upstream.write)

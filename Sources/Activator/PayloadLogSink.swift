@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import Prometheus
+import DequeModule
 import Synchronization
 import ThawVocabulary
 
@@ -13,8 +14,9 @@ public struct PayloadLogSettings: Sendable {
     public var url: String
     public var mode: PayloadEvent.Mode
     public var origin: PayloadEvent.Origin
-    /// Events waiting to be sent; past it, new ones are dropped (`reason="queue_full"`).
+    /// Events waiting to be sent, and their bytes; past either, new ones are dropped (`reason="queue_full"`).
     public var queueLimit = 1000
+    public var queueBytes = 64 << 20
     /// A body over this is not logged (`reason="body_too_large"`).
     public var maxBodyBytes = 1 << 20
     /// Events posted at once.
@@ -41,7 +43,7 @@ final class PayloadLogSink: Sendable {
     let settings: PayloadLogSettings
     private let endpoint: EndpointAddress
     private let path: String
-    private let queue = Mutex<[PayloadEvent]>([])
+    private let queue = Mutex<(events: Deque<PayloadEvent>, bytes: Int)>(([], 0))
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
     private let sent: Prometheus.Counter
@@ -59,7 +61,7 @@ final class PayloadLogSink: Sendable {
         let name = { ActivatorMetrics.name($0, $1, $2, namespace: metrics.namespace) }
         sent = metrics.registry.makeCounter(descriptor: name("payload_log_events", "total", "Payload events delivered to the logger's sink."))
         let drops = name("payload_log_dropped", "total", "Payload events not delivered, by reason: the queue was full, the body was over the limit, or the sink kept failing.")
-        dropped = Dictionary(uniqueKeysWithValues: ["queue_full", "body_too_large", "sink_failed"].map { reason in
+        dropped = Dictionary(uniqueKeysWithValues: ["queue_full", "body_too_large", "incomplete", "sink_failed"].map { reason in
             (reason, metrics.registry.makeCounter(descriptor: drops, labels: [("reason", reason)]))
         })
         self.logger = logger
@@ -67,19 +69,25 @@ final class PayloadLogSink: Sendable {
 
     /// A capture for a new exchange, when its bodies are to be logged.
     func capture(requestContentType: String?) -> PayloadCapture {
-        PayloadCapture(id: UUID().uuidString.lowercased(), limit: settings.maxBodyBytes, requestContentType: requestContentType)
+        PayloadCapture(id: UUID().uuidString.lowercased(), limit: settings.maxBodyBytes, requestContentType: requestContentType,
+                       keepsRequest: settings.mode.logs(.request), keepsResponse: settings.mode.logs(.response))
     }
 
     /// Called by the data path when a body is complete: queued, or dropped and counted. Never waits.
     func offer(_ kind: PayloadEvent.Kind, from capture: PayloadCapture) {
         guard settings.mode.logs(kind) else { return }
-        guard let event = kind == .request ? capture.requestEvent : capture.responseEvent else {
-            dropped["body_too_large"]!.increment()
+        let event: PayloadEvent
+        switch kind == .request ? capture.requestEvent : capture.responseEvent {
+        case .success(let made): event = made
+        case .failure(let reason):
+            dropped[reason.label]!.increment()
             return
         }
         let queued = queue.withLock { queue in
-            guard queue.count < settings.queueLimit else { return false }
-            queue.append(event)
+            guard queue.events.count < settings.queueLimit, queue.bytes + event.body.count <= settings.queueBytes else { return false }
+            queue.events.append(event)
+            queue.bytes += event.body.count
+            pending.add(1, ordering: .relaxed)
             return true
         }
         if queued { wake.yield() } else { dropped["queue_full"]!.increment() }
@@ -89,19 +97,37 @@ final class PayloadLogSink: Sendable {
         for await _ in wakes {
             while true {
                 let batch = queue.withLock { queue -> [PayloadEvent] in
-                    let batch = Array(queue.prefix(settings.senders))
-                    queue.removeFirst(batch.count)
+                    var batch: [PayloadEvent] = []
+                    while batch.count < settings.senders, let event = queue.events.popFirst() {
+                        queue.bytes -= event.body.count
+                        batch.append(event)
+                    }
                     return batch
                 }
                 if batch.isEmpty { break }
                 await withTaskGroup(of: Void.self) { group in
-                    for event in batch { group.addTask { await self.deliver(event) } }
+                    for event in batch {
+                        group.addTask {
+                            await self.deliver(event)
+                            self.pending.subtract(1, ordering: .releasing)
+                        }
+                    }
                 }
             }
         }
     }
 
-    func finish() { wake.finish() }
+    /// Events queued or being sent.
+    private let pending = Atomic(0)
+
+    /// On shutdown, after the last request: lets the senders deliver what is queued, for at most
+    /// `limit` (a scale-down must not lose the last responses' events, nor wait on a dead sink).
+    func flush(within limit: Duration) async {
+        let end = ContinuousClock.now.advanced(by: limit)
+        while pending.load(ordering: .acquiring) > 0, ContinuousClock.now < end {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
 
     private func deliver(_ event: PayloadEvent) async {
         for attempt in 0...Self.retryDelays.count {

@@ -18,6 +18,10 @@ import TrafficStats
 /// that cannot keep up costs memory bounded by `queueLimit` bodies of at most `maxBody` bytes.
 final class RequestMirror: Sendable {
     static let maxBody = 1 << 20
+    /// Headers a copy does not take from its request: framing (the copy has its own), and the
+    /// headers only Thaw may set.
+    static let notCopied: Set<String> = ["content-length", "transfer-encoding", "expect", ProxyHeaders.probe.lowercased(),
+                                         ProxyHeaders.proxiedBy.lowercased()]
     let queueLimit: Int
     let waitLimit: TimeAmount
     private let group: any EventLoopGroup
@@ -54,9 +58,11 @@ final class RequestMirror: Sendable {
             count("mirror_dropped", target: target.name, reason: "queue_full")
             return
         }
-        var headers: [(String, String)] = [("thaw-mirrored", "true")]
+        // Marked as the activator's, as every request it forwards is: the mirror's sidecar then counts
+        // the copy as proxied, and the autoscaler does not count it twice (once here, once there).
+        var headers: [(String, String)] = [("thaw-mirrored", "true"), (ProxyHeaders.proxiedBy, ProxyHeaders.activator)]
         for (name, value) in head.headers where !HopByHop.nameStrings.contains(name.lowercased())
-            && !["content-length", "transfer-encoding", "expect", ProxyHeaders.probe.lowercased()].contains(name.lowercased()) {
+            && !Self.notCopied.contains(name.lowercased()) {
             headers.append((name, value))
         }
         let copy = (method: head.method, path: head.uri, headers: headers)

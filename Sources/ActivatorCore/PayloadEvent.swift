@@ -64,9 +64,12 @@ public struct PayloadEvent: Sendable, Equatable {
 }
 
 /// The body of a chunked HTTP/1.1 message from its raw bytes (sizes, extensions and trailers
-/// removed); nil when the bytes are not a whole, well-formed chunked body.
+/// removed); nil when the bytes are not a whole, well-formed chunked body. Sizes are read as the
+/// proxy's response scanner reads them: hex digits only (no sign), at most 15, then optional
+/// spaces or tabs and an extension.
 public enum ChunkedBody {
     public static func decode(_ raw: [UInt8]) -> [UInt8]? {
+        if raw.isEmpty { return [] }  // no body at all (HEAD, 204, 304)
         var body: [UInt8] = []
         var index = 0
         func line() -> ArraySlice<UInt8>? {
@@ -78,10 +81,29 @@ public enum ChunkedBody {
         }
         while true {
             guard let sizeLine = line() else { return nil }
-            let digits = sizeLine.prefix { $0 != UInt8(ascii: ";") && $0 != UInt8(ascii: " ") }
-            guard !digits.isEmpty, digits.count <= 8, let size = Int(String(decoding: digits, as: UTF8.self), radix: 16) else { return nil }
-            if size == 0 { return body }
-            guard index + size + 2 <= raw.count, raw[index + size] == 13, raw[index + size + 1] == 10 else { return nil }
+            var size = 0
+            var digits = 0
+            for byte in sizeLine {
+                let value: Int
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): value = Int(byte - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): value = Int(byte - UInt8(ascii: "a")) + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): value = Int(byte - UInt8(ascii: "A")) + 10
+                case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: ";"): value = -1
+                default: return nil
+                }
+                if value < 0 { break }
+                digits += 1
+                guard digits <= 15 else { return nil }
+                size = size * 16 + value
+            }
+            guard digits > 0 else { return nil }
+            if size == 0 {
+                // Trailers, if any, then the final empty line.
+                while let trailer = line() { if trailer.isEmpty { return body } }
+                return nil
+            }
+            guard size <= raw.count - index - 2, raw[index + size] == 13, raw[index + size + 1] == 10 else { return nil }
             body += raw[index..<(index + size)]
             index += size + 2
         }
@@ -101,14 +123,20 @@ public struct PayloadCapture: Sendable {
     public private(set) var responseRaw: [UInt8] = []
     public private(set) var responseTooLarge = false
 
-    public init(id: String, limit: Int, requestContentType: String?) {
+    /// Whether each body is kept at all: a logger in `request` mode keeps no response.
+    public let keepsRequest: Bool
+    public let keepsResponse: Bool
+
+    public init(id: String, limit: Int, requestContentType: String?, keepsRequest: Bool = true, keepsResponse: Bool = true) {
         self.id = id
         self.limit = limit
         self.requestContentType = requestContentType
+        self.keepsRequest = keepsRequest
+        self.keepsResponse = keepsResponse
     }
 
     public mutating func request(_ bytes: some Collection<UInt8>) {
-        guard !requestTooLarge else { return }
+        guard keepsRequest, !requestTooLarge else { return }
         if requestBody.count + bytes.count > limit {
             requestTooLarge = true
             requestBody = []
@@ -125,7 +153,7 @@ public struct PayloadCapture: Sendable {
     /// Raw response bytes (for a chunked response, with their framing: decoded at the end). The
     /// limit counts raw bytes, so a chunked body is held to a little less than the limit.
     public mutating func response(_ bytes: some Collection<UInt8>) {
-        guard !responseTooLarge else { return }
+        guard keepsResponse, !responseTooLarge else { return }
         if responseRaw.count + bytes.count > limit {
             responseTooLarge = true
             responseRaw = []
@@ -134,15 +162,24 @@ public struct PayloadCapture: Sendable {
         }
     }
 
-    /// The request's event, or nil when its body was over the limit.
-    public var requestEvent: PayloadEvent? {
-        requestTooLarge ? nil : PayloadEvent(id: id, kind: .request, contentType: requestContentType, body: requestBody)
+    /// An event, or why there is none: `body_too_large`, or `incomplete` (a chunked body that did not end).
+    public typealias Outcome = Result<PayloadEvent, DropReason>
+
+    public struct DropReason: Error, Equatable {
+        public let label: String
+        public static let bodyTooLarge = DropReason(label: "body_too_large")
+        public static let incomplete = DropReason(label: "incomplete")
     }
 
-    /// The response's event, or nil when its body was over the limit or not whole.
-    public var responseEvent: PayloadEvent? {
-        guard !responseTooLarge else { return nil }
-        let body = responseChunked ? ChunkedBody.decode(responseRaw) : responseRaw
-        return body.map { PayloadEvent(id: id, kind: .response, contentType: responseContentType, body: $0) }
+    /// The request's event.
+    public var requestEvent: Outcome {
+        requestTooLarge ? .failure(.bodyTooLarge) : .success(PayloadEvent(id: id, kind: .request, contentType: requestContentType, body: requestBody))
+    }
+
+    /// The response's event.
+    public var responseEvent: Outcome {
+        guard !responseTooLarge else { return .failure(.bodyTooLarge) }
+        guard let body = responseChunked ? ChunkedBody.decode(responseRaw) : responseRaw else { return .failure(.incomplete) }
+        return .success(PayloadEvent(id: id, kind: .response, contentType: responseContentType, body: body))
     }
 }

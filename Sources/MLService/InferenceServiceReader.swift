@@ -37,7 +37,7 @@ struct InferenceServiceReader {
         var ignoredNotes: [ConfigError] = []
         let metadata = try ObjectMetadata(document, example: "sklearn-iris", notes: &ignoredNotes)
         // KServe reads autoscaling annotations from the InferenceService itself: they are used here.
-        service.notes += ignoredNotes.filter { !$0.message.contains("metadata.annotations") }
+        service.notes += ignoredNotes.filter { !$0.message.contains("field \"metadata.annotations\"") }
         let objectAnnotations = try document.object("metadata")?.stringMap("annotations") ?? [:]
         var objectSources: [String: SourceLine] = [:]
         if let reader = try document.object("metadata") {
@@ -80,7 +80,10 @@ struct InferenceServiceReader {
         var extraArgs: [String] = []
         var extraEnv: [EnvVar] = []
         if let reader = try predictor.object("model") {
-            let modelFields = ["modelFormat", "runtime", "storageUri", "protocolVersion", "runtimeVersion"]
+            let modelFields = ["modelFormat", "runtime", "storageUri", "protocolVersion", "runtimeVersion", "storage"]
+            if reader.has("storage") {
+                service.notes.append(reader.error("field \(reader.quoted("storage")) names a storage secret that KServe's storage initializer reads on a cluster; locally the model server gets no MODEL_PATH from it", at: "storage"))
+            }
             var format: ModelFormat?
             if let formatReader = try reader.object("modelFormat") {
                 try formatReader.rejectUnknown(allowed: ["name", "version"])
@@ -92,7 +95,7 @@ struct InferenceServiceReader {
             var path: String?
             if let uri = try reader.string("storageUri") {
                 if uri.lowercased().hasPrefix("file://") {
-                    path = try ModelReference.localPath(uri, reader: reader, baseDirectory: service.baseDirectory)
+                    path = try ModelReference.localPath(uri, reader: reader, baseDirectory: service.baseDirectory, field: "storageUri")
                 } else {
                     service.notes.append(reader.error("field \(reader.quoted("storageUri")): \"\(uri)\" is fetched by KServe's storage initializer on a cluster; locally the model server gets no MODEL_PATH (use file://PATH to give it one)", at: "storageUri"))
                 }
@@ -116,7 +119,8 @@ struct InferenceServiceReader {
                 own.image = container.image ?? own.image
                 template.containers = [own]
             }
-            model = ModelReference(runtime: try reader.string("runtime"), format: format, path: path)
+            model = ModelReference(runtime: try reader.string("runtime"), format: format, path: path,
+                                   protocolVersion: try reader.string("protocolVersion"))
         }
         let (minReplicas, maxReplicas) = try service.replicas(predictor)
         var release = try service.release(Self.releaseName, service: name, model: model, template: template, minReplicas: minReplicas,

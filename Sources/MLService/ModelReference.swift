@@ -6,20 +6,24 @@ struct ModelReference: Sendable {
     var runtime: String?
     /// KServe's `modelFormat`: with no runtime named, the runtime is chosen by it.
     var format: ModelFormat?
+    /// KServe's `protocolVersion`, which a chosen runtime must speak (v1 when unset).
+    var protocolVersion: String?
     /// The absolute local path `modelUri` names.
     var path: String?
     var parameters: [String: String]
 
-    init(runtime: String?, format: ModelFormat?, path: String?, parameters: [String: String] = [:]) {
+    init(runtime: String?, format: ModelFormat?, path: String?, parameters: [String: String] = [:], protocolVersion: String? = nil) {
         self.runtime = runtime
         self.format = format
+        self.protocolVersion = protocolVersion
         self.path = path
         self.parameters = parameters
     }
 
     init(_ reader: FieldReader, baseDirectory: String) throws {
-        try reader.rejectUnknown(allowed: ["runtime", "modelUri", "parameters", "modelFormat"])
+        try reader.rejectUnknown(allowed: ["runtime", "modelUri", "parameters", "modelFormat", "protocolVersion"])
         runtime = try reader.string("runtime")
+        protocolVersion = try reader.string("protocolVersion")
         if let formatReader = try reader.object("modelFormat") {
             try formatReader.rejectUnknown(allowed: ["name", "version"])
             guard let name = try formatReader.string("name"), !name.isEmpty else {
@@ -35,14 +39,14 @@ struct ModelReference: Sendable {
 
     /// The path of a `file://` URI: `file://model/x.json` relative to the YAML file's directory,
     /// `file:///srv/x.json` absolute. Other schemes need storage that only a cluster provides.
-    static func localPath(_ uri: String, reader: FieldReader, baseDirectory: String) throws -> String {
+    static func localPath(_ uri: String, reader: FieldReader, baseDirectory: String, field: String = "modelUri") throws -> String {
         let scheme = "file://"
         guard uri.lowercased().hasPrefix(scheme) else {
-            throw reader.error("field \(reader.quoted("modelUri")): local mode supports only file:// model URIs; got \"\(uri)\"; copy the model to this machine and use file://relative/path (relative to the YAML file's directory) or file:///absolute/path", at: "modelUri")
+            throw reader.error("field \(reader.quoted(field)): local mode supports only file:// model URIs; got \"\(uri)\"; copy the model to this machine and use file://relative/path (relative to the YAML file's directory) or file:///absolute/path", at: field)
         }
         let path = String(uri.dropFirst(scheme.count))
         guard !path.isEmpty else {
-            throw reader.error("field \(reader.quoted("modelUri")) names no path; use file://relative/path (relative to the YAML file's directory) or file:///absolute/path", at: "modelUri")
+            throw reader.error("field \(reader.quoted(field)) names no path; use file://relative/path (relative to the YAML file's directory) or file:///absolute/path", at: field)
         }
         return FieldReader.absolutePath(path, baseDirectory: baseDirectory)
     }

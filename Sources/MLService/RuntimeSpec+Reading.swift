@@ -76,5 +76,6 @@ extension RuntimeSpec {
                   annotations: annotations, annotationSources: sources)
         self.kind = kind
         supportedModelFormats = formats
+        if !protocols.isEmpty { protocolVersions = protocols }
     }
 }

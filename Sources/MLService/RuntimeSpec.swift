@@ -8,6 +8,8 @@ public struct RuntimeSpec: Sendable, Equatable {
     public var kind: String = "MLServiceRuntime"
     /// KServe's `supportedModelFormats`: what a predictor naming only its model format may run on.
     public var supportedModelFormats: [SupportedModelFormat] = []
+    /// KServe's `protocolVersions` (`v1`, `v2`, `grpc-v1`, `grpc-v2`); KServe's default, `v1`, when unset.
+    public var protocolVersions: [String] = ["v1"]
     /// A disabled runtime may be declared but not used.
     public var enabled: Bool
     /// The template's first container; local mode runs no other.
@@ -80,18 +82,21 @@ public enum RuntimeSelection {
         case refused(String)
     }
 
-    public static func choose(_ format: ModelFormat, among runtimes: [RuntimeSpec]) -> Outcome {
+    /// - Parameter protocolVersion: the predictor's `model.protocolVersion` (KServe's default `v1`
+    ///   when unset): a runtime that does not speak it is no candidate, as in KServe.
+    public static func choose(_ format: ModelFormat, protocolVersion: String? = nil, among runtimes: [RuntimeSpec]) -> Outcome {
+        let wanted = protocolVersion ?? "v1"
         let candidates = runtimes.compactMap { runtime -> (runtime: RuntimeSpec, priority: Int)? in
-            guard runtime.enabled,
+            guard runtime.enabled, runtime.protocolVersions.contains(wanted),
                   let entry = runtime.supportedModelFormats.first(where: { $0.autoSelect && $0.supports(format) }) else { return nil }
             return (runtime, entry.priority ?? 0)
         }
         guard let best = candidates.map(\.priority).max() else {
             let listing = runtimes.filter { !$0.supportedModelFormats.isEmpty }.map { runtime in
-                "\(runtime.kind) \(runtime.name) (\(runtime.supportedModelFormats.map { entry in entry.name + (entry.version.map { " " + $0 } ?? "") + (entry.autoSelect ? "" : ", not autoSelect") }.joined(separator: "; "))\(runtime.enabled ? "" : ", disabled"))"
+                "\(runtime.kind) \(runtime.name) (\(runtime.supportedModelFormats.map { entry in entry.name + (entry.version.map { " " + $0 } ?? "") + (entry.autoSelect ? "" : ", not autoSelect") }.joined(separator: "; "))\(runtime.enabled ? "" : ", disabled"); protocols \(runtime.protocolVersions.joined(separator: ", ")))"
             }
             let known = listing.isEmpty ? "no ServingRuntime or ClusterServingRuntime in the file lists model formats" : "runtimes: " + listing.joined(separator: "; ")
-            return .refused("no enabled runtime supports model format \(format) with autoSelect: true (\(known)); add one, or name a runtime in model.runtime")
+            return .refused("no enabled runtime supports model format \(format) with autoSelect: true and protocol \(wanted) (\(known)); add one, or name a runtime in model.runtime")
         }
         let top = candidates.filter { $0.priority == best }.map { "\($0.runtime.kind) \($0.runtime.name)" }.sorted()
         guard top.count == 1 else {

@@ -137,7 +137,7 @@ struct ServiceReader: Sendable {
         var annotationSources = template.annotationSources
         var runtimeName = model?.runtime
         if runtimeName == nil, let format = model?.format {
-            switch RuntimeSelection.choose(format, among: runtimes.values.sorted { $0.name < $1.name }) {
+            switch RuntimeSelection.choose(format, protocolVersion: model?.protocolVersion, among: runtimes.values.sorted { $0.name < $1.name }) {
             case .chosen(let name): runtimeName = name
             case .refused(let reason): throw predictor.error("field \(predictor.quoted("model.modelFormat")): \(reason)", at: "model.modelFormat")
             }

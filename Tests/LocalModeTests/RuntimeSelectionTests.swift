@@ -100,8 +100,16 @@ import ThawTestSupport
     }
 
     @Test func aGRPCOnlyRuntimeIsAnH2CTargetAndAWrongAPIVersionIsNamed() throws {
+        // Both speak only grpc-v2 now: a predictor that asks for nothing (v1, KServe's default) finds
+        // neither; one that asks for grpc-v2 gets the higher priority's, as an h2c target.
         let grpc = Self.file().replacingOccurrences(of: "protocolVersions: [v1, v2]", with: "protocolVersions: [grpc-v2]")
-        #expect(try Self.parse(grpc).services[0].releases[0].predictor.replicaProtocol == .h2c)
+        let unspoken = try #require(throws: ConfigError.self) { try Self.parse(grpc) }
+        #expect(unspoken.description.contains("protocol v1"), "\(unspoken)")
+        let asked = grpc.replacingOccurrences(of: "modelFormat: {name: sklearn, version: \"1.3\"}",
+                                              with: "modelFormat: {name: sklearn, version: \"1.3\"}\n        protocolVersion: grpc-v2")
+        let release = try Self.parse(asked).services[0].releases[0]
+        #expect(release.runtime == "high")
+        #expect(release.predictor.replicaProtocol == .h2c)
         let wrong = Self.file().replacingOccurrences(of: "apiVersion: serving.kserve.io/v1alpha1\nkind: ServingRuntime",
                                                      with: "apiVersion: serving.kserve.io/v1beta1\nkind: ServingRuntime")
         let error = try #require(throws: ConfigError.self) { try Self.parse(wrong) }
