@@ -33,6 +33,8 @@ final class RouteDirectory: Sendable {
     struct Cache {
         fileprivate var version: UInt64 = 0
         fileprivate var snapshot: Snapshot?
+        /// Whether any service mirrors: the per-request check when none does.
+        fileprivate var hasMirrors = false
     }
 
     /// The target that serves a request, or nil when nothing routes its host and path.
@@ -41,6 +43,7 @@ final class RouteDirectory: Sendable {
         if cache.version != latest || cache.snapshot == nil {
             cache.snapshot = current.withLock { $0 }
             cache.version = latest
+            cache.hasMirrors = !(cache.snapshot?.table.mirrors.isEmpty ?? true)
         }
         return resolve(host: host, path: path, in: cache.snapshot!)
     }
@@ -54,7 +57,7 @@ final class RouteDirectory: Sendable {
     /// The target that gets a copy of this request, if its service mirrors and this one is drawn.
     /// Costs one check of an empty dictionary when no service mirrors.
     func mirror(host: String, path: String, cache: Cache) -> TargetRuntime? {
-        guard let snapshot = cache.snapshot, !snapshot.table.mirrors.isEmpty,
+        guard cache.hasMirrors, let snapshot = cache.snapshot,
               let destination = snapshot.table.destination(host: host, path: path) else { return nil }
         let draw = mirrorDraws.wrappingAdd(1, ordering: .relaxed).oldValue
         return snapshot.table.mirrorTarget(for: destination, draw: draw).flatMap { snapshot.targets[$0] }

@@ -46,11 +46,13 @@ public struct ClusterRender {
             for release in service.releases {
                 objects.append(try deployment(service: service.name, release: release.name, component: release.predictor,
                                               role: "predictor", modelPath: release.modelPath, predictorHost: nil,
+                                              modelName: release.modelName(service: service.name),
                                               describe: "MLService \(service.name), release \(release.name) predictor"))
             }
             if let transformer = service.transformer {
                 objects.append(try deployment(service: service.name, release: "transformer", component: transformer, role: "transformer",
-                                              modelPath: nil, predictorHost: predictorHost, describe: "MLService \(service.name), transformer"))
+                                              modelPath: nil, predictorHost: predictorHost, modelName: service.name,
+                                              describe: "MLService \(service.name), transformer"))
             }
             var split = [ClusterState.defaultReleaseKey: service.defaultRelease]
             if let canary = service.canary {
@@ -78,8 +80,9 @@ public struct ClusterRender {
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
+    /// - Parameter modelName: the model in its payload events' `ce-model`, as `thaw up` names it.
     private func deployment(service: String, release: String, component: ComponentSpec, role: String, modelPath: String?,
-                            predictorHost: String?, describe: String) throws -> [String: Any] {
+                            predictorHost: String?, modelName: String, describe: String) throws -> [String: Any] {
         let name = "\(service)-\(release)"
         guard name.utf8.count <= 63 else {
             throw RenderError(description: "\(describe): the Deployment would be named \(name), longer than Kubernetes' 63 characters; shorten the service or release name")
@@ -141,7 +144,7 @@ public struct ClusterRender {
             ] + (component.logger.map { logger in [
                 ["name": "THAW_LOGGER_URL", "value": logger.url], ["name": "THAW_LOGGER_MODE", "value": logger.mode],
                 ["name": "THAW_SERVICE", "value": service], ["name": "THAW_RELEASE", "value": release],
-                ["name": "THAW_COMPONENT", "value": role],
+                ["name": "THAW_MODEL", "value": modelName], ["name": "THAW_COMPONENT", "value": role],
             ] } ?? []),
             "ports": [["name": "queue", "containerPort": Self.queuePort], ["name": "queue-admin", "containerPort": Self.queueAdminPort]],
             "readinessProbe": ["httpGet": ["path": "/readyz", "port": Self.queueAdminPort], "periodSeconds": 2],

@@ -69,13 +69,16 @@ public struct LocalPlan: Sendable {
                 hostPorts.append(.init(port: predictorPort, host: predictorHost))
                 try add(target: name, hosts: [serviceHost, "\(name).\(Self.domain)"], component: transformer, config: config, reachable: true,
                         timeoutSeconds: timeoutSeconds, describe: "MLService \(service.name), transformer",
-                        origin: .init(service: service.name, release: service.defaultRelease, model: service.name, component: "transformer"),
+                        origin: .init(service: service.name, release: "transformer", model: service.name, component: "transformer"),
                         extra: { ComponentSpec.replicaParameters(port: $0, predictorHost: "127.0.0.1:\(predictorPort)") })
                 addresses.transformer = name
                 addresses.predictorHost = predictorHost
                 addresses.predictorPort = predictorPort
             } else {
                 routes.services.append(split(service.name, [serviceHost]))
+            }
+            if let mirror = service.mirror, service.releases.contains(where: { $0.name == mirror && $0.predictor.replicaProtocol == .h2c }) {
+                warnings.append("MLService \(service.name): release \(mirror) speaks gRPC; only HTTP/1.1 requests are mirrored, so gRPC calls are not copied to it")
             }
             hostPorts.append(.init(port: servicePort, host: serviceHost))
             services.append(addresses)
@@ -116,6 +119,9 @@ public struct LocalPlan: Sendable {
         guard let replicaProtocol = component.replicaProtocol else {
             throw Self.located("\(describe): annotation \(ComponentSpec.protocolKey) must be \(ReplicaProtocol.accepted), got \"\(annotations[ComponentSpec.protocolKey] ?? "")\"",
                                at: component.annotationSources[ComponentSpec.protocolKey])
+        }
+        if replicaProtocol == .h2c, component.logger != nil {
+            warnings.append("\(describe): its logger has no effect yet: payloads of gRPC (HTTP/2) calls are not logged, only HTTP/1.1 requests'")
         }
         let readinessPath = component.effectiveReadinessPath
         guard readinessPath.hasPrefix("/") else {
