@@ -16,14 +16,9 @@ from concurrent import futures
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_tools import protoc
 
-here = os.path.dirname(os.path.abspath(__file__))
-out = tempfile.mkdtemp(prefix="thaw-grpc-")
-if protoc.main(["protoc", f"-I{here}", f"--python_out={out}", f"--grpc_python_out={out}", os.path.join(here, "inference.proto")]) != 0:
-    sys.exit("protoc failed")
-sys.path.insert(0, out)
-import inference_pb2 as pb, inference_pb2_grpc as rpc  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from inference_proto import pb, rpc  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, default=0)
