@@ -83,9 +83,10 @@ import ThawTestSupport
     }
 
     @Test func theTargetsTimeoutAndAFullQueueAreGRPCStatuses() async throws {
-        let activator = try await ActivatorProcess(config: Self.routes(endpoints: [], settings: ["timeoutSeconds: 4", "queueLimit: 1"]))
+        let activator = try await ActivatorProcess(config: Self.routes(endpoints: [], settings: ["timeoutSeconds: 10", "queueLimit: 1"]))
         let target = "127.0.0.1:\(activator.port)"
-        // One call waits (and runs out of the target's time); the other two find the queue full.
+        // One call waits (and runs out of the target's 10 s: long enough for the rest of the test
+        // to run on a machine busy with the whole suite); the other two find the queue full.
         let waiting = try ClientRun(["unary", target, "1", "--authority", "infer"])
         try await activator.waitForTarget("infer") { ($0["queueLength"] as? Int) == 1 }
         let refused = try await ClientRun(["unary", target, "2", "--concurrency", "2", "--authority", "infer"]).results()

@@ -41,11 +41,11 @@ final class SidecarProcess: Sendable {
     }
 
     func probe() async throws -> HTTPCall.Response {
-        try await request("/", headers: [("Thaw-Probe", "test")], timeout: 5)
+        try await request("/", headers: [("Thaw-Probe", "test")], timeout: 15)
     }
 
     func admin(_ path: String) async throws -> HTTPCall.Response {
-        try await Client.call(port: adminPort, path: path, timeout: 5)
+        try await Client.call(port: adminPort, path: path, timeout: 15)
     }
 
     /// The sidecar's one target as `/status` shows it.

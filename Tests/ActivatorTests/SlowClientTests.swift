@@ -89,8 +89,9 @@ import Glibc
         }
         #expect(answer.hasPrefix("HTTP/1.1 408"), "\(answer)")
         #expect(closed)
-        // About 1 s; a loaded machine adds some, but the client is still trickling (for 11 s more).
-        #expect(answeredAfter > 0.9 && answeredAfter < 5, "cut off at about 1 s while still trickling: \(answeredAfter)")
+        // About 1 s alone; a machine busy with the whole suite adds seconds. What matters is that the
+        // client is cut off while it is still trickling (its head would take 12 s).
+        #expect(answeredAfter > 0.9 && answeredAfter < 10, "cut off at its 1 s limit while still trickling: \(answeredAfter)")
 
         // A connection that never sends a byte has the same limit.
         let silent = try Socket(port: activator.port)
