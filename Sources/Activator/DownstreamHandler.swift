@@ -257,7 +257,8 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         let request = ProxiedRequest(head: head, target: target, arrival: now, timeout: target.timeout)
         request.capture = settings.payloadLog?.capture(requestContentType: head.headers.first(name: "content-type"))
         if settings.mirror != nil, let mirror = directory.mirror(host: host, path: path, cache: routes) {
-            request.mirror = (mirror, PayloadCapture(id: "", limit: RequestMirror.maxBody, requestContentType: nil))
+            // The copy's body is kept by the same bounded keeper the payload logger uses (no id: no event is made).
+            request.mirror = (mirror, PayloadCapture(id: "", limit: RequestMirror.maxBody, requestContentType: nil, keepsResponse: false))
         }
         self.request = request
         wake(at: request.deadline.uptimeNanoseconds, context: context)

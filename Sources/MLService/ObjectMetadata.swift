@@ -26,7 +26,8 @@ struct ObjectMetadata: Sendable {
             annotationSources[key] = metadata.source(of: "annotations.\(key)")
         }
         let ignored = ["labels"] + (all.keys.contains { !usedAnnotations.contains($0) } ? ["annotations"] : [])
-        metadata.noteIgnored(ignored, because: "the object's own labels and annotations have no effect (but \(usedAnnotations.isEmpty ? "none" : usedAnnotations.joined(separator: ", "))); autoscaling annotations belong in a predictor's or transformer's template.metadata.annotations", notes: &notes)
+        let except = usedAnnotations.isEmpty ? "" : " (except \(usedAnnotations.joined(separator: " and ")))"
+        metadata.noteIgnored(ignored, because: "the object's own labels and annotations have no effect\(except); autoscaling annotations belong in a predictor's or transformer's template.metadata.annotations", notes: &notes)
         metadata.noteIgnored(Self.serverFields, because: "Kubernetes sets it", notes: &notes)
         name = try metadata.dnsLabel("name", example: example)
         if metadata.has("namespace") {
