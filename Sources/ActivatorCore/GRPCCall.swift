@@ -44,13 +44,9 @@ public enum GRPCCall {
         return contentType.utf8.starts(with: "application/grpc".utf8)
     }
 
-    /// The trailers that end a call the activator refused: `grpc-status` and `grpc-message`.
+    /// The trailers that end a call the activator refused: the same mapping as every other answer.
     public static func trailers(for rejection: Rejection) -> [(String, String)] {
-        let status: Status = switch rejection {
-        case .queueFull, .targetFailed, .shuttingDown: .unavailable
-        case .timedOut: .deadlineExceeded
-        }
-        return trailers(status, message: rejection.description)
+        trailers(status(reason: rejection.reason, httpStatus: rejection.status), message: rejection.description)
     }
 
     /// `grpc-message` is percent-encoded UTF-8: bytes outside printable ASCII, and `%` itself.

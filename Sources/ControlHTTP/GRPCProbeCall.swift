@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHPACK
 import NIOHTTP2
@@ -47,75 +48,40 @@ public enum GRPCProbeCall {
         }
     }
 
-    public enum Failure: Error, CustomStringConvertible {
-        case timedOut(String)
-        case closedEarly(String)
-        public var description: String {
-            switch self {
-            case .timedOut(let what): "\(what): no answer within the deadline"
-            case .closedEarly(let what): "\(what): the stream closed before the call ended"
-            }
-        }
-    }
-
     public static func perform(on eventLoop: any EventLoop, to endpoint: EndpointAddress, path: String,
                                headers: [(String, String)] = [], timeout: TimeAmount) async throws -> Response {
         let what = "gRPC \(path) on \(endpoint)"
-        let deadlineAt = NIODeadline.now() + timeout
         let promise = eventLoop.makePromise(of: Response.self)
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(timeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-        let channel: any Channel
-        do {
-            channel = try await UpstreamAddress.connect(bootstrap, to: endpoint).get()
-        } catch {
-            promise.fail(error)
-            throw error
-        }
-        let deadline = eventLoop.scheduleTask(deadline: deadlineAt) {
-            promise.fail(Failure.timedOut(what))
-            channel.close(promise: nil)
-        }
-        defer {
-            deadline.cancel()
-            channel.close(promise: nil)
-        }
         var head: HPACKHeaders = [":method": "POST", ":scheme": "http", ":path": path, ":authority": endpoint.description,
                                   "content-type": "application/grpc", "te": "trailers", "user-agent": "thaw"]
         for (name, value) in headers { head.add(name: name.lowercased(), value: value) }
         let request = head
-        channel.eventLoop.execute {
-            do {
-                let multiplexer = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-                    mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()) { stream in
-                    stream.close(promise: nil)  // nothing here takes a pushed stream
-                    return stream.eventLoop.makeSucceededVoidFuture()
-                }
-                multiplexer.createStreamChannel { stream in
-                    stream.eventLoop.makeCompletedFuture {
-                        try stream.pipeline.syncOperations.addHandler(CallCollector(promise: promise, what: what))
+        return try await OneShotConnection.call(on: eventLoop, to: endpoint, timeout: timeout, promise: promise,
+                                                timedOut: HTTPCall.Failure.timedOut(what)) { channel in
+            channel.eventLoop.execute {
+                do {
+                    let multiplexer = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+                        mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()) { stream in
+                        stream.close(promise: nil)  // nothing here takes a pushed stream
+                        return stream.eventLoop.makeSucceededVoidFuture()
                     }
-                }.whenComplete { result in
-                    switch result {
-                    case .success(let stream):
-                        stream.write(HTTP2Frame.FramePayload.headers(.init(headers: request)), promise: nil)
-                        let empty = ByteBuffer(bytes: [0, 0, 0, 0, 0])
-                        stream.writeAndFlush(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(empty), endStream: true)), promise: nil)
-                    case .failure(let error):
-                        promise.fail(error)
+                    multiplexer.createStreamChannel { stream in
+                        stream.eventLoop.makeCompletedFuture {
+                            try stream.pipeline.syncOperations.addHandler(CallCollector(promise: promise, what: what))
+                        }
+                    }.whenComplete { result in
+                        switch result {
+                        case .success(let stream):
+                            stream.write(HTTP2Frame.FramePayload.headers(.init(headers: request)), promise: nil)
+                            let empty = ByteBuffer(bytes: [0, 0, 0, 0, 0])
+                            stream.writeAndFlush(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(empty), endStream: true)), promise: nil)
+                        case .failure(let error):
+                            promise.fail(error)
+                        }
                     }
+                } catch {
+                    promise.fail(error)
                 }
-            } catch {
-                promise.fail(error)
-            }
-        }
-        return try await withTaskCancellationHandler {
-            try await promise.futureResult.get()
-        } onCancel: {
-            eventLoop.execute {
-                promise.fail(CancellationError())
-                channel.close(promise: nil)
             }
         }
     }
@@ -144,14 +110,15 @@ private final class CallCollector: ChannelInboundHandler {
             }
             if let status = frame.headers.first(name: "grpc-status") {
                 response.grpcStatus = Int(status)
-                response.grpcMessage = frame.headers.first(name: "grpc-message")?.removingPercentEncoding ?? ""
+                let message = frame.headers.first(name: "grpc-message") ?? ""
+                response.grpcMessage = message.removingPercentEncoding ?? message  // percent-encoded UTF-8
             }
             if frame.endStream { finish() }
         case .data(let frame):
             if case .byteBuffer(var bytes) = frame.data, body.readableBytes < 65_536 { body.writeBuffer(&bytes) }
             if frame.endStream { finish() }
         case .rstStream(let code):
-            promise.fail(GRPCProbeCall.Failure.closedEarly("\(what) (RST_STREAM \(code))"))
+            promise.fail(HTTPCall.Failure.closedEarly("\(what) (RST_STREAM \(code))"))
         default:
             break
         }
@@ -167,31 +134,11 @@ private final class CallCollector: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        promise.fail(GRPCProbeCall.Failure.closedEarly(what))
+        promise.fail(HTTPCall.Failure.closedEarly(what))
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         promise.fail(error)
         context.close(promise: nil)
-    }
-}
-
-private extension String {
-    /// `grpc-message` is percent-encoded.
-    var removingPercentEncoding: String {
-        var bytes: [UInt8] = []
-        var index = utf8.startIndex
-        while index != utf8.endIndex {
-            let byte = utf8[index]
-            if byte == UInt8(ascii: "%"), let end = utf8.index(index, offsetBy: 3, limitedBy: utf8.endIndex),
-               let value = UInt8(String(decoding: utf8[utf8.index(after: index)..<end], as: UTF8.self), radix: 16) {
-                bytes.append(value)
-                index = end
-            } else {
-                bytes.append(byte)
-                index = utf8.index(after: index)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

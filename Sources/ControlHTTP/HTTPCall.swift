@@ -34,18 +34,41 @@ public struct HTTPCall: Sendable {
         headers: [(String, String)] = [], body: [UInt8]? = nil, timeout: TimeAmount
     ) async throws -> Response {
         let what = "\(method) http://\(endpoint)\(path)"
-        // One deadline for the whole call, connecting included.
-        let deadlineAt = NIODeadline.now() + timeout
         let promise = eventLoop.makePromise(of: Response.self)
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(timeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
+        return try await OneShotConnection.call(on: eventLoop, to: endpoint, timeout: timeout, promise: promise, timedOut: Failure.timedOut(what)) {
+            $0.channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise, what: what))
                 }
             }
+        } send: { channel in
+            var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
+            if !headers.contains(where: { $0.0.lowercased() == "host" }) { head.headers.add(name: "host", value: endpoint.description) }
+            head.headers.add(name: "connection", value: "close")
+            head.headers.add(name: "user-agent", value: "thaw")
+            for (name, value) in headers { head.headers.add(name: name, value: value) }
+            if let body { head.headers.add(name: "content-length", value: String(body.count)) }
+            channel.write(HTTPClientRequestPart.head(head), promise: nil)
+            if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
+            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        }
+    }
+}
+
+/// What every one-shot control call shares (`HTTPCall`, `GRPCProbeCall`): a fresh connection, one
+/// deadline for the whole call (connecting included) that fails it and closes the connection, the
+/// connection closed when the call ends, and no waiting out the timeout when the caller is
+/// cancelled (a shutdown).
+enum OneShotConnection {
+    static func call<Response: Sendable>(
+        on eventLoop: any EventLoop, to endpoint: EndpointAddress, timeout: TimeAmount, promise: EventLoopPromise<Response>,
+        timedOut: any Error, configure: (ClientBootstrap) -> ClientBootstrap = { $0 }, send: (any Channel) -> Void
+    ) async throws -> Response {
+        let deadlineAt = NIODeadline.now() + timeout
+        let bootstrap = configure(ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1))
         let channel: any Channel
         do {
             channel = try await UpstreamAddress.connect(bootstrap, to: endpoint).get()
@@ -54,23 +77,14 @@ public struct HTTPCall: Sendable {
             throw error
         }
         let deadline = eventLoop.scheduleTask(deadline: deadlineAt) {
-            promise.fail(Failure.timedOut(what))
+            promise.fail(timedOut)
             channel.close(promise: nil)
         }
-        var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
-        if !headers.contains(where: { $0.0.lowercased() == "host" }) { head.headers.add(name: "host", value: endpoint.description) }
-        head.headers.add(name: "connection", value: "close")
-        head.headers.add(name: "user-agent", value: "thaw")
-        for (name, value) in headers { head.headers.add(name: name, value: value) }
-        if let body { head.headers.add(name: "content-length", value: String(body.count)) }
-        channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
-        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         defer {
             deadline.cancel()
             channel.close(promise: nil)
         }
-        // A cancelled caller (a shutdown) does not wait out the timeout.
+        send(channel)
         return try await withTaskCancellationHandler {
             try await promise.futureResult.get()
         } onCancel: {
