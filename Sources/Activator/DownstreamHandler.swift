@@ -108,7 +108,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             // Without a request, the body belongs to one already answered: dropped.
             guard let request else { return }
             request.capture?.request(body.readableBytesView)
-            request.mirror?.body.request(body.readableBytesView)
+            request.mirror?.body.append(body.readableBytesView)
             if let upstream = request.upstream {
                 request.writer.body(body, into: upstream.write)
                 request.needsUpstreamFlush = true
@@ -125,10 +125,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             if let (target, copy) = request.mirror, let mirror = settings.mirror {
                 // The whole request is here: its copy goes now, off this exchange.
                 request.mirror = nil
-                switch copy.requestEvent {
-                case .success(let event): mirror.send(request.head, body: event.body, to: target)
-                case .failure: mirror.dropTooLarge(target: target.name)
-                }
+                if copy.overflowed { mirror.dropTooLarge(target: target.name) } else { mirror.send(request.head, body: copy.bytes, to: target) }
             }
             if let upstream = request.upstream {
                 request.writer.end(trailers, into: upstream.write)
@@ -257,8 +254,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         let request = ProxiedRequest(head: head, target: target, arrival: now, timeout: target.timeout)
         request.capture = settings.payloadLog?.capture(requestContentType: head.headers.first(name: "content-type"))
         if settings.mirror != nil, let mirror = directory.mirror(host: host, path: path, cache: routes) {
-            // The copy's body is kept by the same bounded keeper the payload logger uses (no id: no event is made).
-            request.mirror = (mirror, PayloadCapture(id: "", limit: RequestMirror.maxBody, requestContentType: nil, keepsResponse: false))
+            request.mirror = (mirror, BoundedBody(limit: RequestMirror.maxBody))
         }
         self.request = request
         wake(at: request.deadline.uptimeNanoseconds, context: context)
@@ -682,7 +678,7 @@ final class ProxiedRequest {
     /// Its bodies, kept for the payload logger; nil when nothing is logged.
     var capture: PayloadCapture?
     /// The mirror target drawn for a copy of this request, and its body so far.
-    var mirror: (target: TargetRuntime, body: PayloadCapture)?
+    var mirror: (target: TargetRuntime, body: BoundedBody)?
 
     init(head: HTTPRequestHead, target: TargetRuntime, arrival: NIODeadline, timeout: TimeAmount) {
         self.head = head

@@ -110,57 +110,57 @@ public enum ChunkedBody {
     }
 }
 
-/// One exchange's bodies as the sidecar saw them, kept for the payload logger up to `limit` bytes
-/// each; a body past the limit is not logged (and counted), never truncated silently.
+/// A body kept up to a limit: past it, nothing is kept and `overflowed` says so (a body is logged
+/// or copied whole, never cut short).
+public struct BoundedBody: Sendable {
+    public let limit: Int
+    public private(set) var bytes: [UInt8] = []
+    public private(set) var overflowed = false
+
+    public init(limit: Int) {
+        self.limit = limit
+    }
+
+    public mutating func append(_ more: some Collection<UInt8>) {
+        guard !overflowed else { return }
+        if bytes.count + more.count > limit {
+            overflowed = true
+            bytes = []
+        } else {
+            bytes += more
+        }
+    }
+}
+
+/// One exchange's bodies as the sidecar saw them, for the payload logger: each a `BoundedBody`, and
+/// only those its mode logs.
 public struct PayloadCapture: Sendable {
     public let id: String
-    public let limit: Int
     public private(set) var requestContentType: String?
-    public private(set) var requestBody: [UInt8] = []
-    public private(set) var requestTooLarge = false
     public private(set) var responseContentType: String?
     public private(set) var responseChunked = false
-    public private(set) var responseRaw: [UInt8] = []
-    public private(set) var responseTooLarge = false
-
-    /// Whether each body is kept at all: a logger in `request` mode keeps no response.
-    public let keepsRequest: Bool
-    public let keepsResponse: Bool
+    private var request: BoundedBody?
+    /// Raw response bytes: for a chunked response with their framing, decoded at the end. The
+    /// limit counts raw bytes, so a chunked body is held to a little less than the limit.
+    private var response: BoundedBody?
 
     public init(id: String, limit: Int, requestContentType: String?, keepsRequest: Bool = true, keepsResponse: Bool = true) {
         self.id = id
-        self.limit = limit
         self.requestContentType = requestContentType
-        self.keepsRequest = keepsRequest
-        self.keepsResponse = keepsResponse
+        request = keepsRequest ? BoundedBody(limit: limit) : nil
+        response = keepsResponse ? BoundedBody(limit: limit) : nil
     }
 
-    public mutating func request(_ bytes: some Collection<UInt8>) {
-        guard keepsRequest, !requestTooLarge else { return }
-        if requestBody.count + bytes.count > limit {
-            requestTooLarge = true
-            requestBody = []
-        } else {
-            requestBody += bytes
-        }
-    }
+    public var responseRaw: [UInt8] { response?.bytes ?? [] }
+
+    public mutating func request(_ bytes: some Collection<UInt8>) { request?.append(bytes) }
 
     public mutating func responseStarted(contentType: String?, chunked: Bool) {
         responseContentType = contentType
         responseChunked = chunked
     }
 
-    /// Raw response bytes (for a chunked response, with their framing: decoded at the end). The
-    /// limit counts raw bytes, so a chunked body is held to a little less than the limit.
-    public mutating func response(_ bytes: some Collection<UInt8>) {
-        guard keepsResponse, !responseTooLarge else { return }
-        if responseRaw.count + bytes.count > limit {
-            responseTooLarge = true
-            responseRaw = []
-        } else {
-            responseRaw += bytes
-        }
-    }
+    public mutating func response(_ bytes: some Collection<UInt8>) { response?.append(bytes) }
 
     /// An event, or why there is none: `body_too_large`, or `incomplete` (a chunked body that did not end).
     public typealias Outcome = Result<PayloadEvent, DropReason>
@@ -171,15 +171,17 @@ public struct PayloadCapture: Sendable {
         public static let incomplete = DropReason(label: "incomplete")
     }
 
-    /// The request's event.
+    /// The request's event (a capture that keeps no request has an empty one, which is never offered).
     public var requestEvent: Outcome {
-        requestTooLarge ? .failure(.bodyTooLarge) : .success(PayloadEvent(id: id, kind: .request, contentType: requestContentType, body: requestBody))
+        let body = request ?? BoundedBody(limit: 0)
+        return body.overflowed ? .failure(.bodyTooLarge) : .success(PayloadEvent(id: id, kind: .request, contentType: requestContentType, body: body.bytes))
     }
 
     /// The response's event.
     public var responseEvent: Outcome {
-        guard !responseTooLarge else { return .failure(.bodyTooLarge) }
-        guard let body = responseChunked ? ChunkedBody.decode(responseRaw) : responseRaw else { return .failure(.incomplete) }
+        let raw = response ?? BoundedBody(limit: 0)
+        guard !raw.overflowed else { return .failure(.bodyTooLarge) }
+        guard let body = responseChunked ? ChunkedBody.decode(raw.bytes) : raw.bytes else { return .failure(.incomplete) }
         return .success(PayloadEvent(id: id, kind: .response, contentType: responseContentType, body: body))
     }
 }
