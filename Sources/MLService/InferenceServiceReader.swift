@@ -34,15 +34,9 @@ struct InferenceServiceReader {
 
     mutating func read(_ document: FieldReader) throws -> MLServiceSpec {
         try document.accept(used: ObjectMetadata.documentFields, ignored: ["status"], because: "Kubernetes writes it", notes: &service.notes)
-        var ignoredNotes: [ConfigError] = []
-        let metadata = try ObjectMetadata(document, example: "sklearn-iris", notes: &ignoredNotes)
-        // KServe reads autoscaling annotations from the InferenceService itself: they are used here.
-        service.notes += ignoredNotes.filter { !$0.message.contains("field \"metadata.annotations\"") }
-        let objectAnnotations = try document.object("metadata")?.stringMap("annotations") ?? [:]
-        var objectSources: [String: SourceLine] = [:]
-        if let reader = try document.object("metadata") {
-            for key in objectAnnotations.keys { objectSources[key] = reader.source(of: "annotations.\(key)") }
-        }
+        // KServe reads autoscaling annotations from the InferenceService itself: all are used.
+        let metadata = try ObjectMetadata(document, example: "sklearn-iris", usedAnnotations: .all, notes: &service.notes)
+        let (objectAnnotations, objectSources) = (metadata.annotations, metadata.annotationSources)
         guard let spec = try document.object("spec") else {
             throw document.error("missing field \"spec\" (with spec.predictor)")
         }
@@ -84,14 +78,7 @@ struct InferenceServiceReader {
             if reader.has("storage") {
                 service.notes.append(reader.error("field \(reader.quoted("storage")) names a storage secret that KServe's storage initializer reads on a cluster; locally the model server gets no MODEL_PATH from it", at: "storage"))
             }
-            var format: ModelFormat?
-            if let formatReader = try reader.object("modelFormat") {
-                try formatReader.rejectUnknown(allowed: ["name", "version"])
-                guard let formatName = try formatReader.string("name"), !formatName.isEmpty else {
-                    throw formatReader.error("missing field \(formatReader.quoted("name")) (the model format, e.g. sklearn)")
-                }
-                format = ModelFormat(name: formatName, version: try formatReader.text("version"))
-            }
+            let format = try ModelReference.format(reader)
             var path: String?
             if let uri = try reader.string("storageUri") {
                 if uri.lowercased().hasPrefix("file://") {

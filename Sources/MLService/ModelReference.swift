@@ -24,17 +24,21 @@ struct ModelReference: Sendable {
         try reader.rejectUnknown(allowed: ["runtime", "modelUri", "parameters", "modelFormat", "protocolVersion"])
         runtime = try reader.string("runtime")
         protocolVersion = try reader.string("protocolVersion")
-        if let formatReader = try reader.object("modelFormat") {
-            try formatReader.rejectUnknown(allowed: ["name", "version"])
-            guard let name = try formatReader.string("name"), !name.isEmpty else {
-                throw formatReader.error("missing field \(formatReader.quoted("name")) (the model format, e.g. sklearn)")
-            }
-            format = ModelFormat(name: name, version: try formatReader.text("version"))
-        }
+        format = try Self.format(reader)
         parameters = try reader.stringMap("parameters") ?? [:]
         if let uri = try reader.string("modelUri") {
             path = try Self.localPath(uri, reader: reader, baseDirectory: baseDirectory)
         }
+    }
+
+    /// KServe's `modelFormat: {name, version}` of a `model` (MLService's or InferenceService's).
+    static func format(_ model: FieldReader) throws -> ModelFormat? {
+        guard let reader = try model.object("modelFormat") else { return nil }
+        try reader.rejectUnknown(allowed: ["name", "version"])
+        guard let name = try reader.string("name"), !name.isEmpty else {
+            throw reader.error("missing field \(reader.quoted("name")) (the model format, e.g. sklearn)")
+        }
+        return ModelFormat(name: name, version: try reader.text("version"))
     }
 
     /// The path of a `file://` URI: `file://model/x.json` relative to the YAML file's directory,

@@ -24,7 +24,7 @@ struct ServiceReader: Sendable {
 
     mutating func read(_ document: FieldReader) throws -> MLServiceSpec {
         try document.accept(used: ObjectMetadata.documentFields, ignored: ["status"], because: "Kubernetes writes it", notes: &notes)
-        let metadata = try ObjectMetadata(document, example: "digits", usedAnnotations: [MLServiceSpec.mirrorReleaseKey, MLServiceSpec.mirrorPercentKey],
+        let metadata = try ObjectMetadata(document, example: "digits", usedAnnotations: .keys([MLServiceSpec.mirrorReleaseKey, MLServiceSpec.mirrorPercentKey]),
                                           notes: &notes)
         guard let spec = try document.object("spec") else {
             throw document.error("missing field \"spec\" (with spec.default and spec.releases)")
