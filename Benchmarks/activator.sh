@@ -59,9 +59,6 @@ for port in $ACTIVATOR_PORT ${BASELINE_PORT:-}; do
   done
 done
 
-# cpu_ticks FIELD PID...: user (14) or system (15) clock ticks used so far by these processes.
-cpu_ticks() { local field=$1 total=0; shift; for pid in "$@"; do total=$((total + $(awk -v f="$field" '{print $f}' "/proc/$pid/stat"))); done; echo $total; }
-TICKS_PER_SECOND=$(getconf CLK_TCK)
 
 # run NAME PORT PIDS: one warm-up and one measured wrk run; appends "name rps p50_ms p99_ms cpu_us_per_request"
 # to results, where the CPU is what the proxy processes (PIDS) used during the measured run.

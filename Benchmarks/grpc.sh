@@ -28,12 +28,7 @@ swift build -c release --product echo-backend >/dev/null
 BIN=$(swift build -c release --show-bin-path)
 ACTIVATOR=${ACTIVATOR:-$BIN/thaw-activator}
 
-WORK=$(mktemp -d /tmp/thaw-bench-grpc.XXXXXX)
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
+. Benchmarks/proxy_bench.sh
 BACKEND_PORT=$(free_port); ACTIVATOR_PORT=$(free_port); ADMIN_PORT=$(free_port); NGINX_PORT=$(free_port)
 "$BIN/echo-backend" --h2c --port "$BACKEND_PORT" --threads 1 >"$WORK/backend.log" 2>&1 & PIDS+=($!); BACKEND_PID=$!
 cat >"$WORK/routes.yaml" <<YAML
@@ -78,20 +73,20 @@ for port in $BACKEND_PORT $NGINX_PORT $ACTIVATOR_PORT; do
   done
 done
 
-cpu_ticks() { local total=0; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo $total; }
-HZ=$(getconf CLK_TCK)
+# Server CPU: user plus kernel ticks of the given processes.
+server_ticks() { echo $(( $(cpu_ticks 14 "$@") + $(cpu_ticks 15 "$@") )); }
 
 # run NAME PORT PIDS: a warm-up, then a measured run with a per-call log; appends
 # "name calls_per_s p50_ms p99_ms cpu_us_per_call" to results.
 run() {
   local name=$1 port=$2 pids=$3 out ticks0 ticks1
   h2 -c "$CLIENTS" -m "$STREAMS" -t "$THREADS" -D 2 "http://127.0.0.1:$port/bench.Echo/Call" >/dev/null
-  ticks0=$(cpu_ticks $pids)
+  ticks0=$(server_ticks $pids)
   out=$(h2 -c "$CLIENTS" -m "$STREAMS" -t "$THREADS" -D "$DURATION" --log-file "$WORK/$name.log" "http://127.0.0.1:$port/bench.Echo/Call")
-  ticks1=$(cpu_ticks $pids)
+  ticks1=$(server_ticks $pids)
   local failed; failed=$(echo "$out" | awk '/^requests:/ { print $10 + $12 }')
   [ "${failed:-0}" = 0 ] || echo "warning: $name: $failed calls failed or errored" >&2
-  python3 - "$WORK/$name.log" "$name" "$DURATION" "$((ticks1 - ticks0))" "$HZ" >>"$WORK/results" <<'PY'
+  python3 - "$WORK/$name.log" "$name" "$DURATION" "$((ticks1 - ticks0))" "$TICKS_PER_SECOND" >>"$WORK/results" <<'PY'
 import sys
 path, name, duration, ticks, hz = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 # h2load's log: start time (us since the epoch), HTTP status, duration (us), one call a line.

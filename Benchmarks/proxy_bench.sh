@@ -1,11 +1,15 @@
-# Shared by the proxy benchmarks (activator.sh, instructions.sh), sourced after `set -euo pipefail`:
-# a scratch directory cleaned on exit, free ports, one echo-backend with the routing file that
+# Shared by the proxy benchmarks (activator.sh, grpc.sh, instructions.sh), sourced after
+# `set -euo pipefail`: a scratch directory cleaned on exit, free ports, CPU ticks of processes, one echo-backend with the routing file that
 # points thaw-activator at it, and nginx's proxy_pass configuration for the same backend.
 
 WORK=$(mktemp -d /tmp/thaw-bench.XXXXXX)
 PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
+
+# cpu_ticks FIELD PID...: user (14) or system (15) clock ticks used so far by these processes.
+cpu_ticks() { local field=$1 total=0; shift; for pid in "$@"; do total=$((total + $(awk -v f="$field" '{print $f}' "/proc/$pid/stat"))); done; echo $total; }
+TICKS_PER_SECOND=$(getconf CLK_TCK)
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
