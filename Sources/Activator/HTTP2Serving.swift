@@ -130,8 +130,7 @@ final class ClientHTTP2Connection: ChannelDuplexHandler {
     private func goAway(context: ChannelHandlerContext) {
         guard !goingAway else { return }
         goingAway = true
-        let frame = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: highestStream, errorCode: .noError, opaqueData: nil))
-        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(goAwayFrame), promise: nil)
         if openStreams == 0 { closeAfterLastFrames() }
     }
 
@@ -140,8 +139,12 @@ final class ClientHTTP2Connection: ChannelDuplexHandler {
     /// completes when they have gone out.
     private func closeAfterLastFrames() {
         guard let context else { return }
-        let frame = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: highestStream, errorCode: .noError, opaqueData: nil))
-        context.channel.writeAndFlush(frame).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        context.channel.writeAndFlush(goAwayFrame).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// GOAWAY naming the last stream the client opened: those up to it finish, none after it starts.
+    private var goAwayFrame: HTTP2Frame {
+        HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: highestStream, errorCode: .noError, opaqueData: nil))
     }
 
     private func armIdleTimer() {

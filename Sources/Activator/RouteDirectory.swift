@@ -56,7 +56,7 @@ final class RouteDirectory: Sendable {
 
     /// The target that gets a copy of this request, if its service mirrors and this one is drawn.
     /// Costs one check of an empty dictionary when no service mirrors.
-    func mirror(host: String, path: String, cache: Cache) -> TargetRuntime? {
+    func mirror(host: String, path: String, cache: borrowing Cache) -> TargetRuntime? {
         guard cache.hasMirrors, let snapshot = cache.snapshot,
               let destination = snapshot.table.destination(host: host, path: path) else { return nil }
         let draw = mirrorDraws.wrappingAdd(1, ordering: .relaxed).oldValue

@@ -21,6 +21,10 @@ final class StreamProxyHandler: ChannelDuplexHandler, UpstreamStreamDelegate {
     typealias OutboundIn = HTTP2Frame.FramePayload
     typealias OutboundOut = HTTP2Frame.FramePayload
 
+    /// HTTP/2 header names are lowercase (RFC 9113 §8.2.1).
+    static let probeHeader = ProxyHeaders.probe.lowercased()
+    static let proxiedByHeader = ProxyHeaders.proxiedBy.lowercased()
+
     private let directory: RouteDirectory
     private let pool: UpstreamHTTP2Pool
     private let settings: DownstreamSettings
@@ -120,26 +124,27 @@ final class StreamProxyHandler: ChannelDuplexHandler, UpstreamStreamDelegate {
         let path = headers.first(name: ":path") ?? "/"
         let host = settings.fixedHost ?? headers.first(name: ":authority") ?? headers.first(name: "host") ?? ""
         guard let target = directory.resolve(host: host, path: path, cache: &routes) else {
-            answerEarly(status: 404, reason: "no_route", isGRPC: isGRPC,
-                        message: "no target or service is routed for host \"\(host)\" and path \"\(path)\" on this activator", context: context)
+            writeAnswer(status: 404, reason: "no_route",
+                        message: "no target or service is routed for host \"\(host)\" and path \"\(path)\" on this activator",
+                        isGRPC: isGRPC, retryAfter: nil, context: context)
             return
         }
-        if settings.role.isSidecar, headers.contains(name: ProxyHeaders.probe.lowercased()) {
+        if settings.role.isSidecar, headers.contains(name: Self.probeHeader) {
             // A readiness probe, answered from this sidecar's own probe of its model server.
             answerProbe(ready: target.hasReadyEndpoint && !settings.draining.isOn, isGRPC: isGRPC, context: context)
             return
         }
         guard target.speaksHTTP2 else {
-            answerEarly(status: 505, reason: "no_route", isGRPC: isGRPC,
+            writeAnswer(status: 505, reason: "no_route",
                         message: "target \(target.name) speaks HTTP/1.1 (its protocol is http1): send it HTTP/1.1 requests, or set protocol: h2c for gRPC model servers",
-                        context: context)
+                        isGRPC: isGRPC, retryAfter: nil, context: context)
             return
         }
         // Never longer than the target's (at most a day), so it fits a TimeAmount.
         let duration = GRPCCall.callTimeout(target: .nanoseconds(target.timeout.nanoseconds), header: headers.first(name: "grpc-timeout"))
         let timeout = TimeAmount.nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
         let call = ProxiedCall(head: forwardedHead(headers), target: target, isGRPC: isGRPC, arrival: NIODeadline.now(), timeout: timeout)
-        call.proxied = settings.role.isSidecar && headers.contains(name: ProxyHeaders.proxiedBy.lowercased())
+        call.proxied = settings.role.isSidecar && headers.contains(name: Self.proxiedByHeader)
         if frame.endStream { call.state.requestBodyEnded() }
         self.call = call
         deadlineTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: call.deadline) { [self] in
@@ -155,18 +160,16 @@ final class StreamProxyHandler: ChannelDuplexHandler, UpstreamStreamDelegate {
     private func forwardedHead(_ headers: HPACKHeaders) -> HPACKHeaders {
         var out = HPACKHeaders()
         out.reserveCapacity(headers.count + 2)
-        let probe = ProxyHeaders.probe.lowercased()
-        let proxiedBy = ProxyHeaders.proxiedBy.lowercased()
         var forwardedFor: String?
         for (name, value, indexing) in headers {
             switch name {
-            case probe, proxiedBy: continue
+            case Self.probeHeader, Self.proxiedByHeader: continue
             case "x-forwarded-for": forwardedFor = forwardedFor.map { "\($0), \(value)" } ?? value
             default: out.add(name: name, value: value, indexing: indexing)
             }
         }
         if let clientIP { out.add(name: "x-forwarded-for", value: forwardedFor.map { "\($0), \(clientIP)" } ?? clientIP) }
-        if !settings.role.isSidecar { out.add(name: proxiedBy, value: ProxyHeaders.activator) }
+        if !settings.role.isSidecar { out.add(name: Self.proxiedByHeader, value: ProxyHeaders.activator) }
         return out
     }
 
@@ -398,10 +401,6 @@ final class StreamProxyHandler: ChannelDuplexHandler, UpstreamStreamDelegate {
     }
 
     // MARK: Our own answers
-
-    private func answerEarly(status: Int, reason: String, isGRPC: Bool, message: String, context: ChannelHandlerContext) {
-        writeAnswer(status: status, reason: reason, message: message, isGRPC: isGRPC, retryAfter: nil, context: context)
-    }
 
     /// Answers a call ourselves: a gRPC call gets a trailers-only response (HTTP 200 with the
     /// status in `grpc-status`, as gRPC requires); anything else a status and a line of text.

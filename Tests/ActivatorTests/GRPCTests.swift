@@ -76,8 +76,10 @@ import ThawTestSupport
         let streamed = try await stream.results()
         #expect(Self.codes(streamed) == ["OK"], "\(streamed)")
         #expect(streamed.first?["values"] as? [Double] == [0, 2, 4, 6, 8])
-        // Not before the replica was serving: forwarded by the health protocol's verdict.
+        // Not before the replica was serving: forwarded by the health protocol's verdict. The calls
+        // started before the server did, and it says SERVING a second after it starts.
         #expect(try await server.process.waitFor("serving").contains("serving"))
+        #expect(calls.allSatisfy { ($0["seconds"] as? Double ?? 0) >= 1.0 }, "answered before the server was serving: \(calls)")
         let metrics = try await activator.admin("/metrics").body
         #expect(metrics.contains("thaw_activator_requests_total{target=\"infer\",code=\"200\"} 5"), "\(metrics)")
     }
