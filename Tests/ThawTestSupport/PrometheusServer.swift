@@ -24,8 +24,6 @@ public final class PrometheusServer: @unchecked Sendable {
          scrapeConfig: String? = nil) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("thaw-prometheus-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        port = try FreePort.take(1)[0]
-        url = "\(https ? "https" : "http")://127.0.0.1:\(port)"
         let data = directory.appendingPathComponent("data")
         if let backfill {
             let input = directory.appendingPathComponent("backfill.om")
@@ -37,26 +35,40 @@ public final class PrometheusServer: @unchecked Sendable {
                 throw TestFailure("promtool could not backfill \(input.path):\n\(promtool.stdout.suffix(2000))\n\(promtool.stderr.suffix(2000))")
             }
         }
-        let config = directory.appendingPathComponent("prometheus.yml")
-        // No external labels: remote read would add them to every series, the query API would not.
-        let scrape = scrapesItself ? """
-            global: {scrape_interval: 1s, scrape_timeout: 1s}
-            scrape_configs:
-              - job_name: self
-                static_configs: [{targets: ['127.0.0.1:\(port)']}]
-            """ : "scrape_configs: []"
-        try (scrapeConfig ?? scrape).write(to: config, atomically: true, encoding: .utf8)
-        var arguments = [
-            "--config.file=\(config.path)", "--storage.tsdb.path=\(data.path)", "--storage.tsdb.retention.time=100y",
-            "--web.listen-address=127.0.0.1:\(port)",
-        ]
-        if let webConfig {
-            let file = directory.appendingPathComponent("web.yml")
-            try webConfig.write(to: file, atomically: true, encoding: .utf8)
-            arguments.append("--web.config.file=\(file.path)")
+        // A port picked here can be taken by another process of the run before Prometheus binds it
+        // (FreePort's picks are per process): then it is picked again.
+        var attempt = 0
+        while true {
+            attempt += 1
+            let port = try FreePort.take(1)[0]
+            let config = directory.appendingPathComponent("prometheus.yml")
+            // No external labels: remote read would add them to every series, the query API would not.
+            let scrape = scrapesItself ? """
+                global: {scrape_interval: 1s, scrape_timeout: 1s}
+                scrape_configs:
+                  - job_name: self
+                    static_configs: [{targets: ['127.0.0.1:\(port)']}]
+                """ : "scrape_configs: []"
+            try (scrapeConfig ?? scrape).write(to: config, atomically: true, encoding: .utf8)
+            var arguments = [
+                "--config.file=\(config.path)", "--storage.tsdb.path=\(data.path)", "--storage.tsdb.retention.time=100y",
+                "--web.listen-address=127.0.0.1:\(port)",
+            ]
+            if let webConfig {
+                let file = directory.appendingPathComponent("web.yml")
+                try webConfig.write(to: file, atomically: true, encoding: .utf8)
+                arguments.append("--web.config.file=\(file.path)")
+            }
+            let process = try TestProcess(url: try TestProcess.systemExecutable("prometheus"), arguments: arguments, name: "prometheus")
+            do {
+                try await process.waitFor("Server is ready to receive web requests", timeout: 60)
+            } catch where attempt < 3 && process.stderr.contains("address already in use") {
+                continue
+            }
+            (self.port, self.process) = (port, process)
+            url = "\(https ? "https" : "http")://127.0.0.1:\(port)"
+            return
         }
-        process = try TestProcess(url: try TestProcess.systemExecutable("prometheus"), arguments: arguments, name: "prometheus")
-        try await process.waitFor("Server is ready to receive web requests", timeout: 60)
     }
 
     /// Stops the server (SIGTERM, SIGKILL after 10 s) and waits for it before removing its data.
