@@ -72,7 +72,7 @@ struct CollectorLoopTests {
         let up = try await ThawUp(yaml: EchoService.yaml(name: "gpu", releases: [("v1", "")], annotations: [
             "autoscaling.knative.dev/metric": "gpu", "autoscaling.knative.dev/target": "50",
             "autoscaling.knative.dev/window": "6s", "autoscaling.knative.dev/initial-scale": "1",
-            "autoscaling.thaw.dev/fallback-replicas": "2", "autoscaling.thaw.dev/fallback-after-failures": "3",
+            "autoscaling.thaw.dev/fallback-replicas": "2", "autoscaling.thaw.dev/fallback-after-failures": "5",
         ], minReplicas: 1, maxReplicas: 6), services: ["gpu"])
         let file = up.directory.appendingPathComponent("collector.yaml")
         // 2 s rounds, so a 2 s scrape timeout: under a loaded full run a 1 s scrape could time out,
@@ -91,7 +91,8 @@ struct CollectorLoopTests {
         // Two pods at 90 % against 50 % per replica: 180 / 50 asks for 4 replicas.
         try await up.waitUntil("4 replicas for 180 % of GPU", timeout: 40) { $0["gpu-v1"]?.requested == 4 }
 
-        // The exporter breaks: the scale holds, then after 3 failed rounds the fallback (2) applies.
+        // The exporter breaks: the scale holds, then after 5 failed rounds the fallback (2) applies
+        // (10 s of holding: long enough to be seen even when the machine answers status slowly).
         exporter.fail(status: 500, body: "dcgm: cannot open the NVML library")
         var heldCounts: [Int] = []
         let fallen = try await up.waitUntil("the fallback", timeout: 30) { status in
