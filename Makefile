@@ -5,7 +5,7 @@
 SWIFT ?= swift
 BUILD_FLAGS ?=
 # Debian packages the build and tests need; installed only when missing.
-SYSTEM_PACKAGES ?= curl pkg-config libcurl4-openssl-dev libprotobuf-c-dev libsnappy-dev
+SYSTEM_PACKAGES ?= curl pkg-config libcurl4-openssl-dev libprotobuf-c-dev libsnappy-dev zlib1g-dev
 # What only the tests need: a real Prometheus server (started and stopped by the tests themselves, with
 # promtool for backfills) and openssl (the TLS tests make their own CA).
 TEST_PACKAGES ?= prometheus openssl

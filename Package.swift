@@ -62,9 +62,13 @@ let package = Package(
         .target(name: "Autoscaling"),
         // Annotations and config-autoscaler keys, parsed and validated into decider and replica specs.
         .target(name: "ScalingPolicy", dependencies: ["Autoscaling"]),
+        // zlib, for the PNG charts `thaw simulate --plot` writes.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Replicas over time as a PNG chart: a small rasterizer and PNG encoder, no I/O.
+        .target(name: "ChartImage", dependencies: ["CZlib"]),
         // `thaw simulate`: trace decisions, and replays that drive TargetScaler on simulated time.
         .target(name: "Simulation", dependencies: [
-            "Autoscaling", "ScalingPolicy", "ConfigFields", "ThawVocabulary",
+            "Autoscaling", "ScalingPolicy", "ConfigFields", "ThawVocabulary", "ChartImage",
             .product(name: "Yams", package: "Yams"),
         ]),
         // The activator's rules without I/O: routing, canary split, balancing, queueing and measuring

@@ -29,6 +29,11 @@ public struct DeciderSpec: Sendable, Equatable {
     /// False while the target receives no traffic from its route (for example an old release).
     public var reachable: Bool
     public var aggregation: AggregationAlgorithm
+    /// Which rules decide. The memberwise default is the KPA, the rules this spec's fields come
+    /// from; a policy resolved from annotations defaults to Thaw's (`TargetPolicy`).
+    public var policy: ScalingPolicyKind
+    /// How long a replica takes to load, until starts have been measured (Thaw's policy only).
+    public var loadTime: Duration?
 
     public init(
         metric: MetricKind = .concurrency,
@@ -45,8 +50,12 @@ public struct DeciderSpec: Sendable, Equatable {
         initialScale: Int = 1,
         activationScale: Int = 0,
         reachable: Bool = true,
-        aggregation: AggregationAlgorithm = .linear
+        aggregation: AggregationAlgorithm = .linear,
+        policy: ScalingPolicyKind = .kpa,
+        loadTime: Duration? = nil
     ) {
+        self.policy = policy
+        self.loadTime = loadTime
         self.metric = metric
         self.targetValue = targetValue
         self.totalValue = totalValue

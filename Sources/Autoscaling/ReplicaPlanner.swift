@@ -150,7 +150,7 @@ public struct ReplicaPlanner: Sendable {
             return Step(want: -1, apply: false, recheckAfter: policy.activationTimeout,
                         reason: "not scaling to zero while activating")
         case .active:
-            if inState >= policy.stableWindow {
+            if inState >= policy.stableWindow || policy.idleWindowDecided {
                 return Step(want: 0, apply: false, recheckAfter: activatorInPathSince != nil ? .seconds(3) : nil,
                             reason: "idle; marking inactive")
             }

@@ -20,6 +20,10 @@ public struct ReplicaPolicy: Sendable, Equatable {
     /// True when the target burst capacity is -1: the activator is always in the path, so it
     /// need not be confirmed before scaling to zero.
     public var activatorAlwaysInPath: Bool
+    /// True when the decision rule has its own idle window (Thaw's policy keeps a replica warm as
+    /// long as its learned window says): an idle target is marked inactive at once instead of
+    /// after having been active for a stable window.
+    public var idleWindowDecided: Bool = false
 
     public init(
         minScale: Int = 1,

@@ -52,6 +52,11 @@ public struct TargetScaler: Sendable {
     }
     /// The replica count to run once a pushed signal has failed often enough; nil holds the scale.
     public let fallback: SignalFallback?
+    /// Thaw's load-aware rule, which sets the primary signal's desired count; nil under `policy: kpa`.
+    public private(set) var loadAware: LoadAwareDecider?
+    /// The replica count last set, and the ready count last seen: starts are timed between them.
+    private var askedReplicas: Int
+    private var lastReady: Int
 
     public init(spec: DeciderSpec, replicas: ReplicaPolicy, secondary: DeciderSpec? = nil, fallback: SignalFallback? = nil,
                 readyReplicas: Int = 0, now: Timestamp, staleAfter: Duration = .seconds(4), pushedStaleAfter: Duration = .seconds(20),
@@ -64,6 +69,9 @@ public struct TargetScaler: Sendable {
         decider = Decider(spec: spec, readyReplicas: readyReplicas, now: now)
         self.secondary = secondary.map { Decider(spec: $0, readyReplicas: readyReplicas, now: now) }
         planner = ReplicaPlanner(policy: replicas, now: now, adopting: adopted)
+        loadAware = spec.policy == .thaw ? LoadAwareDecider(spec: spec) : nil
+        askedReplicas = adopted ?? readyReplicas
+        lastReady = readyReplicas
     }
 
     /// What a collector report changed about a pushed signal.
@@ -158,6 +166,8 @@ public struct TargetScaler: Sendable {
         public var fallbackWant: Int? = nil
         /// Set on the step that starts or ends a hold, so the caller says so once, not on every held step.
         public var holdChange: HoldChange? = nil
+        /// What Thaw's policy made of this step; nil under `policy: kpa` or when the step held.
+        public var explanation: LoadAwareDecider.Explanation? = nil
     }
 
     /// How a step changed the hold on missing replica data.
@@ -203,7 +213,15 @@ public struct TargetScaler: Sendable {
             let plan = planner.hold(reason: "holding the scale: no stats from the \(readyReplicas) ready replica(s) for \(silence)")
             return Step(decision: nil, plan: plan, holding: true, holdChange: holdChange)
         }
-        var readings = [reading(of: &decider, readyReplicas: readyReplicas, now: now)]
+        if readyReplicas > lastReady { loadAware?.becameReady(readyReplicas - lastReady, at: now) }
+        lastReady = readyReplicas
+        var primary = reading(of: &decider, readyReplicas: readyReplicas, now: now)
+        var explanation: LoadAwareDecider.Explanation?
+        if var aware = loadAware {
+            (primary, explanation) = decideLoadAware(&aware, kpa: primary, readyReplicas: readyReplicas, now: now)
+            loadAware = aware
+        }
+        var readings = [primary]
         if var second = secondary {
             readings.append(reading(of: &second, readyReplicas: readyReplicas, now: now))
             secondary = second
@@ -244,9 +262,37 @@ public struct TargetScaler: Sendable {
             if fallbackWant != nil { fallbackWant = combined }
         }
         if let decision { latest = decision }
-        let plan = planner.plan(desired: wanted, excessBurstCapacity: excessBurstCapacity,
+        var plan = planner.plan(desired: wanted, excessBurstCapacity: excessBurstCapacity,
                                 readyReplicas: readyReplicas, activatorInPath: activatorInPath, waitingRequests: waitingRequests, now: now)
-        return Step(decision: decision, plan: plan, holding: false, fallbackWant: fallbackWant, holdChange: holdChange)
+        if let target = plan.replicas, target != askedReplicas {
+            loadAware?.asked(target - askedReplicas, at: now)
+            askedReplicas = target
+        }
+        if let explanation { plan.reason += "; " + explanation.reason }
+        return Step(decision: decision, plan: plan, holding: false, fallbackWant: fallbackWant, holdChange: holdChange,
+                    explanation: explanation)
+    }
+
+    /// Thaw's policy replaces the KPA's desired count with its own, on the same averages; with no
+    /// data at all (a target idle at zero) it still decides, on zero demand, so it can pre-warm.
+    private func decideLoadAware(_ aware: inout LoadAwareDecider, kpa: Reading, readyReplicas: Int,
+                                 now: Timestamp) -> (Reading, LoadAwareDecider.Explanation?) {
+        let current = max(askedReplicas, readyReplicas)
+        switch kpa {
+        case .decided(var decision):
+            let explanation = aware.decide(demand: decision.panic, readyReplicas: readyReplicas, current: current, now: now)
+            decision.desired = explanation.desired
+            decision.panicking = false
+            return (.decided(decision), explanation)
+        case .missing where !spec.metric.isPushed:
+            let explanation = aware.decide(demand: 0, readyReplicas: readyReplicas, current: current, now: now)
+            let decision = ScaleDecision(desired: explanation.desired,
+                                         excessBurstCapacity: decider.excessBurstCapacity(readyReplicas: readyReplicas, panic: 0),
+                                         panicking: false, stable: 0, panic: 0)
+            return (.decided(decision), explanation)
+        default:
+            return (kpa, nil)
+        }
     }
 
     /// How long ready replicas have been silent, when that is longer than `staleAfter`.

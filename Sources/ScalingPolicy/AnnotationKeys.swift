@@ -62,11 +62,16 @@ public enum AnnotationKeys {
     public static let fallbackReplicas = Key(thawPrefix + "fallback-replicas")
     public static let fallbackAfterFailures = Key(thawPrefix + "fallback-after-failures")
 
+    /// Which rules decide: `thaw` (the default: load-aware, learned keep-warm) or `kpa` (Knative's, exactly).
+    public static let policy = Key(thawPrefix + "policy")
+    /// How long a replica takes from being asked for to ready, until Thaw has measured some starts.
+    public static let loadTime = Key(thawPrefix + "load-time")
+
     /// Every key Thaw understands.
     public static let all: [Key] = [
         `class`, metric, target, targetUtilizationPercentage, targetBurstCapacity, minScale, maxScale, initialScale,
         activationScale, window, panicWindowPercentage, panicThresholdPercentage, scaleToZeroPodRetentionPeriod,
         scaleDownDelay, metricAggregationAlgorithm, progressDeadline, maxScaleUpRate, maxScaleDownRate,
-        scaleToZeroGracePeriod, gpuTarget, fallbackReplicas, fallbackAfterFailures,
+        scaleToZeroGracePeriod, gpuTarget, fallbackReplicas, fallbackAfterFailures, policy, loadTime,
     ]
 }

@@ -32,6 +32,10 @@ public struct AutoscalingAnnotations: Sendable, Equatable {
     public var fallbackReplicas: Int?
     /// Failed reads in a row before the fallback applies (`fallback-after-failures`).
     public var fallbackAfterFailures: Int?
+    /// Which rules decide (`autoscaling.thaw.dev/policy`); nil means Thaw's.
+    public var policy: ScalingPolicyKind?
+    /// The configured load time (`autoscaling.thaw.dev/load-time`).
+    public var loadTime: Duration?
 
     /// The metrics the KPA class can scale on.
     public static let supportedMetrics: [MetricKind] = [.concurrency, .rps, .gpu]
@@ -185,6 +189,17 @@ public struct AutoscalingAnnotations: Sendable, Equatable {
         if let after, fallback == nil {
             issues.add(after.key, after.text, "has no effect without \(K.fallbackReplicas.name)")
         }
+
+        if let (name, text) = K.policy.lookup(in: annotations) {
+            if let kind = ScalingPolicyKind(rawValue: text) {
+                policy = kind
+            } else {
+                issues.add(name, text, "is not a scaling policy; expected thaw (load-aware, the default) or kpa (Knative's rules exactly)")
+            }
+        }
+        let load = value(K.loadTime) { $0.duration($1, $2, "1s to 1h0m0s") }
+        check((.seconds(1) ... .seconds(3600)).contains(load?.value ?? .seconds(1)), load, "is out of range; expected 1s to 1h0m0s")
+        loadTime = load?.value
 
         if !issues.issues.isEmpty { throw PolicyError(issues: issues.issues) }
     }

@@ -99,7 +99,9 @@ public struct TargetPolicy: Sendable, Equatable {
             initialScale: initialScale,
             activationScale: a.activationScale ?? 0,
             reachable: reachable,
-            aggregation: a.aggregation ?? .linear)
+            aggregation: a.aggregation ?? .linear,
+            policy: a.policy ?? .thaw,
+            loadTime: a.loadTime)
         if let gpu = a.gpuTarget {
             var spec = decider
             spec.metric = .gpu
@@ -121,6 +123,7 @@ public struct TargetPolicy: Sendable, Equatable {
             activationTimeout: (a.progressDeadline ?? config.progressDeadline) + .seconds(30),
             reachable: reachable,
             activatorAlwaysInPath: targetBurstCapacity == -1)
+        replicas.idleWindowDecided = decider.policy == .thaw
     }
 
     /// Changes decider fields directly (a simulation's `spec:`), carrying the ones the replica rules
@@ -131,6 +134,7 @@ public struct TargetPolicy: Sendable, Equatable {
         replicas.initialScale = decider.initialScale
         replicas.reachable = decider.reachable
         replicas.activatorAlwaysInPath = decider.targetBurstCapacity == -1
+        replicas.idleWindowDecided = decider.policy == .thaw
     }
 
     /// The annotation wins unless it asks for 0 on a cluster that does not allow it.

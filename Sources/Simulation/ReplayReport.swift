@@ -99,3 +99,47 @@ public enum ReplayReport {
 extension String {
     func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(1, width - count)) }
 }
+
+/// Renders a request-level replay of one policy.
+public enum RequestReplayReport {
+    public static func text(_ s: RequestReplaySummary) -> String {
+        [
+            "policy \(s.policy), \(s.requests) requests over \(s.seconds) s:",
+            "  replica-seconds          \(PolicyComparison.number(s.replicaSeconds)) (peak \(s.peakReplicas) replicas, \(s.starts) started)",
+            "  queued slot-seconds      \(PolicyComparison.number(s.queuedSlotSeconds)) (the sum of every request's wait for a slot)",
+            "  wait                     p50 \(PolicyComparison.seconds(s.waitP50)), p99 \(PolicyComparison.seconds(s.waitP99)), max \(PolicyComparison.seconds(s.waitMax))",
+            "  cold starts              \(s.coldStarts) request(s) waited for a replica to start",
+        ].joined(separator: "\n") + "\n"
+    }
+
+    /// One JSON object per second (t, replicas counting starting ones, ready, ...), then the summary.
+    public static func jsonLines(_ timeline: [RequestReplaySecond], _ s: RequestReplaySummary) -> String {
+        var lines: [String] = []
+        lines.reserveCapacity(timeline.count + 1)
+        for second in timeline {
+            var json = JSONLine()
+            json.add("t", second.t)
+            json.add("replicas", second.replicas)
+            json.add("ready", second.ready)
+            json.add("concurrency", (second.concurrency * 1000).rounded() / 1000)
+            json.add("waiting", second.waiting)
+            json.add("reason", second.reason)
+            lines.append(json.text)
+        }
+        var json = JSONLine()
+        json.add("summary", true)
+        json.add("policy", s.policy)
+        json.add("seconds", s.seconds)
+        json.add("requests", s.requests)
+        json.add("replicaSeconds", s.replicaSeconds)
+        json.add("queuedSlotSeconds", (s.queuedSlotSeconds * 1000).rounded() / 1000)
+        json.add("waitP50", (s.waitP50 * 1000).rounded() / 1000)
+        json.add("waitP99", (s.waitP99 * 1000).rounded() / 1000)
+        json.add("waitMax", (s.waitMax * 1000).rounded() / 1000)
+        json.add("coldStarts", s.coldStarts)
+        json.add("starts", s.starts)
+        json.add("peakReplicas", s.peakReplicas)
+        lines.append(json.text)
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -99,8 +99,9 @@ public struct ReplaySimulator {
 
             let demand = second < trace.perSecond.count ? trace.perSecond[second] : 0
             let (rps, concurrency) = convert(demand, from: trace.signal)
-            let trigger = deliver(RequestStat(averageConcurrency: concurrency, requestCount: rps), second: second,
-                                  readyReplicas: ready, to: &scaler)
+            let trigger = DaemonReports.deliver(RequestStat(averageConcurrency: concurrency, requestCount: rps), second: second,
+                                                waiting: Int(min(concurrency.rounded(.up), Double(Int32.max))),
+                                                readyReplicas: ready, to: &scaler)
             var decided: ScaleDecision?
             if trigger != nil {
                 // The daemon's own step; in local mode the activator is always in the request path.
@@ -131,24 +132,6 @@ public struct ReplaySimulator {
                 reason: plan.reason))
         }
         return (timeline, summary)
-    }
-
-    /// Hands one second's reports to the scaler as the daemon receives them, and says why the daemon
-    /// decides in this second (nil: it does not).
-    private func deliver(_ stat: RequestStat, second: Int, readyReplicas ready: Int, to scaler: inout TargetScaler) -> String? {
-        let now = Timestamp(seconds: Double(second))
-        if ready > 0 {
-            // Sent even when idle, as sidecars do, so the scaler never takes the replicas for silent.
-            if scaler.record(stat, fromReplica: true, at: now, readyReplicas: ready) { return "panic" }
-        } else if stat.requestCount > 0 {
-            // No replica to serve them: the requests wait in the activator, which reports them and
-            // pokes with the number waiting (the concurrency, by Little's law). With no replica
-            // ready a poke always decides, so whether the report crossed the threshold adds nothing.
-            _ = scaler.record(stat, fromReplica: false, at: now, readyReplicas: 0)
-            let waiting = Int(min(stat.averageConcurrency.rounded(.up), Double(Int32.max)))
-            if scaler.poke(queueLength: waiting, readyReplicas: 0, at: now) { return "poke" }
-        }
-        return second.isMultiple(of: 2) ? "tick" : nil
     }
 
     private func convert(_ demand: Double, from signal: DemandTrace.Signal) -> (rps: Double, concurrency: Double) {

@@ -8,6 +8,8 @@ import Yams
 /// autoscaler resolves them, then the file's `spec:` applied on top.
 public struct SimulationPolicy: Sendable {
     public var target: TargetPolicy
+    /// The file's `containerConcurrency` (0: unlimited): a request replay's slots per replica.
+    public var containerConcurrency = 0
 
     public init(target: TargetPolicy) { self.target = target }
 
@@ -34,6 +36,7 @@ public struct SimulationPolicy: Sendable {
         let override = try reader.object("spec").map(SpecOverride.init)
         let annotations = try reader.stringMap("annotations") ?? [:]
         let containerConcurrency = try reader.count("containerConcurrency") ?? 0
+        self.containerConcurrency = containerConcurrency
         do {
             let config = try AutoscalerConfig(data: try reader.stringMap("config") ?? [:])
             target = try TargetPolicy(annotations: annotations, config: config, containerConcurrency: containerConcurrency)

@@ -11,7 +11,7 @@ import ThawTestSupport
         ("vocabulary", ["ThawVocabulary", "TrafficStats"]),
         ("pure cores", ["Autoscaling", "ScalingPolicy", "ActivatorCore", "SeriesSignals", "RemoteReadFormat", "ConfigFields",
                         "MLService", "RoutingFile", "ScaleTargets", "Simulation", "KubernetesAccess",
-                        "KubernetesTargets", "MetricSeries", "ClusterRender"]),
+                        "KubernetesTargets", "MetricSeries", "ClusterRender", "ChartImage", "CZlib"]),
         ("I/O pieces", ["CCurl", "CSnappy", "CProtobufC", "CPromPB", "RemoteReadCodec", "PrometheusClient", "ControlHTTP", "LocalDriver",
                         "KubernetesClient", "KubernetesDriver", "CurlHTTP"]),
         ("daemons", ["AutoscalerDaemon", "Activator", "Collector", "LocalMode"]),

@@ -1,0 +1,175 @@
+/// Which rules decide a target's replica count.
+public enum ScalingPolicyKind: String, Sendable, CaseIterable {
+    /// Thaw's default: knows the target's load time, plans one load time ahead, and keeps or
+    /// pre-warms capacity by what a cold start costs (`LoadAwareDecider`).
+    case thaw
+    /// Knative's KPA, exactly (`Decider`).
+    case kpa
+}
+
+/// Thaw's own decision rule: the KPA reacts to demand now and holds what it asked for a stable
+/// window; inference replicas take tens of seconds to load, so a replica asked for in a burst often
+/// arrives after it, is held for a minute, and is gone when the next burst comes.
+///
+/// This rule looks at each replica's worth of capacity (a *level*: the k-th replica) separately:
+/// - a level needed now is kept, and started if it is not running, unless this level's own history
+///   says its busy periods end before a replica could load (it would arrive to nothing);
+/// - demand one load time ahead (a rising trend, fitted over the recent past) is started now;
+/// - a level no longer needed is kept warm, and pre-warmed before it is expected again, by the
+///   `WarmWindow` learned from that level's idle gaps (ski rental until it has seen enough).
+/// The load time is the `LoadTimeEstimate`: measured from the starts the scaler saw, else
+/// configured. Pure and deterministic, with the clock passed in, like `Decider`.
+public struct LoadAwareDecider: Sendable {
+    public private(set) var spec: DeciderSpec
+    public private(set) var loadTime: LoadTimeEstimate
+    /// Level k's history at index k-1.
+    public private(set) var levels: [LevelHistory] = []
+    /// Recent demand, for the trend; at most `trendLimit` points.
+    private var recent: [(time: Double, demand: Double)] = []
+    public private(set) var latest: Explanation?
+
+    /// Levels above this are scaled by demand alone (no history); it bounds memory per target.
+    public static let levelLimit = 512
+    /// A break in need shorter than this is not an idle gap: decisions come every 2 s.
+    public static let minimumGap = 2.5
+    /// A start is skipped when fewer than this share of this level's busy periods that lasted as
+    /// long as the current one went on for another load time.
+    public static let startWorthIt = 0.2
+    static let trendLimit = 120
+
+    /// What one decision was made of, for logs, `thaw status` and metrics.
+    public struct Explanation: Sendable, Equatable {
+        public var desired: Int
+        /// Replicas the demand now asks for.
+        public var need: Int
+        /// Replicas the demand one load time ahead asks for.
+        public var forecast: Int
+        /// Idle replicas kept warm by their level's window.
+        public var keptWarm: Int
+        /// Replicas started ahead of expected demand.
+        public var prewarmed: Int
+        /// Replicas the demand asks for that were not started: they would arrive after the need.
+        public var skipped: Int
+        public var loadTime: Duration
+        public var loadTimeSource: String
+
+        public var reason: String {
+            var parts = ["need \(need)"]
+            if forecast > need { parts.append("\(forecast) forecast in \(loadTime)") }
+            if keptWarm > 0 { parts.append("\(keptWarm) kept warm") }
+            if prewarmed > 0 { parts.append("\(prewarmed) pre-warmed") }
+            if skipped > 0 { parts.append("\(skipped) not started (bursts here end before a replica loads)") }
+            parts.append("load time \(loadTime) \(loadTimeSource)")
+            return "thaw policy: " + parts.joined(separator: "; ")
+        }
+    }
+
+    public init(spec: DeciderSpec) {
+        self.spec = spec
+        loadTime = LoadTimeEstimate(configured: spec.loadTime)
+    }
+
+    public mutating func update(spec newSpec: DeciderSpec) {
+        loadTime.configured = newSpec.loadTime
+        spec = newSpec
+    }
+
+    /// The scaler asked for `count` more replicas, or (negative) took back starts it had asked for.
+    public mutating func asked(_ count: Int, at now: Timestamp) {
+        if count > 0 { loadTime.asked(count, at: now) } else if count < 0 { loadTime.cancelled(-count) }
+    }
+
+    /// `count` more replicas became ready.
+    public mutating func becameReady(_ count: Int, at now: Timestamp) {
+        loadTime.becameReady(count, at: now)
+    }
+
+    /// Decides how many replicas to run.
+    /// - Parameters:
+    ///   - demand: the recent demand (the panic window's average) in the metric's unit.
+    ///   - readyReplicas: replicas ready now.
+    ///   - current: replicas that exist or were asked for (ready plus starting).
+    public mutating func decide(demand: Double, readyReplicas: Int, current: Int, now: Timestamp) -> Explanation {
+        let load = loadTime.current.secondsValue
+        let t = now.seconds
+        let need = Self.replicas(for: demand, target: spec.targetValue)
+
+        recent.append((t, demand))
+        let horizon = min(Double(Self.trendLimit), max(10, load))
+        recent.removeAll { $0.time < t - horizon }
+        if recent.count > Self.trendLimit { recent.removeFirst(recent.count - Self.trendLimit) }
+        let forecast = max(need, Self.replicas(for: forecastDemand(now: t, demand: demand, ahead: load), target: spec.targetValue))
+
+        let tracked = min(Self.levelLimit, max(levels.count, need, forecast))
+        while levels.count < tracked { levels.append(LevelHistory(loadTime: load)) }
+        for k in levels.indices {
+            levels[k].observe(needed: k < need, at: now, minimumGap: Self.minimumGap, loadTime: load)
+        }
+
+        var explanation = Explanation(desired: 0, need: need, forecast: forecast, keptWarm: 0, prewarmed: 0, skipped: 0,
+                                      loadTime: loadTime.current, loadTimeSource: loadTime.source)
+        var desired = 0
+        let top = max(levels.count, need, forecast)
+        for level in stride(from: 1, through: min(top, Self.levelLimit), by: 1) {
+            let history = level <= levels.count ? levels[level - 1] : nil
+            if level <= need {
+                // A level above what runs now is worth starting only if it is likely still needed once loaded.
+                if level > max(1, current), let history, let since = history.busySince,
+                   let chance = history.chanceBusy(elapsed: (now - since).secondsValue, more: load),
+                   chance < Self.startWorthIt {
+                    explanation.skipped += 1
+                    continue
+                }
+                desired += 1
+            } else if level <= forecast {
+                desired += 1
+            } else if spec.reachable, let history, let idle = history.idle(at: now),
+                      history.window.wantsReplica(idleFor: idle) {
+                if idle <= history.window.keepFor {
+                    // Keeping is for a replica that runs; one that does not would arrive after the window.
+                    guard level <= current else { continue }
+                    explanation.keptWarm += 1
+                } else {
+                    explanation.prewarmed += 1
+                }
+                desired += 1
+            }
+        }
+
+        desired += max(0, max(need, forecast) - Self.levelLimit)
+        let ready = Double(max(1, readyReplicas))
+        desired = min(desired, Int(clampingToInt32: (spec.maxScaleUpRate * ready).rounded(.up)))
+        if spec.reachable { desired = max(desired, Int(clampingToInt32: (Double(readyReplicas) / spec.maxScaleDownRate).rounded(.down))) }
+        if desired > 0, spec.activationScale > desired { desired = spec.activationScale }
+        explanation.desired = desired
+        latest = explanation
+        return explanation
+    }
+
+    static func replicas(for demand: Double, target: Double) -> Int {
+        guard demand > 0 else { return 0 }
+        return Int(clampingToInt32: (demand / target).rounded(.up))
+    }
+
+    /// Demand `ahead` seconds from now on a clear rising trend: a least-squares line over the recent
+    /// past, trusted only when it explains most of the variation (a burst's step is not a trend), and
+    /// never more than twice the demand now.
+    private func forecastDemand(now: Double, demand: Double, ahead: Double) -> Double {
+        guard recent.count >= 4, demand > 0 else { return demand }
+        let n = Double(recent.count)
+        let meanT = recent.reduce(0) { $0 + $1.time } / n
+        let meanD = recent.reduce(0) { $0 + $1.demand } / n
+        var sxy = 0.0, sxx = 0.0, syy = 0.0
+        for point in recent {
+            let dt = point.time - meanT, dd = point.demand - meanD
+            sxy += dt * dd
+            sxx += dt * dt
+            syy += dd * dd
+        }
+        guard sxx > 0, syy > 0 else { return demand }
+        let slope = sxy / sxx
+        let fit = (sxy * sxy) / (sxx * syy)
+        guard slope > 0, fit >= 0.7 else { return demand }
+        return demand + min(demand, slope * ahead)
+    }
+}

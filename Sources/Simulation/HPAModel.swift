@@ -1,0 +1,122 @@
+import Autoscaling
+
+/// A model of Kubernetes' HorizontalPodAutoscaler v2 with its default behaviour, scaling on
+/// concurrency per pod as prometheus-adapter serves it (an average over the last minute):
+/// - a sync every 15 s; desired = ceil(current × metric / target), left alone within a 10 % tolerance;
+/// - the metric averaged over ready pods only (pods still starting are not counted as capacity);
+/// - scale-up by at most max(100 %, 4 pods) per sync, with no stabilization;
+/// - scale-down to the highest recommendation of the last 300 s, by at most 100 % per sync;
+/// - never below `minReplicas` (at least 1: scale to zero needs an alpha feature gate).
+public struct HPAModel: ReplicaController {
+    public let name = "hpa"
+    /// Concurrency per pod the HPA aims for.
+    public let target: Double
+    public let minReplicas: Int
+    public let maxReplicas: Int
+    public static let syncPeriod = 15
+    public static let tolerance = 0.1
+    public static let metricWindow = 60
+    public static let scaleDownStabilization = 300
+
+    private var concurrency: [Double] = []
+    private var recommendations: [(t: Int, replicas: Int)] = []
+
+    public init(target: Double, minReplicas: Int, maxReplicas: Int) {
+        self.target = target
+        self.minReplicas = max(1, minReplicas)
+        self.maxReplicas = maxReplicas
+    }
+
+    public mutating func decide(second t: Int, stat: RequestStat, waiting: Int, ready: Int, replicas: Int) -> (replicas: Int?, reason: String?) {
+        concurrency.append(stat.averageConcurrency)
+        if concurrency.count > Self.metricWindow { concurrency.removeFirst(concurrency.count - Self.metricWindow) }
+        guard t.isMultiple(of: Self.syncPeriod) else { return (nil, nil) }
+        let current = max(replicas, 0)
+        guard current > 0 else { return (max(minReplicas, 1), "hpa: below minReplicas") }
+        let average = concurrency.reduce(0, +) / Double(max(1, concurrency.count))
+        let perPod = average / Double(max(1, ready))
+        let ratio = perPod / target
+        var desired = current
+        if ready > 0, abs(ratio - 1) > Self.tolerance {
+            desired = Int((Double(ready) * ratio).rounded(.up))
+        }
+        desired = min(desired, max(2 * current, current + 4))
+        recommendations.append((t, desired))
+        recommendations.removeAll { $0.t <= t - Self.scaleDownStabilization }
+        if desired < current {
+            desired = min(current, recommendations.map(\.replicas).max() ?? desired)
+            desired = max(desired, current / 2)
+        }
+        desired = ReplicaPolicy.clamp(desired, min: minReplicas, max: maxReplicas)
+        guard desired != current else { return (nil, "hpa: \(current) (metric \(JSONLine.format((perPod * 100).rounded() / 100)) per pod)") }
+        return (desired, "hpa: \(current) -> \(desired) (metric \(JSONLine.format((perPod * 100).rounded() / 100)) per pod, target \(JSONLine.format(target)))")
+    }
+}
+
+/// The bound no online policy can beat: it knows every request in advance, runs exactly enough
+/// ready replicas each second for the requests in flight then, starts each replica one load time
+/// before it is needed, and across an idle gap keeps a replica when that costs less than starting
+/// it again (a gap shorter than the load time). No request waits.
+public enum ClairvoyantBound {
+    public struct Result: Sendable, Equatable {
+        public var replicaSeconds: Double
+        public var starts: Int
+        /// Replicas that exist each second (ready and loading), for the plot.
+        public var perSecond: [Int]
+    }
+
+    /// Replicas needed each second: the most requests in flight at any moment of it, over `slots`.
+    public static func needed(_ log: RequestLog, slots: Int, seconds: Int) -> [Int] {
+        var events: [(time: Double, delta: Int)] = []
+        events.reserveCapacity(log.requests.count * 2)
+        for request in log.requests {
+            events.append((request.arrival, 1))
+            events.append((request.arrival + request.service, -1))
+        }
+        // Ends before starts at the same instant: a slot freed is a slot to reuse.
+        events.sort { $0.time < $1.time || ($0.time == $1.time && $0.delta < $1.delta) }
+        var peak = [Int](repeating: 0, count: seconds)
+        var inFlight = 0
+        var index = 0
+        for second in 0..<seconds {
+            var most = inFlight
+            while index < events.count, events[index].time < Double(second + 1) {
+                inFlight += events[index].delta
+                most = max(most, inFlight)
+                index += 1
+            }
+            peak[second] = (most + slots - 1) / max(1, slots)
+        }
+        return peak
+    }
+
+    public static func run(_ log: RequestLog, slots: Int, loadTime: Double, initialReplicas: Int, minReplicas: Int, seconds: Int) -> Result {
+        let need = needed(log, slots: slots, seconds: seconds).map { max($0, minReplicas) }
+        let levels = need.max() ?? 0
+        var perSecond = [Double](repeating: 0, count: seconds)
+        var result = Result(replicaSeconds: 0, starts: 0, perSecond: [])
+        let load = Int(loadTime.rounded(.up))
+        for level in stride(from: 1, through: levels, by: 1) {
+            var lastNeeded: Int? = level <= initialReplicas ? -1 : nil
+            for second in 0..<seconds where need[second] >= level {
+                if let last = lastNeeded {
+                    let gap = second - last - 1
+                    if gap <= load {
+                        for s in (last + 1)..<second where s >= 0 { perSecond[s] += 1 }
+                    } else {
+                        result.starts += 1
+                        for s in max(0, second - load)..<second { perSecond[s] += 1 }
+                    }
+                } else {
+                    result.starts += 1
+                    for s in max(0, second - load)..<second { perSecond[s] += 1 }
+                }
+                perSecond[second] += 1
+                lastNeeded = second
+            }
+        }
+        result.perSecond = perSecond.map { Int($0) }
+        result.replicaSeconds = perSecond.reduce(0, +)
+        return result
+    }
+}
