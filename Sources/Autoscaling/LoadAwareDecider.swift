@@ -27,6 +27,8 @@ public struct LoadAwareDecider: Sendable {
     /// Recent demand, for the trend; at most `trendLimit` points.
     private var recent: [(time: Double, demand: Double)] = []
     public private(set) var latest: Explanation?
+    /// What waking from zero made requests wait, measured.
+    public private(set) var wake = WakeCost()
 
     /// Levels above this are scaled by demand alone (no history); it bounds memory per target.
     public static let levelLimit = 512
@@ -87,23 +89,44 @@ public struct LoadAwareDecider: Sendable {
     /// Decides how many replicas to run.
     /// - Parameters:
     ///   - demand: the recent demand (the panic window's average) in the metric's unit.
+    ///   - steady: the stable window's average.
+    ///   - arrivals: requests per second lately (the panic window's), to learn what waking from zero costs.
     ///   - readyReplicas: replicas ready now.
     ///   - current: replicas that exist or were asked for (ready plus starting).
-    public mutating func decide(demand: Double, readyReplicas: Int, current: Int, now: Timestamp) -> Explanation {
+    public mutating func decide(demand: Double, steady: Double, arrivals: Double = 0, readyReplicas: Int, current: Int,
+                                now: Timestamp) -> Explanation {
         let load = loadTime.current.secondsValue
         let t = now.seconds
-        let need = Self.replicas(for: demand, target: spec.targetValue)
+        // What to run now: the steady demand at the target utilization (headroom for the noise a
+        // stable window averages out) while there is demand at all, and the recent demand at full
+        // capacity; in a burst (the KPA's panic threshold crossed), the recent demand at the target
+        // utilization. A stable window's tail of old requests is not demand: once nothing has come
+        // for a panic window, the level windows alone decide what stays warm.
+        let burst = Self.replicas(for: demand, target: spec.targetValue)
+        let inBurst = Double(burst) >= spec.panicThreshold * Double(max(1, readyReplicas))
+        let need = max(demand > 0 ? Self.replicas(for: steady, target: spec.targetValue) : 0,
+                       Self.replicas(for: demand, target: spec.totalValue), inBurst ? burst : 0)
+        // What the demand cannot do without: every slot busy. Only these levels learn idle gaps, so
+        // a replica is kept warm for what would make requests wait, not for headroom.
+        let hardNeed = Self.replicas(for: demand, target: spec.totalValue)
 
         recent.append((t, demand))
-        let horizon = min(Double(Self.trendLimit), max(10, load))
+        let horizon = min(Double(Self.trendLimit) * 2, max(60, 2 * load))
         recent.removeAll { $0.time < t - horizon }
         if recent.count > Self.trendLimit { recent.removeFirst(recent.count - Self.trendLimit) }
-        let forecast = max(need, Self.replicas(for: forecastDemand(now: t, demand: demand, ahead: load), target: spec.targetValue))
+        let rise = forecastRise(demand: demand, ahead: load)
+        let forecast = max(Self.replicas(for: steady + rise, target: spec.targetValue),
+                           Self.replicas(for: demand + rise, target: spec.totalValue))
 
-        let tracked = min(Self.levelLimit, max(levels.count, need, forecast))
-        while levels.count < tracked { levels.append(LevelHistory(loadTime: load)) }
+        let tracked = min(Self.levelLimit, max(levels.count, hardNeed))
+        let cold = WarmWindow.coldStartCost(loadTime: load, slots: spec.targetValue)
+        wake.observe(busy: hardNeed > 0, arrivals: arrivals, at: t, loadTime: load)
+        while levels.count < tracked { levels.append(LevelHistory(coldStartCost: cold, loadTime: load)) }
         for k in levels.indices {
-            levels[k].observe(needed: k < need, at: now, minimumGap: Self.minimumGap, loadTime: load)
+            // The first replica's cold start is the wake from zero: what it costs is measured, since
+            // a rarely used model's first requests are a handful, not a replica's worth.
+            let levelCost = k == 0 ? wake.cost(loadTime: load) ?? cold : cold
+            levels[k].observe(needed: k < hardNeed, at: now, minimumGap: Self.minimumGap, loadTime: load, coldStartCost: levelCost)
         }
 
         var explanation = Explanation(desired: 0, need: need, forecast: forecast, keptWarm: 0, prewarmed: 0, skipped: 0,
@@ -151,11 +174,11 @@ public struct LoadAwareDecider: Sendable {
         return Int(clampingToInt32: (demand / target).rounded(.up))
     }
 
-    /// Demand `ahead` seconds from now on a clear rising trend: a least-squares line over the recent
-    /// past, trusted only when it explains most of the variation (a burst's step is not a trend), and
+    /// How much demand rises `ahead` seconds from now on a clear rising trend: a least-squares line over the recent
+    /// past minute (or two load times), trusted only when it explains most of the variation (a burst's step is not a trend), and
     /// never more than twice the demand now.
-    private func forecastDemand(now: Double, demand: Double, ahead: Double) -> Double {
-        guard recent.count >= 4, demand > 0 else { return demand }
+    private func forecastRise(demand: Double, ahead: Double) -> Double {
+        guard recent.count >= 15, demand > 0 else { return 0 }
         let n = Double(recent.count)
         let meanT = recent.reduce(0) { $0 + $1.time } / n
         let meanD = recent.reduce(0) { $0 + $1.demand } / n
@@ -166,10 +189,51 @@ public struct LoadAwareDecider: Sendable {
             sxx += dt * dt
             syy += dd * dd
         }
-        guard sxx > 0, syy > 0 else { return demand }
+        guard sxx > 0, syy > 0 else { return 0 }
         let slope = sxy / sxx
         let fit = (sxy * sxy) / (sxx * syy)
-        guard slope > 0, fit >= 0.7 else { return demand }
-        return demand + min(demand, slope * ahead)
+        guard slope > 0, fit >= 0.8 else { return 0 }
+        return min(demand, slope * ahead)
+    }
+}
+
+/// What a cold start from zero costs the requests that wake the target: for each busy period of
+/// the first replica, the request-seconds that would wait through one load time if no replica were
+/// warm (arrivals accumulate and none is served until the replica is ready), measured from the
+/// arrival rate the scaler sees.
+public struct WakeCost: Sendable {
+    static let kept = 16
+    static let needed = 3
+    /// Waiting request-seconds, one sample per busy period.
+    public private(set) var samples: [Double] = []
+    private var open: (start: Double, last: Double, arrived: Double, waited: Double)?
+
+    public init() {}
+
+    mutating func observe(busy: Bool, arrivals: Double, at t: Double, loadTime: Double) {
+        if var period = open {
+            let dt = max(0, min(t, period.start + loadTime) - period.last)
+            period.waited += period.arrived * dt + arrivals * dt * dt / 2
+            period.arrived += arrivals * dt
+            period.last = t
+            if t >= period.start + loadTime {
+                samples.append(period.waited)
+                if samples.count > Self.kept { samples.removeFirst(samples.count - Self.kept) }
+                open = nil
+            } else {
+                open = period
+            }
+        }
+        if busy, open == nil, !wasBusy { open = (t, t, 0, 0) }
+        wasBusy = busy
+    }
+
+    private var wasBusy = false
+
+    /// The replica-seconds one cold start from zero costs (its load time plus the waiting, priced
+    /// alike); nil until a few wakes were seen.
+    public func cost(loadTime: Double) -> Double? {
+        guard samples.count >= Self.needed else { return nil }
+        return loadTime + samples.reduce(0, +) / Double(samples.count)
     }
 }

@@ -278,14 +278,15 @@ public struct TargetScaler: Sendable {
     private func decideLoadAware(_ aware: inout LoadAwareDecider, kpa: Reading, readyReplicas: Int,
                                  now: Timestamp) -> (Reading, LoadAwareDecider.Explanation?) {
         let current = max(askedReplicas, readyReplicas)
+        let arrivals = metrics.averages(for: .rps, at: now)?.panic ?? 0
         switch kpa {
         case .decided(var decision):
-            let explanation = aware.decide(demand: decision.panic, readyReplicas: readyReplicas, current: current, now: now)
+            let explanation = aware.decide(demand: decision.panic, steady: decision.stable, arrivals: arrivals, readyReplicas: readyReplicas, current: current, now: now)
             decision.desired = explanation.desired
             decision.panicking = false
             return (.decided(decision), explanation)
         case .missing where !spec.metric.isPushed:
-            let explanation = aware.decide(demand: 0, readyReplicas: readyReplicas, current: current, now: now)
+            let explanation = aware.decide(demand: 0, steady: 0, arrivals: arrivals, readyReplicas: readyReplicas, current: current, now: now)
             let decision = ScaleDecision(desired: explanation.desired,
                                          excessBurstCapacity: decider.excessBurstCapacity(readyReplicas: readyReplicas, panic: 0),
                                          panicking: false, stable: 0, panic: 0)

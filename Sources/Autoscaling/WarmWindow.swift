@@ -22,9 +22,15 @@ public struct WarmWindow: Sendable, Equatable {
 
     /// Fewer gaps than this are not a distribution: ski rental instead.
     public static let representativeGaps = 5
-    /// A cold start costs its load time twice: once as replica time spent loading and once as the
-    /// waiting it puts on requests (weighted like replica time). The one constant of the rule.
-    public static let coldStartFactor = 2.0
+    /// What one cold start of a level costs, in replica-seconds: the load time spent loading, plus
+    /// the waiting it causes. A level is `slots` x `utilization` requests in flight; over the load
+    /// time L, requests needing the level arrive at an even rate and wait L/2 on average, so
+    /// slots x utilization x L^2 / 2 request-seconds of waiting. A request waiting one second is
+    /// priced like a replica running one second: waiting is what users of a model feel, idle
+    /// replicas are what its owner pays. Slow loads cost quadratically more, so they are kept longer.
+    public static func coldStartCost(loadTime: Double, slots: Double) -> Double {
+        loadTime + slots * loadTime * loadTime / 2
+    }
 
     public init(keepFor: Double, prewarm: ClosedRange<Double>? = nil, learnedFrom: Int = 0) {
         self.keepFor = keepFor
@@ -40,17 +46,18 @@ public struct WarmWindow: Sendable, Equatable {
     }
 
     /// The ski-rental window: keep as long as one cold start costs.
-    public static func skiRental(loadTime: Double) -> WarmWindow {
-        WarmWindow(keepFor: coldStartFactor * loadTime)
+    public static func skiRental(coldStartCost: Double) -> WarmWindow {
+        WarmWindow(keepFor: coldStartCost)
     }
 
     /// The window with the least expected cost over `gaps` (seconds), for a replica that takes
-    /// `loadTime` seconds to load.
-    public static func best(gaps: [Double], loadTime: Double) -> WarmWindow {
-        guard gaps.count >= representativeGaps else { return skiRental(loadTime: loadTime) }
+    /// `loadTime` seconds to load and costs `cold` each time it starts cold.
+    public static func best(gaps: [Double], loadTime: Double, coldStartCost cold: Double) -> WarmWindow {
+        // Until a level has recurred a few times, whether it will recur at all is unknown (the
+        // levels a backlog needed once, say): the waiting a cold start would cause is only a cost
+        // if it comes back, so the fallback counts the load time twice, as the plain rule does.
+        guard gaps.count >= representativeGaps else { return skiRental(coldStartCost: min(cold, 2 * loadTime)) }
         let sorted = gaps.sorted()
-        let cold = coldStartFactor * loadTime
-        let waitWeight = coldStartFactor - 1
         // Candidate times: every gap for keeping (a keep window worth having ends at a gap), and a
         // few quantiles for pre-warming, so the search stays small (at most a few thousand
         // evaluations of a few dozen gaps) while it sees the shape of the distribution.
@@ -68,7 +75,8 @@ public struct WarmWindow: Sendable, Equatable {
                     total += keep + cold
                 } else if gap < ready {
                     // Loading when needed: the replica's loading time is spent, and requests wait the rest.
-                    total += keep + loadTime + waitWeight * (ready - gap)
+                    let early = (ready - gap) / max(loadTime, 0.001)
+                    total += keep + loadTime + max(0, cold - loadTime) * early * early
                 } else if gap <= end {
                     total += keep + (gap - start)
                 } else {
@@ -113,29 +121,29 @@ public struct LevelHistory: Sendable, Equatable {
     public private(set) var busyPeriods: [Double] = []
     /// The window learned from `gaps`, recomputed when a gap ends or the load time changes.
     public private(set) var window: WarmWindow
-    private var windowLoadTime: Double
+    private var windowCost: Double
 
-    public init(loadTime: Double) {
-        window = .skiRental(loadTime: loadTime)
-        windowLoadTime = loadTime
+    public init(coldStartCost: Double, loadTime: Double) {
+        window = .best(gaps: [], loadTime: loadTime, coldStartCost: coldStartCost)
+        windowCost = coldStartCost
     }
 
     /// Records whether the level is needed at `now`. A break shorter than `minimumGap` (one
     /// decision period) is not a gap: the level was needed at both ends of it.
-    public mutating func observe(needed: Bool, at now: Timestamp, minimumGap: Double, loadTime: Double) {
+    public mutating func observe(needed: Bool, at now: Timestamp, minimumGap: Double, loadTime: Double, coldStartCost: Double) {
         let sinceLast = lastNeeded.map { (now - $0).secondsValue }
         if needed {
             if let sinceLast, sinceLast > minimumGap {
                 closeBusyPeriod()
                 Self.append(sinceLast, to: &gaps)
-                relearn(loadTime: loadTime)
+                relearn(loadTime: loadTime, cost: coldStartCost)
             }
             if busySince == nil { busySince = now }
             lastNeeded = now
         } else if let sinceLast, sinceLast > minimumGap {
             closeBusyPeriod()
         }
-        if abs(windowLoadTime - loadTime) > 0.5 { relearn(loadTime: loadTime) }
+        if abs(windowCost - coldStartCost) > 0.5 { relearn(loadTime: loadTime, cost: coldStartCost) }
     }
 
     private mutating func closeBusyPeriod() {
@@ -144,9 +152,9 @@ public struct LevelHistory: Sendable, Equatable {
         busySince = nil
     }
 
-    private mutating func relearn(loadTime: Double) {
-        window = .best(gaps: gaps, loadTime: loadTime)
-        windowLoadTime = loadTime
+    private mutating func relearn(loadTime: Double, cost: Double) {
+        window = .best(gaps: gaps, loadTime: loadTime, coldStartCost: cost)
+        windowCost = cost
     }
 
     /// Seconds since the level was last needed, or nil if it never was.

@@ -7,7 +7,7 @@ import Foundation
 /// LLM generation times are (a median of 2.5 s with a long tail, capped at 60 s).
 public struct TraceGenerator {
     public enum Scenario: String, Sendable, CaseIterable {
-        /// Quiet traffic with bursts of 8-20 rps lasting 10-60 s, a few minutes apart (exponential gaps).
+        /// Light traffic with bursts of 4-10 rps lasting 20-90 s, a few minutes apart (exponential gaps).
         case bursty
         /// A day compressed into the trace: a slow rise to a broad peak and back, with noise.
         case diurnal
@@ -19,9 +19,9 @@ public struct TraceGenerator {
 
         public var summary: String {
             switch self {
-            case .bursty: return "quiet traffic with bursts of 8-20 rps lasting 10-60 s, a few minutes apart"
+            case .bursty: return "light traffic (1 rps) with bursts of 4-10 rps lasting 20-90 s, a few minutes apart"
             case .diurnal: return "a compressed day: a slow rise to a broad peak of about 12 rps and back"
-            case .sparse: return "clusters of 1-6 requests between heavy-tailed idle gaps (Pareto, 20 s and up)"
+            case .sparse: return "clusters of 1-6 requests between heavy-tailed idle gaps (Pareto, 30 s and up)"
             case .steady: return "a steady 15 rps with Poisson noise"
             }
         }
@@ -48,16 +48,16 @@ public struct TraceGenerator {
         }
         switch scenario {
         case .bursty:
-            var nextBurst = random.exponential(mean: 180) + 30
+            var nextBurst = random.exponential(mean: 150) + 30
             var burstEnd = -1.0, burstRate = 0.0
             for t in 0..<seconds {
                 let now = Double(t)
                 if now >= nextBurst {
-                    burstEnd = now + 10 + 50 * random.unit()
-                    burstRate = 8 + 12 * random.unit()
-                    nextBurst = burstEnd + random.exponential(mean: 180) + 20
+                    burstEnd = now + 20 + 70 * random.unit()
+                    burstRate = 4 + 6 * random.unit()
+                    nextBurst = burstEnd + random.exponential(mean: 150) + 30
                 }
-                poissonSecond(t, rate: now < burstEnd ? burstRate : 0.15)
+                poissonSecond(t, rate: now < burstEnd ? burstRate : 1)
             }
         case .diurnal:
             for t in 0..<seconds {
@@ -73,8 +73,8 @@ public struct TraceGenerator {
                     requests.append(.init(arrival: now, service: service()))
                     now += random.exponential(mean: 1.5)
                 }
-                // Pareto idle gaps: minimum 20 s, shape 1.2 (heavy tail, finite mean of about 2 minutes).
-                now += 20 / pow(1 - random.unit(), 1 / 1.2)
+                // Pareto idle gaps: minimum 30 s, shape 1.3 (heavy tail, a mean of about 2 minutes).
+                now += 30 / pow(1 - random.unit(), 1 / 1.3)
             }
             requests.removeAll { $0.arrival >= Double(seconds) }
         case .steady:
