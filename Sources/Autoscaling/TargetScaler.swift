@@ -274,7 +274,8 @@ public struct TargetScaler: Sendable {
     }
 
     /// Thaw's policy replaces the KPA's desired count with its own, on the same averages; with no
-    /// data at all (a target idle at zero) it still decides, on zero demand, so it can pre-warm.
+    /// data at all and no replica (a target idle at zero) it still decides, on zero demand, so it
+    /// can pre-warm. A target with replicas and no data yet (just adopted) is left as it is.
     private func decideLoadAware(_ aware: inout LoadAwareDecider, kpa: Reading, readyReplicas: Int,
                                  now: Timestamp) -> (Reading, LoadAwareDecider.Explanation?) {
         let current = max(askedReplicas, readyReplicas)
@@ -285,7 +286,7 @@ public struct TargetScaler: Sendable {
             decision.desired = explanation.desired
             decision.panicking = false
             return (.decided(decision), explanation)
-        case .missing where !spec.metric.isPushed:
+        case .missing where !spec.metric.isPushed && readyReplicas == 0:
             let explanation = aware.decide(demand: 0, steady: 0, arrivals: arrivals, readyReplicas: readyReplicas, current: current, now: now)
             let decision = ScaleDecision(desired: explanation.desired,
                                          excessBurstCapacity: decider.excessBurstCapacity(readyReplicas: readyReplicas, panic: 0),

@@ -98,6 +98,10 @@ public struct WarmWindow: Sendable, Equatable {
                 let start = max(keep, head - loadTime)
                 for tail in quantiles where tail >= start + loadTime {
                     let window = start...tail
+                    // A pre-warm is a bet on when the next need comes: it must have a fair share
+                    // of the history behind it, not one lucky gap.
+                    let covered = sorted.filter { $0 >= start + loadTime && $0 <= tail }.count
+                    guard covered * 4 >= sorted.count, covered >= 2 else { continue }
                     let c = cost(keep: keep, prewarm: window)
                     // A pre-warm must pay for itself clearly: it is a bet on the future.
                     if c < bestCost * 0.98 { bestCost = c; best.keepFor = keep; best.prewarm = window }

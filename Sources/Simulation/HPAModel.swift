@@ -79,6 +79,11 @@ public enum ClairvoyantBound {
         var inFlight = 0
         var index = 0
         for second in 0..<seconds {
+            // What ends or starts right at the second's start counts before its most is taken.
+            while index < events.count, events[index].time <= Double(second) {
+                inFlight += events[index].delta
+                index += 1
+            }
             var most = inFlight
             while index < events.count, events[index].time < Double(second + 1) {
                 inFlight += events[index].delta

@@ -35,7 +35,7 @@ public struct PolicyComparison {
             let result = replay.run(&hpa)
             rows.append(Row(summary: result.summary, replicas: result.timeline.map(\.replicas)))
         }
-        let seconds = rows.first?.replicas.count ?? 0
+        let seconds = rows.map(\.replicas.count).max() ?? 0
         let bound = ClairvoyantBound.run(log, slots: options.slots, loadTime: options.loadTime,
                                          initialReplicas: options.initialReplicas, minReplicas: minReplicas, seconds: seconds)
         rows.append(Row(summary: RequestReplaySummary(

@@ -103,7 +103,9 @@ public struct RequestReplay {
     public func run<C: ReplicaController>(_ controller: inout C) -> (timeline: [RequestReplaySecond], summary: RequestReplaySummary) {
         let requests = log.requests
         let slots = max(1, options.slots)
-        let seconds = Int(log.span.rounded(.up)) + max(0, options.tailSeconds)
+        // The trace and its tail; past that only while requests are still waiting or in service,
+        // so every request's wait is measured, up to a day more.
+        let planned = Int(log.span.rounded(.up)) + max(0, options.tailSeconds)
         var replicas = (0..<max(0, options.initialReplicas)).map { _ in Replica(readyAt: 0) }
         var completions = MinHeap()
         var queue: [Int] = []
@@ -111,11 +113,11 @@ public struct RequestReplay {
         var next = 0
         var waits: [Double] = []
         waits.reserveCapacity(requests.count)
-        var summary = RequestReplaySummary(policy: controller.name, seconds: seconds, requests: requests.count, replicaSeconds: 0,
+        var summary = RequestReplaySummary(policy: controller.name, seconds: planned, requests: requests.count, replicaSeconds: 0,
                                            queuedSlotSeconds: 0, waitP50: 0, waitP99: 0, waitMax: 0, coldStarts: 0,
                                            starts: 0, peakReplicas: replicas.count)
         var timeline: [RequestReplaySecond] = []
-        timeline.reserveCapacity(seconds)
+        timeline.reserveCapacity(planned)
         var inService = 0
         var reason: String?
 
@@ -174,7 +176,9 @@ public struct RequestReplay {
 
         var statConcurrency = 0.0
         var statArrivals = 0
-        for second in 0..<seconds {
+        var second = 0
+        while second < planned || (second < planned + 86_400 && (inService > 0 || queueHead < queue.count)) {
+            defer { second += 1 }
             let start = Double(second)
             // The past second's reports, then the decision.
             if second > 0 {
@@ -224,8 +228,9 @@ public struct RequestReplay {
                                                 ready: replicas.filter { $0.readyAt <= start && !$0.draining }.count,
                                                 concurrency: statConcurrency, waiting: queue.count - queueHead, reason: reason))
         }
+        summary.seconds = second
         // Requests still waiting at the end waited at least until then.
-        for index in queue[queueHead...] { waits.append(Double(seconds) - requests[index].arrival) }
+        for index in queue[queueHead...] { waits.append(Double(second) - requests[index].arrival) }
         waits.sort()
         summary.queuedSlotSeconds = waits.reduce(0, +)
         if !waits.isEmpty {

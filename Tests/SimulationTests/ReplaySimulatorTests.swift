@@ -5,6 +5,7 @@ import Testing
 @Suite struct ReplaySimulatorTests {
     private let scaleToZeroPolicy = """
         annotations:
+          autoscaling.thaw.dev/policy: kpa
           autoscaling.knative.dev/metric: rps
           autoscaling.knative.dev/target: "10"
           autoscaling.knative.dev/target-utilization-percentage: "100"
@@ -65,6 +66,7 @@ import Testing
     @Test func aBurstThatCrossesThePanicThresholdIsDecidedAtOnceNotAtTheNextTick() throws {
         let policy = """
             annotations:
+              autoscaling.thaw.dev/policy: kpa
               autoscaling.knative.dev/metric: rps
               autoscaling.knative.dev/target: "10"
               autoscaling.knative.dev/target-utilization-percentage: "100"
@@ -96,6 +98,7 @@ import Testing
     @Test func minScaleKeepsReplicasAndMaxScaleCapsThem() throws {
         let policy = """
             annotations:
+              autoscaling.thaw.dev/policy: kpa
               autoscaling.knative.dev/metric: concurrency
               autoscaling.knative.dev/target: "1"
               autoscaling.knative.dev/target-utilization-percentage: "100"
@@ -137,9 +140,16 @@ import Testing
     }
 
     @Test func secondsWithoutDataDecideNothingAndCountNoDecision() throws {
-        let (timeline, summary) = try replay("t,rps\n0,0\n1,0\n2,0", policy: "") { $0.initialReplicas = 0 }
+        let kpa = "annotations: {autoscaling.thaw.dev/policy: kpa}"
+        let (timeline, summary) = try replay("t,rps\n0,0\n1,0\n2,0", policy: kpa) { $0.initialReplicas = 0 }
         #expect(timeline.allSatisfy { $0.decision == nil })
         #expect(summary.decisions == 0)
+        // Thaw's policy decides at zero too, on zero demand (so it can pre-warm): it wants nothing,
+        // and the default min-scale of 1 then holds from the first decision on.
+        let (thaw, thawSummary) = try replay("t,rps\n0,0\n1,0\n2,0", policy: "") { $0.initialReplicas = 0 }
+        #expect(thaw.allSatisfy { $0.decision == nil || $0.decision?.desired == 0 })
+        #expect(thawSummary.decisions == 2)
+        #expect(thaw.map(\.replicas) == [1, 1, 1])
     }
 
     @Test func rpsAndConcurrencyConvertThroughLatency() throws {
