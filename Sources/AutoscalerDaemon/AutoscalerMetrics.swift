@@ -38,6 +38,8 @@ public final class AutoscalerMetrics: Sendable {
     /// The gauges of one target.
     final class Target: Sendable {
         let desired, requested, actual, ready, stable, panic, targetPerReplica, panicMode, excessBurstCapacity, holding, fallback, waiting: SeriesGauge
+        /// Thaw's policy only: what its newest decision was made of.
+        let loadTime, keptWarm, prewarmed, forecast, unstarted: SeriesGauge
         let decisions, signalFailures: SeriesCounter
 
         init(_ name: String, families: SeriesFamilies) {
@@ -57,6 +59,11 @@ public final class AutoscalerMetrics: Sendable {
             holding = gauge("holding", "1 while replicas are ready but their stats stopped arriving: the scale is held.")
             fallback = gauge("fallback", "1 while a collector-read signal has failed past its threshold and the fallback replica count applies.")
             waiting = gauge("waiting_for_capacity", "1 while a replica waits for room on a node (Unschedulable): not a failure, requests keep waiting.")
+            loadTime = gauge("load_time_seconds", "Thaw's policy: how long a new replica takes to become ready, measured (or configured until measured).")
+            keptWarm = gauge("kept_warm_replicas", "Thaw's policy: idle replicas kept warm by their level's learned window.")
+            prewarmed = gauge("prewarmed_replicas", "Thaw's policy: replicas started ahead of the demand their level's history expects.")
+            forecast = gauge("forecast_replicas", "Thaw's policy: replicas the demand one load time ahead asks for.")
+            unstarted = gauge("unstarted_replicas", "Thaw's policy: replicas the demand asks for but not started, as they would load after it ends.")
             decisions = families.counter("thaw_autoscaler_decisions_total", help: "Decisions taken.", labels: labels)
             signalFailures = families.counter("thaw_autoscaler_signal_failures_total",
                                               help: "Rounds in which the collector could not read this target's signal.", labels: labels)

@@ -78,4 +78,12 @@ public struct TargetStatus: Codable, Sendable, Equatable {
     public var signalFailure: String? = nil
     /// While that failure has lasted long enough for the fallback: the replica count it applies.
     public var fallbackReplicas: Int? = nil
+    /// The rules deciding: "thaw" or "kpa".
+    public var policy: String? = nil
+    /// Thaw's policy: the load time it plans with, and where it comes from.
+    public var loadTimeSeconds: Double? = nil
+    public var loadTimeSource: String? = nil
+    /// Thaw's policy: idle replicas kept warm and replicas started ahead of expected demand.
+    public var keptWarm: Int? = nil
+    public var prewarmed: Int? = nil
 }

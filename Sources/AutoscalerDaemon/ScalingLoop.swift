@@ -370,6 +370,13 @@ public actor ScalingLoop {
                 entry.metrics.panicMode.set(to: decision.panicking ? 1 : 0)
                 entry.metrics.excessBurstCapacity.set(to: Double(decision.excessBurstCapacity))
             }
+            if let explanation = step.explanation {
+                entry.metrics.loadTime.set(to: explanation.loadTime.secondsValue)
+                entry.metrics.keptWarm.set(to: Double(explanation.keptWarm))
+                entry.metrics.prewarmed.set(to: Double(explanation.prewarmed))
+                entry.metrics.forecast.set(to: Double(explanation.forecast))
+                entry.metrics.unstarted.set(to: Double(explanation.skipped))
+            }
             entry.metrics.holding.set(to: step.holding ? 1 : 0)
             entry.metrics.fallback.set(to: step.fallbackWant == nil ? 0 : 1)
             if let until = entry.noScaleInUntil, now >= until { entry.noScaleInUntil = nil }
@@ -402,12 +409,15 @@ public actor ScalingLoop {
             return TargetStatus(
                 name: name, metric: spec.metric.name, requested: entry.requested, running: entry.state.endpoints.count,
                 ready: entry.state.ready.count, desired: decision?.desired, stable: decision?.stable, panic: decision?.panic,
-                targetPerReplica: spec.targetValue, panicking: entry.scaler.decider.isPanicking,
+                targetPerReplica: spec.targetValue, panicking: spec.policy == .kpa && entry.scaler.decider.isPanicking,
                 excessBurstCapacity: decision?.excessBurstCapacity, rps: rps,
                 queueLength: entry.waiting.total(at: now),
                 activity: entry.scaler.planner.activity.description, reason: entry.lastStep?.plan.reason ?? "starting",
                 holding: entry.lastStep?.holding ?? false, failure: entry.state.failure, waiting: entry.state.waiting, signalFailure: entry.scaler.failureReason,
-                fallbackReplicas: entry.lastStep?.fallbackWant)
+                fallbackReplicas: entry.lastStep?.fallbackWant, policy: spec.policy.rawValue,
+                loadTimeSeconds: entry.scaler.loadAware?.loadTime.current.secondsValue,
+                loadTimeSource: entry.scaler.loadAware?.loadTime.source,
+                keptWarm: entry.scaler.loadAware?.latest?.keptWarm, prewarmed: entry.scaler.loadAware?.latest?.prewarmed)
         }
     }
 }

@@ -27,6 +27,9 @@ public enum StatusTable {
                 }
                 var state = status.activity
                 if status.holding { state += ", holding: no stats" }
+                // Thaw's policy says when it runs replicas no request needs now, and why.
+                if let kept = status.keptWarm, kept > 0 { state += ", \(kept) kept warm" }
+                if let prewarmed = status.prewarmed, prewarmed > 0 { state += ", \(prewarmed) pre-warmed" }
                 lines.append("  " + row(label, String(status.requested), String(status.ready), String(format: "%.1f", status.rps),
                                         String(status.queueLength), status.panicking ? "yes" : "-", state))
                 if let failure = status.failure {
