@@ -16,7 +16,7 @@ TEST_PYTHON_PACKAGES ?= grpcio grpcio-tools grpcio-health-checking
 BENCH_PACKAGES ?= wrk nginx
 BIN = $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path 2>/dev/null)
 
-.PHONY: all build test python-deps demo dashboards simulate replay proto bench bench-activator bench-grpc bench-cold-start bench-remote-read bench-kubernetes bench-memory bench-instructions fuzz deps clean help
+.PHONY: all build test python-deps demo dashboards simulate replay proto bench bench-scaling bench-activator bench-grpc bench-cold-start bench-remote-read bench-kubernetes bench-memory bench-instructions fuzz deps clean help
 
 all: build
 
@@ -30,6 +30,7 @@ help:
 	@echo "make test    install test prerequisites, build, run every test"
 	@echo "make dashboards  rebuild the Grafana dashboards and alert rules from dashboards/build.py"
 	@echo "make bench   run the decision benchmark (Benchmarks/, release build)"
+	@echo "make bench-scaling  replay generated traces through Thaw's policy, the KPA, an HPA model and the clairvoyant bound (docs/scaling/)"
 	@echo "make bench-activator   wrk: backend direct vs thaw-activator vs nginx proxy_pass (release build)"
 	@echo "make bench-grpc  h2load unary gRPC calls: backend direct vs thaw-activator vs nginx grpc_pass (release build)"
 	@echo "make bench-cold-start  how soon buffered requests reach a replica after its probe passes"
@@ -105,6 +106,13 @@ bench-grpc:
 
 bench-memory: deps
 	Benchmarks/buffered_memory.py
+
+# Scaling quality by replay (no processes): every generated trace, load times 5 s and 30 s, from zero
+# and always on, Thaw's policy beside the KPA, an HPA model and the clairvoyant bound. Seed 1 is
+# plotted; seed 2 is traffic the policy was never looked at on. Writes docs/scaling/ (a minute or two).
+bench-scaling: build
+	@mkdir -p docs/scaling
+	BIN=$(BIN) OUT=docs/scaling SEEDS="1 2" Benchmarks/scaling/run.sh | tee docs/scaling/results.md
 
 # Instruction counts repeat exactly where time does not; a QEMU plugin counts them (no hardware
 # counters needed). qemu-user, nginx and gcc are installed when missing.

@@ -20,6 +20,8 @@ annotations:
   autoscaling.knative.dev/min-scale: "0"
 POLICY
 held=0; missed=0
+summary="| trace | load | start | Thaw replica-s | KPA replica-s | Thaw queued slot-s | KPA queued slot-s | Thaw cold starts | KPA cold starts | bar |
+|---|---|---|---|---|---|---|---|---|---|"
 for seed in $SEEDS; do
   for scenario in $SCENARIOS; do
     # A rarely used model shows its pattern over hours, not one: sparse traffic runs three.
@@ -35,9 +37,10 @@ for seed in $SEEDS; do
           --initial-replicas "$initial" --compare "${plot[@]}" > "$work/table.txt" 2>/dev/null
         "$BIN/thaw" simulate --policy "$work/p.yaml" --replay "$work/$scenario.csv" --start-delay "$load" \
           --initial-replicas "$initial" --compare --json > "$work/rows.jsonl" 2>/dev/null
-        verdict=$(python3 - "$work/rows.jsonl" <<'PY'
+        verdict=$(python3 - "$work/rows.jsonl" "$scenario seed $seed" "${load} s" "$start" "$work/row.md" <<'PY'
 import json, sys
 rows = {r["policy"]: r for r in map(json.loads, open(sys.argv[1]))}
+name, load, start, out = sys.argv[2:6]
 t, k = rows["thaw"], rows["kpa"]
 ok = (t["replicaSeconds"] <= k["replicaSeconds"]
       and t["queuedSlotSeconds"] <= 0.5 * k["queuedSlotSeconds"] + 1e-9
@@ -45,8 +48,12 @@ ok = (t["replicaSeconds"] <= k["replicaSeconds"]
 def r(a, b): return "n/a" if b == 0 else f"{a / b:.2f}x"
 print(("HOLDS" if ok else "MISSES"), f"replica-s {r(t['replicaSeconds'], k['replicaSeconds'])}",
       f"queued {r(t['queuedSlotSeconds'], k['queuedSlotSeconds'])}", f"cold {r(t['coldStarts'], k['coldStarts'])}")
+with open(out, "w") as f:
+    f.write(f"| {name} | {load} | {'from zero' if start == 'zero' else 'always on'} | {t['replicaSeconds']:.0f} | {k['replicaSeconds']:.0f} "
+            f"| {t['queuedSlotSeconds']:.0f} | {k['queuedSlotSeconds']:.0f} | {t['coldStarts']} | {k['coldStarts']} | {'holds' if ok else 'misses'} |")
 PY
 )
+        summary+=$'\n'"$(cat "$work/row.md")"
         case "$verdict" in HOLDS*) held=$((held + 1));; *) missed=$((missed + 1));; esac
         echo "### $name: $verdict"
         echo '```'
@@ -57,4 +64,8 @@ PY
     done
   done
 done
+echo "## Summary"
+echo
+echo "$summary"
+echo
 echo "scenarios where Thaw's policy meets the bar: $held of $((held + missed))"

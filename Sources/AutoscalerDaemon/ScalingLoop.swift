@@ -409,7 +409,7 @@ public actor ScalingLoop {
             return TargetStatus(
                 name: name, metric: spec.metric.name, requested: entry.requested, running: entry.state.endpoints.count,
                 ready: entry.state.ready.count, desired: decision?.desired, stable: decision?.stable, panic: decision?.panic,
-                targetPerReplica: spec.targetValue, panicking: spec.policy == .kpa && entry.scaler.decider.isPanicking,
+                targetPerReplica: spec.targetValue, panicking: entry.scaler.loadAware.map { $0.latest?.burst ?? false } ?? entry.scaler.decider.isPanicking,
                 excessBurstCapacity: decision?.excessBurstCapacity, rps: rps,
                 queueLength: entry.waiting.total(at: now),
                 activity: entry.scaler.planner.activity.description, reason: entry.lastStep?.plan.reason ?? "starting",

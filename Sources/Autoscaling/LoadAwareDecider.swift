@@ -52,11 +52,14 @@ public struct LoadAwareDecider: Sendable {
         public var prewarmed: Int
         /// Replicas the demand asks for that were not started: they would arrive after the need.
         public var skipped: Int
+        /// The recent demand crossed the panic threshold: sized at the target on it (the KPA's panic).
+        public var burst: Bool = false
         public var loadTime: Duration
         public var loadTimeSource: String
 
         public var reason: String {
             var parts = ["need \(need)"]
+            if burst { parts.append("burst") }
             if forecast > need { parts.append("\(forecast) forecast in \(loadTime)") }
             if keptWarm > 0 { parts.append("\(keptWarm) kept warm") }
             if prewarmed > 0 { parts.append("\(prewarmed) pre-warmed") }
@@ -130,7 +133,7 @@ public struct LoadAwareDecider: Sendable {
         }
 
         var explanation = Explanation(desired: 0, need: need, forecast: forecast, keptWarm: 0, prewarmed: 0, skipped: 0,
-                                      loadTime: loadTime.current, loadTimeSource: loadTime.source)
+                                      burst: inBurst, loadTime: loadTime.current, loadTimeSource: loadTime.source)
         var desired = 0
         let top = max(levels.count, need, forecast)
         for level in stride(from: 1, through: min(top, Self.levelLimit), by: 1) {

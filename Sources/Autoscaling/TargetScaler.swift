@@ -284,7 +284,7 @@ public struct TargetScaler: Sendable {
         case .decided(var decision):
             let explanation = aware.decide(demand: decision.panic, steady: decision.stable, arrivals: arrivals, readyReplicas: readyReplicas, current: current, now: now)
             decision.desired = explanation.desired
-            decision.panicking = false
+            decision.panicking = explanation.burst
             return (.decided(decision), explanation)
         case .missing where !spec.metric.isPushed && readyReplicas == 0:
             let explanation = aware.decide(demand: 0, steady: 0, arrivals: arrivals, readyReplicas: readyReplicas, current: current, now: now)
