@@ -27,6 +27,8 @@ public struct LoadAwareDecider: Sendable {
     /// Recent demand, for the trend; at most `trendLimit` points.
     private var recent: [(time: Double, demand: Double)] = []
     public private(set) var latest: Explanation?
+    /// Seconds a request holds a slot, learned while the replicas kept up; nil until then.
+    public private(set) var serviceTime: Double?
     /// What waking from zero made requests wait, measured.
     public private(set) var wake = WakeCost()
 
@@ -60,11 +62,12 @@ public struct LoadAwareDecider: Sendable {
         public var reason: String {
             var parts = ["need \(need)"]
             if burst { parts.append("burst") }
-            if forecast > need { parts.append("\(forecast) forecast in \(loadTime)") }
+            let load = "\((loadTime.secondsValue * 10).rounded() / 10) s"
+            if forecast > need { parts.append("\(forecast) forecast in \(load)") }
             if keptWarm > 0 { parts.append("\(keptWarm) kept warm") }
             if prewarmed > 0 { parts.append("\(prewarmed) pre-warmed") }
             if skipped > 0 { parts.append("\(skipped) not started (bursts here end before a replica loads)") }
-            parts.append("load time \(loadTime) \(loadTimeSource)")
+            parts.append("load time \(load) \(loadTimeSource)")
             return "thaw policy: " + parts.joined(separator: "; ")
         }
     }
@@ -96,10 +99,12 @@ public struct LoadAwareDecider: Sendable {
     ///   - arrivals: requests per second lately (the panic window's), to learn what waking from zero costs.
     ///   - readyReplicas: replicas ready now.
     ///   - current: replicas that exist or were asked for (ready plus starting).
-    public mutating func decide(demand: Double, steady: Double, arrivals: Double = 0, readyReplicas: Int, current: Int,
-                                now: Timestamp) -> Explanation {
+    public mutating func decide(demand measured: Double, steady measuredSteady: Double, arrivals: Double = 0, readyReplicas: Int,
+                                current: Int, now: Timestamp) -> Explanation {
         let load = loadTime.current.secondsValue
         let t = now.seconds
+        let (demand, steady) = withoutBacklog(demand: measured, steady: measuredSteady, arrivals: arrivals,
+                                              readyReplicas: readyReplicas, loadTime: load)
         // What to run now: the steady demand at the target utilization (headroom for the noise a
         // stable window averages out) while there is demand at all, and the recent demand at full
         // capacity; in a burst (the KPA's panic threshold crossed), the recent demand at the target
@@ -124,7 +129,7 @@ public struct LoadAwareDecider: Sendable {
         let tracked = min(Self.levelLimit, max(levels.count, hardNeed))
         let cold = WarmWindow.coldStartCost(loadTime: load, slots: spec.targetValue)
         wake.observe(busy: hardNeed > 0, arrivals: arrivals, at: t, loadTime: load)
-        while levels.count < tracked { levels.append(LevelHistory(coldStartCost: cold, loadTime: load)) }
+        while levels.count < tracked { levels.append(LevelHistory(coldStartCost: cold, loadTime: load, fallbackLimit: spec.stableWindow.secondsValue)) }
         for k in levels.indices {
             // The first replica's cold start is the wake from zero: what it costs is measured, since
             // a rarely used model's first requests are a handful, not a replica's worth.
@@ -170,6 +175,25 @@ public struct LoadAwareDecider: Sendable {
         explanation.desired = desired
         latest = explanation
         return explanation
+    }
+
+    /// Requests waiting for capacity count in the concurrency, but replicas asked for now arrive one
+    /// load time later: sizing for the whole backlog at once asks for replicas that find it gone
+    /// (the KPA's waste after a cold burst). With the time a request holds a slot learned while
+    /// replicas kept up (concurrency over arrivals), the demand is what the arrivals keep busy plus
+    /// what drains the backlog within one load time.
+    private mutating func withoutBacklog(demand: Double, steady: Double, arrivals: Double, readyReplicas: Int,
+                                         loadTime: Double) -> (demand: Double, steady: Double) {
+        guard spec.metric == .concurrency, arrivals > 0 else { return (demand, steady) }
+        if readyReplicas > 0, arrivals >= 0.2, demand <= 0.8 * Double(readyReplicas) * spec.totalValue {
+            let observed = demand / arrivals
+            serviceTime = serviceTime.map { 0.8 * $0 + 0.2 * observed } ?? observed
+        }
+        guard let held = serviceTime else { return (demand, steady) }
+        let offered = arrivals * held
+        guard demand > 1.5 * offered else { return (demand, steady) }
+        let effective = offered + (demand - offered) * min(1, held / max(loadTime, 0.001))
+        return (effective, min(steady, effective))
     }
 
     static func replicas(for demand: Double, target: Double) -> Int {

@@ -52,11 +52,13 @@ public struct WarmWindow: Sendable, Equatable {
 
     /// The window with the least expected cost over `gaps` (seconds), for a replica that takes
     /// `loadTime` seconds to load and costs `cold` each time it starts cold.
-    public static func best(gaps: [Double], loadTime: Double, coldStartCost cold: Double) -> WarmWindow {
+    public static func best(gaps: [Double], loadTime: Double, coldStartCost cold: Double, fallbackLimit: Double = .infinity) -> WarmWindow {
         // Until a level has recurred a few times, whether it will recur at all is unknown (the
         // levels a backlog needed once, say): the waiting a cold start would cause is only a cost
-        // if it comes back, so the fallback counts the load time twice, as the plain rule does.
-        guard gaps.count >= representativeGaps else { return skiRental(coldStartCost: min(cold, 2 * loadTime)) }
+        // if it comes back, so the fallback counts the load time twice, as the plain rule does,
+        // and holds no longer than `fallbackLimit` (the KPA's stable window: uninformed, Thaw
+        // keeps a replica no longer than the KPA would).
+        guard gaps.count >= representativeGaps else { return skiRental(coldStartCost: min(cold, 2 * loadTime, fallbackLimit)) }
         let sorted = gaps.sorted()
         // Candidate times: every gap for keeping (a keep window worth having ends at a gap), and a
         // few quantiles for pre-warming, so the search stays small (at most a few thousand
@@ -127,8 +129,12 @@ public struct LevelHistory: Sendable, Equatable {
     public private(set) var window: WarmWindow
     private var windowCost: Double
 
-    public init(coldStartCost: Double, loadTime: Double) {
-        window = .best(gaps: [], loadTime: loadTime, coldStartCost: coldStartCost)
+    /// Windows fall back to holding no longer than this.
+    private let fallbackLimit: Double
+
+    public init(coldStartCost: Double, loadTime: Double, fallbackLimit: Double = .infinity) {
+        self.fallbackLimit = fallbackLimit
+        window = .best(gaps: [], loadTime: loadTime, coldStartCost: coldStartCost, fallbackLimit: fallbackLimit)
         windowCost = coldStartCost
     }
 
@@ -157,7 +163,7 @@ public struct LevelHistory: Sendable, Equatable {
     }
 
     private mutating func relearn(loadTime: Double, cost: Double) {
-        window = .best(gaps: gaps, loadTime: loadTime, coldStartCost: cost)
+        window = .best(gaps: gaps, loadTime: loadTime, coldStartCost: cost, fallbackLimit: fallbackLimit)
         windowCost = cost
     }
 

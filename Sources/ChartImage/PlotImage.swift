@@ -24,7 +24,7 @@ public struct PlotImage: Sendable {
         static func series(_ index: Int) -> Colour { [.series0, .series1, .series2, .series3][index % 4] }
     }
 
-    static let left = 56, right = 16, top = 36, panelHeight = 130, gap = 26, bottom = 40
+    static let left = 56, right = 16, top = 52, panelHeight = 130, gap = 30, bottom = 40
 
     init(width: Int, height: Int) {
         self.width = width

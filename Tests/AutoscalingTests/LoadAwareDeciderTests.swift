@@ -122,7 +122,7 @@ import Testing
         #expect(explanation.desired == 6)
         #expect(explanation.need == 6)
         #expect(explanation.reason.contains("need 6"))
-        #expect(explanation.reason.contains("load time 30.0 seconds from autoscaling.thaw.dev/load-time"))
+        #expect(explanation.reason.contains("load time 30.0 s from autoscaling.thaw.dev/load-time"))
     }
 
     @Test func doesNotStartAReplicaThatWouldArriveAfterTheBurst() {
@@ -170,6 +170,22 @@ import Testing
         let ahead = decider.decide(demand: 0, steady: 0, readyReplicas: 0, current: 0, now: ts(t - 300 + 8 + prewarm.lowerBound + 1))
         #expect(ahead.desired == 1)
         #expect(ahead.prewarmed == 1)
+    }
+
+    @Test func aBacklogIsDrainedOverOneLoadTimeNotSizedForAtOnce() {
+        var decider = LoadAwareDecider(spec: DeciderSpec(targetValue: 3, totalValue: 3, policy: .thaw, loadTime: .seconds(6)))
+        // Replicas keeping up: 3 in flight at 2 requests a second, so a request holds a slot 1.5 s.
+        _ = decider.decide(demand: 3, steady: 3, arrivals: 2, readyReplicas: 2, current: 2, now: ts(0))
+        #expect(decider.serviceTime == 1.5)
+        // A cold burst: 26 held (20 of them waiting) at 4 a second. Arrivals keep 6 busy; the 20
+        // waiting need 20 x 1.5 s of slots, spread over the 6 s any new replica takes: 5 more.
+        // 11 at 3 a replica is 4 replicas, not the 9 that 26 would ask for.
+        let cold = decider.decide(demand: 26, steady: 10, arrivals: 4, readyReplicas: 0, current: 0, now: ts(2))
+        #expect(cold.desired == 4)
+        #expect(decider.serviceTime == 1.5, "not learned from a backlog")
+        // Without a learned service time, the demand is taken as it is.
+        var fresh = LoadAwareDecider(spec: DeciderSpec(targetValue: 3, totalValue: 3, policy: .thaw, loadTime: .seconds(6)))
+        #expect(fresh.decide(demand: 26, steady: 10, arrivals: 4, readyReplicas: 0, current: 0, now: ts(2)).desired == 9)
     }
 
     @Test func staysWithinTheRateLimitsAndTheActivationScale() {

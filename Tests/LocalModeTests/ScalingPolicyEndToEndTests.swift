@@ -20,14 +20,28 @@ struct ScalingPolicyEndToEndTests {
     struct Outcome: CustomStringConvertible {
         var waits: [Double] = []
         var replicaSeconds = 0.0
+        /// Replicas running at each sample, for the failure message.
+        var samples: [Int] = []
         var failures = 0
         /// Requests that waited for a replica to load (far longer than any queueing here could take).
         var coldStarts: Int { waits.filter { $0 > 2 }.count }
         var waited: Double { waits.reduce(0, +) }
         var description: String {
             "\(waits.count) answered, \(failures) failed, \(coldStarts) cold starts, \(String(format: "%.1f", waited)) s waited, "
-                + "\(String(format: "%.0f", replicaSeconds)) replica-seconds"
+                + "\(String(format: "%.0f", replicaSeconds)) replica-seconds, running each second: "
+                + samples.map(String.init).joined(separator: "")
         }
+    }
+
+    /// Both services' outcomes, written by many request tasks and the sampler.
+    final class Outcomes: Sendable {
+        let byService = Mutex(["learned": Outcome(), "kpa": Outcome()])
+
+        func update(_ service: String, _ change: (inout Outcome) -> Void) {
+            byService.withLock { change(&$0[service]!) }
+        }
+
+        subscript(_ service: String) -> Outcome { byService.withLock { $0[service]! } }
     }
 
     static func yaml() -> String {
@@ -48,15 +62,15 @@ struct ScalingPolicyEndToEndTests {
 
     @Test func learnedPreWarmingWaitsLessThanTheKPAForNoMoreReplicaSeconds() async throws {
         let up = try await ThawUp(yaml: Self.yaml(), services: ["learned", "kpa"])
-        let outcomes = Mutex(["learned": Outcome(), "kpa": Outcome()])
+        let outcomes = Outcomes()
         let done = ManagedFlag()
         // Replica-seconds from what is running, sampled every second for both at the same instant.
         async let sampling: Void = {
             while !done.isSet {
                 if let status = try? await up.status() {
-                    outcomes.withLock {
-                        $0["learned"]!.replicaSeconds += Double(status["learned-v1"]?.running ?? 0)
-                        $0["kpa"]!.replicaSeconds += Double(status["kpa-v1"]?.running ?? 0)
+                    for (service, target) in [("learned", "learned-v1"), ("kpa", "kpa-v1")] {
+                        let running = status[target]?.running ?? 0
+                        outcomes.update(service) { $0.replicaSeconds += Double(running); $0.samples.append(min(running, 9)) }
                     }
                 }
                 try? await Task.sleep(for: .seconds(1))
@@ -77,8 +91,8 @@ struct ScalingPolicyEndToEndTests {
                             let took = ContinuousClock.now - sent
                             let wait = Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18
                                 - Double(Self.serviceMilliseconds) / 1000
-                            outcomes.withLock {
-                                if response?.status == 200 { $0[service]!.waits.append(max(0, wait)) } else { $0[service]!.failures += 1 }
+                            outcomes.update(service) {
+                                if response?.status == 200 { $0.waits.append(max(0, wait)) } else { $0.failures += 1 }
                             }
                         }
                     }
@@ -91,8 +105,12 @@ struct ScalingPolicyEndToEndTests {
         done.set()
         await sampling
         let final = try await up.status()
-        let (learned, kpa) = outcomes.withLock { ($0["learned"]!, $0["kpa"]!) }
+        let learned = outcomes["learned"], kpa = outcomes["kpa"]
         let comment = Comment(rawValue: "thaw: \(learned); kpa: \(kpa); thaw's reason now: \(final["learned-v1"]?.reason ?? "?")")
+        // One line with the numbers, so a passing run shows them too (docs/scaling.md quotes it).
+        print("scaling end to end: thaw \(learned.coldStarts) cold starts, \(String(format: "%.1f", learned.waited)) s waited, "
+              + "\(String(format: "%.0f", learned.replicaSeconds)) replica-s; kpa \(kpa.coldStarts) cold starts, "
+              + "\(String(format: "%.1f", kpa.waited)) s waited, \(String(format: "%.0f", kpa.replicaSeconds)) replica-s")
         #expect(learned.failures == 0 && kpa.failures == 0, comment)
         #expect(learned.coldStarts < kpa.coldStarts, comment)
         #expect(learned.waited < kpa.waited, comment)

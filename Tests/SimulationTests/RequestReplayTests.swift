@@ -216,7 +216,7 @@ private struct FixedController: ReplicaController {
             def pixel(x, y): return raw[y * (width + 1) + 1 + x]
             print(width, height, pixel(0, 0), pixel(int(sys.argv[2]), int(sys.argv[3])))
             """
-        let x = 56 + 450, y = 36 + 129
+        let x = 56 + 450, y = 52 + 129
         let run = try CommandRun.run(["python3", "-c", script, path, String(x), String(y)])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "\(image.width) \(image.height) 0 \(image.colourIndex(x: x, y: y))")
