@@ -276,7 +276,7 @@ let package = Package(
         // Running the package's own executables from tests: finding them, output, exit, memory.
         .target(name: "ThawTestSupport", dependencies: ["ControlHTTP"], path: "Tests/ThawTestSupport",
                 exclude: ["fake_apiserver.py", "ready_service.py"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Autoscaling", "ThawTestSupport"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Autoscaling", "ScalingPolicy", "ChartImage", "ThawTestSupport"]),
         .testTarget(name: "MLServiceTests", dependencies: ["MLService", "ConfigFields", "ThawVocabulary"]),
         .testTarget(name: "SeriesSignalsTests", dependencies: ["SeriesSignals"]),
         .testTarget(name: "RemoteReadFormatTests", dependencies: ["RemoteReadFormat"]),

@@ -81,12 +81,13 @@ public struct PlotImage: Sendable {
         return image
     }
 
-    /// A step of 1, 2 or 5 times a power of ten giving about four to six ticks.
+    /// The smallest step of 1, 2 or 5 times a power of ten that gives at most six ticks.
     static func niceStep(for value: Int) -> Int {
         var power = 1
-        while power * 10 <= value { power *= 10 }
-        for factor in [1, 2, 5, 10] where value / (factor * power) <= 5 { return factor * power }
-        return 10 * power
+        while true {
+            for factor in [1, 2, 5] where (value + factor * power - 1) / (factor * power) <= 6 { return factor * power }
+            power *= 10
+        }
     }
 
     public var png: [UInt8] {

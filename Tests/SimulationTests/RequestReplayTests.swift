@@ -4,6 +4,7 @@ import ScalingPolicy
 import Testing
 import ThawTestSupport
 @testable import Simulation
+@testable import ChartImage
 
 /// A controller that asks for a fixed count from a given second on.
 private struct FixedController: ReplicaController {
@@ -287,5 +288,15 @@ private struct FixedController: ReplicaController {
         let parsed = try ThawCommandTests.thaw(["simulate", "--replay", log])
         #expect(parsed.status != 0)
         #expect(parsed.stderr.contains("\(log):3"), "\(parsed.stderr)")
+    }
+}
+
+@Suite struct PlotScaleTests {
+    @Test func axisStepsGiveAFewTicks() {
+        #expect(PlotImage.niceStep(for: 4) == 1)
+        #expect(PlotImage.niceStep(for: 46) == 10)
+        #expect(PlotImage.niceStep(for: 180) == 50)
+        #expect(PlotImage.niceStep(for: 61) == 20)
+        #expect(PlotImage.niceStep(for: 1) == 1)
     }
 }
