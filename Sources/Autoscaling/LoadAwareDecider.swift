@@ -11,7 +11,10 @@ public enum ScalingPolicyKind: String, Sendable, CaseIterable {
 /// window; inference replicas take tens of seconds to load, so a replica asked for in a burst often
 /// arrives after it, is held for a minute, and is gone when the next burst comes.
 ///
-/// This rule looks at each replica's worth of capacity (a *level*: the k-th replica) separately:
+/// It sizes for now as the KPA does (the stable window at the target utilization, the panic window
+/// at full capacity, and in a burst the panic window at the target), except that a backlog is
+/// drained over one load time rather than sized for at once, and nothing is held for a stable
+/// window. Then it looks at each replica's worth of capacity (a *level*: the k-th replica) separately:
 /// - a level needed now is kept, and started if it is not running, unless this level's own history
 ///   says its busy periods end before a replica could load (it would arrive to nothing);
 /// - demand one load time ahead (a rising trend, fitted over the recent past) is started now;
@@ -96,7 +99,8 @@ public struct LoadAwareDecider: Sendable {
     /// - Parameters:
     ///   - demand: the recent demand (the panic window's average) in the metric's unit.
     ///   - steady: the stable window's average.
-    ///   - arrivals: requests per second lately (the panic window's), to learn what waking from zero costs.
+    ///   - arrivals: requests per second lately (the panic window's): with the demand it gives the time
+    ///     a request holds a slot, and it measures what waking from zero costs.
     ///   - readyReplicas: replicas ready now.
     ///   - current: replicas that exist or were asked for (ready plus starting).
     public mutating func decide(demand measured: Double, steady measuredSteady: Double, arrivals: Double = 0, readyReplicas: Int,
@@ -129,7 +133,9 @@ public struct LoadAwareDecider: Sendable {
         let tracked = min(Self.levelLimit, max(levels.count, hardNeed))
         let cold = WarmWindow.coldStartCost(loadTime: load, slots: spec.targetValue)
         wake.observe(busy: hardNeed > 0, arrivals: arrivals, at: t, loadTime: load)
-        while levels.count < tracked { levels.append(LevelHistory(coldStartCost: cold, loadTime: load, fallbackLimit: spec.stableWindow.secondsValue)) }
+        while levels.count < tracked {
+            levels.append(LevelHistory(coldStartCost: cold, loadTime: load, fallbackLimit: spec.stableWindow.secondsValue))
+        }
         for k in levels.indices {
             // The first replica's cold start is the wake from zero: what it costs is measured, since
             // a rarely used model's first requests are a handful, not a replica's worth.

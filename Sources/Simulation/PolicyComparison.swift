@@ -72,19 +72,8 @@ public struct PolicyComparison {
     /// One JSON object per policy.
     public var jsonLines: String {
         rows.map { row in
-            let s = row.summary
             var json = JSONLine()
-            json.add("policy", s.policy)
-            json.add("seconds", s.seconds)
-            json.add("requests", s.requests)
-            json.add("replicaSeconds", s.replicaSeconds)
-            json.add("queuedSlotSeconds", (s.queuedSlotSeconds * 1000).rounded() / 1000)
-            json.add("waitP50", (s.waitP50 * 1000).rounded() / 1000)
-            json.add("waitP99", (s.waitP99 * 1000).rounded() / 1000)
-            json.add("waitMax", (s.waitMax * 1000).rounded() / 1000)
-            json.add("coldStarts", s.coldStarts)
-            json.add("starts", s.starts)
-            json.add("peakReplicas", s.peakReplicas)
+            row.summary.add(to: &json)
             return json.text
         }.joined(separator: "\n") + "\n"
     }

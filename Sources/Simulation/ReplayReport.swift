@@ -128,18 +128,26 @@ public enum RequestReplayReport {
         }
         var json = JSONLine()
         json.add("summary", true)
-        json.add("policy", s.policy)
-        json.add("seconds", s.seconds)
-        json.add("requests", s.requests)
-        json.add("replicaSeconds", s.replicaSeconds)
-        json.add("queuedSlotSeconds", (s.queuedSlotSeconds * 1000).rounded() / 1000)
-        json.add("waitP50", (s.waitP50 * 1000).rounded() / 1000)
-        json.add("waitP99", (s.waitP99 * 1000).rounded() / 1000)
-        json.add("waitMax", (s.waitMax * 1000).rounded() / 1000)
-        json.add("coldStarts", s.coldStarts)
-        json.add("starts", s.starts)
-        json.add("peakReplicas", s.peakReplicas)
+        s.add(to: &json)
         lines.append(json.text)
         return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+extension RequestReplaySummary {
+    /// The summary's fields, times to the millisecond: one line per policy in `--compare --json`,
+    /// the closing line of a single replay's `--json`.
+    func add(to json: inout JSONLine) {
+        json.add("policy", policy)
+        json.add("seconds", seconds)
+        json.add("requests", requests)
+        json.add("replicaSeconds", replicaSeconds)
+        json.add("queuedSlotSeconds", (queuedSlotSeconds * 1000).rounded() / 1000)
+        json.add("waitP50", (waitP50 * 1000).rounded() / 1000)
+        json.add("waitP99", (waitP99 * 1000).rounded() / 1000)
+        json.add("waitMax", (waitMax * 1000).rounded() / 1000)
+        json.add("coldStarts", coldStarts)
+        json.add("starts", starts)
+        json.add("peakReplicas", peakReplicas)
     }
 }
