@@ -62,6 +62,8 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     /// This connection's idle mark for the connection cap, and whether it says idle now.
     private let mark: ClientConnections.Mark
     private var markedIdle = false
+    /// Whether the read under way delivered any request part (see `ClientConnectionState.readCompleted`).
+    private var partsThisRead = false
 
     init(directory: RouteDirectory, pool: UpstreamPool, settings: DownstreamSettings, mark: ClientConnections.Mark, logger: Logger) {
         self.directory = directory
@@ -90,6 +92,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
+        partsThisRead = true
         // A pipelined request (sent before our answer to the previous one): hold it, and stop
         // reading, until the current exchange ends. Handled here rather than by NIO's pipelining
         // handler, which pauses socket reads around every response and costs two epoll calls each.
@@ -140,10 +143,11 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     func channelReadComplete(context: ChannelHandlerContext) {
         lastRead = NIODeadline.now().uptimeNanoseconds
         if markedIdle {
-            // Bytes of the next request's head: from now on it has the head timeout to finish.
-            connection.bytesRead(now: lastRead)
+            // Bytes of the next request's head, unless this read was the end of the last one.
+            connection.readCompleted(now: lastRead, deliveredParts: partsThisRead)
             markIdle(connection.isIdle)
         }
+        partsThisRead = false
         if let request, request.needsUpstreamFlush, let upstream = request.upstream {
             request.needsUpstreamFlush = false
             upstream.flush()

@@ -104,8 +104,15 @@ public struct ClientConnectionState: Sendable {
 
     // MARK: Events
 
-    /// Bytes arrived from the client.
-    public mutating func bytesRead(now: UInt64) {
+    /// A read from the client completed. `deliveredParts`: the read carried parts of a request (a
+    /// head, body bytes or an end). Only a read that delivered nothing while a kept-alive
+    /// connection waits is the start of the next head: a read that ended the previous request (an
+    /// early answer's request end arrives in the same read as its head) belonged to that request,
+    /// and taking it for a new head gave an idle connection the head timeout and an unasked-for
+    /// 408 instead of the keep-alive timeout's quiet close. Bytes of a next head that came in that
+    /// same read are counted from the client's next read.
+    public mutating func readCompleted(now: UInt64, deliveredParts: Bool) {
+        guard !deliveredParts else { return }
         if case .awaitingHead(_, .keptAlive) = phase {
             phase = .awaitingHead(since: now, .partialHead)
         }

@@ -27,7 +27,7 @@ import Testing
         var state = Self.fresh()
         #expect(state.isIdle)
         #expect(state.firstCheck == Self.start + Self.timeouts.head)
-        state.bytesRead(now: Self.start + 30 * Self.second)
+        state.readCompleted(now: Self.start + 30 * Self.second, deliveredParts: false)
         #expect(state.phase == .awaitingHead(since: Self.start, .firstRequest))
         #expect(state.timerFired(now: Self.start + 59 * Self.second, lastRead: Self.start, bodyPending: false, readsHeldByUs: false)
             == .recheck(at: Self.start + 60 * Self.second))
@@ -53,12 +53,37 @@ import Testing
         let idleFrom = Self.start + Self.second
         var state = Self.keptAlive(at: idleFrom)
         let bytes = idleFrom + 10 * Self.second
-        state.bytesRead(now: bytes)
+        state.readCompleted(now: bytes, deliveredParts: false)
         #expect(!state.isIdle)
         #expect(state.phase == .awaitingHead(since: bytes, .partialHead))
         // Later bytes do not move it: the whole head has the head timeout.
-        state.bytesRead(now: bytes + Self.second)
+        state.readCompleted(now: bytes + Self.second, deliveredParts: false)
         #expect(state.timerFired(now: bytes + 60 * Self.second, lastRead: bytes, bodyPending: false, readsHeldByUs: false) == .headTimedOut)
+    }
+
+    @Test func theReadThatEndedAnEarlyAnsweredRequestIsNotTheNextHead() {
+        // A head answered at once (404, 431): its end comes in the same read, after the answer.
+        var state = Self.fresh()
+        let started = state.requestStarted(continues: true)
+        let answered = state.exchangeEnded(requestEnded: false, now: Self.start)
+        #expect(started && answered == .none)
+        let ended = Self.start + Self.second
+        let dropped = state.droppedBodyEnded(now: ended)
+        #expect(dropped == .nextRequest)
+        state.readCompleted(now: ended, deliveredParts: true)
+        #expect(state.phase == .awaitingHead(since: ended, .keptAlive), "still idle: the keep-alive timeout, not the head's")
+        let atHeadTimeout = state.timerFired(now: ended + 60 * Self.second, lastRead: ended, bodyPending: false, readsHeldByUs: false)
+        #expect(atHeadTimeout == .recheck(at: ended + Self.timeouts.keepAlive))
+        let atKeepAlive = state.timerFired(now: ended + Self.timeouts.keepAlive, lastRead: ended, bodyPending: false, readsHeldByUs: false)
+        #expect(atKeepAlive == .closeIdle, "closed quietly, with no 408 nobody asked for")
+        // Bytes in a later read are a new head's.
+        var next = Self.fresh()
+        _ = next.requestStarted(continues: true)
+        _ = next.exchangeEnded(requestEnded: false, now: Self.start)
+        _ = next.droppedBodyEnded(now: ended)
+        next.readCompleted(now: ended, deliveredParts: true)
+        next.readCompleted(now: ended + Self.second, deliveredParts: false)
+        #expect(next.phase == .awaitingHead(since: ended + Self.second, .partialHead))
     }
 
     @Test func aRequestThatDoesNotKeepAliveClosesAfterItsResponse() {

@@ -79,4 +79,25 @@ import ThawTestSupport
         #expect(reached.filter { $0.contains("/fine") }.count == 1, "the valid request reached the replica: \(reached)")
         #expect(reached.count == 1, "only it: \(reached)")
     }
+
+    @Test func anEarlyAnswerIsTheOnlyAnswerAndTheIdleConnectionClosesQuietly() async throws {
+        // Issue 26, finding 7: after a refused (431) or unrouted (404) keep-alive request the idle
+        // connection got an unasked-for 408 at the head timeout instead of closing quietly at the
+        // keep-alive timeout: the read that ended the answered request was taken for a new head.
+        let backend = try await Backend.start(name: "h")
+        let activator = try await ActivatorProcess.serving("h", on: [backend],
+                                                           arguments: ["--client-header-timeout", "1", "--keepalive-timeout", "3"])
+        let requests = [
+            "GET /a HTTP/1.1\r\nHost: h.local\r\nX-Big: \(String(repeating: "b", count: 9000))\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: nowhere.local\r\n\r\n",
+        ]
+        for request in requests {
+            let start = ContinuousClock.now
+            let answer = try await RawClient.exchange(port: activator.port, request, until: { _ in false }, timeout: 10)
+            let statusLines = answer.components(separatedBy: "\r\n").filter { $0.hasPrefix("HTTP/1.1 ") }
+            #expect(statusLines.count == 1, "one answer, then a quiet close: \(answer)")
+            #expect(!answer.contains("408"), "\(answer)")
+            #expect(ContinuousClock.now - start >= .seconds(2.5), "closed by the keep-alive timeout (3 s), not the head timeout (1 s)")
+        }
+    }
 }
