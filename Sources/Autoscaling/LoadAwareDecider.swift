@@ -23,7 +23,7 @@ public enum ScalingPolicyKind: String, Sendable, CaseIterable {
 /// The load time is the `LoadTimeEstimate`: measured from the starts the scaler saw, else
 /// configured. Pure and deterministic, with the clock passed in, like `Decider`.
 public struct LoadAwareDecider: Sendable {
-    public private(set) var spec: DeciderSpec
+    public let spec: DeciderSpec
     public private(set) var loadTime: LoadTimeEstimate
     /// Level k's history at index k-1.
     public private(set) var levels: [LevelHistory] = []
@@ -78,11 +78,6 @@ public struct LoadAwareDecider: Sendable {
     public init(spec: DeciderSpec) {
         self.spec = spec
         loadTime = LoadTimeEstimate(configured: spec.loadTime)
-    }
-
-    public mutating func update(spec newSpec: DeciderSpec) {
-        loadTime.configured = newSpec.loadTime
-        spec = newSpec
     }
 
     /// The scaler asked for `count` more replicas, or (negative) took back starts it had asked for.

@@ -5,7 +5,7 @@
 /// estimate includes what the driver adds (scheduling, image pull) and is rounded up to the tick.
 /// Until some starts were seen, the `autoscaling.thaw.dev/load-time` annotation stands, else
 /// `fallback`. The median of the newest samples resists one slow pull or one cached image.
-public struct LoadTimeEstimate: Sendable, Equatable {
+public struct LoadTimeEstimate: Sendable {
     /// What the estimate is before any start was seen and no load time was configured.
     public static let fallback: Duration = .seconds(10)
     /// Samples kept; older ones are dropped, so a model that got bigger is learned within a few starts.
@@ -13,7 +13,7 @@ public struct LoadTimeEstimate: Sendable, Equatable {
     /// Starts that never become ready are forgotten past this many, oldest first.
     static let pendingLimit = 10_000
 
-    public var configured: Duration?
+    public let configured: Duration?
     private var samples: [Duration] = []
     /// Asked-for starts not yet seen ready, oldest first, grouped by when they were asked for.
     private var pending: [(askedAt: Timestamp, count: Int)] = []
@@ -21,10 +21,6 @@ public struct LoadTimeEstimate: Sendable, Equatable {
 
     public init(configured: Duration?) {
         self.configured = configured
-    }
-
-    public static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.configured == rhs.configured && lhs.samples == rhs.samples && lhs.pendingTotal == rhs.pendingTotal
     }
 
     /// The current estimate.

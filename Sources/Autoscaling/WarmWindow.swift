@@ -94,8 +94,10 @@ public struct WarmWindow: Sendable, Equatable {
             let c = cost(keep: keep, prewarm: nil)
             if c < bestCost { bestCost = c; best.keepFor = keep; best.prewarm = nil }
         }
-        let keepCandidates = [0.0] + quantiles.prefix(4)
-        for keep in Set(keepCandidates) {
+        // Sorted, not a Set's order: with equal costs the first candidate wins, and a decision
+        // must not depend on the process's hash seed.
+        let keepCandidates = Array(Set([0.0] + quantiles.prefix(4))).sorted()
+        for keep in keepCandidates {
             for head in quantiles {
                 let start = max(keep, head - loadTime)
                 for tail in quantiles where tail >= start + loadTime {

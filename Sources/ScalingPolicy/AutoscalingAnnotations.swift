@@ -56,8 +56,8 @@ public struct AutoscalingAnnotations: Sendable, Equatable {
             if !ok, let found { issues.add(found.key, found.text, problem) }
         }
 
-        // Thaw scales by the KPA's rules only (Knative's class name, or Thaw's own on a cluster), so any
-        // other class is an error and every KPA rule applies.
+        // Thaw scales the KPA's class (Knative's class name, or Thaw's own on a cluster), by its own
+        // policy or the KPA's (`autoscaling.thaw.dev/policy`): any other class (HPA) is an error.
         if let (name, text) = K.class.lookup(in: annotations), text != K.kpaClass, text != K.thawClass {
             issues.add(name, text, "is not a class Thaw scales; expected \(K.thawClass) or \(K.kpaClass) (or no class annotation)")
         }
